@@ -16,7 +16,7 @@ for (let i = 0; i < args.length; i++) {
 function collect(path, out) {
   const st = statSync(path);
   if (st.isFile()) {
-    if (/\.test\.ts$/.test(path)) out.push(path);
+    if (/\.test\.m?ts$/.test(path)) out.push(path);
     return out;
   }
   for (const entry of readdirSync(path).sort()) collect(join(path, entry), out);

@@ -1,0 +1,45 @@
+// A person opens the workbench: the status bar shows this machine's figures, and "Model Perf:
+// Show Current Status" from the palette shows the same snapshot in full.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { activeEditorText, openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+
+type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
+let wb: Workbench;
+
+before(async () => {
+  // A slow interval keeps one snapshot on screen while the test compares the two views of it.
+  wb = await openWorkbench({ settings: { 'modelPerf.monitoringIntervalSeconds': 4 } });
+});
+
+after(async () => {
+  await wb?.close();
+});
+
+test('the status bar shows CPU and RAM of this machine (no GPU here)', async () => {
+  const text = await waitForStatusText(wb.page, /CPU \d+% · RAM \d+\.\d\/\d+\.\d GB/, { timeout: 60000 });
+  assert.match(text, /^CPU \d+% · RAM \d+\.\d\/\d+\.\d GB/);
+  await screenshot(wb.page, 'status-bar');
+});
+
+test('Show Current Status from the palette shows the figures the status bar shows', async () => {
+  // A new sample may land between reading the status bar and opening the report: compare only
+  // when the status bar showed the same text before and after (a few tries at most).
+  let compared = false;
+  for (let attempt = 0; attempt < 4 && !compared; attempt++) {
+    const before = await waitForStatusText(wb.page, /CPU \d+%/);
+    await runCommand(wb.page, 'Model Perf: Show Current Status');
+    await wb.page.waitForSelector('.tab[aria-label*="Current Status"]', { timeout: 15000 });
+    const report = await activeEditorText(wb.page);
+    const after = await waitForStatusText(wb.page, /CPU \d+%/);
+    if (before !== after) continue;
+    await screenshot(wb.page, 'show-current-status');
+    const cpu = report.match(/- CPU: (\d+%|N\/A)/)?.[1];
+    const ram = report.match(/- RAM: ([\d.]+) \/ ([\d.]+) GB used/);
+    assert.ok(cpu && ram, `the report names CPU and RAM:\n${report}`);
+    assert.equal(before, `CPU ${cpu} · RAM ${ram[1]}/${ram[2]} GB`);
+    compared = true;
+  }
+  assert.ok(compared, 'the status bar stayed on one snapshot long enough to compare');
+  assert.deepEqual(wb.consoleErrors(), []);
+});

@@ -1,0 +1,89 @@
+// Drives the served workbench as a person would: opens it with the extension under development,
+// runs commands from the palette (F1), reads the status bar, and saves screenshots.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { launchBrowser, newWorkbenchPage } from './browser.mjs';
+import { repoRoot, startCodeServer, workbenchUrl } from './codeServer.mjs';
+
+export const EXTENSION_ID = 'model-perf.model-perf-monitor';
+export const screenshotDir = join(repoRoot, 'test-output', 'screenshots');
+
+/**
+ * Starts code-server and a browser page on a fresh workspace with the extension loaded.
+ * Options: settings (user settings), env (server environment), workspace, colorScheme.
+ */
+export async function openWorkbench({ settings = {}, env = {}, workspace, colorScheme = 'dark', width = 1400, height = 900 } = {}) {
+  const scratch = mkdtempSync(join(tmpdir(), 'model-perf-e2e-'));
+  const folder = workspace ?? join(scratch, 'workspace');
+  const server = await startCodeServer({
+    workspace: folder,
+    userDataDir: join(scratch, 'user-data'),
+    extensionsDir: join(scratch, 'extensions'),
+    env: { MODEL_PERF_HOME: join(scratch, 'model-perf-home'), ...env },
+    settings: { 'workbench.colorTheme': colorScheme === 'light' ? 'Default Light Modern' : 'Default Dark Modern', ...settings },
+  });
+  let browser;
+  try {
+    browser = await launchBrowser();
+    const { page, consoleErrors } = await newWorkbenchPage(browser, { colorScheme, width, height });
+    await page.goto(workbenchUrl(server, folder, [['extensionDevelopmentPath', repoRoot], ['skipWelcome', 'true']]));
+    await page.waitForSelector('#workbench\\.parts\\.statusbar', { timeout: 60000 });
+    return {
+      page, server, scratch, folder, consoleErrors,
+      async close() {
+        try { await browser.close(); } finally { server.stop(); }
+      },
+    };
+  } catch (err) {
+    try { await browser?.close(); } catch { /* ignore */ }
+    server.stop();
+    throw err;
+  }
+}
+
+export function statusItemSelector(itemId = 'status') {
+  return `[id="${EXTENSION_ID}.${itemId}"]`;
+}
+
+/** Waits until the extension's status item shows text matching `re`, and returns that text. */
+export async function waitForStatusText(page, re, { itemId = 'status', timeout = 30000 } = {}) {
+  const sel = statusItemSelector(itemId);
+  const deadline = Date.now() + timeout;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await page.locator(sel).first().innerText({ timeout: 2000 }).catch(() => '')).trim();
+    if (re.test(last)) return last;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`status item ${sel} never matched ${re}; last text: "${last}"`);
+}
+
+/** Runs a command by its full title ("Model Perf: Show Current Status") from the palette. */
+export async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10000 });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout: 10000 });
+  await page.keyboard.press('Enter');
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  const path = join(screenshotDir, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** The text of the active editor's visible lines (Monaco renders only what is on screen). */
+export async function activeEditorText(page) {
+  const lines = page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line');
+  await lines.first().waitFor({ timeout: 10000 });
+  const items = await lines.evaluateAll((els) => els
+    .map((e) => ({ top: parseFloat(e.style.top || '0'), text: e.textContent ?? '' }))
+    .sort((a, b) => a.top - b.top)
+    .map((l) => l.text.replace(/\u00a0/g, ' ')));
+  return items.join('\n');
+}

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { escapeMarkdown, formatGb, formatPercent, formatStatusBar, pickGpu } from '../../../src/host/statusFormat';
+import { formatStatusReport } from '../../../src/host/statusReport';
+import { readSettings } from '../../../src/host/settings';
+import type { GpuReading, SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
+
+const NOW = Date.UTC(2026, 0, 1, 12);
+
+function gpu(over: Partial<GpuReading>): GpuReading {
+  return {
+    index: 0, uuid: null, name: 'NVIDIA RTX 4090', utilizationPercent: 87, memoryUtilizationPercent: 40,
+    vramUsedMb: 21913.6, vramTotalMb: 24576, temperatureCelsius: 70, powerDrawWatts: 300, powerLimitWatts: 450,
+    smClockMhz: 2500, performanceState: 'P2', mig: false, ...over,
+  };
+}
+
+function snap(over: Partial<SystemPerformanceSnapshot> = {}): SystemPerformanceSnapshot {
+  return {
+    timestamp: NOW - 2000, cpuUsagePercent: 12.4, ramUsageMb: 5222.4, ramAvailableMb: 18000, ramTotalMb: 23961.6,
+    diskUsagePercent: 40, gpuUsagePercent: null, vramUsageMb: null, vramAvailableMb: null, vramTotalMb: null,
+    vramUsagePercent: null, temperatureCelsius: null, gpus: [], ...over,
+  };
+}
+
+test('unknown values read N/A, never 0', () => {
+  assert.equal(formatPercent(null), 'N/A');
+  assert.equal(formatPercent(Number.NaN), 'N/A');
+  assert.equal(formatGb(null), 'N/A');
+  assert.equal(formatPercent(0), '0%');
+  assert.equal(formatGb(0), '0.0');
+});
+
+test('without a GPU the item shows CPU and RAM, and the tooltip says why there is no GPU', () => {
+  const v = formatStatusBar(snap(), { gpu: { provider: 'none', available: false, reason: 'nvidia-smi not found on PATH; GPU figures are off' }, activeTaskCount: 0, now: NOW });
+  assert.equal(v.text, '$(pulse) CPU 12% · RAM 5.1/23.4 GB');
+  assert.equal(v.accessibleLabel, 'CPU 12 percent, RAM 5.1 of 23.4 gigabytes');
+  assert.match(v.tooltipMarkdown, /No GPU figures: nvidia\\-smi not found on PATH; GPU figures are off/);
+  assert.match(v.tooltipMarkdown, /last sample 2 s ago/);
+  assert.equal(v.severity, null);
+});
+
+test('with GPUs the busiest one is shown, with a count of the others', () => {
+  const gpus = [gpu({ index: 0, utilizationPercent: 10 }), gpu({ index: 1, utilizationPercent: 87 })];
+  assert.equal(pickGpu(gpus)?.index, 1);
+  const v = formatStatusBar(snap({ gpus }), { gpu: null, activeTaskCount: 2, now: NOW });
+  assert.equal(v.text, '$(pulse) GPU 87% · 21.4/24.0 GB (+1) · $(run) 2');
+  assert.match(v.tooltipMarkdown, /\| 1: NVIDIA RTX 4090 \| 87% \| 21\.4\/24\.0 GB \| 70 °C \| 300 W \|/);
+});
+
+test('a MIG GPU with unknown utilisation still shows, as N/A', () => {
+  const v = formatStatusBar(snap({ gpus: [gpu({ utilizationPercent: null, mig: true })] }), { gpu: null, activeTaskCount: 0, now: NOW });
+  assert.equal(v.text, '$(pulse) GPU N/A · 21.4/24.0 GB');
+});
+
+test('VRAM, RAM and temperature over their thresholds colour the item', () => {
+  const ctx = { gpu: null, activeTaskCount: 0, now: NOW };
+  assert.equal(formatStatusBar(snap({ gpus: [gpu({ vramUsedMb: 22500 })] }), ctx).severity, 'warning'); // 91.6 %
+  assert.equal(formatStatusBar(snap({ gpus: [gpu({ vramUsedMb: 24000 })] }), ctx).severity, 'error'); // 97.7 %
+  assert.equal(formatStatusBar(snap({ gpus: [gpu({ vramUsedMb: 1000, temperatureCelsius: 86 })] }), ctx).severity, 'warning');
+  assert.equal(formatStatusBar(snap({ ramUsageMb: 21000 }), ctx).severity, 'warning'); // 87.6 %
+  assert.equal(formatStatusBar(snap(), ctx).severity, null);
+});
+
+test('names from tools cannot inject Markdown links or HTML into the tooltip', () => {
+  const hostile = gpu({ name: '[click](command:workbench.action.quit) <img src=x onerror=alert(1)>' });
+  const v = formatStatusBar(snap({ gpus: [hostile] }), { gpu: null, activeTaskCount: 0, now: NOW });
+  const row = v.tooltipMarkdown.split('\n').find((l) => l.includes('click')) ?? '';
+  assert.ok(row.includes('\\[click\\]\\(command:'), row);
+  assert.doesNotMatch(row, /(^|[^\\])[<[(]/, 'every bracket is escaped');
+  assert.equal(escapeMarkdown('a|b'), 'a\\|b');
+});
+
+test('before the first sample the item says it is waiting', () => {
+  const v = formatStatusBar(null, { gpu: null, activeTaskCount: 0, now: NOW });
+  assert.equal(v.text, '$(pulse) Model Perf');
+});
+
+test('the status report shows each figure, unknowns as N/A, and the GPU reason', () => {
+  const text = formatStatusReport({ snapshot: snap({ cpuUsagePercent: null }), activeTasks: 1, gpuReason: 'No NVIDIA driver loaded', monitoring: true });
+  assert.match(text, /- CPU: N\/A/);
+  assert.match(text, /- RAM: 5\.1 \/ 23\.4 GB used, 17\.6 GB available/);
+  assert.match(text, /No NVIDIA driver loaded/);
+  assert.match(text, /active tasks: 1/);
+  const withGpu = formatStatusReport({ snapshot: snap({ gpus: [gpu({ name: 'A|B', powerDrawWatts: null })] }), activeTasks: 0, gpuReason: null, monitoring: true });
+  assert.match(withGpu, /\| 0 \| A\\\|B \| 87% \| 40% \| 21914 MiB \/ 24576 MiB \| 70 °C \| N\/A \/ 450\.0 W \| 2500 MHz \| P2 \|/);
+  assert.match(formatStatusReport({ snapshot: null, activeTasks: 0, gpuReason: null, monitoring: false }), /Monitoring is stopped/);
+});
+
+test('settings: a bad interval is reported and replaced by the default', () => {
+  const warnings: string[] = [];
+  const read = (v: unknown) => readSettings({ get: <T>() => v as T }, (m) => warnings.push(m));
+  assert.equal(read(2).monitoringIntervalMs, 2000);
+  assert.equal(read(undefined).monitoringIntervalMs, 1000);
+  assert.equal(read('fast').monitoringIntervalMs, 1000);
+  assert.equal(read(0).monitoringIntervalMs, 1000);
+  assert.deepEqual(warnings, [
+    'Setting modelPerf.monitoringIntervalSeconds must be a number from 0.25 to 60 (got "fast"); using 1.',
+    'Setting modelPerf.monitoringIntervalSeconds must be a number from 0.25 to 60 (got 0); using 1.',
+  ]);
+});

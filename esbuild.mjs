@@ -2,7 +2,7 @@
 // script with a shebang) and the dashboard webview (browser). `--production` minifies and drops
 // source maps; `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -59,6 +59,8 @@ const configs = [
   },
 ];
 
+// A production build starts clean so no stale source map reaches the package.
+if (production) await rm('dist', { recursive: true, force: true });
 await mkdir('dist', { recursive: true });
 if (watch) {
   const contexts = await Promise.all(configs.map((c) => esbuild.context(c)));

@@ -8,7 +8,7 @@ mkdirSync('dist-package', { recursive: true });
 execFileSync(process.execPath, ['esbuild.mjs', '--production'], { stdio: 'inherit' });
 execFileSync(process.execPath, [
   'node_modules/@vscode/vsce/vsce', 'package', '--no-dependencies', '--allow-missing-repository',
-  '--skip-license', '--out', out,
+  '--skip-license', '--no-rewrite-relative-links', '--out', out,
 ], { stdio: 'inherit' });
 const files = execFileSync(process.execPath, ['node_modules/@vscode/vsce/vsce', 'ls', '--no-dependencies'], { encoding: 'utf8' });
 console.log(files.trim());

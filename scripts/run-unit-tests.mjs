@@ -1,15 +1,17 @@
 // Runs every unit test (test/unit/**/*.test.ts) in plain node through the tsx loader.
 // Extra arguments are test files or folders to run instead of all of them.
-// With --tap FILE, a TAP copy of the results is written there (the test command counts it).
+// --serial runs one file at a time. With --tap FILE, a TAP copy of the results is written there (the test command counts it).
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 let tapFile = null;
+let serial = false;
 const roots = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--tap') tapFile = args[++i];
+  else if (args[i] === '--serial') serial = true;
   else roots.push(args[i]);
 }
 
@@ -30,6 +32,8 @@ if (files.length === 0) {
 }
 
 const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
+// Browser tests each start a code-server and a Chromium: one file at a time (--serial).
+if (serial) reporters.push('--test-concurrency=1');
 if (tapFile) reporters.push('--test-reporter=tap', `--test-reporter-destination=${tapFile}`);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...reporters, ...files], {
   stdio: 'inherit',

@@ -79,7 +79,7 @@ if (!args.has('--unit-only')) {
   {
     const tap = join(resultsDir, 'e2e.tap');
     const files = readdirSync('test/e2e').filter((f) => /\.test\.m?ts$/.test(f)).map((f) => join('test', 'e2e', f));
-    const code = run(process.execPath, ['scripts/run-unit-tests.mjs', '--tap', tap, ...files]);
+    const code = run(process.execPath, ['scripts/run-unit-tests.mjs', '--serial', '--tap', tap, ...files]);
     const c = tapCounts(tap) ?? { passed: 0, failed: 1 };
     if (code !== 0 && c.failed === 0) c.failed = 1;
     layers.push({ name: 'e2e', ...c });

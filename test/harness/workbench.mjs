@@ -1,25 +1,31 @@
 // Drives the served workbench as a person would: opens it with the extension under development,
 // runs commands from the palette (F1), reads the status bar, and saves screenshots.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, newWorkbenchPage } from './browser.mjs';
-import { repoRoot, startCodeServer, workbenchUrl } from './codeServer.mjs';
+import { codeServerEntry, repoRoot, startCodeServer, workbenchUrl } from './codeServer.mjs';
 
 export const EXTENSION_ID = 'model-perf.model-perf-monitor';
 export const screenshotDir = join(repoRoot, 'test-output', 'screenshots');
 
 /**
  * Starts code-server and a browser page on a fresh workspace with the extension loaded.
- * Options: settings (user settings), env (server environment), workspace, colorScheme.
+ * Options: settings (user settings), env (server environment), workspace, colorScheme,
+ * vsix (install this package as a user would, instead of loading the extension under development).
  */
-export async function openWorkbench({ settings = {}, env = {}, workspace, colorScheme = 'dark', width = 1400, height = 900 } = {}) {
+export async function openWorkbench({ settings = {}, env = {}, workspace = undefined, colorScheme = 'dark', width = 1400, height = 900, vsix = undefined } = {}) {
   const scratch = mkdtempSync(join(tmpdir(), 'model-perf-e2e-'));
   const folder = workspace ?? join(scratch, 'workspace');
+  const extensionsDir = join(scratch, 'extensions');
+  if (vsix) {
+    execFileSync(process.execPath, [codeServerEntry, '--extensions-dir', extensionsDir, '--user-data-dir', join(scratch, 'user-data'), '--install-extension', vsix, '--force'], { stdio: 'pipe' });
+  }
   const server = await startCodeServer({
     workspace: folder,
     userDataDir: join(scratch, 'user-data'),
-    extensionsDir: join(scratch, 'extensions'),
+    extensionsDir,
     env: { MODEL_PERF_HOME: join(scratch, 'model-perf-home'), ...env },
     settings: { 'workbench.colorTheme': colorScheme === 'light' ? 'Default Light Modern' : 'Default Dark Modern', ...settings },
   });
@@ -27,7 +33,8 @@ export async function openWorkbench({ settings = {}, env = {}, workspace, colorS
   try {
     browser = await launchBrowser();
     const { page, consoleErrors } = await newWorkbenchPage(browser, { colorScheme, width, height });
-    await page.goto(workbenchUrl(server, folder, [['extensionDevelopmentPath', repoRoot], ['skipWelcome', 'true']]));
+    const payload = vsix ? [['skipWelcome', 'true']] : [['extensionDevelopmentPath', repoRoot], ['skipWelcome', 'true']];
+    await page.goto(workbenchUrl(server, folder, payload));
     await page.waitForSelector('#workbench\\.parts\\.statusbar', { timeout: 60000 });
     return {
       page, server, scratch, folder, consoleErrors,

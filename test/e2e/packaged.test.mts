@@ -1,0 +1,32 @@
+// The extension as users get it: the .vsix from `npm run package`, installed into code-server
+// with no development path. A .vscodeignore that drops a file the extension needs fails here.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../harness/codeServer.mjs';
+import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+
+const vsix = join(repoRoot, 'dist-package', 'model-perf-monitor.vsix');
+let wb: Awaited<ReturnType<typeof openWorkbench>>;
+
+before(async () => {
+  execFileSync(process.execPath, ['scripts/package.mjs'], { cwd: repoRoot, stdio: 'pipe' });
+  // Put the development build (with source maps) back for the other tests.
+  execFileSync(process.execPath, ['esbuild.mjs'], { cwd: repoRoot, stdio: 'pipe' });
+  wb = await openWorkbench({ vsix, settings: { 'modelPerf.monitoringIntervalSeconds': 1 } });
+});
+
+after(async () => {
+  await wb?.close();
+});
+
+test('the packaged extension is small and runs from the .vsix: status bar and palette', async () => {
+  assert.ok(statSync(vsix).size < 1024 * 1024, 'the .vsix stays under 1 MiB');
+  await waitForStatusText(wb.page, /CPU (\d+%|N\/A) · RAM/, { timeout: 60000 });
+  await runCommand(wb.page, 'Model Perf: Show Current Status');
+  await wb.page.waitForSelector('.tab[aria-label*="Current Status"]', { timeout: 15000 });
+  await screenshot(wb.page, 'packaged-extension');
+  assert.deepEqual(wb.consoleErrors(), []);
+});

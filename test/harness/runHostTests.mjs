@@ -9,7 +9,11 @@ import { repoRoot } from './codeServer.mjs';
 
 export const launcherPath = join(repoRoot, 'test', 'harness', 'launcher.mjs');
 
-/** Returns the suite's exit code (0 = passed); never throws for a failing suite. */
+/**
+ * Returns the suite's exit code (0 = passed); never throws for a failing suite.
+ * @param {{ testsPath: string, extensionDevelopmentPath?: string, env?: Record<string, string>,
+ *   workspace?: string, version?: string }} options
+ */
 export async function runHostSuite({ testsPath, extensionDevelopmentPath = repoRoot, env = {}, workspace = undefined, version = '1.100.3' }) {
   const scratch = mkdtempSync(join(tmpdir(), 'model-perf-host-'));
   const desktop = process.env.MODEL_PERF_DESKTOP === '1';

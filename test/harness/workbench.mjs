@@ -14,6 +14,8 @@ export const screenshotDir = join(repoRoot, 'test-output', 'screenshots');
  * Starts code-server and a browser page on a fresh workspace with the extension loaded.
  * Options: settings (user settings), env (server environment), workspace, colorScheme,
  * vsix (install this package as a user would, instead of loading the extension under development).
+ * @param {{ settings?: Record<string, unknown>, env?: Record<string, string>, workspace?: string,
+ *   colorScheme?: 'dark' | 'light', width?: number, height?: number, vsix?: string }} [options]
  */
 export async function openWorkbench({ settings = {}, env = {}, workspace = undefined, colorScheme = 'dark', width = 1400, height = 900, vsix = undefined } = {}) {
   const scratch = mkdtempSync(join(tmpdir(), 'model-perf-e2e-'));

@@ -1,0 +1,181 @@
+// One sampler per machine: every window's engine (and the CLI's `watch`) competes for a lock file
+// in the shared storage folder. The holder heartbeats it and samples the GPU; the others read what
+// it publishes. When the holder stops heartbeating (window closed, process killed), another takes
+// over within `staleMs`.
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock, TimerHandle } from './ports';
+import { isProcessAlive, writeFileAtomic } from './historyStore';
+
+export const LEADER_FILE_NAME = 'leader.lock';
+
+export type Role = 'leader' | 'follower' | 'stopped';
+
+export interface LeaderRecord {
+  pid: number;
+  token: string;
+  /** Epoch ms of the holder's last heartbeat. */
+  heartbeatAt: number;
+}
+
+export interface LeaderLockOptions {
+  dir: string;
+  clock: Clock;
+  /** A holder silent for this long is replaced (default 5000 ms). */
+  staleMs?: number;
+  /** How often the holder heartbeats and a follower checks (default 1000 ms). */
+  heartbeatMs?: number;
+  pid?: number;
+  isAlive?: (pid: number) => boolean;
+  onLog?: (message: string) => void;
+}
+
+/** Parses the lock file's content; null for anything that is not a well-formed record. */
+export function parseLeaderRecord(text: string): LeaderRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as Record<string, unknown>;
+  if (!Number.isInteger(v.pid) || (v.pid as number) <= 0) return null;
+  if (typeof v.token !== 'string' || !/^[0-9a-f]{16,64}$/.test(v.token)) return null;
+  if (typeof v.heartbeatAt !== 'number' || !Number.isFinite(v.heartbeatAt)) return null;
+  return { pid: v.pid as number, token: v.token, heartbeatAt: v.heartbeatAt };
+}
+
+export class LeaderLock {
+  private readonly file: string;
+  private readonly token = randomBytes(16).toString('hex');
+  private readonly staleMs: number;
+  private readonly heartbeatMs: number;
+  private readonly pid: number;
+  private readonly isAlive: (pid: number) => boolean;
+  private readonly onLog: (message: string) => void;
+  private readonly listeners = new Set<(role: Role) => void>();
+  private currentRole: Role = 'stopped';
+  private timer: TimerHandle | null = null;
+  private inFlight: Promise<void> = Promise.resolve();
+  private loggedFailure = false;
+
+  constructor(private readonly options: LeaderLockOptions) {
+    this.file = join(options.dir, LEADER_FILE_NAME);
+    this.staleMs = options.staleMs ?? 5000;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.pid = options.pid ?? process.pid;
+    this.isAlive = options.isAlive ?? isProcessAlive;
+    this.onLog = options.onLog ?? (() => {});
+  }
+
+  get role(): Role {
+    return this.currentRole;
+  }
+
+  /** Resolves when the check or heartbeat in flight (if any) has finished. */
+  whenIdle(): Promise<void> {
+    return this.inFlight;
+  }
+
+  onRoleChange(listener: (role: Role) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Competes for the lock once, then keeps heartbeating or watching. Resolves with the role. */
+  async start(): Promise<Role> {
+    if (this.currentRole !== 'stopped') return this.currentRole;
+    this.setRole('follower');
+    try {
+      await mkdir(this.options.dir, { recursive: true });
+    } catch (err) {
+      this.reportFailure(err);
+      return this.currentRole;
+    }
+    await this.runTick();
+    return this.currentRole;
+  }
+
+  /** Stops the timer and, if this process holds the lock, releases it at once for the others. */
+  async stop(): Promise<void> {
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    this.timer = null;
+    await this.inFlight;
+    const wasLeader = this.currentRole === 'leader';
+    this.setRole('stopped');
+    if (wasLeader) {
+      const holder = await this.readHolder().catch(() => null);
+      if (holder?.token === this.token) await unlink(this.file).catch(() => undefined);
+    }
+  }
+
+  private setRole(role: Role): void {
+    if (role === this.currentRole) return;
+    this.currentRole = role;
+    for (const l of this.listeners) l(role);
+  }
+
+  private runTick(): Promise<void> {
+    this.inFlight = this.tick()
+      .catch((err: unknown) => this.reportFailure(err))
+      .finally(() => {
+        if (this.currentRole === 'stopped') return;
+        this.timer = this.options.clock.setTimeout(() => void this.runTick(), this.heartbeatMs);
+        this.timer.unref?.();
+      });
+    return this.inFlight;
+  }
+
+  private async tick(): Promise<void> {
+    const holder = await this.readHolder();
+    const now = this.options.clock.now();
+    if (holder?.token === this.token) {
+      await writeFileAtomic(this.file, JSON.stringify({ pid: this.pid, token: this.token, heartbeatAt: now }), { durable: false });
+      this.loggedFailure = false;
+      this.setRole('leader');
+      return;
+    }
+    if (this.currentRole === 'leader') this.onLog('Another window took over GPU sampling; this window now reads its figures.');
+    const free = holder == null || now - holder.heartbeatAt > this.staleMs || !this.isAlive(holder.pid);
+    if (!free) {
+      this.setRole('follower');
+      return;
+    }
+    if (holder !== undefined) await unlink(this.file).catch(() => undefined);
+    try {
+      const fh = await open(this.file, 'wx');
+      try {
+        await fh.writeFile(JSON.stringify({ pid: this.pid, token: this.token, heartbeatAt: now }));
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        this.setRole('follower'); // another window won this round
+        return;
+      }
+      throw err;
+    }
+    this.loggedFailure = false;
+    this.setRole('leader');
+  }
+
+  /** A lock that cannot be used must not leave the window blind: it samples on its own. */
+  private reportFailure(err: unknown): void {
+    if (!this.loggedFailure) this.onLog(`Sampler lock at ${this.file} failed: ${err instanceof Error ? err.message : String(err)}; this window samples on its own until it works again.`);
+    this.loggedFailure = true;
+    this.setRole('leader'); // better two samplers than none
+  }
+
+  /** The holder's record; null when the file is corrupt; undefined when there is none. */
+  private async readHolder(): Promise<LeaderRecord | null | undefined> {
+    try {
+      return parseLeaderRecord(await readFile(this.file, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+}

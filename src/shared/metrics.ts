@@ -1,0 +1,219 @@
+// Task records and analysis results, shared by the engine, the faces and the webview.
+// Pure types and a few pure helpers: no node, no vscode, no DOM. `null` always means "unknown".
+// Field names follow the original module's PerformanceMetrics / PerformanceAnalysis in camelCase.
+
+/** Life cycle of one monitored task. Only `running` tasks live in the monitor; the rest are history. */
+export type TaskStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+
+export const TASK_STATUSES: readonly TaskStatus[] = ['running', 'succeeded', 'failed', 'cancelled', 'interrupted'];
+
+/**
+ * What a task's headline RAM / CPU / VRAM figure measures: its own process tree (when the task
+ * was started with a root process id and the sampler could read it) or the whole device.
+ */
+export type FigureScope = 'processTree' | 'device';
+
+/** One generation task (or any monitored run). Times are epoch milliseconds. */
+export interface PerformanceMetrics {
+  taskId: string;
+  modelType: string;
+  /** As given by the caller (`720p`, `1280x720`, `HD`, ...). */
+  resolution: string;
+  /** Normalised class (`720p`, `1080p`, ...), or null when the string was not recognised. */
+  resolutionClass: string | null;
+  steps: number;
+  status: TaskStatus;
+
+  /** Epoch ms. */
+  startTime: number;
+  /** Epoch ms; null while running. For an interrupted task, the last moment it was known alive. */
+  endTime: number | null;
+  /** Wall time from start to end; null while running and for interrupted tasks. */
+  generationTimeSeconds: number | null;
+  modelLoadTimeSeconds: number | null;
+
+  /** Headline figures: the process tree's where known (see the *Scope fields), else the device's. */
+  peakVramUsageMb: number | null;
+  averageVramUsageMb: number | null;
+  peakRamUsageMb: number | null;
+  /** Process tree: percent of one core summed over the tree. Device: percent of all cores. */
+  averageCpuUsagePercent: number | null;
+  vramScope: FigureScope | null;
+  ramScope: FigureScope | null;
+  cpuScope: FigureScope | null;
+
+  /** GPUs the task ran on (tool indices); every GPU seen when it could not be attributed. */
+  gpuIndices: number[];
+  /** Total VRAM of the GPUs in `gpuIndices`. */
+  vramTotalMb: number | null;
+  ramTotalMb: number | null;
+  /** Kernel-busy share of the task's GPUs, time-weighted (never VRAM %). */
+  averageGpuUtilizationPercent: number | null;
+  peakGpuUtilizationPercent: number | null;
+
+  /** Device-wide figures over the task's lifetime, kept beside the process-tree ones. */
+  devicePeakVramUsageMb: number | null;
+  deviceAverageVramUsageMb: number | null;
+  devicePeakRamUsageMb: number | null;
+  deviceAverageRamUsageMb: number | null;
+  deviceAverageCpuUsagePercent: number | null;
+  peakTemperatureCelsius: number | null;
+
+  /** The task's own process tree (null when no root pid or never readable). */
+  processTreePeakRamUsageMb: number | null;
+  processTreeAverageRamUsageMb: number | null;
+  processTreeAverageCpuUsagePercent: number | null;
+  /** The tree's share of GPU memory, where the GPU tool attributes memory to processes. */
+  processTreePeakVramUsageMb: number | null;
+  processTreeAverageVramUsageMb: number | null;
+
+  rootPid: number | null;
+  /** Samples that contributed to the figures (start and end samples included). */
+  sampleCount: number;
+
+  optimizationsApplied: string[];
+  quantizationUsed: string | null;
+  offloadUsed: boolean;
+
+  success: boolean;
+  errorCategory: string | null;
+}
+
+/** Fields a caller may change on a running task through `updateTaskMetrics`. */
+export interface TaskMetricsUpdate {
+  modelType?: string;
+  resolution?: string;
+  steps?: number;
+  modelLoadTimeSeconds?: number | null;
+  optimizationsApplied?: string[];
+  quantizationUsed?: string | null;
+  offloadUsed?: boolean;
+  rootPid?: number | null;
+}
+
+export type Severity = 'info' | 'warning' | 'critical';
+export type Confidence = 'low' | 'medium' | 'high';
+
+/** Why a flag was raised: the measured value, the threshold it crossed and how many tasks it rests on. */
+export interface Evidence {
+  /** What was measured, e.g. `mean peak VRAM of the task's GPUs`. */
+  metric: string;
+  measuredValue: number;
+  threshold: number;
+  /** `%`, `s`, or `ratio`. */
+  unit: string;
+  /** `>`: flagged when above the threshold; `<`: flagged when below. */
+  comparison: '>' | '<';
+  taskCount: number;
+}
+
+export type BottleneckKind = 'vram' | 'ram' | 'cpu' | 'modelLoad';
+
+export interface Bottleneck {
+  kind: BottleneckKind;
+  severity: Severity;
+  confidence: Confidence;
+  summary: string;
+  evidence: Evidence;
+}
+
+/** The original's bottleneck_analysis, plus `findings` with evidence. */
+export interface BottleneckAnalysis {
+  vramBottleneck: boolean;
+  ramBottleneck: boolean;
+  cpuBottleneck: boolean;
+  modelLoadBottleneck: boolean;
+  /** Measured value of each flagged bottleneck (the original's `details`). */
+  details: {
+    vramUsagePercent?: number;
+    ramUsagePercent?: number;
+    cpuUsagePercent?: number;
+    avgModelLoadTimeSeconds?: number;
+  };
+  findings: Bottleneck[];
+}
+
+export type RecommendationCategory = BottleneckKind | 'generationTime' | 'reliability';
+
+export interface Recommendation {
+  /** Stable id such as `vram.quantize`, so faces can key and dedupe. */
+  id: string;
+  category: RecommendationCategory;
+  text: string;
+  severity: Severity;
+  confidence: Confidence;
+  evidence: Evidence;
+}
+
+/** Figures for one model type or one resolution class. */
+export interface BreakdownEntry {
+  key: string;
+  taskCount: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  interrupted: number;
+  /** succeeded / (succeeded + failed + interrupted); null when none of those. */
+  successRate: number | null;
+  averageGenerationTimeSeconds: number | null;
+  maxGenerationTimeSeconds: number | null;
+  /** Resolution breakdown only: the configured target for this class, else null. */
+  targetSeconds: number | null;
+}
+
+/** About ten equal-count buckets of tasks sorted by start; null where a bucket has no value. */
+export interface PerformanceTrends {
+  bucketStartTimes: number[];
+  bucketTaskCounts: number[];
+  generationTimeSeconds: (number | null)[];
+  successRate: (number | null)[];
+  peakVramUsageMb: (number | null)[];
+  averageCpuUsagePercent: (number | null)[];
+}
+
+export interface StatusCounts {
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  interrupted: number;
+}
+
+export interface EfficiencyFactors {
+  successRate: number | null;
+  timeEfficiency: number | null;
+  vramEfficiency: number | null;
+}
+
+export interface PerformanceAnalysis {
+  /** Epoch ms the analysis was computed at, and the start of its window. */
+  generatedAt: number;
+  windowStart: number;
+  timeWindowHours: number;
+  /** Completed tasks started inside the window (cancelled included). */
+  taskCount: number;
+  statusCounts: StatusCounts;
+  /** Mean generation time of successful tasks; null when there is none. */
+  averageGenerationTimeSeconds: number | null;
+  p50GenerationTimeSeconds: number | null;
+  p95GenerationTimeSeconds: number | null;
+  /** succeeded / (succeeded + failed + interrupted): a cancel is the user's choice, not a failure. */
+  successRate: number | null;
+  /** 0..1 geometric mean of `efficiencyFactors`; null with no finished task. */
+  resourceEfficiency: number | null;
+  efficiencyFactors: EfficiencyFactors;
+  bottleneckAnalysis: BottleneckAnalysis;
+  /** Plain strings, kept for compatibility; same order as `recommendations`. */
+  optimizationRecommendations: string[];
+  /** Ranked, most severe first, each with its evidence. */
+  recommendations: Recommendation[];
+  performanceTrends: PerformanceTrends;
+  byModelType: BreakdownEntry[];
+  byResolution: BreakdownEntry[];
+  /** Failed and interrupted tasks per error category (`unknown` when none was given). */
+  failuresByErrorCategory: Record<string, number>;
+}
+
+/** True for a status that ended the task. */
+export function isFinished(status: TaskStatus): boolean {
+  return status !== 'running';
+}

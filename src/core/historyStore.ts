@@ -63,6 +63,8 @@ export interface HistoryStore {
    * `activeTaskIds` are this process's live tasks, whose markers are left alone.
    */
   recoverInterrupted(nowMs: number, activeTaskIds: ReadonlySet<string>): Promise<PerformanceMetrics[]>;
+  /** Removes every finished task; returns how many there were. Running markers stay. */
+  clear(): Promise<number>;
 }
 
 export interface RetentionOptions {
@@ -400,6 +402,24 @@ export class JsonlHistoryStore implements HistoryStore {
     });
   }
 
+  async clear(): Promise<number> {
+    await this.ensureDir(this.dir);
+    return this.withLock(async () => {
+      let text = '';
+      try {
+        text = await readFile(this.file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        throw new HistoryStoreError(`Cannot read the history file "${this.file}": ${errnoReason(err)}`, err);
+      }
+      const { lines } = parseHistoryText(text, this.file);
+      // Records of a newer schema belong to a newer version of this tool: it clears its own.
+      const keep = lines.filter((l) => l.parsed.kind === 'newerSchema').map((l) => `${l.text}\n`).join('');
+      await writeFileAtomic(this.file, keep);
+      return lines.filter((l) => l.parsed.kind === 'task').length;
+    });
+  }
+
   private markerPath(taskId: string, pid = this.pid): string {
     const hash = createHash('sha1').update(taskId).digest('hex').slice(0, 16);
     return join(this.runningDir, `${pid}-${hash}.json`);
@@ -604,5 +624,8 @@ export class MemoryHistoryStore implements HistoryStore {
   }
   async recoverInterrupted(): Promise<PerformanceMetrics[]> {
     return [];
+  }
+  async clear(): Promise<number> {
+    return this.tasks.splice(0).length;
   }
 }

@@ -35,6 +35,8 @@ export interface MonitorEvents {
   taskEnded: PerformanceMetrics;
   gpuAvailabilityChanged: GpuAvailability;
   historyWarning: StoreWarning;
+  /** The history was reloaded from the shared file or cleared: re-read it. */
+  historyChanged: { count: number };
   error: MonitorErrorEvent;
 }
 
@@ -271,12 +273,12 @@ const MARKER_REFRESH_MS = 60_000;
 const COMPACT_EVERY_APPENDS = 500;
 
 export class PerformanceMonitor {
-  readonly config: MonitorConfig;
+  private currentConfig: MonitorConfig;
   private readonly clock: Clock;
   private readonly systemSampler: SystemSampler;
-  private readonly gpuProvider: GpuProvider | null;
+  private gpuProvider: GpuProvider | null;
   private readonly processSampler: ProcessSampler | null;
-  private readonly store: HistoryStore;
+  private store: HistoryStore;
   private readonly logger: MonitorLogger | null;
   private readonly emitter: TypedEmitter<MonitorEvents>;
 
@@ -306,7 +308,7 @@ export class PerformanceMonitor {
   private readyPromise: Promise<HistoryLoadReport> | null = null;
 
   constructor(config?: MonitorConfigInput, ports: MonitorPorts = {}) {
-    this.config = validateConfig(config ?? {});
+    this.currentConfig = validateConfig(config ?? {});
     this.clock = ports.clock ?? systemClock;
     this.systemSampler = ports.systemSampler ?? new OsSystemSampler();
     this.gpuProvider = ports.gpuProvider ?? null;
@@ -326,6 +328,51 @@ export class PerformanceMonitor {
     this.snapshots = new SnapshotHistory(this.config.maxSnapshots, this.config.maxRollupMinutes, this.config.monitoringIntervalMs * 2);
     this.gpuRecheckDelayMs = this.config.gpuRecheckInitialMs;
     this.gpuAvailability = this.initialGpuAvailability();
+  }
+
+  /** The validated configuration in force (see reconfigure()). */
+  get config(): MonitorConfig {
+    return this.currentConfig;
+  }
+
+  /**
+   * Applies a configuration change live: `input` is merged over the current configuration and
+   * validated (a bad value throws ConfigError and changes nothing). Only what changed restarts:
+   * thresholds and retention apply at once; a new interval, GPU switch or GPU provider restarts
+   * the loop and the provider; a new history store reloads the history. Running tasks go on.
+   */
+  async reconfigure(input: MonitorConfigInput, replace: { gpuProvider?: GpuProvider | null; historyStore?: HistoryStore } = {}): Promise<void> {
+    const next = validateConfig({ ...this.currentConfig, ...input, thresholds: { ...this.currentConfig.thresholds, ...input.thresholds } });
+    const restartLoop =
+      replace.gpuProvider !== undefined ||
+      next.enableGpuMonitoring !== this.currentConfig.enableGpuMonitoring ||
+      next.monitoringIntervalMs !== this.currentConfig.monitoringIntervalMs;
+    const wasRunning = this.running;
+    if (wasRunning && restartLoop) await this.stopMonitoring();
+    this.currentConfig = next;
+    if (replace.gpuProvider !== undefined) this.gpuProvider = replace.gpuProvider;
+    if (restartLoop) {
+      this.gpuAvailabilityKnown = false;
+      this.gpuRecheckDelayMs = next.gpuRecheckInitialMs;
+      this.gpuAvailability = this.initialGpuAvailability();
+    }
+    if (replace.historyStore) {
+      this.store = replace.historyStore;
+      this.history = [];
+      this.readyPromise = null;
+      await this.ready();
+    } else if (this.history.length > next.maxHistorySize) {
+      this.history.splice(0, this.history.length - next.maxHistorySize);
+    }
+    if (wasRunning && restartLoop) await this.startMonitoring();
+  }
+
+  /** Removes every finished task from the shared history (running tasks go on). Returns how many. */
+  async clearHistory(): Promise<number> {
+    const removed = await this.store.clear();
+    this.history = [];
+    this.emitter.emit('historyChanged', { count: 0 });
+    return removed;
   }
 
   private initialGpuAvailability(): GpuAvailability {
@@ -406,6 +453,7 @@ export class PerformanceMonitor {
       this.history = merged.slice(-this.config.maxHistorySize);
       for (const w of result.warnings) this.emitter.emit('historyWarning', w);
       for (const t of report.recovered) this.emitter.emit('taskEnded', t);
+      this.emitter.emit('historyChanged', { count: this.history.length });
       this.recovered('history');
     } catch (err) {
       report.error = `Task history could not be loaded from ${this.store.location ?? 'memory'}: ${errorText(err)}`;
@@ -733,13 +781,23 @@ export class PerformanceMonitor {
     return this.finish(entry, 'cancelled', false, null);
   }
 
+  /**
+   * Ends a task that was interrupted (Ctrl-C, SIGTERM, its terminal closed): recorded as
+   * `interrupted`, which counts as a failure, with `errorCategory` (default "interrupted").
+   */
+  async interruptTaskMonitoring(taskId: string, errorCategory = 'interrupted'): Promise<PerformanceMetrics> {
+    if (typeof errorCategory !== 'string') throw invalid(`interruptTaskMonitoring("${taskId}"): "errorCategory" must be a string (got ${show(errorCategory)})`);
+    const entry = this.requireActive('interruptTaskMonitoring', taskId);
+    return this.finish(entry, 'interrupted', false, errorCategory);
+  }
+
   private requireActive(method: string, taskId: string): TaskEntry {
     const entry = typeof taskId === 'string' ? this.active.get(taskId) : undefined;
     if (!entry) throw new TaskStateError('unknownTask', `${method}: no task "${String(taskId)}" is being monitored; it was never started or has already ended`);
     return entry;
   }
 
-  private async finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled', success: boolean, errorCategory: string | null): Promise<PerformanceMetrics> {
+  private async finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled' | 'interrupted', success: boolean, errorCategory: string | null): Promise<PerformanceMetrics> {
     // Leave the active set now, so a second complete/cancel fails at once and records nothing.
     const taskId = entry.acc.taskId;
     this.active.delete(taskId);

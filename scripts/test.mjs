@@ -7,8 +7,9 @@
 // Ends with one line `N passed, N failed` over all layers; exits non-zero if anything failed.
 // Flags: --unit-only, --skip-checks; MODEL_PERF_HOST_SUITES=prefix,… narrows the host suites.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { runHostSuite } from '../test/harness/runHostTests.mjs';
 
 const args = new Set(process.argv.slice(2));
@@ -60,9 +61,16 @@ if (!args.has('--unit-only')) {
   // host
   {
     const resultsFile = join(process.cwd(), resultsDir, 'host.json');
+    // The extension host inherits this environment: a fake nvidia-smi (one RTX 4090) first on
+    // PATH, and a history folder of its own.
     const code = await runHostSuite({
       testsPath: join(process.cwd(), 'out', 'test', 'host', 'index.js'),
-      env: { MODEL_PERF_TEST_RESULTS: resultsFile },
+      env: {
+        MODEL_PERF_TEST_RESULTS: resultsFile,
+        PATH: `${join(process.cwd(), 'test', 'fixtures', 'bin')}${delimiter}${process.env.PATH ?? ''}`,
+        FAKE_NVIDIA_SMI_SCENARIO: '1gpu',
+        MODEL_PERF_HOME: mkdtempSync(join(tmpdir(), 'model-perf-host-home-')),
+      },
     });
     let c = { passed: 0, failed: 1 };
     if (existsSync(resultsFile)) {

@@ -87,7 +87,8 @@ export class LeaderLock {
   /** Competes for the lock once, then keeps heartbeating or watching. Resolves with the role. */
   async start(): Promise<Role> {
     if (this.currentRole !== 'stopped') return this.currentRole;
-    this.setRole('follower');
+    // Silently a follower until the first check decides: listeners hear only real changes.
+    this.currentRole = 'follower';
     try {
       await mkdir(this.options.dir, { recursive: true });
     } catch (err) {

@@ -1,36 +1,50 @@
-// Activation: creates the engine with this machine's samplers, the status bar item, the log and
-// the commands. Everything created here is a Disposable on the context; the engine only runs
-// through the small API in ./engine.ts, and this face formats what it reports.
+// Activation: builds the engine for this machine, the status bar item, the commands, the dashboard
+// and the API for other extensions. Everything created here is a Disposable on the context; the
+// faces format what the engine reports and compute nothing themselves.
 import * as vscode from 'vscode';
-import { createEngine, type Engine } from './engine';
+import { createApi, type ModelPerfApi } from './api';
+import { registerCommands } from './commands';
+import { registerDashboard } from './dashboardPanel';
+import { dashboardSource } from './dashboardSource';
+import { HostEngine } from './engine';
 import { readSettings } from './settings';
 import { StatusBarController } from './statusBar';
 import { formatStatusReport } from './statusReport';
 
 const STATUS_DOC_URI = vscode.Uri.parse('model-perf:/Current Status.md');
 
-export interface ModelPerfApi {
-  /** The latest snapshot of this machine, or null before the first sample. */
-  readonly engine: Engine;
-}
+export type { ModelPerfApi };
 
 export async function activate(context: vscode.ExtensionContext): Promise<ModelPerfApi> {
   const log = vscode.window.createOutputChannel('Model Perf', { log: true });
   context.subscriptions.push(log);
-  const settings = readSettings(vscode.workspace.getConfiguration('modelPerf'), (msg) => log.warn(msg));
-  const diskPath = vscode.workspace.workspaceFolders?.[0]?.uri.scheme === 'file'
-    ? vscode.workspace.workspaceFolders[0].uri.fsPath
-    : undefined;
-  const engine = createEngine({ settings, diskPath, log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) } });
+  const read = () => readSettings(vscode.workspace.getConfiguration('modelPerf'), (msg) => log.warn(msg));
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const engine = await HostEngine.create({
+    settings: read(),
+    diskPath: folder?.scheme === 'file' ? folder.fsPath : null,
+    log: { info: (m) => log.info(m), warn: (m) => log.warn(m), error: (m) => log.error(m) },
+  });
   context.subscriptions.push({ dispose: () => void engine.dispose() });
 
-  const statusBar = new StatusBarController(() => ({
-    snapshot: engine.latestSnapshot(),
-    gpu: engine.gpuAvailability(),
-    activeTaskCount: engine.activeTaskCount(),
-  }));
+  const statusBar = new StatusBarController({
+    snapshot: () => engine.latestSnapshot(),
+    gpu: () => engine.gpuAvailability(),
+    activeTasks: () => engine.activeTasks(),
+    monitoring: () => engine.isMonitoring,
+    settings: () => engine.currentSettings,
+  });
   context.subscriptions.push(statusBar);
-  context.subscriptions.push(engine.onChange(() => statusBar.update()));
+
+  // Context keys let the palette offer only the commands that can act now.
+  const setContext = () => {
+    void vscode.commands.executeCommand('setContext', 'modelPerf.monitoring', engine.isMonitoring);
+    void vscode.commands.executeCommand('setContext', 'modelPerf.activeTasks', engine.activeTasks().length > 0);
+  };
+  context.subscriptions.push(engine.onChange((change) => {
+    statusBar.update();
+    if (change === 'tasks' || change === 'monitoring') setContext();
+  }));
 
   // The status report is a read-only virtual document, refreshed each time the command runs.
   const reportChanged = new vscode.EventEmitter<vscode.Uri>();
@@ -39,32 +53,48 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
     onDidChange: reportChanged.event,
     provideTextDocumentContent: () => formatStatusReport({
       snapshot: engine.latestSnapshot(),
-      activeTasks: engine.activeTaskCount(),
-      gpuReason: engine.gpuAvailability()?.reason ?? null,
-      monitoring: engine.isMonitoring(),
+      activeTasks: engine.activeTasks().length,
+      gpuReason: engine.gpuAvailability().reason,
+      monitoring: engine.isMonitoring,
     }),
   }));
 
-  context.subscriptions.push(
-    vscode.commands.registerCommand('modelPerf.showLog', () => log.show(true)),
-    vscode.commands.registerCommand('modelPerf.showCurrentStatus', async () => {
+  registerCommands(context, {
+    engine,
+    log,
+    state: context.globalState,
+    showStatus: async () => {
       reportChanged.fire(STATUS_DOC_URI);
       const doc = await vscode.workspace.openTextDocument(STATUS_DOC_URI);
       await vscode.window.showTextDocument(doc, { preview: true });
-    }),
-  );
+    },
+  });
+  context.subscriptions.push(registerDashboard(context, dashboardSource(engine), log, () => vscode.commands.executeCommand('modelPerf.exportMetrics')));
 
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
-    if (e.affectsConfiguration('modelPerf')) {
-      engine.applySettings(readSettings(vscode.workspace.getConfiguration('modelPerf'), (msg) => log.warn(msg)));
-    }
+    if (!e.affectsConfiguration('modelPerf')) return;
+    const next = read();
+    void engine.applySettings(next).then(
+      () => {
+        statusBar.applyVisibility();
+        statusBar.update();
+        log.info('Settings applied');
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        log.error(`Settings could not be applied: ${message}`);
+        void vscode.window.showErrorMessage(`Model Perf: settings could not be applied: ${message}`);
+      },
+    );
   }));
 
   await engine.start();
-  log.info(`Model Performance Monitor started (sampling every ${settings.monitoringIntervalMs / 1000} s)`);
-  return { engine };
+  setContext();
+  statusBar.update();
+  log.info(`Model Performance Monitor started: sampling every ${engine.currentSettings.monitoringIntervalMs / 1000} s; history in ${engine.historyLocation}`);
+  return createApi(engine, context.subscriptions);
 }
 
 export function deactivate(): void {
-  // Disposables registered on the context stop the engine.
+  // Disposables registered on the context stop the engine, its GPU tool and the sampler lock.
 }

@@ -1,28 +1,55 @@
 // The status bar item: shows the engine's latest snapshot, formatted by statusFormat.ts. Redraws
-// at most once a second and only when what it shows changed, so a 1 Hz monitor costs the
-// workbench almost nothing.
+// at most once a second, only when what it shows changed, and not at all while the window is
+// unfocused (it catches up on focus), so a 1 Hz monitor costs the workbench almost nothing.
 import * as vscode from 'vscode';
+import type { PerformanceMetrics } from '../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
+import type { HostSettings } from './settings';
 import { formatStatusBar, type StatusBarView } from './statusFormat';
 
 export const STATUS_ITEM_ID = 'status';
+
+export interface StatusSource {
+  snapshot(): SystemPerformanceSnapshot | null;
+  gpu(): GpuAvailability | null;
+  activeTasks(): PerformanceMetrics[];
+  monitoring(): boolean;
+  settings(): HostSettings;
+}
 
 export class StatusBarController implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private last: StatusBarView | null = null;
   private lastDrawMs = 0;
   private pending: ReturnType<typeof setTimeout> | undefined;
+  private stale = false;
+  private readonly focusListener: vscode.Disposable;
+  /** Redraws actually applied to the item (for tests and the benchmark). */
+  renders = 0;
 
-  constructor(private readonly source: () => { snapshot: SystemPerformanceSnapshot | null; gpu: GpuAvailability | null; activeTaskCount: number }) {
+  constructor(private readonly source: StatusSource) {
     this.item = vscode.window.createStatusBarItem(STATUS_ITEM_ID, vscode.StatusBarAlignment.Left, 90);
     this.item.name = 'Model Performance Monitor';
-    this.item.command = 'modelPerf.showCurrentStatus';
+    this.item.command = 'modelPerf.openDashboard';
+    this.focusListener = vscode.window.onDidChangeWindowState((state) => {
+      if (state.focused && this.stale) this.update();
+    });
     this.render();
-    this.item.show();
+    this.applyVisibility();
+  }
+
+  /** Shows or hides the item per the settings. */
+  applyVisibility(): void {
+    if (this.source.settings().statusBarVisible) this.item.show();
+    else this.item.hide();
   }
 
   /** Asks for a redraw; several requests within a second become one. */
   update(): void {
+    if (!vscode.window.state.focused) {
+      this.stale = true;
+      return;
+    }
     if (this.pending) return;
     const wait = Math.max(0, 1000 - (Date.now() - this.lastDrawMs));
     if (wait === 0) {
@@ -41,16 +68,26 @@ export class StatusBarController implements vscode.Disposable {
   }
 
   private render(): void {
+    this.stale = false;
     this.lastDrawMs = Date.now();
-    const { snapshot, gpu, activeTaskCount } = this.source();
-    const view = formatStatusBar(snapshot, { gpu, activeTaskCount, now: Date.now() });
+    const settings = this.source.settings();
+    const view = formatStatusBar(this.source.snapshot(), {
+      gpu: this.source.gpu(),
+      activeTasks: this.source.activeTasks(),
+      now: Date.now(),
+      monitoring: this.source.monitoring(),
+      format: settings.statusBarFormat,
+      gpuSelection: settings.statusBarGpu,
+      thresholds: { vramPercent: settings.thresholds.vramPercent, ramPercent: settings.thresholds.ramPercent, temperatureCelsius: settings.thresholds.temperatureCelsius },
+    });
     const prev = this.last;
     this.last = view;
-    if (prev && prev.text === view.text && prev.severity === view.severity && prev.tooltipMarkdown === view.tooltipMarkdown) return;
+    if (prev && prev.text === view.text && prev.severity === view.severity && prev.tooltipMarkdown === view.tooltipMarkdown && prev.accessibleLabel === view.accessibleLabel) return;
+    this.renders++;
     if (!prev || prev.text !== view.text) this.item.text = view.text;
     this.item.accessibilityInformation = { label: view.accessibleLabel, role: 'button' };
     const md = new vscode.MarkdownString(view.tooltipMarkdown);
-    md.isTrusted = { enabledCommands: ['modelPerf.showCurrentStatus', 'modelPerf.showLog'] };
+    md.isTrusted = { enabledCommands: ['modelPerf.openDashboard', 'modelPerf.exportMetrics', 'modelPerf.showCurrentStatus', 'modelPerf.showLog', 'modelPerf.startMonitoring'] };
     md.supportThemeIcons = true;
     this.item.tooltip = md;
     this.item.backgroundColor = view.severity === 'error'
@@ -60,6 +97,7 @@ export class StatusBarController implements vscode.Disposable {
 
   dispose(): void {
     if (this.pending) clearTimeout(this.pending);
+    this.focusListener.dispose();
     this.item.dispose();
   }
 }

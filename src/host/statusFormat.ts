@@ -1,6 +1,7 @@
 // Turns the engine's latest snapshot into the status bar's text, accessible label and tooltip
 // Markdown. Pure (no `vscode` import) so plain-node unit tests cover every case; figures are
 // formatted here, never computed.
+import type { PerformanceMetrics } from '../shared/metrics';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
 
 export interface StatusBarView {
@@ -41,8 +42,18 @@ function ramPercent(s: SystemPerformanceSnapshot): number | null {
   return ratioPercent(s.ramUsageMb, s.ramTotalMb);
 }
 
-/** The GPU the status bar shows: the busiest by utilisation, else by VRAM use. */
-export function pickGpu(gpus: readonly GpuReading[]): GpuReading | undefined {
+/**
+ * The GPU the status bar shows: a configured index; with `auto`, the first GPU the active task
+ * uses; else the busiest by utilisation, then by VRAM share.
+ */
+export function pickGpu(gpus: readonly GpuReading[], selection: 'auto' | 'busiest' | number = 'busiest', taskGpuIndices: readonly number[] = []): GpuReading | undefined {
+  if (typeof selection === 'number') {
+    const chosen = gpus.find((g) => g.index === selection);
+    if (chosen) return chosen;
+  } else if (selection === 'auto' && taskGpuIndices.length > 0) {
+    const used = gpus.filter((g) => taskGpuIndices.includes(g.index));
+    if (used.length > 0) return pickGpu(used, 'busiest');
+  }
   let best: GpuReading | undefined;
   for (const g of gpus) {
     if (!best) { best = g; continue; }
@@ -62,7 +73,8 @@ function severityOf(s: SystemPerformanceSnapshot, t: StatusThresholds): StatusBa
   let level: StatusBarView['severity'] = null;
   const bump = (value: number | null, limit: number) => {
     if (value === null) return;
-    if (value >= Math.min(100, limit + (100 - limit) / 2) ) level = 'error';
+    // Half-way from the threshold to 100 % is an error: 90 % warns, 95 % is red.
+    if (value >= limit + (100 - limit) / 2) level = 'error';
     else if (value >= limit && level !== 'error') level = 'warning';
   };
   for (const g of s.gpus) {
@@ -78,13 +90,40 @@ function severityOf(s: SystemPerformanceSnapshot, t: StatusThresholds): StatusBa
 
 export interface StatusContext {
   gpu: GpuAvailability | null;
-  activeTaskCount: number;
-  /** Epoch ms, for "last sample … s ago". */
+  activeTasks: readonly PerformanceMetrics[];
+  /** Epoch ms, for "last sample … s ago" and elapsed times. */
   now: number;
   thresholds?: StatusThresholds;
+  format?: 'standard' | 'compact' | 'detailed';
+  gpuSelection?: 'auto' | 'busiest' | number;
+  /** False when monitoring is stopped. */
+  monitoring?: boolean;
+}
+
+/** `1:05`, `12:00`, `1:02:03`. */
+export function formatElapsed(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = String(total % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** A task id for the status bar: no codicon syntax, no control characters, at most 24 characters. */
+export function shortTaskName(taskId: string): string {
+  const clean = taskId.replace(/[\u0000-\u001f\u007f$]/g, '').trim();
+  return clean.length > 24 ? `${clean.slice(0, 23)}…` : clean;
 }
 
 export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: StatusContext): StatusBarView {
+  if (ctx.monitoring === false) {
+    return {
+      text: '$(debug-pause) Model Perf',
+      accessibleLabel: 'Model Performance Monitor: monitoring is stopped',
+      tooltipMarkdown: 'Monitoring is stopped. [Start monitoring](command:modelPerf.startMonitoring)',
+      severity: null,
+    };
+  }
   if (!s) {
     return {
       text: '$(pulse) Model Perf',
@@ -93,20 +132,34 @@ export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: Status
       severity: null,
     };
   }
-  const gpu = pickGpu(s.gpus);
+  const format = ctx.format ?? 'standard';
+  const task = ctx.activeTasks[0];
+  const gpu = pickGpu(s.gpus, ctx.gpuSelection ?? 'auto', task?.gpuIndices ?? []);
   let text: string;
   let label: string;
   if (gpu) {
     const more = s.gpus.length > 1 ? ` (+${s.gpus.length - 1})` : '';
-    text = `$(pulse) GPU ${formatPercent(gpu.utilizationPercent)} · ${formatGb(gpu.vramUsedMb)}/${formatGb(gpu.vramTotalMb)} GB${more}`;
+    const vramPct = formatPercent(ratioPercent(gpu.vramUsedMb, gpu.vramTotalMb));
+    if (format === 'compact') {
+      text = `$(pulse) ${formatPercent(gpu.utilizationPercent)} · ${vramPct}${more}`;
+    } else {
+      text = `$(pulse) GPU ${formatPercent(gpu.utilizationPercent)} · ${formatGb(gpu.vramUsedMb)}/${formatGb(gpu.vramTotalMb)} GB${more}`;
+      if (format === 'detailed') {
+        text += ` · ${gpu.temperatureCelsius === null ? 'N/A' : `${Math.round(gpu.temperatureCelsius)}°C`} · ${gpu.powerDrawWatts === null ? 'N/A' : `${Math.round(gpu.powerDrawWatts)} W`}`;
+      }
+    }
     label = `GPU ${gpu.index} utilisation ${formatPercent(gpu.utilizationPercent)}, VRAM ${formatGb(gpu.vramUsedMb)} of ${formatGb(gpu.vramTotalMb)} gigabytes${s.gpus.length > 1 ? `, ${s.gpus.length} GPUs` : ''}`;
   } else {
-    text = `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB`;
+    text = format === 'compact'
+      ? `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatPercent(ramPercent(s))}`
+      : `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB`;
     label = `CPU ${formatPercent(s.cpuUsagePercent)}, RAM ${formatGb(s.ramUsageMb)} of ${formatGb(s.ramTotalMb)} gigabytes`;
   }
-  if (ctx.activeTaskCount > 0) {
-    text += ` · $(run) ${ctx.activeTaskCount}`;
-    label += `, ${ctx.activeTaskCount} active task${ctx.activeTaskCount === 1 ? '' : 's'}`;
+  if (task) {
+    const more = ctx.activeTasks.length > 1 ? ` +${ctx.activeTasks.length - 1}` : '';
+    const elapsed = formatElapsed(ctx.now - task.startTime);
+    text += ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${more}`;
+    label += `, task ${shortTaskName(task.taskId)} running for ${elapsed}${ctx.activeTasks.length > 1 ? `, ${ctx.activeTasks.length} active tasks` : ''}`;
   }
   return {
     text,
@@ -132,9 +185,18 @@ export function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext):
   lines.push(
     `CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB (${formatPercent(ramPercent(s))}) · Disk ${formatPercent(s.diskUsagePercent)}`,
     '',
-    `Active tasks: ${ctx.activeTaskCount} · last sample ${Math.max(0, Math.round((ctx.now - s.timestamp) / 1000))} s ago`,
+  );
+  if (ctx.activeTasks.length > 0) {
+    lines.push('', '| Task | Model | Elapsed | Peak VRAM |', '|---|---|---:|---:|');
+    for (const t of ctx.activeTasks) {
+      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${formatGb(t.peakVramUsageMb)} GB |`);
+    }
+  }
+  lines.push(
     '',
-    '[Show current status](command:modelPerf.showCurrentStatus) · [Show log](command:modelPerf.showLog)',
+    `Active tasks: ${ctx.activeTasks.length} · last sample ${Math.max(0, Math.round((ctx.now - s.timestamp) / 1000))} s ago`,
+    '',
+    '[Dashboard](command:modelPerf.openDashboard) · [Export](command:modelPerf.exportMetrics) · [Current status](command:modelPerf.showCurrentStatus) · [Log](command:modelPerf.showLog)',
   );
   return lines.join('\n');
 }

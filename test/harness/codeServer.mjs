@@ -78,7 +78,9 @@ export async function startCodeServer({ workspace, userDataDir, extensionsDir, e
   const child = spawn(process.execPath, args, {
     detached: true, // own process group: stop() kills the server and everything under it
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env, XDG_CONFIG_HOME: join(userDataDir, 'xdg-config') },
+    // VSCODE_CLI=1 stops the server from replacing the extension host's environment with a login
+    // shell's (which would reset PATH and drop a fake nvidia-smi put first on it).
+    env: { ...process.env, VSCODE_CLI: '1', ...env, XDG_CONFIG_HOME: join(userDataDir, 'xdg-config') },
   });
   let log = '';
   const keep = (d) => { log = (log + d.toString()).slice(-20000); };

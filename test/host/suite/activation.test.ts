@@ -1,26 +1,9 @@
 // Runs inside the real extension host: the extension activates on start-up, registers its
-// commands, samples this machine, and its commands work.
+// commands, samples this machine (with the fake nvidia-smi the test command puts on PATH), and
+// its commands work.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import type { ModelPerfApi } from '../../../src/host/extension';
-
-const EXTENSION_ID = 'model-perf.model-perf-monitor';
-
-async function activeApi(): Promise<ModelPerfApi> {
-  const ext = vscode.extensions.getExtension<ModelPerfApi>(EXTENSION_ID);
-  assert.ok(ext, `extension ${EXTENSION_ID} is installed`);
-  return ext.isActive ? ext.exports : ext.activate();
-}
-
-async function waitFor<T>(what: string, probe: () => T | null | undefined, timeoutMs = 15000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { EXTENSION_ID, activeApi, waitFor } from './helpers';
 
 describe('activation', () => {
   it('is active after start-up and runs in the workspace extension host', async () => {
@@ -36,27 +19,34 @@ describe('activation', () => {
     await activeApi();
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
     const contributed: string[] = ext.packageJSON.contributes.commands.map((c: { command: string }) => c.command);
-    assert.ok(contributed.includes('modelPerf.showCurrentStatus'));
-    assert.ok(contributed.includes('modelPerf.showLog'));
+    for (const id of ['modelPerf.showCurrentStatus', 'modelPerf.showLog', 'modelPerf.startTask', 'modelPerf.completeTask', 'modelPerf.cancelTask', 'modelPerf.startMonitoring', 'modelPerf.stopMonitoring', 'modelPerf.exportMetrics', 'modelPerf.clearHistory', 'modelPerf.openDashboard']) {
+      assert.ok(contributed.includes(id), `${id} is contributed`);
+    }
     const registered = new Set(await vscode.commands.getCommands(true));
     for (const id of contributed) assert.ok(registered.has(id), `command ${id} is registered`);
+    for (const c of ext.packageJSON.contributes.commands) assert.equal(c.category, 'Model Perf');
   });
 
-  it('samples this machine: CPU and RAM figures in range', async () => {
+  it('samples this machine: CPU and RAM in range, and the fake GPU', async () => {
     const api = await activeApi();
-    const snap = await waitFor('a snapshot with CPU', () => {
-      const s = api.engine.latestSnapshot();
-      return s && s.cpuUsagePercent !== null ? s : null;
+    const status = await waitFor('a snapshot with CPU and a GPU', () => {
+      const s = api.getCurrentStatus();
+      return !('error' in s) && s.cpuUsagePercent !== null && s.gpus.length > 0 ? s : null;
     });
-    assert.ok(snap.cpuUsagePercent! >= 0 && snap.cpuUsagePercent! <= 100, `cpu ${snap.cpuUsagePercent}`);
-    assert.ok(snap.ramTotalMb! > 100, `ram total ${snap.ramTotalMb}`);
-    assert.ok(snap.ramUsageMb! > 0 && snap.ramUsageMb! < snap.ramTotalMb!, `ram used ${snap.ramUsageMb}`);
-    assert.ok(Math.abs(Date.now() - snap.timestamp) < 10000, 'the snapshot is fresh');
+    assert.ok(!('error' in status));
+    assert.ok(status.cpuUsagePercent! >= 0 && status.cpuUsagePercent! <= 100, `cpu ${status.cpuUsagePercent}`);
+    assert.ok(status.ramTotalMb! > 100, `ram total ${status.ramTotalMb}`);
+    assert.ok(status.ramUsageMb! > 0 && status.ramUsageMb! < status.ramTotalMb!, `ram used ${status.ramUsageMb}`);
+    assert.ok(Math.abs(Date.now() - status.timestamp) < 10000, 'the snapshot is fresh');
+    assert.equal(status.gpuAvailability.provider, 'nvidia');
+    assert.equal(status.gpus[0]?.name, 'NVIDIA GeForce RTX 4090');
+    assert.equal(status.gpus[0]?.vramTotalMb, 24564);
+    assert.equal(status.gpus[0]?.utilizationPercent, 97);
   });
 
   it('Show Current Status opens a report of the latest snapshot', async () => {
     const api = await activeApi();
-    await waitFor('a snapshot', () => api.engine.latestSnapshot());
+    await waitFor('a snapshot', () => !('error' in api.getCurrentStatus()));
     await vscode.commands.executeCommand('modelPerf.showCurrentStatus');
     const editor = await waitFor('the status report editor', () =>
       vscode.window.visibleTextEditors.find((e) => e.document.uri.scheme === 'model-perf'));
@@ -64,7 +54,7 @@ describe('activation', () => {
     assert.match(text, /# Model Performance Monitor: current status/);
     assert.match(text, /- CPU: (\d+%|N\/A)/);
     assert.match(text, /- RAM: [\d.]+ \/ [\d.]+ GB used/);
-    assert.match(text, /## GPUs/);
+    assert.match(text, /\| 0 \| NVIDIA GeForce RTX 4090 \| 97% \|/);
   });
 
   it('Show Log runs without error', async () => {

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeMarkdown, formatGb, formatPercent, formatStatusBar, pickGpu } from '../../../src/host/statusFormat';
+import { escapeMarkdown, formatElapsed, formatGb, formatPercent, formatStatusBar, pickGpu, shortTaskName } from '../../../src/host/statusFormat';
 import { formatStatusReport } from '../../../src/host/statusReport';
 import { readSettings } from '../../../src/host/settings';
 import type { GpuReading, SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
+import { makeTask } from '../engine/fakes';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 
@@ -32,7 +33,7 @@ test('unknown values read N/A, never 0', () => {
 });
 
 test('without a GPU the item shows CPU and RAM, and the tooltip says why there is no GPU', () => {
-  const v = formatStatusBar(snap(), { gpu: { provider: 'none', available: false, reason: 'nvidia-smi not found on PATH; GPU figures are off' }, activeTaskCount: 0, now: NOW });
+  const v = formatStatusBar(snap(), { gpu: { provider: 'none', available: false, reason: 'nvidia-smi not found on PATH; GPU figures are off' }, activeTasks: [], now: NOW });
   assert.equal(v.text, '$(pulse) CPU 12% · RAM 5.1/23.4 GB');
   assert.equal(v.accessibleLabel, 'CPU 12 percent, RAM 5.1 of 23.4 gigabytes');
   assert.match(v.tooltipMarkdown, /No GPU figures: nvidia\\-smi not found on PATH; GPU figures are off/);
@@ -43,18 +44,20 @@ test('without a GPU the item shows CPU and RAM, and the tooltip says why there i
 test('with GPUs the busiest one is shown, with a count of the others', () => {
   const gpus = [gpu({ index: 0, utilizationPercent: 10 }), gpu({ index: 1, utilizationPercent: 87 })];
   assert.equal(pickGpu(gpus)?.index, 1);
-  const v = formatStatusBar(snap({ gpus }), { gpu: null, activeTaskCount: 2, now: NOW });
-  assert.equal(v.text, '$(pulse) GPU 87% · 21.4/24.0 GB (+1) · $(run) 2');
+  const tasks = [makeTask({ taskId: 'wan-720p-$(zap)', startTime: NOW - 65_000, status: 'running', gpuIndices: [] }), makeTask({ taskId: 'other', status: 'running' })];
+  const v = formatStatusBar(snap({ gpus }), { gpu: null, activeTasks: tasks, now: NOW, gpuSelection: 'busiest' });
+  assert.equal(v.text, '$(pulse) GPU 87% · 21.4/24.0 GB (+1) · $(run) wan-720p-(zap) 1:05 +1', 'codicon syntax from a task id is neutralised');
+  assert.match(v.accessibleLabel, /task wan-720p-\(zap\) running for 1:05, 2 active tasks/);
   assert.match(v.tooltipMarkdown, /\| 1: NVIDIA RTX 4090 \| 87% \| 21\.4\/24\.0 GB \| 70 °C \| 300 W \|/);
 });
 
 test('a MIG GPU with unknown utilisation still shows, as N/A', () => {
-  const v = formatStatusBar(snap({ gpus: [gpu({ utilizationPercent: null, mig: true })] }), { gpu: null, activeTaskCount: 0, now: NOW });
+  const v = formatStatusBar(snap({ gpus: [gpu({ utilizationPercent: null, mig: true })] }), { gpu: null, activeTasks: [], now: NOW });
   assert.equal(v.text, '$(pulse) GPU N/A · 21.4/24.0 GB');
 });
 
 test('VRAM, RAM and temperature over their thresholds colour the item', () => {
-  const ctx = { gpu: null, activeTaskCount: 0, now: NOW };
+  const ctx = { gpu: null, activeTasks: [], now: NOW };
   assert.equal(formatStatusBar(snap({ gpus: [gpu({ vramUsedMb: 22500 })] }), ctx).severity, 'warning'); // 91.6 %
   assert.equal(formatStatusBar(snap({ gpus: [gpu({ vramUsedMb: 24000 })] }), ctx).severity, 'error'); // 97.7 %
   assert.equal(formatStatusBar(snap({ gpus: [gpu({ vramUsedMb: 1000, temperatureCelsius: 86 })] }), ctx).severity, 'warning');
@@ -64,15 +67,46 @@ test('VRAM, RAM and temperature over their thresholds colour the item', () => {
 
 test('names from tools cannot inject Markdown links or HTML into the tooltip', () => {
   const hostile = gpu({ name: '[click](command:workbench.action.quit) <img src=x onerror=alert(1)>' });
-  const v = formatStatusBar(snap({ gpus: [hostile] }), { gpu: null, activeTaskCount: 0, now: NOW });
+  const v = formatStatusBar(snap({ gpus: [hostile] }), { gpu: null, activeTasks: [], now: NOW });
   const row = v.tooltipMarkdown.split('\n').find((l) => l.includes('click')) ?? '';
   assert.ok(row.includes('\\[click\\]\\(command:'), row);
   assert.doesNotMatch(row, /(^|[^\\])[<[(]/, 'every bracket is escaped');
   assert.equal(escapeMarkdown('a|b'), 'a\\|b');
 });
 
+test('GPU selection: a fixed index, the active task\'s GPU under auto, else the busiest', () => {
+  const gpus = [gpu({ index: 0, utilizationPercent: 95 }), gpu({ index: 1, utilizationPercent: 5 })];
+  assert.equal(pickGpu(gpus, 1)?.index, 1);
+  assert.equal(pickGpu(gpus, 7)?.index, 0, 'an index that does not exist falls back to the busiest');
+  assert.equal(pickGpu(gpus, 'auto', [1])?.index, 1);
+  assert.equal(pickGpu(gpus, 'auto', [])?.index, 0);
+  assert.equal(pickGpu([], 'auto'), undefined);
+});
+
+test('formats: compact shows only percentages; detailed adds temperature and power', () => {
+  const base = { gpu: null, activeTasks: [], now: NOW };
+  assert.equal(formatStatusBar(snap({ gpus: [gpu({})] }), { ...base, format: 'compact' }).text, '$(pulse) 87% · 89%');
+  assert.equal(formatStatusBar(snap({ gpus: [gpu({ powerDrawWatts: null })] }), { ...base, format: 'detailed' }).text, '$(pulse) GPU 87% · 21.4/24.0 GB · 70°C · N/A');
+  assert.equal(formatStatusBar(snap(), { ...base, format: 'compact' }).text, '$(pulse) CPU 12% · RAM 22%');
+});
+
+test('elapsed times and task names are short and safe', () => {
+  assert.equal(formatElapsed(0), '0:00');
+  assert.equal(formatElapsed(65_400), '1:05');
+  assert.equal(formatElapsed(3_723_000), '1:02:03');
+  assert.equal(formatElapsed(-5), '0:00');
+  assert.equal(shortTaskName('a\u0007b$(x)'), 'ab(x)');
+  assert.equal(shortTaskName('x'.repeat(40)), `${'x'.repeat(23)}…`);
+});
+
+test('stopped monitoring says so, with a link to start it', () => {
+  const v = formatStatusBar(snap(), { gpu: null, activeTasks: [], now: NOW, monitoring: false });
+  assert.equal(v.text, '$(debug-pause) Model Perf');
+  assert.match(v.tooltipMarkdown, /command:modelPerf\.startMonitoring/);
+});
+
 test('before the first sample the item says it is waiting', () => {
-  const v = formatStatusBar(null, { gpu: null, activeTaskCount: 0, now: NOW });
+  const v = formatStatusBar(null, { gpu: null, activeTasks: [], now: NOW });
   assert.equal(v.text, '$(pulse) Model Perf');
 });
 
@@ -89,7 +123,7 @@ test('the status report shows each figure, unknowns as N/A, and the GPU reason',
 
 test('settings: a bad interval is reported and replaced by the default', () => {
   const warnings: string[] = [];
-  const read = (v: unknown) => readSettings({ get: <T>() => v as T }, (m) => warnings.push(m));
+  const read = (v: unknown) => readSettings({ get: <T>(key: string) => (key === 'monitoringIntervalSeconds' ? v : undefined) as T }, (m) => warnings.push(m));
   assert.equal(read(2).monitoringIntervalMs, 2000);
   assert.equal(read(undefined).monitoringIntervalMs, 1000);
   assert.equal(read('fast').monitoringIntervalMs, 1000);

@@ -1,0 +1,176 @@
+// Turns what the engine holds (snapshots, roll-ups, task records) into the dashboard protocol's
+// payloads: columns for the charts, rows for the history table, a task's own timeline. Pure (no
+// `vscode`), so plain-node tests cover it; figures are selected and reshaped here, not computed.
+import type { MinuteRollup } from '../core/snapshotRing';
+import type { PerformanceMetrics } from '../shared/metrics';
+import {
+  LIVE_RANGE_MS, MAX_HISTORY_ROWS, PROTOCOL_VERSION,
+  type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type HistoryRow,
+  type LiveRange, type LiveSeries, type SeriesGpu, type TaskDetail, type TaskTimeline, type ToWebview,
+} from '../shared/protocol';
+import type { GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
+import type { DashboardDataSource } from './dashboardPanel';
+
+const MINUTE_MS = 60_000;
+
+/** Columns of full-rate snapshots, one GPU entry per device index seen. */
+export function seriesFromSnapshots(range: LiveRange, snapshots: readonly SystemPerformanceSnapshot[]): LiveSeries {
+  const gpuOrder: number[] = [];
+  const names = new Map<number, GpuReading>();
+  for (const s of snapshots) {
+    for (const g of s.gpus) {
+      if (!names.has(g.index)) gpuOrder.push(g.index);
+      names.set(g.index, g);
+    }
+  }
+  gpuOrder.sort((a, b) => a - b);
+  const gpus: SeriesGpu[] = gpuOrder.map((index) => {
+    const g = names.get(index) as GpuReading;
+    return { index, name: g.name, vramTotalMb: g.vramTotalMb, utilizationPercent: [], vramUsedMb: [] };
+  });
+  const series: LiveSeries = { range, resolution: 'sample', timestamps: [], cpuUsagePercent: [], ramUsageMb: [], ramTotalMb: null, gpus };
+  for (const s of snapshots) {
+    series.timestamps.push(s.timestamp);
+    series.cpuUsagePercent.push(s.cpuUsagePercent);
+    series.ramUsageMb.push(s.ramUsageMb);
+    if (s.ramTotalMb !== null) series.ramTotalMb = s.ramTotalMb;
+    for (const col of gpus) {
+      const g = s.gpus.find((x) => x.index === col.index);
+      col.utilizationPercent.push(g ? g.utilizationPercent : null);
+      col.vramUsedMb.push(g ? g.vramUsedMb : null);
+    }
+  }
+  return series;
+}
+
+/** Columns of per-minute roll-ups (means); GPUs are one "all GPUs" entry, as the roll-ups keep them. */
+export function seriesFromRollups(range: LiveRange, rollups: readonly MinuteRollup[], ramTotalMb: number | null): LiveSeries {
+  const anyGpu = rollups.some((r) => r.averageGpuUsagePercent !== null || r.averageVramUsageMb !== null);
+  const vramTotal = [...rollups].reverse().find((r) => r.vramTotalMb !== null)?.vramTotalMb ?? null;
+  const gpus: SeriesGpu[] = anyGpu
+    ? [{ index: -1, name: 'All GPUs', vramTotalMb: vramTotal, utilizationPercent: rollups.map((r) => r.averageGpuUsagePercent), vramUsedMb: rollups.map((r) => r.averageVramUsageMb) }]
+    : [];
+  return {
+    range,
+    resolution: 'minute',
+    timestamps: rollups.map((r) => r.minuteStart),
+    cpuUsagePercent: rollups.map((r) => r.averageCpuUsagePercent),
+    ramUsageMb: rollups.map((r) => r.averageRamUsageMb),
+    ramTotalMb,
+    gpus,
+  };
+}
+
+export function buildSeries(source: DashboardDataSource, range: LiveRange, now: number): LiveSeries {
+  const since = now - LIVE_RANGE_MS[range];
+  if (range === '24h') return seriesFromRollups(range, source.minuteRollups(since), source.latestSnapshot()?.ramTotalMb ?? null);
+  return seriesFromSnapshots(range, source.recentSnapshots(since));
+}
+
+/** The GPUs a task ran on, or every GPU of the snapshot when it names none. */
+function taskGpus(s: SystemPerformanceSnapshot, indices: readonly number[]): GpuReading[] {
+  return indices.length === 0 ? s.gpus : s.gpus.filter((g) => indices.includes(g.index));
+}
+
+function sumKnown(values: (number | null)[]): number | null {
+  let total: number | null = null;
+  for (const v of values) if (v !== null) total = (total ?? 0) + v;
+  return total;
+}
+
+function meanKnown(values: (number | null)[]): number | null {
+  const known = values.filter((v): v is number => v !== null);
+  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
+}
+
+export function activeTaskInfo(task: PerformanceMetrics, latest: SystemPerformanceSnapshot | null, progressPercent: number | null): ActiveTaskInfo {
+  const gpus = latest ? taskGpus(latest, task.gpuIndices) : [];
+  return { task, progressPercent, currentVramMb: sumKnown(gpus.map((g) => g.vramUsedMb)) };
+}
+
+export function historyRow(t: PerformanceMetrics): HistoryRow {
+  return {
+    taskId: t.taskId, startTime: t.startTime, endTime: t.endTime, modelType: t.modelType, resolution: t.resolution,
+    resolutionClass: t.resolutionClass, status: t.status, generationTimeSeconds: t.generationTimeSeconds,
+    peakVramUsageMb: t.peakVramUsageMb, vramTotalMb: t.vramTotalMb, averageGpuUtilizationPercent: t.averageGpuUtilizationPercent,
+    averageCpuUsagePercent: t.averageCpuUsagePercent, errorCategory: t.errorCategory,
+  };
+}
+
+/** The newest MAX_HISTORY_ROWS rows, newest first. */
+export function historyRows(tasks: readonly PerformanceMetrics[]): HistoryRow[] {
+  const sorted = [...tasks].sort((a, b) => b.startTime - a.startTime);
+  return sorted.slice(0, MAX_HISTORY_ROWS).map(historyRow);
+}
+
+/**
+ * The machine's samples while a task ran: full rate when the ring still holds its start, else
+ * per-minute roll-ups, else nothing (older than what the engine keeps).
+ */
+export function taskTimeline(task: PerformanceMetrics, snapshots: readonly SystemPerformanceSnapshot[], rollups: readonly MinuteRollup[]): TaskTimeline {
+  const end = task.endTime ?? Number.POSITIVE_INFINITY;
+  const oldest = snapshots[0]?.timestamp;
+  if (oldest !== undefined && oldest <= task.startTime) {
+    const inTask = snapshots.filter((s) => s.timestamp >= task.startTime && s.timestamp <= end);
+    return {
+      resolution: 'sample',
+      timestamps: inTask.map((s) => s.timestamp),
+      vramUsedMb: inTask.map((s) => sumKnown(taskGpus(s, task.gpuIndices).map((g) => g.vramUsedMb))),
+      gpuUtilizationPercent: inTask.map((s) => meanKnown(taskGpus(s, task.gpuIndices).map((g) => g.utilizationPercent))),
+      cpuUsagePercent: inTask.map((s) => s.cpuUsagePercent),
+    };
+  }
+  const firstMinute = Math.floor(task.startTime / MINUTE_MS) * MINUTE_MS;
+  const minutes = rollups.filter((r) => r.minuteStart >= firstMinute && r.minuteStart <= end);
+  if (minutes.length === 0) return { resolution: 'none', timestamps: [], vramUsedMb: [], gpuUtilizationPercent: [], cpuUsagePercent: [] };
+  return {
+    resolution: 'minute',
+    timestamps: minutes.map((r) => r.minuteStart),
+    vramUsedMb: minutes.map((r) => r.averageVramUsageMb),
+    gpuUtilizationPercent: minutes.map((r) => r.averageGpuUsagePercent),
+    cpuUsagePercent: minutes.map((r) => r.averageCpuUsagePercent),
+  };
+}
+
+export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number): TaskDetail | null {
+  const task = source.history(null).find((t) => t.taskId === taskId && t.startTime === startTime)
+    ?? source.activeTasks().find((t) => t.taskId === taskId && t.startTime === startTime);
+  if (!task) return null;
+  const firstMinute = Math.floor(task.startTime / MINUTE_MS) * MINUTE_MS;
+  return { task, timeline: taskTimeline(task, source.recentSnapshots(task.startTime - 1), source.minuteRollups(firstMinute)) };
+}
+
+export function buildActiveTasks(source: DashboardDataSource): ActiveTaskInfo[] {
+  const latest = source.latestSnapshot();
+  return source.activeTasks().map((t) => activeTaskInfo(t, latest, source.taskProgress?.(t.taskId) ?? null));
+}
+
+export function buildAnalysisView(source: DashboardDataSource, windowHours: AnalysisWindowHours): { analysis: AnalysisView; totalTaskCount: number } {
+  const tasks = source.history(windowHours);
+  return {
+    analysis: { windowHours, analysis: source.analysis(windowHours), rows: historyRows(tasks), totalRows: tasks.length },
+    totalTaskCount: source.history(null).length,
+  };
+}
+
+export function buildState(source: DashboardDataSource, range: LiveRange, windowHours: AnalysisWindowHours): DashboardState {
+  const now = source.now();
+  const { analysis, totalTaskCount } = buildAnalysisView(source, windowHours);
+  return {
+    now,
+    range,
+    windowHours,
+    thresholds: source.thresholds(),
+    gpuAvailability: source.gpuAvailability(),
+    monitoring: source.isMonitoring(),
+    latest: source.latestSnapshot(),
+    series: buildSeries(source, range, now),
+    activeTasks: buildActiveTasks(source),
+    analysis,
+    totalTaskCount,
+  };
+}
+
+export function stateMessage(state: DashboardState): ToWebview {
+  return { type: 'state', version: PROTOCOL_VERSION, state };
+}

@@ -1,0 +1,34 @@
+// Adapts the host engine to what the dashboard reads (DashboardDataSource). Selection only: every
+// figure comes from the engine.
+import type { HostEngine } from './engine';
+import type { DashboardDataSource } from './dashboardPanel';
+
+export function dashboardSource(engine: HostEngine): DashboardDataSource {
+  const m = engine.monitor;
+  return {
+    now: () => Date.now(),
+    isMonitoring: () => engine.isMonitoring,
+    latestSnapshot: () => engine.latestSnapshot(),
+    recentSnapshots: (sinceMs) => m.getRecentSnapshots(sinceMs),
+    minuteRollups: (sinceMs) => m.getMinuteRollups(sinceMs),
+    activeTasks: () => m.getActiveTasks(),
+    analysis: (hours) => m.getPerformanceAnalysis(hours),
+    history: (hours) => (hours === null ? m.getHistory() : m.getHistory(hours)),
+    gpuAvailability: () => m.getGpuAvailability(),
+    thresholds: () => {
+      const t = m.config.thresholds;
+      return {
+        cpuPercent: t.maxCpuUsagePercent,
+        ramPercent: t.maxRamUsagePercent,
+        vramPercent: t.maxVramUsagePercent,
+        minSuccessRate: t.minSuccessRate,
+        efficiencyBaselineSeconds: t.efficiencyBaselineSeconds,
+      };
+    },
+    onSnapshot: (listener) => m.on('snapshot', listener),
+    onTasksChanged: (listener) => engine.onChange((c) => {
+      if (c === 'tasks' || c === 'history') listener();
+    }),
+    onGpuAvailabilityChanged: (listener) => m.on('gpuAvailabilityChanged', listener),
+  };
+}

@@ -215,7 +215,6 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
         { location: vscode.ProgressLocation.Notification, title: 'Model Perf: exporting metrics…' },
         () => monitor.exportMetrics(chosen.path, chosen.windowHours, chosen.format),
       );
-      log.info(`Exported ${result.metricsCount} task(s) to ${result.path}`);
       if (arg === undefined) {
         const open = await vscode.window.showInformationMessage(`Model Perf: exported ${result.metricsCount} task(s) to ${result.path}.`, 'Open');
         if (open === 'Open') await vscode.window.showTextDocument(vscode.Uri.file(result.path));

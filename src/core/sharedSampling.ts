@@ -123,6 +123,8 @@ export class SharedSampling {
   private publishing: Promise<void> = Promise.resolve();
   private cached: { at: number; value: PublishedSample | null } | null = null;
   private localGpuStarted = false;
+  /** The local provider's start in flight (after a takeover): reads wait for it. */
+  private localStart: Promise<GpuAvailability> | null = null;
   private intervalMs = 1000;
   private gpuWanted = false;
   private publishFailureLogged = false;
@@ -160,6 +162,7 @@ export class SharedSampling {
       },
       async read(): Promise<GpuSample | null> {
         if (self.isLeader) {
+          if (self.localStart) await self.localStart.catch(() => null);
           const sample = self.localGpuStarted ? await options.localGpu.read() : null;
           self.lastGpu = sample;
           self.schedulePublish();
@@ -168,6 +171,8 @@ export class SharedSampling {
         return (await self.readPublished())?.gpu ?? null;
       },
       availability(): GpuAvailability {
+        // While a takeover starts the local tool, keep what the old leader last said.
+        if (self.isLeader && self.localStart && self.cached?.value) return self.cached.value.availability;
         if (self.isLeader) return self.localGpuStarted ? options.localGpu.availability() : WAITING;
         const p = self.cached?.value;
         return p ? p.availability : WAITING;
@@ -196,9 +201,15 @@ export class SharedSampling {
   }
 
   private async startLocalGpu(): Promise<GpuAvailability> {
+    if (this.localStart) return this.localStart;
     if (this.localGpuStarted) return this.options.localGpu.availability();
     this.localGpuStarted = true;
-    return this.options.localGpu.start(this.intervalMs);
+    this.localStart = this.options.localGpu.start(this.intervalMs);
+    try {
+      return await this.localStart;
+    } finally {
+      this.localStart = null;
+    }
   }
 
   private async stopLocalGpu(): Promise<void> {

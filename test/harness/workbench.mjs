@@ -36,10 +36,18 @@ export async function openWorkbench({ settings = {}, env = {}, workspace = undef
     browser = await launchBrowser();
     const { page, consoleErrors } = await newWorkbenchPage(browser, { colorScheme, width, height });
     const payload = vsix ? [['skipWelcome', 'true']] : [['extensionDevelopmentPath', repoRoot], ['skipWelcome', 'true']];
-    await page.goto(workbenchUrl(server, folder, payload));
+    const url = workbenchUrl(server, folder, payload);
+    await page.goto(url);
     await page.waitForSelector('#workbench\\.parts\\.statusbar', { timeout: 60000 });
     return {
-      page, server, scratch, folder, consoleErrors,
+      page, server, scratch, folder, consoleErrors, url,
+      /** Opens the same workspace in another window (tab), with its own extension host. */
+      async openAnotherWindow() {
+        const other = await page.context().newPage();
+        await other.goto(url);
+        await other.waitForSelector('#workbench\\.parts\\.statusbar', { timeout: 60000 });
+        return other;
+      },
       async close() {
         try { await browser.close(); } finally { server.stop(); }
       },

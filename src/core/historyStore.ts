@@ -11,7 +11,7 @@ import { TASK_STATUSES, type PerformanceMetrics, type TaskStatus } from '../shar
 export const HISTORY_SCHEMA_VERSION = 1;
 export const HISTORY_FILE_NAME = 'history.jsonl';
 const LOCK_FILE_NAME = 'history.lock';
-const RUNNING_DIR_NAME = 'running';
+export const RUNNING_DIR_NAME = 'running';
 const DAY_MS = 86_400_000;
 
 export class HistoryStoreError extends Error {

@@ -3,10 +3,12 @@
 // settings live, and reloads the history when another window or the CLI records a task. Node only:
 // no `vscode` import, so host-side logic stays testable in plain node.
 import { watch, type FSWatcher } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { MonitorConfigInput } from '../core/config';
 import { selectGpuProvider } from '../core/gpu/selectProvider';
 import { createNodeSpawn } from '../core/gpu/spawnPort';
-import { HISTORY_FILE_NAME, JsonlHistoryStore, defaultStorageDir, type StoreWarning } from '../core/historyStore';
+import { HISTORY_FILE_NAME, JsonlHistoryStore, RUNNING_DIR_NAME, defaultStorageDir, type StoreWarning } from '../core/historyStore';
 import { LeaderLock, type Role } from '../core/leadership';
 import { PerformanceMonitor, type Disposable, type MonitorLogger } from '../core/monitor';
 import { systemClock, type GpuProvider } from '../core/ports';
@@ -69,7 +71,8 @@ export class HostEngine {
   static async create(options: EngineOptions): Promise<HostEngine> {
     const env = options.env ?? process.env;
     const storageDir = storageDirFor(options.settings, env);
-    const { lock, sharing } = HostEngine.sharedSampling(storageDir, options, env);
+    const holder: { engine: HostEngine | null } = { engine: null };
+    const { lock, sharing } = HostEngine.sharedSampling(storageDir, options, env, () => holder.engine?.wantsGpuProcesses() ?? Promise.resolve(false));
     const monitor = new PerformanceMonitor(
       { ...toMonitorConfig(options.settings), storageDir },
       {
@@ -80,7 +83,21 @@ export class HostEngine {
         logger: options.log,
       },
     );
-    return new HostEngine(options, { storageDir, lock, sharing, monitor });
+    holder.engine = new HostEngine(options, { storageDir, lock, sharing, monitor });
+    return holder.engine;
+  }
+
+  /**
+   * Per-process GPU memory is only needed while a task runs, here or in another window (each
+   * running task has a marker in the storage folder): an idle monitor spawns no query at all.
+   */
+  async wantsGpuProcesses(): Promise<boolean> {
+    if (this.monitor.getActiveTasks().length > 0) return true;
+    try {
+      return (await readdir(join(this.storageDir, RUNNING_DIR_NAME))).some((f) => f.endsWith('.json'));
+    } catch {
+      return false;
+    }
   }
 
   private static historyStore(dir: string, settings: HostSettings, log: MonitorLogger): JsonlHistoryStore {
@@ -91,7 +108,7 @@ export class HostEngine {
     });
   }
 
-  private static sharedSampling(storageDir: string, options: EngineOptions, env: NodeJS.ProcessEnv): { lock: LeaderLock; sharing: SharedSampling } {
+  private static sharedSampling(storageDir: string, options: EngineOptions, env: NodeJS.ProcessEnv, wantProcesses: () => Promise<boolean>): { lock: LeaderLock; sharing: SharedSampling } {
     const onLog = (m: string) => options.log.info(m);
     const lock = new LeaderLock({ dir: storageDir, clock: systemClock, onLog });
     const sharing = new SharedSampling({
@@ -99,14 +116,14 @@ export class HostEngine {
       clock: systemClock,
       lock,
       localSystem: createSystemSampler(process.platform, options.diskPath, { onLog }),
-      localGpu: new DeferredGpuProvider(() => HostEngine.gpuProvider(options.settings, env, onLog)),
+      localGpu: new DeferredGpuProvider(() => HostEngine.gpuProvider(options.settings, env, onLog, wantProcesses)),
       onLog,
     });
     return { lock, sharing };
   }
 
-  private static gpuProvider(settings: HostSettings, env: NodeJS.ProcessEnv, onLog: (m: string) => void): Promise<GpuProvider> {
-    return selectGpuProvider({ enabled: settings.gpuEnabled, env, nvidiaSmiPath: settings.nvidiaSmiPath || null, spawn: createNodeSpawn({ env }), onLog });
+  private static gpuProvider(settings: HostSettings, env: NodeJS.ProcessEnv, onLog: (m: string) => void, wantProcesses: () => Promise<boolean>): Promise<GpuProvider> {
+    return selectGpuProvider({ enabled: settings.gpuEnabled, env, nvidiaSmiPath: settings.nvidiaSmiPath || null, spawn: createNodeSpawn({ env }), onLog, nvidia: { wantProcesses } });
   }
 
   /** Takes the sampler lock (or follows its holder), loads the history and starts sampling. */
@@ -210,7 +227,7 @@ export class HostEngine {
     await this.lock.stop();
     this.historyWatcher?.close();
     this.storageDir = dir;
-    const { lock, sharing } = HostEngine.sharedSampling(dir, this.options, env);
+    const { lock, sharing } = HostEngine.sharedSampling(dir, this.options, env, () => this.wantsGpuProcesses());
     this.lock = lock;
     this.sharing = sharing;
     this.subscriptions.push({ dispose: lock.onRoleChange((role) => this.roleChanged(role)) });

@@ -29,6 +29,11 @@ export interface NvidiaSmiProviderOptions {
   fields?: readonly NvidiaQueryField[];
   /** Cadence of the per-process memory query; 0 turns it off. Default 5000. */
   computeAppsIntervalMs?: number;
+  /**
+   * Asked before each per-process query: false skips it (and per-process figures read unknown).
+   * Only tasks with a root process need them, so an idle monitor spawns nothing. Default: always.
+   */
+  wantProcesses?: () => boolean | Promise<boolean>;
   /** How long a one-shot query (probe, compute-apps) may run before it is killed. Default 10000. */
   commandTimeoutMs?: number;
   /** The watchdog waits this many intervals without a complete tick... Default 3. */
@@ -54,6 +59,7 @@ export class NvidiaSmiProvider implements GpuProvider {
   private readonly clock: Clock;
   private readonly onLog: (message: string) => void;
   private readonly computeAppsIntervalMs: number;
+  private readonly wantProcesses: (() => boolean | Promise<boolean>) | undefined;
   private readonly commandTimeoutMs: number;
   private readonly watchdogIntervals: number;
   private readonly watchdogMinMs: number;
@@ -90,6 +96,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.onLog = options.onLog ?? (() => {});
     this.fields = [...(options.fields ?? NVIDIA_QUERY_FIELDS)];
     this.computeAppsIntervalMs = options.computeAppsIntervalMs ?? 5000;
+    this.wantProcesses = options.wantProcesses;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.watchdogIntervals = options.watchdogIntervals ?? 3;
     this.watchdogMinMs = options.watchdogMinMs ?? 5000;
@@ -316,6 +323,18 @@ export class NvidiaSmiProvider implements GpuProvider {
   /** The next run is scheduled only after this one ended, so runs never overlap. */
   private async runComputeApps(): Promise<void> {
     if (this.stopped) return;
+    let wanted = true;
+    try {
+      wanted = (await this.wantProcesses?.()) ?? true;
+    } catch {
+      wanted = true; // when in doubt, measure
+    }
+    if (this.stopped) return;
+    if (!wanted) {
+      this.processes = null;
+      this.scheduleComputeApps(this.computeAppsIntervalMs);
+      return;
+    }
     const run = await runToCompletion(this.spawn, this.path, computeAppsArgs(), {
       timeoutMs: Math.min(this.commandTimeoutMs, Math.max(1000, this.computeAppsIntervalMs)),
       clock: this.clock,

@@ -344,3 +344,23 @@ test('start() twice joins the first start', async () => {
   assert.equal(spawn.streams.length, 1);
   await provider.stop();
 });
+
+test('per-process memory is queried only while wanted: an idle monitor spawns nothing', async () => {
+  const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus }, computeApps: { code: 0, stdout: fixture('compute-apps-normal.csv') } });
+  let wanted = false;
+  const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 1000, watchdogMinMs: 60_000, wantProcesses: () => wanted });
+  await provider.start(1000);
+  await clock.advance(5000);
+  assert.equal(spawn.computeApps.length, 0, 'no task with a process: no compute-apps run');
+  spawn.streams[0]?.stdout(line(0, 1) + line(1, 2));
+  assert.equal((await provider.read())?.processes, null);
+  wanted = true;
+  await clock.advance(1000);
+  assert.equal(spawn.computeApps.length, 1);
+  spawn.streams[0]?.stdout(line(0, 1) + line(1, 2));
+  assert.equal((await provider.read())?.processes?.length, 3);
+  wanted = false;
+  await clock.advance(3000);
+  assert.equal(spawn.computeApps.length, 1);
+  await provider.stop();
+});

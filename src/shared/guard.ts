@@ -91,6 +91,10 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
 export type Shape<T> = { [K in keyof T]-?: Check<T[K]> };
 
 /**
@@ -103,11 +107,11 @@ export function obj<T>(shape: Shape<T>, { strict = false }: { strict?: boolean }
   return (v, p) => {
     if (!isPlainObject(v)) throw new GuardError(p, 'an object', v);
     if (strict) {
-      for (const k of Object.keys(v)) if (!(k in shape)) throw new GuardError(`${p}.${k}`, 'no such field', v[k]);
+      for (const k of Object.keys(v)) if (!Object.prototype.hasOwnProperty.call(shape, k)) throw new Error(`${join(p, k)}: unexpected field`);
     }
     const out = {} as T;
     for (const k of keys) {
-      const value = (shape[k] as Check<T[typeof k]>)(v[k], p ? `${p}.${k}` : k);
+      const value = (shape[k] as Check<T[typeof k]>)(v[k], join(p, k));
       if (value !== undefined) out[k] = value;
     }
     return out;
@@ -120,7 +124,8 @@ export function record<T>(check: Check<T>, maxKeys = 10_000): Check<Record<strin
     if (!isPlainObject(v)) throw new GuardError(p, 'an object', v);
     const entries = Object.entries(v);
     if (entries.length > maxKeys) throw new GuardError(p, `at most ${maxKeys} keys`, v);
-    const out: Record<string, T> = Object.create(null) as Record<string, T>;
+    // defineProperty keeps a key such as "__proto__" an own data property instead of a prototype.
+    const out: Record<string, T> = {};
     for (const [k, value] of entries) {
       if (k.length > MAX_STRING_LENGTH) throw new GuardError(p, 'keys of at most 4096 characters', k);
       Object.defineProperty(out, k, { value: check(value, `${p}[${JSON.stringify(k.slice(0, 40))}]`), enumerable: true, writable: true, configurable: true });

@@ -40,6 +40,8 @@ export interface DashboardThresholds {
   cpuPercent: number;
   ramPercent: number;
   vramPercent: number;
+  /** 0..1: the success rate below which reliability is flagged. */
+  minSuccessRate: number;
   /** The time-efficiency factor is min(1, baseline / mean generation time). */
   efficiencyBaselineSeconds: number;
 }
@@ -154,6 +156,8 @@ export type FromWebview =
   | { type: 'setWindow'; windowHours: AnalysisWindowHours }
   | { type: 'selectTask'; taskId: string; startTime: number }
   | { type: 'export' }
+  /** The empty state's button: runs "Model Perf: Start Task…". */
+  | { type: 'startTask' }
   /** The webview rejected a message or hit an error; the host logs it. */
   | { type: 'webviewError'; message: string };
 
@@ -246,7 +250,7 @@ export const checkPerformanceAnalysis = obj<PerformanceAnalysis>({
   failuresByErrorCategory: record(num),
 });
 
-const thresholds = obj<DashboardThresholds>({ cpuPercent: num, ramPercent: num, vramPercent: num, efficiencyBaselineSeconds: num });
+const thresholds = obj<DashboardThresholds>({ cpuPercent: num, ramPercent: num, vramPercent: num, minSuccessRate: num, efficiencyBaselineSeconds: num });
 
 const seriesGpu = obj<SeriesGpu>({ index: int, name: text, vramTotalMb: nnum, utilizationPercent: nnumArr, vramUsedMb: nnumArr });
 
@@ -316,6 +320,7 @@ const fromWebview = tagged<FromWebview>({
   setWindow: obj({ type: oneOf(['setWindow'] as const), windowHours }, { strict: true }),
   selectTask: obj({ type: oneOf(['selectTask'] as const), taskId: text, startTime: num }, { strict: true }),
   export: obj({ type: oneOf(['export'] as const) }, { strict: true }),
+  startTask: obj({ type: oneOf(['startTask'] as const) }, { strict: true }),
   webviewError: obj({ type: oneOf(['webviewError'] as const), message: str(2000) }, { strict: true }),
 });
 

@@ -1,0 +1,121 @@
+// Measures the dashboard webview: the size of its minified bundle, and the time of one live update
+// (a snapshot message: validate, append, redraw all four live charts and the tiles) with one hour of
+// 1 Hz data for 2 GPUs, in headless Chromium. Prints median and p95; `--json` prints them as JSON,
+// `--screenshot FILE` saves the page after the run. Builds its own bundle in a temporary folder.
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const shotIndex = args.indexOf('--screenshot');
+const screenshotPath = shotIndex >= 0 ? resolve(args[shotIndex + 1]) : null;
+const UPDATES = Number(process.env.BENCH_UPDATES ?? 200);
+const BUDGET_BYTES = 400 * 1024;
+const BUDGET_MS = 4;
+
+const dir = mkdtempSync(join(tmpdir(), 'model-perf-bench-webview-'));
+try {
+  await esbuild.build({
+    entryPoints: { dashboard: 'webview/main.ts' }, outdir: dir, bundle: true, minify: true, platform: 'browser',
+    target: 'es2022', format: 'iife', legalComments: 'none', logLevel: 'warning',
+  });
+  const bundleBytes = statSync(join(dir, 'dashboard.js')).size;
+
+  // A dark theme's variables, enough for the charts to read their colours.
+  const page = `<!DOCTYPE html><html><head><meta charset="utf-8">
+<style>:root{--vscode-foreground:#cccccc;--vscode-editor-background:#1f1f1f;--vscode-charts-blue:#3794ff;--vscode-charts-orange:#d18616;
+--vscode-charts-green:#89d185;--vscode-charts-purple:#b180d7;--vscode-charts-red:#f14c4c;--vscode-charts-yellow:#cca700;
+--vscode-charts-foreground:#cccccc;--vscode-charts-lines:rgba(204,204,204,0.25);--vscode-descriptionForeground:#9d9d9d;
+--vscode-font-family:sans-serif;--vscode-font-size:13px;--vscode-panel-border:#444}</style>
+<link rel="stylesheet" href="dashboard.css"></head><body class="vscode-dark"><main id="app"></main>
+<script>window.__posted=[];window.acquireVsCodeApi=()=>({postMessage:(m)=>window.__posted.push(m),getState:()=>undefined,setState:()=>{}});</script>
+<script src="dashboard.js"></script></body></html>`;
+  writeFileSync(join(dir, 'bench.html'), page);
+
+  const browser = await chromium.launch({
+    executablePath: process.env.MODEL_PERF_CHROMIUM ?? '/usr/bin/chromium', headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--headless', '--disable-dev-shm-usage'],
+  });
+  try {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const p = await ctx.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await p.goto(pathToFileURL(join(dir, 'bench.html')).href);
+    await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
+    const times = await p.evaluate(async ({ updates }) => {
+      const HOUR = 3600;
+      const t0 = Date.now() - HOUR * 1000;
+      const wave = (i, k) => 50 + 40 * Math.sin(i / (60 + k * 17));
+      const gpu = (index, i) => ({
+        index, uuid: `GPU-${index}`, name: 'NVIDIA RTX 4090', utilizationPercent: wave(i, index), memoryUtilizationPercent: 20,
+        vramUsedMb: 12000 + 100 * wave(i, index + 3), vramTotalMb: 24564, temperatureCelsius: 65, powerDrawWatts: 300,
+        powerLimitWatts: 450, smClockMhz: 2500, performanceState: 'P2', mig: false,
+      });
+      const snap = (i) => ({
+        timestamp: t0 + i * 1000, cpuUsagePercent: wave(i, 5), ramUsageMb: 16000 + 50 * wave(i, 7), ramAvailableMb: 16000, ramTotalMb: 32000,
+        diskUsagePercent: 40, gpuUsagePercent: 50, vramUsageMb: 24000, vramAvailableMb: 25128, vramTotalMb: 49128, vramUsagePercent: 49,
+        temperatureCelsius: 65, gpus: [gpu(0, i), gpu(1, i)],
+      });
+      const snaps = Array.from({ length: HOUR }, (_, i) => snap(i));
+      const col = (f) => snaps.map(f);
+      const series = {
+        range: '1h', resolution: 'sample', timestamps: col((s) => s.timestamp), cpuUsagePercent: col((s) => s.cpuUsagePercent),
+        ramUsageMb: col((s) => s.ramUsageMb), ramTotalMb: 32000,
+        gpus: [0, 1].map((g) => ({ index: g, name: 'NVIDIA RTX 4090', vramTotalMb: 24564, utilizationPercent: col((s) => s.gpus[g].utilizationPercent), vramUsedMb: col((s) => s.gpus[g].vramUsedMb) })),
+      };
+      const emptyAnalysis = {
+        generatedAt: Date.now(), windowStart: Date.now() - 86400000, timeWindowHours: 24, taskCount: 0,
+        statusCounts: { succeeded: 0, failed: 0, cancelled: 0, interrupted: 0 }, averageGenerationTimeSeconds: null,
+        p50GenerationTimeSeconds: null, p95GenerationTimeSeconds: null, successRate: null, resourceEfficiency: null,
+        efficiencyFactors: { successRate: null, timeEfficiency: null, vramEfficiency: null },
+        bottleneckAnalysis: { vramBottleneck: false, ramBottleneck: false, cpuBottleneck: false, modelLoadBottleneck: false, details: {}, findings: [] },
+        optimizationRecommendations: [], recommendations: [],
+        performanceTrends: { bucketStartTimes: [], bucketTaskCounts: [], generationTimeSeconds: [], successRate: [], peakVramUsageMb: [], averageCpuUsagePercent: [] },
+        byModelType: [], byResolution: [], failuresByErrorCategory: {},
+      };
+      const state = {
+        now: snaps[HOUR - 1].timestamp, range: '1h', windowHours: 24,
+        thresholds: { cpuPercent: 90, ramPercent: 85, vramPercent: 90, minSuccessRate: 0.95, efficiencyBaselineSeconds: 300 },
+        gpuAvailability: { provider: 'nvidia', available: true, reason: null }, monitoring: true, latest: snaps[HOUR - 1], series,
+        activeTasks: [], analysis: { windowHours: 24, analysis: emptyAnalysis, rows: [], totalRows: 0 }, totalTaskCount: 0,
+      };
+      window.dispatchEvent(new MessageEvent('message', { data: { type: 'state', version: 1, state } }));
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+      const out = [];
+      for (let k = 0; k < updates; k++) {
+        const data = { type: 'snapshot', snapshot: snap(HOUR + k), activeTasks: [] };
+        const start = performance.now();
+        window.dispatchEvent(new MessageEvent('message', { data }));
+        out.push(performance.now() - start);
+        if (k % 20 === 0) await new Promise((r) => setTimeout(r, 0));
+      }
+      const rejected = window.__posted.filter((m) => m.type === 'webviewError');
+      if (rejected.length) throw new Error(JSON.stringify(rejected[0]));
+      return out;
+    }, { updates: UPDATES });
+    if (screenshotPath) await p.screenshot({ path: screenshotPath, fullPage: true });
+    if (errors.length) throw new Error(`errors in the page: ${errors.join('\n')}`);
+    const warm = times.slice(10).sort((a, b) => a - b);
+    const q = (f) => warm[Math.min(warm.length - 1, Math.floor(f * warm.length))];
+    const result = {
+      bundleBytes, bundleKb: +(bundleBytes / 1024).toFixed(1), budgetKb: BUDGET_BYTES / 1024,
+      updates: warm.length, medianMs: +q(0.5).toFixed(2), p95Ms: +q(0.95).toFixed(2), maxMs: +warm[warm.length - 1].toFixed(2), budgetMs: BUDGET_MS,
+    };
+    if (json) console.log(JSON.stringify(result));
+    else {
+      console.log(`webview bundle: ${result.bundleKb} KB minified (budget ${result.budgetKb} KB)`);
+      console.log(`live update, 1 h of 1 Hz data, 2 GPUs, all charts: median ${result.medianMs} ms, p95 ${result.p95Ms} ms, max ${result.maxMs} ms over ${result.updates} updates (budget ${BUDGET_MS} ms)`);
+    }
+    if (bundleBytes > BUDGET_BYTES || result.medianMs > BUDGET_MS) process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,277 @@
+// A person opens "Model Perf: Open Dashboard" from the palette. With a history of tasks recorded
+// through the engine's own store, the figures shown equal the engine's analysis; a hostile model
+// type stays text; a malformed message from the webview is rejected, logged, and the panel keeps
+// working; no Content-Security-Policy error reaches the console; dark and light screenshots are
+// saved. A new user (empty history) sees how to record a first task.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Frame, Page } from 'playwright-core';
+import { analyzePerformance } from '../../src/core/analysis.js';
+import { validateConfig } from '../../src/core/config.js';
+import { JsonlHistoryStore } from '../../src/core/historyStore.js';
+import { defaultHostSettings, toMonitorConfig } from '../../src/host/settings.js';
+import type { PerformanceMetrics } from '../../src/shared/metrics.js';
+import { formatRatio, formatSeconds } from '../../webview/viewModel.js';
+import { makeTask } from '../unit/engine/fakes.js';
+import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+
+// The callbacks given to evaluate() run in the browser; this file compiles without the DOM library,
+// so the little of the DOM they touch is declared here.
+interface BrowserElement {
+  textContent: string | null;
+  value: string;
+  classList: { contains(name: string): boolean };
+  dispatchEvent(event: unknown): boolean;
+}
+declare const document: {
+  querySelector(selector: string): BrowserElement | null;
+  querySelectorAll(selector: string): { length: number };
+  getElementById(id: string): BrowserElement | null;
+  body: BrowserElement;
+};
+declare const window: unknown;
+declare const Event: new (type: string) => unknown;
+
+type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
+const open: Workbench[] = [];
+
+after(async () => {
+  for (const wb of open) await wb.close().catch(() => undefined);
+});
+
+const HOSTILE = '<img src=x onerror=alert(1)>';
+
+/** A history a user could have: two model types, two resolutions, failures, a cancel, VRAM near full. */
+function seededTasks(now: number): PerformanceMetrics[] {
+  const tasks: PerformanceMetrics[] = [];
+  const add = (i: number, over: Partial<PerformanceMetrics>) => {
+    const startTime = now - (20 - i) * 3_600_000 / 2;
+    const seconds = over.generationTimeSeconds ?? 120 + i * 7;
+    tasks.push(makeTask({
+      taskId: `seed-${i}`, startTime, endTime: startTime + seconds * 1000, generationTimeSeconds: seconds,
+      peakVramUsageMb: 22_500 + i * 100, averageVramUsageMb: 15_000, vramTotalMb: 24_564, gpuIndices: [0],
+      averageCpuUsagePercent: 30 + i, deviceAverageCpuUsagePercent: 30 + i, averageGpuUtilizationPercent: 80, vramScope: 'device', cpuScope: 'device',
+      ...over,
+    }));
+  };
+  for (let i = 0; i < 14; i++) {
+    const failed = i % 5 === 3;
+    add(i, {
+      modelType: i % 2 === 0 ? 'wan-t2v' : 'flux-dev',
+      resolution: i % 3 === 0 ? '1080p' : '720p',
+      resolutionClass: i % 3 === 0 ? '1080p' : '720p',
+      status: failed ? 'failed' : 'succeeded',
+      success: !failed,
+      errorCategory: failed ? 'oom' : null,
+      generationTimeSeconds: failed ? null : 120 + i * 23,
+    });
+  }
+  add(14, { modelType: 'wan-t2v', status: 'cancelled', success: false, generationTimeSeconds: null });
+  add(15, { taskId: HOSTILE, modelType: HOSTILE, resolution: HOSTILE, resolutionClass: null, errorCategory: null, generationTimeSeconds: 95 });
+  return tasks;
+}
+
+/** A MODEL_PERF_HOME with the tasks written by the engine's history store, as the extension would. */
+async function seededHome(tasks: PerformanceMetrics[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'model-perf-e2e-home-'));
+  const store = new JsonlHistoryStore(dir, { retentionDays: 90, retentionMaxTasks: 100_000 });
+  for (const t of tasks) await store.append(t);
+  return dir;
+}
+
+/** The dashboard's document: the nested webview iframe whose page holds our heading. */
+async function dashboardFrame(page: Page, timeout = 30_000): Promise<Frame> {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    for (const f of page.frames()) {
+      const found = await f.evaluate(() => document.querySelector('#app h1')?.textContent === 'Model Performance').catch(() => false);
+      if (found) return f;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error('the dashboard webview never appeared');
+}
+
+/**
+ * Picks a colour theme as a person would (Preferences: Color Theme). The harness's
+ * `workbench.colorTheme` setting is not applied by this code-server build (it stays on Light+),
+ * so the theme is chosen from the palette.
+ */
+async function setColorTheme(page: Page, label: string, cssClass: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill('>Preferences: Color Theme');
+  // Several commands match ("Browse Color Themes in Marketplace" among them): click the exact one.
+  await page.locator('.quick-input-list .monaco-list-row[aria-label^="Preferences: Color Theme"]').first().click({ timeout: 10_000 });
+  await page.waitForTimeout(500);
+  await input.fill(label);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().click({ timeout: 10_000 });
+  await page.waitForFunction((cls) => document.querySelector('.monaco-workbench')?.classList.contains(cls) ?? false, cssClass, { timeout: 10_000 });
+}
+
+const DARK = ['Dark Modern', 'vscode-theme-defaults-themes-dark_modern-json'] as const;
+const LIGHT = ['Light Modern', 'vscode-theme-defaults-themes-light_modern-json'] as const;
+
+async function openDashboard(wb: Workbench): Promise<Frame> {
+  // The extension is up once its status item shows figures.
+  await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });
+  await runCommand(wb.page, 'Model Perf: Open Dashboard');
+  await wb.page.waitForSelector('.tab[aria-label*="Model Performance"]', { timeout: 20_000 });
+  return dashboardFrame(wb.page);
+}
+
+async function text(frame: Frame, selector: string): Promise<string> {
+  return ((await frame.locator(selector).first().textContent({ timeout: 15_000 })) ?? '').trim();
+}
+
+/** The extension's log file in the server's user-data folder (the LogOutputChannel writes there). */
+function extensionLog(scratch: string): string {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('Model Perf.log')) out.push(readFileSync(p, 'utf8'));
+    }
+  };
+  walk(join(scratch, 'user-data'));
+  return out.join('\n');
+}
+
+function cspErrors(wb: Workbench): string[] {
+  return wb.consoleErrors().filter((e) => /Content[- ]Security[- ]Policy|Refused to (load|apply|execute|connect)/i.test(e));
+}
+
+test('a new user sees the live charts and how to record a first task', async () => {
+  const wb = await openWorkbench({ colorScheme: 'dark' });
+  open.push(wb);
+  await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });
+  await setColorTheme(wb.page, ...DARK);
+  const frame = await openDashboard(wb);
+  assert.ok(await frame.evaluate(() => document.body.classList.contains('vscode-dark')), 'the webview follows the dark theme');
+  await frame.waitForSelector('#empty-state:not(.hidden)', { timeout: 20_000 });
+  const empty = await text(frame, '#empty-state');
+  assert.match(empty, /No tasks recorded yet/);
+  assert.match(empty, /Model Perf: Start Task…/);
+  assert.match(empty, /model-perf run -- python generate\.py/);
+  assert.match(empty, /integrated terminal/);
+  assert.equal(await frame.locator('.analysis-sections.hidden').count(), 1, 'analysis is hidden until there is something to analyse');
+  // CPU and RAM of this machine are live (no GPU here: the GPU charts say why).
+  await frame.waitForFunction(() => /\d+%/.test(document.querySelector('#tile-cpu .tile-value')?.textContent ?? ''), undefined, { timeout: 20_000 });
+  assert.match(await text(frame, '#now'), /No GPU figures: /);
+  await screenshot(wb.page, 'dashboard-empty-dark');
+  assert.deepEqual(cspErrors(wb), []);
+  assert.deepEqual(wb.consoleErrors(), []);
+  await wb.close();
+  open.splice(open.indexOf(wb), 1);
+});
+
+test('with a history, the figures equal the engine analysis; hostile text stays text; bad messages are rejected', async () => {
+  const now = Date.now();
+  const tasks = seededTasks(now);
+  const home = await seededHome(tasks);
+  const thresholds = validateConfig(toMonitorConfig(defaultHostSettings)).thresholds;
+  const expected = analyzePerformance(tasks, thresholds, now, 24);
+  assert.ok(expected.bottleneckAnalysis.findings.length > 0, 'the seeded history flags a bottleneck');
+
+  const wb = await openWorkbench({ colorScheme: 'dark', env: { MODEL_PERF_HOME: home } });
+  open.push(wb);
+  await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });
+  await setColorTheme(wb.page, ...DARK);
+  const dialogs: string[] = [];
+  wb.page.on('dialog', (d: { message(): string; dismiss(): Promise<void> }) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  const frame = await openDashboard(wb);
+  await frame.waitForSelector('#kpi-tasks .tile-value', { timeout: 20_000 });
+  await frame.waitForFunction((n) => document.querySelector('#kpi-tasks .tile-value')?.textContent === String(n), expected.taskCount, { timeout: 20_000 });
+
+  await wb.page.waitForTimeout(1000);
+  await screenshot(wb.page, 'dashboard-dark');
+
+  // The numbers a user reads are the engine's, formatted.
+  assert.equal(await text(frame, '#kpi-success .tile-value'), formatRatio(expected.successRate));
+  assert.equal(await text(frame, '#kpi-average .tile-value'), formatSeconds(expected.averageGenerationTimeSeconds));
+  assert.equal(await text(frame, '#kpi-p95 .tile-value'), formatSeconds(expected.p95GenerationTimeSeconds));
+  assert.equal(await text(frame, '#kpi-efficiency .tile-value'), formatRatio(expected.resourceEfficiency));
+  assert.equal(await text(frame, '#kpi-tasks .tile-value'), String(expected.taskCount));
+  const c = expected.statusCounts;
+  assert.equal(await text(frame, '#kpi-tasks .tile-sub'), `${c.succeeded} succeeded · ${c.failed} failed · ${c.cancelled} cancelled · ${c.interrupted} interrupted`);
+  assert.match(await text(frame, '#efficiency-explanation'), /^Efficiency: Geometric mean of success rate/);
+  const bottlenecks = await text(frame, '#bottlenecks');
+  for (const f of expected.bottleneckAnalysis.findings) assert.ok(bottlenecks.includes(f.summary), `finding shown: ${f.summary}`);
+  assert.match(bottlenecks, /Evidence: .*above the 90\.0% threshold · \d+ tasks/);
+  assert.match(bottlenecks, /Why: /, 'each recommendation says why it is shown');
+  const breakdown = await text(frame, '#analysis');
+  for (const e of expected.byModelType) assert.ok(breakdown.includes(e.key), `model type ${e.key} in the breakdown`);
+
+  // The hostile model type is shown as text, and nothing ran.
+  const history = frame.locator('#history table.history');
+  await history.waitFor({ timeout: 10_000 });
+  const cells = await frame.locator('#history td.text').allTextContents();
+  assert.ok(cells.includes(HOSTILE), 'the model type is shown verbatim');
+  assert.equal(await frame.evaluate(() => document.querySelectorAll('img').length), 0, 'no <img> element was created');
+  assert.deepEqual(dialogs, [], 'no alert ran');
+
+  // Filter by model type and sort by time: the table follows.
+  await frame.locator('#history tbody tr', { hasText: HOSTILE }).first().click();
+  await frame.waitForSelector('#task-detail:not(.hidden) .detail-head', { timeout: 10_000 });
+  assert.ok((await text(frame, '#task-detail .detail-head')).includes(HOSTILE));
+  assert.match(await text(frame, '#task-detail'), /Generation time\s*1 min 35 s/);
+
+  await frame.locator('#bottlenecks').scrollIntoViewIfNeeded();
+  await screenshot(wb.page, 'dashboard-dark-analysis');
+  await frame.locator('#history').scrollIntoViewIfNeeded();
+  await screenshot(wb.page, 'dashboard-dark-history');
+
+  // A malformed message from the webview: rejected and logged by the host, the panel keeps working.
+  // It goes the way acquireVsCodeApi().postMessage goes: through the outer webview frame's hook.
+  const outer = frame.parentFrame();
+  assert.ok(outer, 'the dashboard runs in VS Code\'s nested webview frame');
+  await outer.evaluate(() => {
+    const post = (window as unknown as { __vscode_post_message__: (command: string, data: unknown) => void }).__vscode_post_message__;
+    post('onmessage', { message: { type: 'setWindow', windowHours: '<b>24</b>' } });
+    post('onmessage', { message: { type: 'nope' } });
+  });
+  const deadline = Date.now() + 15_000;
+  let log = '';
+  while (Date.now() < deadline && !/rejected a message from the webview/.test(log)) {
+    await wb.page.waitForTimeout(300);
+    log = extensionLog(wb.scratch);
+  }
+  assert.match(log, /Dashboard: rejected a message from the webview \(windowHours: expected one of 1, 24, 168, 720/);
+  assert.match(log, /Dashboard: rejected a message from the webview \(type: expected one of/);
+  // Still working: choosing the 7-day window brings a new analysis from the host.
+  await frame.evaluate(() => {
+    const sel = document.getElementById('window-select');
+    if (!sel) throw new Error('no window select');
+    sel.value = '168';
+    sel.dispatchEvent(new Event('change'));
+  });
+  await frame.waitForFunction(() => document.getElementById('analysis-title')?.textContent === 'Analysis · last 7 d', undefined, { timeout: 10_000 });
+  assert.equal(await text(frame, '#kpi-tasks .tile-value'), String(analyzePerformance(tasks, thresholds, Date.now(), 168).taskCount));
+
+  assert.deepEqual(cspErrors(wb), [], 'no Content-Security-Policy error');
+  assert.deepEqual(wb.consoleErrors(), []);
+});
+
+test('the dashboard in a light theme', async () => {
+  const tasks = seededTasks(Date.now());
+  const home = await seededHome(tasks);
+  const wb = await openWorkbench({ colorScheme: 'light', env: { MODEL_PERF_HOME: home } });
+  open.push(wb);
+  await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });
+  await setColorTheme(wb.page, ...LIGHT);
+  const frame = await openDashboard(wb);
+  await frame.waitForSelector('#kpi-tasks .tile-value', { timeout: 20_000 });
+  assert.ok(await frame.evaluate(() => document.body.classList.contains('vscode-light')), 'the webview follows the light theme');
+  await wb.page.waitForTimeout(1500);
+  await screenshot(wb.page, 'dashboard-light');
+  assert.deepEqual(cspErrors(wb), []);
+  assert.deepEqual(wb.consoleErrors(), []);
+});

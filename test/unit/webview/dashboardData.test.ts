@@ -1,0 +1,78 @@
+// The host's reshaping of engine data into dashboard payloads: chart columns line up, unknown
+// stays null, a task's timeline comes from full-rate samples or roll-ups, and the table is capped.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MinuteRollup } from '../../../src/core/snapshotRing';
+import { activeTaskInfo, historyRows, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
+import { MAX_HISTORY_ROWS, parseToWebview } from '../../../src/shared/protocol';
+import { gpuReading, NOW, snapshot, task } from './fixtures';
+
+test('snapshot columns: one GPU entry per device, missing readings are null', () => {
+  const snaps = [
+    snapshot(NOW - 2000, { gpus: [gpuReading(0, { utilizationPercent: 10 })] }),
+    snapshot(NOW - 1000, { cpuUsagePercent: null, gpus: [gpuReading(1, { utilizationPercent: 30 }), gpuReading(0, { utilizationPercent: null })] }),
+  ];
+  const s = seriesFromSnapshots('5m', snaps);
+  assert.deepEqual(s.timestamps, [NOW - 2000, NOW - 1000]);
+  assert.deepEqual(s.cpuUsagePercent, [20, null]);
+  assert.deepEqual(s.gpus.map((g) => g.index), [0, 1]);
+  assert.deepEqual(s.gpus[0]?.utilizationPercent, [10, null]);
+  assert.deepEqual(s.gpus[1]?.utilizationPercent, [null, 30], 'a GPU absent from a sample is unknown there, not 0');
+  assert.ok(parseToWebview({ type: 'series', series: s }).ok);
+  const none = seriesFromSnapshots('1h', []);
+  assert.deepEqual(none.timestamps, []);
+  assert.deepEqual(none.gpus, []);
+});
+
+function rollup(minuteStart: number, over: Partial<MinuteRollup> = {}): MinuteRollup {
+  return {
+    minuteStart, sampleCount: 60, averageCpuUsagePercent: 30, peakCpuUsagePercent: 50, averageRamUsageMb: 9000, peakRamUsageMb: 9500,
+    averageGpuUsagePercent: 70, peakGpuUsagePercent: 90, averageVramUsageMb: 12_000, peakVramUsageMb: 13_000, vramTotalMb: 24_564,
+    peakTemperatureCelsius: 70, ...over,
+  };
+}
+
+test('roll-up columns: per-minute means, GPUs merged, none when no GPU was ever seen', () => {
+  const s = seriesFromRollups('24h', [rollup(NOW - 120_000), rollup(NOW - 60_000, { averageCpuUsagePercent: null })], 32_000);
+  assert.equal(s.resolution, 'minute');
+  assert.deepEqual(s.cpuUsagePercent, [30, null]);
+  assert.equal(s.gpus.length, 1);
+  assert.equal(s.gpus[0]?.name, 'All GPUs');
+  const cpuOnly = seriesFromRollups('24h', [rollup(NOW, { averageGpuUsagePercent: null, averageVramUsageMb: null })], null);
+  assert.deepEqual(cpuOnly.gpus, []);
+});
+
+test('a task timeline uses full-rate samples of its own GPUs while the ring holds its start', () => {
+  const t = task({ startTime: NOW - 3000, endTime: NOW - 1000, gpuIndices: [1] });
+  const snaps = [NOW - 4000, NOW - 3000, NOW - 2000, NOW - 1000, NOW].map((ts) => snapshot(ts, { gpus: [gpuReading(0, { vramUsedMb: 1 }), gpuReading(1, { vramUsedMb: 5000, utilizationPercent: 80 })] }));
+  const tl = taskTimeline(t, snaps, []);
+  assert.equal(tl.resolution, 'sample');
+  assert.deepEqual(tl.timestamps, [NOW - 3000, NOW - 2000, NOW - 1000]);
+  assert.deepEqual(tl.vramUsedMb, [5000, 5000, 5000]);
+  assert.deepEqual(tl.gpuUtilizationPercent, [80, 80, 80]);
+});
+
+test('an older task falls back to roll-ups, and to nothing past what the engine keeps', () => {
+  const t = task({ startTime: NOW - 3_600_000 * 5, endTime: NOW - 3_600_000 * 5 + 150_000 });
+  const snaps = [snapshot(NOW - 1000)];
+  const first = Math.floor(t.startTime / 60_000) * 60_000;
+  const tl = taskTimeline(t, snaps, [rollup(first - 60_000), rollup(first), rollup(first + 60_000), rollup(first + 120_000), rollup(first + 600_000)]);
+  assert.equal(tl.resolution, 'minute');
+  assert.deepEqual(tl.timestamps, [first, first + 60_000, first + 120_000]);
+  assert.equal(taskTimeline(t, snaps, []).resolution, 'none');
+});
+
+test('active tasks: current VRAM of their GPUs, unknown when no sample yet', () => {
+  const t = task({ status: 'running', endTime: null, gpuIndices: [0] });
+  assert.equal(activeTaskInfo(t, snapshot(NOW, { gpus: [gpuReading(0, { vramUsedMb: 7000 }), gpuReading(1)] }), null).currentVramMb, 7000);
+  assert.equal(activeTaskInfo(t, null, 40).currentVramMb, null);
+  assert.equal(activeTaskInfo(t, null, 40).progressPercent, 40);
+  assert.equal(activeTaskInfo(t, snapshot(NOW, { gpus: [gpuReading(0, { vramUsedMb: null })] }), null).currentVramMb, null);
+});
+
+test('history rows are newest first and capped', () => {
+  const many = Array.from({ length: MAX_HISTORY_ROWS + 5 }, (_, i) => task({ taskId: `t${i}`, startTime: NOW - 1e9 + i * 1000 }));
+  const rows = historyRows(many);
+  assert.equal(rows.length, MAX_HISTORY_ROWS);
+  assert.equal(rows[0]?.taskId, `t${MAX_HISTORY_ROWS + 4}`);
+});

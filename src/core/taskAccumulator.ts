@@ -194,14 +194,19 @@ export class TaskAccumulator {
     }
   }
 
-  /** The tree's GPU memory: the sum of what the GPU tool attributes to its pids; null when unattributed. */
+  /**
+   * The tree's GPU memory: the sum of what the GPU tool attributes to its pids; 0 when none of
+   * them is listed (the run uses no GPU); null when unattributed, or when a pid of the tree is
+   * listed with unknown memory (WSL, MIG report `[N/A]`): a partial sum would understate it.
+   */
   private treeVramShare(tree: ProcessTreeReading, processes: GpuProcessUsage[] | null, snap: SystemPerformanceSnapshot | null): number | null {
     if (processes === null) return null;
     const pids = new Set(tree.pids);
     pids.add(tree.rootPid);
     let total = 0;
     for (const p of processes) {
-      if (!pids.has(p.pid) || p.usedMemoryMb === null) continue;
+      if (!pids.has(p.pid)) continue;
+      if (p.usedMemoryMb === null) return null;
       total += p.usedMemoryMb;
       if (p.usedMemoryMb > 0 && p.gpuUuid !== null && snap) {
         const gpu = snap.gpus.find((g) => g.uuid === p.gpuUuid);

@@ -6,10 +6,9 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MonitorConfigInput } from '../core/config';
-import { selectGpuProvider } from '../core/gpu/selectProvider';
-import { createNodeSpawn } from '../core/gpu/spawnPort';
 import { HISTORY_FILE_NAME, JsonlHistoryStore, RUNNING_DIR_NAME, defaultStorageDir, type StoreWarning } from '../core/historyStore';
 import { LeaderLock, type Role } from '../core/leadership';
+import { createGpuProvider } from '../core/machine';
 import { PerformanceMonitor, type Disposable, type MonitorLogger } from '../core/monitor';
 import { systemClock, type GpuProvider } from '../core/ports';
 import { createProcessSampler, createSystemSampler } from '../core/samplers';
@@ -123,7 +122,7 @@ export class HostEngine {
   }
 
   private static gpuProvider(settings: HostSettings, env: NodeJS.ProcessEnv, onLog: (m: string) => void, wantProcesses: () => Promise<boolean>): Promise<GpuProvider> {
-    return selectGpuProvider({ enabled: settings.gpuEnabled, env, nvidiaSmiPath: settings.nvidiaSmiPath || null, spawn: createNodeSpawn({ env }), onLog, nvidia: { wantProcesses } });
+    return createGpuProvider({ enableGpu: settings.gpuEnabled, env, nvidiaSmiPath: settings.nvidiaSmiPath, onLog, wantProcesses });
   }
 
   /** Takes the sampler lock (or follows its holder), loads the history and starts sampling. */

@@ -245,6 +245,22 @@ test("a task with a root pid: its tree's RAM, CPU and GPU memory, device figures
   await monitor.stopMonitoring();
 });
 
+test('a tree whose process is listed with unknown GPU memory (WSL, MIG) gets the device figure, not 0', async () => {
+  const procs = new FakeProcessSampler();
+  const { clock, monitor, gpuProvider } = setup({}, { processSampler: procs });
+  procs.trees.set(700, { rootPid: 700, pids: [700], rssMb: 1000, cpuPercent: 50 });
+  gpuProvider.gpus = [gpu(0, { uuid: 'GPU-a', vramUsedMb: 5000, vramTotalMb: 8000 })];
+  gpuProvider.processes = [{ pid: 700, gpuUuid: 'GPU-a', usedMemoryMb: null }];
+  await monitor.startMonitoring();
+  monitor.startTaskMonitoring('wsl', 'sdxl', '720p', 1, { rootPid: 700 });
+  await clock.advance(2000);
+  const m = await monitor.completeTaskMonitoring('wsl');
+  assert.equal(m.processTreePeakVramUsageMb, null);
+  assert.equal(m.vramScope, 'device');
+  assert.equal(m.peakVramUsageMb, 5000);
+  await monitor.stopMonitoring();
+});
+
 test('task API errors have clear messages and change nothing already recorded', async () => {
   const { monitor, store } = setup({ enableGpuMonitoring: false });
   const started = monitor.startTaskMonitoring('t1', 'wan', '720p', 20);

@@ -1,0 +1,193 @@
+// The command-line face: parses the arguments and runs one command against the engine built by
+// createMachineMonitor. `runCli` resolves to the exit status instead of exiting, so tests run it
+// in-process; 0 = done, 1 = failed, 2 = bad usage, and `run` passes on its command's status.
+import { hostname } from 'node:os';
+import { join, resolve as resolvePath } from 'node:path';
+import { version } from '../../package.json';
+import { HISTORY_FILE_NAME } from '../core/historyStore';
+import { createMachineMonitor } from '../core/machine';
+import type { PerformanceMonitor } from '../core/monitor';
+import type { ExportFormat } from '../core/exporter';
+import { flagBoolean, flagNumber, flagString, helpText, parseArgs, usageLine, UsageError, type ParsedCommand } from './args';
+import { analysisText, statusText, watchLine, watchScreen } from './format';
+import type { CliIo } from './io';
+import { cliLogger, errorMessage } from './logger';
+import { runCommand } from './runCommand';
+
+export type { CliIo, OutStream, StopSignal } from './io';
+export { BufferStream } from './io';
+
+/** How long `status` waits between its two samples: CPU % is a rate and needs an interval. */
+const STATUS_SAMPLE_GAP_MS = 500;
+const DEFAULT_WINDOW_HOURS = 24;
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let parsed: ParsedCommand;
+  try {
+    const result = parseArgs(argv);
+    if (result.kind === 'help') {
+      io.stdout.write(helpText(result.command));
+      return 0;
+    }
+    if (result.kind === 'version') {
+      io.stdout.write(`model-perf ${version}\n`);
+      return 0;
+    }
+    parsed = result.parsed;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const prefix = err.command ? `model-perf ${err.command}` : 'model-perf';
+    io.stderr.write(`${prefix}: ${err.message}\n${usageLine(err.command)}\n`);
+    return 2;
+  }
+
+  try {
+    switch (parsed.command) {
+      case 'status':
+        return await statusCommand(parsed, io);
+      case 'run':
+        return await runCommand(parsed, io);
+      case 'analyze':
+        return await analyzeCommand(parsed, io);
+      case 'export':
+        return await exportCommand(parsed, io);
+      case 'watch':
+        return await watchCommand(parsed, io);
+    }
+  } catch (err) {
+    io.stderr.write(`model-perf ${parsed.command}: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+function samplingMonitor(parsed: ParsedCommand, io: CliIo, intervalMs?: number): Promise<PerformanceMonitor> {
+  return createMachineMonitor({
+    ...(intervalMs !== undefined ? { intervalMs } : {}),
+    enableGpu: !flagBoolean(parsed, 'no-gpu'),
+    nvidiaSmiPath: flagString(parsed, 'nvidia-smi') ?? null,
+    // Status and watch read the machine, not the history: no file is touched.
+    storageDir: false,
+    diskPath: io.cwd,
+    env: io.env,
+    logger: cliLogger(io, parsed.command),
+    // No task to attribute GPU memory to, so no per-process query.
+    gpuProcessIntervalMs: 0,
+  });
+}
+
+async function statusCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
+  const monitor = await samplingMonitor(parsed, io);
+  try {
+    await monitor.startMonitoring();
+    await new Promise((resolve) => setTimeout(resolve, STATUS_SAMPLE_GAP_MS));
+    await monitor.sampleNow();
+    const status = monitor.getCurrentSystemStatus();
+    if (flagBoolean(parsed, 'json')) io.stdout.write(`${JSON.stringify({ hostname: hostname(), ...status }, null, 2)}\n`);
+    else io.stdout.write(statusText(status, hostname()));
+    return 'error' in status ? 1 : 0;
+  } finally {
+    await monitor.dispose();
+  }
+}
+
+/** A monitor over the shared history only: no sampling, no GPU tool started. */
+async function historyMonitor(parsed: ParsedCommand, io: CliIo): Promise<PerformanceMonitor | null> {
+  const monitor = await createMachineMonitor({
+    enableGpu: false,
+    env: io.env,
+    logger: cliLogger(io, parsed.command),
+    // Analyse everything the history keeps, not only the extension's in-memory share.
+    config: { maxHistorySize: 1_000_000 },
+  });
+  const report = await monitor.ready();
+  if (report.error) {
+    // Already printed by the logger.
+    await monitor.dispose();
+    return null;
+  }
+  if (report.warnings.length > 0) {
+    io.stderr.write(`model-perf ${parsed.command}: skipped ${report.warnings.length} unreadable record(s) in ${historyFile(monitor)}\n`);
+  }
+  return monitor;
+}
+
+function historyFile(monitor: PerformanceMonitor): string {
+  return join(monitor.storageLocation ?? '', HISTORY_FILE_NAME);
+}
+
+async function analyzeCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
+  const monitor = await historyMonitor(parsed, io);
+  if (!monitor) return 1;
+  try {
+    const analysis = monitor.getPerformanceAnalysis(flagNumber(parsed, 'window-hours') ?? DEFAULT_WINDOW_HOURS);
+    if (flagBoolean(parsed, 'json')) io.stdout.write(`${JSON.stringify(analysis, null, 2)}\n`);
+    else io.stdout.write(`History: ${historyFile(monitor)}\n${analysisText(analysis)}`);
+    return 0;
+  } finally {
+    await monitor.dispose();
+  }
+}
+
+async function exportCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
+  const monitor = await historyMonitor(parsed, io);
+  if (!monitor) return 1;
+  try {
+    const windowHours = flagNumber(parsed, 'window-hours') ?? DEFAULT_WINDOW_HOURS;
+    const file = resolvePath(io.cwd, parsed.positionals[0] as string);
+    const format = flagString(parsed, 'format') as ExportFormat | undefined;
+    const result = await monitor.exportMetrics(file, windowHours, format);
+    io.stdout.write(`Exported ${result.metricsCount} task(s) from the last ${windowHours} h to ${result.path} (${result.format})\n`);
+    return 0;
+  } finally {
+    await monitor.dispose();
+  }
+}
+
+// ANSI: cursor home, clear to end of line / of screen, hide and show the cursor.
+const HOME = '\x1b[H';
+const CLEAR_LINE = '\x1b[K';
+const CLEAR_BELOW = '\x1b[J';
+const HIDE_CURSOR = '\x1b[?25l';
+const SHOW_CURSOR = '\x1b[?25h';
+
+async function watchCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
+  const intervalMs = Math.round((flagNumber(parsed, 'interval') ?? 1) * 1000);
+  const maxSamples = flagNumber(parsed, 'count') ?? Number.POSITIVE_INFINITY;
+  const monitor = await samplingMonitor(parsed, io, intervalMs);
+  const tty = io.stdout.isTTY === true;
+  const host = hostname();
+  let samples = 0;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  monitor.on('snapshot', (snapshot) => {
+    if (tty) {
+      // Overwrite in place line by line rather than clearing the screen first: no flicker.
+      // A line longer than the terminal wraps and shifts everything below it: cut it instead.
+      const width = io.stdout.columns && io.stdout.columns > 1 ? io.stdout.columns - 1 : Number.POSITIVE_INFINITY;
+      const lines = watchScreen(snapshot, monitor.getGpuAvailability(), host, intervalMs)
+        .split('\n')
+        .map((l) => (l.length > width ? l.slice(0, width) : l));
+      io.stdout.write(`${HOME}${lines.join(`${CLEAR_LINE}\n`)}${CLEAR_BELOW}`);
+    } else {
+      io.stdout.write(`${watchLine(snapshot)}\n`);
+    }
+    if (++samples >= maxSamples) finish();
+  });
+  const unsubscribe = io.onStopSignal(() => finish());
+  // The monitor's timers are unref'd (they must not keep an editor alive); here they are the point.
+  const keepAlive = setInterval(() => {}, 60_000);
+  if (tty) io.stdout.write(`${HOME}\x1b[2J${HIDE_CURSOR}`);
+  try {
+    await Promise.race([monitor.startMonitoring(), finished]);
+    if (!tty && !monitor.getGpuAvailability().available && !flagBoolean(parsed, 'no-gpu')) {
+      io.stderr.write(`model-perf watch: no GPU figures: ${monitor.getGpuAvailability().reason ?? 'no GPU found'}\n`);
+    }
+    await finished;
+    return 0;
+  } finally {
+    clearInterval(keepAlive);
+    unsubscribe();
+    if (tty) io.stdout.write(SHOW_CURSOR);
+    await monitor.dispose();
+  }
+}

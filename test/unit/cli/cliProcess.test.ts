@@ -1,0 +1,268 @@
+// The built `model-perf` as a user runs it: a real process, real child commands, the fake
+// nvidia-smi first on PATH, and the history in a temporary MODEL_PERF_HOME. Checks what `run`
+// records (status, error category, time, VRAM attributed to the child) and what `export` and
+// `status --json` print.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import * as esbuild from 'esbuild';
+import type { PerformanceMetrics } from '../../../src/shared/metrics';
+
+const ROOT = join(__dirname, '../../..');
+const BIN = join(ROOT, 'test/fixtures/bin');
+const skip = process.platform === 'win32' ? 'the fake nvidia-smi is a node script with a shebang' : false;
+
+let work = '';
+let cli = '';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunOptions {
+  env?: Record<string, string>;
+  /** Called once the CLI's stdout contains this text (used to send Ctrl-C mid-run). */
+  onStdout?: { text: string; then: (pid: number) => void };
+}
+
+function runModelPerf(args: string[], home: string, options: RunOptions = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd: work,
+      env: {
+        ...process.env,
+        PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`,
+        MODEL_PERF_HOME: home,
+        FAKE_NVIDIA_SMI_SCENARIO: '1gpu',
+        ...options.env,
+      },
+      // Its own process group, not the terminal's: a Ctrl-C test signals model-perf alone, so
+      // model-perf must pass it on (as it does for any signal not sent by the terminal).
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let fired = false;
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (options.onStdout && !fired && stdout.includes(options.onStdout.text)) {
+        fired = true;
+        options.onStdout.then(child.pid as number);
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`model-perf ${args.join(' ')} did not finish in 15 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function history(home: string): Promise<PerformanceMetrics[]> {
+  const text = await readFile(join(home, 'history.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as PerformanceMetrics);
+}
+
+/** A child script: writes its pid where the fake nvidia-smi looks, prints, works, then ends its way. */
+const CHILD = `
+const fs = require('fs');
+if (process.env.FAKE_NVIDIA_SMI_PID_FILE) fs.writeFileSync(process.env.FAKE_NVIDIA_SMI_PID_FILE, String(process.pid));
+const mode = process.argv[2];
+const ms = Number(process.argv[3] || 0);
+process.stdout.write('out: line 1\\n');
+process.stderr.write('err: line 1\\n');
+const end = Date.now() + ms;
+let x = 0;
+while (Date.now() < end) x++;
+if (mode === 'ok') { process.stdout.write('out: done ' + (x > 0) + '\\n'); process.exit(0); }
+if (mode === 'fail') process.exit(1);
+if (mode === 'oom') { process.stderr.write('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\\n'); process.exit(1); }
+if (mode === 'sigint') process.kill(process.pid, 'SIGINT');
+if (mode === 'wait') { process.stdout.write('ready\\n'); setInterval(() => {}, 1000); }
+`;
+
+async function freshHome(name: string): Promise<{ home: string; env: Record<string, string> }> {
+  const home = join(work, name);
+  const vramFile = join(work, `${name}.vram`);
+  // The "GPU" holds 6144 MiB during this run; the child's pid claims it once the child has started.
+  await writeFile(vramFile, '6144');
+  return { home, env: { FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, FAKE_NVIDIA_SMI_PID_FILE: join(work, `${name}.pid`) } };
+}
+
+describe('model-perf (built CLI)', { skip }, () => {
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'model-perf-cli-'));
+    cli = join(work, 'cli.js');
+    await writeFile(join(work, 'child.js'), CHILD);
+    // Built here, alone, so a half-edited extension elsewhere in the tree cannot break this test.
+    await esbuild.build({
+      entryPoints: [join(ROOT, 'src/cli/main.ts')],
+      outfile: cli,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      logLevel: 'error',
+      banner: { js: '#!/usr/bin/env node' },
+    });
+  });
+  after(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  test('run -- a command that succeeds: output unchanged, exit 0, task recorded with its VRAM', async () => {
+    const { home, env } = await freshHome('ok');
+    const r = await runModelPerf(['run', '--task-id', 'gen-ok', '--model-type', 'sdxl', '--resolution', '1280x720', '--steps', '30', '--interval', '0.5', '--', process.execPath, 'child.js', 'ok', '1800'], home, { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'out: line 1\nout: done true\n');
+    assert.match(r.stderr, /^err: line 1\n/);
+    assert.match(r.stderr, /model-perf: task "gen-ok" succeeded after \d+\.\d s\n {2}peak VRAM 6,144 MiB \(its processes\) \| peak RAM [\d,]+ MiB \(its processes\) \| avg CPU [\d,]+ % of one core \| avg GPU util 97 %/);
+
+    const [task, ...more] = await history(home);
+    assert.equal(more.length, 0);
+    assert.ok(task);
+    assert.equal(task.taskId, 'gen-ok');
+    assert.equal(task.status, 'succeeded');
+    assert.equal(task.success, true);
+    assert.equal(task.errorCategory, null);
+    assert.equal(task.modelType, 'sdxl');
+    assert.equal(task.resolution, '1280x720');
+    assert.equal(task.resolutionClass, '720p');
+    assert.equal(task.steps, 30);
+    assert.ok(task.generationTimeSeconds !== null && task.generationTimeSeconds >= 1.8 && task.generationTimeSeconds < 8, `time ${task.generationTimeSeconds}`);
+    assert.equal(task.vramScope, 'processTree');
+    assert.equal(task.peakVramUsageMb, 6144);
+    assert.equal(task.processTreePeakVramUsageMb, 6144);
+    assert.equal(task.devicePeakVramUsageMb, 6144);
+    assert.deepEqual(task.gpuIndices, [0]);
+    assert.equal(task.averageGpuUtilizationPercent, 97);
+    assert.equal(task.ramScope, 'processTree');
+    assert.ok(task.peakRamUsageMb !== null && task.peakRamUsageMb > 5 && task.peakRamUsageMb < 2000, `ram ${task.peakRamUsageMb}`);
+    // A busy loop: most of one core.
+    assert.ok(task.averageCpuUsagePercent !== null && task.averageCpuUsagePercent > 30, `cpu ${task.averageCpuUsagePercent}`);
+    assert.ok(task.rootPid !== null && task.rootPid > 0);
+    assert.ok(task.sampleCount >= 3, `samples ${task.sampleCount}`);
+
+    // The same task through `export`, as the extension and scripts read it.
+    const ex = await runModelPerf(['export', 'out.json', '--window-hours', '1'], home);
+    assert.equal(ex.code, 0, ex.stderr);
+    assert.match(ex.stdout, /^Exported 1 task\(s\) from the last 1 h to .*out\.json \(json\)\n$/);
+    const doc = JSON.parse(await readFile(join(work, 'out.json'), 'utf8')) as { metrics_count: number; metrics: PerformanceMetrics[]; performance_analysis: { successRate: number } };
+    assert.equal(doc.metrics_count, 1);
+    // The history line carries its schema version; the exported task is the same record without it.
+    const { schemaVersion, ...recorded } = task as PerformanceMetrics & { schemaVersion?: number };
+    assert.equal(schemaVersion, 1);
+    assert.deepEqual(doc.metrics[0], recorded);
+    assert.equal(doc.performance_analysis.successRate, 1);
+
+    const csv = await runModelPerf(['export', 'out.data', '--format', 'csv'], home);
+    assert.equal(csv.code, 0, csv.stderr);
+    const rows = (await readFile(join(work, 'out.data'), 'utf8')).trim().split('\r\n');
+    assert.equal(rows.length, 2);
+    assert.match(rows[1] as string, /^gen-ok,/);
+
+    const an = await runModelPerf(['analyze', '--json'], home);
+    assert.equal(an.code, 0, an.stderr);
+    assert.equal((JSON.parse(an.stdout) as { taskCount: number }).taskCount, 1);
+  });
+
+  test('run -- failures: exit status passed on, error category from the exit and the output', async () => {
+    const { home, env } = await freshHome('fail');
+    const fail = await runModelPerf(['run', '--task-id', 'f1', '--', process.execPath, 'child.js', 'fail'], home, { env });
+    assert.equal(fail.code, 1);
+    assert.match(fail.stderr, /task "f1" failed \(exit_code_1, exit code 1\)/);
+    const oom = await runModelPerf(['run', '--task-id', 'f2', '--', process.execPath, 'child.js', 'oom'], home, { env });
+    assert.equal(oom.code, 1);
+    assert.match(oom.stderr, /torch\.OutOfMemoryError: CUDA out of memory/);
+    const int = await runModelPerf(['run', '--task-id', 'f3', '--', process.execPath, 'child.js', 'sigint'], home, { env });
+    assert.equal(int.code, 130);
+    const missing = await runModelPerf(['run', '--', 'no-such-command-model-perf'], home, { env });
+    assert.equal(missing.code, 127);
+    assert.match(missing.stderr, /model-perf run: cannot run "no-such-command-model-perf": not found \(check the name and PATH\); nothing was recorded/);
+
+    const tasks = await history(home);
+    assert.deepEqual(
+      tasks.map((t) => [t.taskId, t.status, t.success, t.errorCategory]),
+      [
+        ['f1', 'failed', false, 'exit_code_1'],
+        ['f2', 'failed', false, 'out_of_memory'],
+        ['f3', 'interrupted', false, 'interrupted'],
+      ],
+    );
+    for (const t of tasks) {
+      // Shorter than one interval, still timed and sampled (start and end samples).
+      assert.ok(t.generationTimeSeconds !== null && t.generationTimeSeconds > 0 && t.generationTimeSeconds < 5, `${t.taskId} time ${t.generationTimeSeconds}`);
+      assert.ok(t.sampleCount >= 1);
+      assert.equal(t.devicePeakVramUsageMb, 6144);
+    }
+  });
+
+  test('run: Ctrl-C is passed to the command, the task is recorded as interrupted, exit 130', async () => {
+    const { home, env } = await freshHome('ctrlc');
+    const r = await runModelPerf(['run', '--task-id', 'c1', '--', process.execPath, 'child.js', 'wait'], home, {
+      env,
+      onStdout: { text: 'ready', then: (pid) => process.kill(pid, 'SIGINT') },
+    });
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /task "c1" was interrupted \(interrupted, signal SIGINT\)/);
+    const [task] = await history(home);
+    assert.equal(task?.status, 'interrupted');
+    assert.equal(task?.errorCategory, 'interrupted');
+    assert.equal(task?.success, false);
+  });
+
+  test('status --json: every GPU of the fake, or the reason there is none', async () => {
+    const home = join(work, 'status');
+    const two = await runModelPerf(['status', '--json'], home, { env: { FAKE_NVIDIA_SMI_SCENARIO: '2gpu' } });
+    assert.equal(two.code, 0, two.stderr);
+    const s = JSON.parse(two.stdout) as { gpus: { index: number; name: string; vramUsedMb: number }[]; gpuAvailability: { available: boolean }; cpuUsagePercent: number | null; ramTotalMb: number };
+    assert.deepEqual(
+      s.gpus.map((g) => [g.index, g.name, g.vramUsedMb]),
+      [
+        [0, 'NVIDIA RTX A6000', 40211],
+        [1, 'NVIDIA RTX A6000', 3],
+      ],
+    );
+    assert.equal(s.gpuAvailability.available, true);
+    assert.ok(s.ramTotalMb > 0);
+    assert.equal(typeof s.cpuUsagePercent, 'number');
+
+    // PATH without any nvidia-smi: no GPU, and the reason says what was looked for.
+    const none = await runModelPerf(['status', '--json'], home, { env: { PATH: dirname(process.execPath) } });
+    assert.equal(none.code, 0, none.stderr);
+    const n = JSON.parse(none.stdout) as { gpus: unknown[]; gpuAvailability: { available: boolean; reason: string } };
+    assert.deepEqual(n.gpus, []);
+    assert.equal(n.gpuAvailability.available, false);
+    assert.match(n.gpuAvailability.reason, /nvidia-smi not found on PATH/);
+
+    const text = await runModelPerf(['status'], home, { env: { FAKE_NVIDIA_SMI_SCENARIO: 'driver-not-loaded' } });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^GPU {3}none: .*driver/im);
+  });
+
+  test('watch --count on a pipe prints one line per sample; bad flags exit 2', async () => {
+    const home = join(work, 'watch');
+    const w = await runModelPerf(['watch', '--interval', '0.25', '--count', '3'], home);
+    assert.equal(w.code, 0, w.stderr);
+    const lines = w.stdout.trim().split('\n');
+    assert.equal(lines.length, 3);
+    for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT\S+ cpu=\S+ ram=\d+\/\d+MiB disk=\S+ gpu0=97%,20314\/24564MiB,71C$/);
+    const bad = await runModelPerf(['watch', '--interval', '0'], home);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.trimEnd().split('\n').length, 2);
+  });
+});

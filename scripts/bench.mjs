@@ -4,8 +4,11 @@
 // included) and event-loop delay. (2) Analysis of 100 000 tasks over 30 days. (3) Heap growth over a
 // simulated 24 h at 1 Hz with tasks coming and going. Prints a table, writes bench-results/bench.json.
 //
-//   node scripts/bench.mjs [--duration S] [--quick] [--check] [--out FILE]
+//   node scripts/bench.mjs [--duration S] [--quick] [--check] [--out FILE] [--no-webview] [--windows]
 //
+// It also runs scripts/bench-webview.mjs (the dashboard: bundle size and one live update in
+// headless Chromium; --no-webview skips it) and, with --windows, scripts/bench-windows.mjs (the
+// extension's cost with one and three VS Code windows in code-server; about 5 minutes).
 // --duration: seconds of CPU measurement per side (default 10; the event-loop phase runs half as long).
 // --quick: a smoke run (3 s per side, fewer repeats, 2 simulated hours): figures are rough.
 // --check: exit 1 when a target is missed (default: report only, exit 0).
@@ -28,7 +31,7 @@ const DAY_MS = 24 * HOUR_MS;
 // Arguments
 
 function parseArgs(argv) {
-  const opts = { duration: null, quick: false, check: false, out: join(ROOT, 'bench-results/bench.json'), role: null, engine: null, side: null, gpus: 1, hours: 24, tasks: 100_000, repeats: 9 };
+  const opts = { duration: null, quick: false, check: false, webview: true, windows: false, out: join(ROOT, 'bench-results/bench.json'), role: null, engine: null, side: null, gpus: 1, hours: 24, tasks: 100_000, repeats: 9 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -39,6 +42,8 @@ function parseArgs(argv) {
     if (a === '--duration') opts.duration = Number(value());
     else if (a === '--quick') opts.quick = true;
     else if (a === '--check') opts.check = true;
+    else if (a === '--no-webview') opts.webview = false;
+    else if (a === '--windows') opts.windows = true;
     else if (a === '--out') opts.out = resolve(value());
     else if (a === '--role') opts.role = value();
     else if (a === '--engine') opts.engine = value();
@@ -48,7 +53,7 @@ function parseArgs(argv) {
     else if (a === '--tasks') opts.tasks = Number(value());
     else if (a === '--repeats') opts.repeats = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('Usage: node scripts/bench.mjs [--duration S] [--quick] [--check] [--out FILE]');
+      console.log('Usage: node scripts/bench.mjs [--duration S] [--quick] [--check] [--out FILE] [--no-webview] [--windows]');
       process.exit(0);
     } else fail(`unknown argument ${JSON.stringify(a)}`);
   }
@@ -150,15 +155,20 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * Our engine as the extension runs it: the monitor loop with the /proc system sampler and one
  * long-lived `nvidia-smi -lms` stream. Variants:
  *  - `ours`: nothing else (like for like with the naive peer: system and GPU figures every second);
- *  - `ours-today`: plus the per-process GPU memory query every 5 s, which the provider runs today
- *    even while no task is running (a spawn each time);
+ *  - `ours-today`: the engine as shipped: the per-process GPU memory query (a spawn every 5 s) is
+ *    asked for only while a task runs, so with no task it spawns nothing;
  *  - `ours-task`: plus one running task whose process tree (this process's) is followed, as during
  *    `model-perf run`; extra work the naive peer does not do at all.
  */
 async function oursSide(engine, variant) {
   const E = await import(pathToFileURL(engine).href);
-  const gpu = new E.NvidiaSmiProvider({ nvidiaSmiPath: FAKE_NVIDIA_SMI, computeAppsIntervalMs: variant === 'ours' ? 0 : 5000 });
-  const monitor = new E.PerformanceMonitor(
+  let monitor = null;
+  const gpu = new E.NvidiaSmiProvider({
+    nvidiaSmiPath: FAKE_NVIDIA_SMI,
+    computeAppsIntervalMs: variant === 'ours' ? 0 : 5000,
+    wantProcesses: () => (monitor?.getActiveTasks().length ?? 0) > 0,
+  });
+  monitor = new E.PerformanceMonitor(
     { monitoringIntervalMs: 1000 },
     { systemSampler: new E.ProcSystemSampler({ diskPath: process.cwd() }), processSampler: new E.ProcTreeSampler(), gpuProvider: gpu, historyStore: new E.MemoryHistoryStore() },
   );
@@ -605,6 +615,19 @@ async function main(opts) {
     const memory = await runWorker(['--role', 'memory', '--engine', engine, '--hours', String(opts.quick ? 2 : 24)], {}, ['--expose-gc']);
     console.log(`  memory: ${fmt(memory.growthMb)} MB over ${memory.simulatedHours} simulated h (${fmt(memory.wallMs / 1000, 1)} s)`);
 
+    let webview = null;
+    if (opts.webview) {
+      webview = await runScriptJson(['scripts/bench-webview.mjs', '--json'], 'dashboard');
+      if (webview) console.log(`  dashboard: ${webview.bundleKb} KB bundle, live update median ${webview.medianMs} ms, p95 ${webview.p95Ms} ms`);
+    }
+    let windows = null;
+    if (opts.windows) {
+      const file = join(dir, 'windows.json');
+      if (await runScriptJson(['scripts/bench-windows.mjs', '--duration', String(opts.quick ? 10 : 30), '--json', file], 'windows', false) !== undefined) {
+        windows = JSON.parse(await readFile(file, 'utf8'));
+      }
+    }
+
     const rows = [];
     const find = (side, gpus) => sampler.find((s) => s.side === side && s.gpusAsked === gpus);
     const compare = (side, gpus, label, target) => {
@@ -624,7 +647,7 @@ async function main(opts) {
     };
     compare('ours', 1, 'sampling', true);
     compare('ours', 8, 'sampling', true);
-    compare('ours-today', 1, 'with per-process query every 5 s (today, no task)', true);
+    compare('ours-today', 1, 'engine as shipped (per-process query only while a task runs), no task', true);
     compare('ours-task', 1, 'one task followed (tree + per-process query)', false);
     rows.push({ name: `analysis of ${analysis.tasks.toLocaleString('en-US')} tasks, 30-day window (median)`, value: analysis.medianMs, unit: 'ms', display: `${fmt(analysis.medianMs, 1)} ms`, target: '< 50 ms', pass: analysis.medianMs < 50 });
     rows.push({
@@ -635,6 +658,15 @@ async function main(opts) {
       target: '< 10 MB',
       pass: memory.growthMb < 10,
     });
+
+    if (webview) {
+      rows.push({ name: 'dashboard bundle (minified)', value: webview.bundleKb, unit: 'KB', display: `${fmt(webview.bundleKb, 1)} KB`, target: '< 400 KB', pass: webview.bundleKb < 400 });
+      rows.push({ name: 'dashboard live update, 1 h at 1 Hz, 2 GPUs (median)', value: webview.medianMs, unit: 'ms', display: `${fmt(webview.medianMs)} ms (p95 ${fmt(webview.p95Ms)} ms)`, target: '< 4 ms', pass: webview.medianMs < 4 });
+    }
+    if (windows) {
+      rows.push({ name: 'extension in code-server, 1 window: CPU added', value: windows.addedPercent.oneWindow, unit: '%', display: `${fmt(windows.addedPercent.oneWindow)} % of one core`, target: '', pass: null });
+      rows.push({ name: 'extension in code-server, 3 windows: CPU added', value: windows.addedPercent.threeWindows, unit: '%', display: `${fmt(windows.addedPercent.threeWindows)} % of one core`, target: '', pass: null });
+    }
 
     const nameWidth = Math.max(...rows.map((r) => r.name.length));
     const valueWidth = Math.max(...rows.map((r) => r.display.length));
@@ -657,6 +689,8 @@ async function main(opts) {
       sampler,
       analysis,
       memory,
+      webview,
+      windows,
       allPass: rows.every((r) => r.pass !== false),
       wallSeconds: (performance.now() - started) / 1000,
     };
@@ -668,6 +702,32 @@ async function main(opts) {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Runs another bench script; with `json`, parses the last line of its output. Returns undefined
+ * (and says why) when it fails, so one missing piece (no Chromium) does not lose the rest.
+ */
+function runScriptJson(args, what, json = true) {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (!json) {
+        if (code !== 0) console.log(`  ${what}: failed (exit ${code})`);
+        resolveRun(code === 0 ? null : undefined);
+        return;
+      }
+      try {
+        resolveRun(JSON.parse(last));
+      } catch {
+        console.log(`  ${what}: no result (exit ${code}): ${last.slice(0, 200)}`);
+        resolveRun(undefined);
+      }
+    });
+  });
 }
 
 const opts = parseArgs(process.argv.slice(2));

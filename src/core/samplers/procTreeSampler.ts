@@ -16,6 +16,12 @@ export interface ProcTreeSamplerOptions {
   strategy?: 'auto' | 'children' | 'scan';
   /** Told once per kind of failure, with its cause. */
   onLog?: (message: string) => void;
+  /**
+   * How often the tree's membership is looked for again (default 5000 ms). In between, only the
+   * known members' stat and status are read: finding descendants costs a read of every thread's
+   * children file, or of every process's stat on kernels without those files.
+   */
+  rescanMs?: number;
 }
 
 /** The fields of /proc/PID/stat this sampler needs. */
@@ -60,6 +66,8 @@ interface TreeState {
   atMs: number;
   /** Total ticks per `pid:startTicks`, so a reused pid is not taken for the old process. */
   ticksByKey: Map<string, number>;
+  /** When the members were last found by walking the tree. */
+  membersAtMs: number;
 }
 
 export class ProcTreeSampler implements ProcessSampler {
@@ -67,6 +75,7 @@ export class ProcTreeSampler implements ProcessSampler {
   private readonly ticksPerSecond: number;
   private readonly nowMs: () => number;
   private readonly onLog: (message: string) => void;
+  private readonly rescanMs: number;
   private readonly logged = new Set<string>();
   private strategy: 'auto' | 'children' | 'scan';
   private readonly previous = new Map<number, TreeState>();
@@ -83,6 +92,7 @@ export class ProcTreeSampler implements ProcessSampler {
     this.nowMs = options.nowMs ?? (() => performance.now());
     this.strategy = options.strategy ?? 'auto';
     this.onLog = options.onLog ?? (() => {});
+    this.rescanMs = options.rescanMs ?? 5000;
   }
 
   async sampleTree(rootPid: number): Promise<ProcessTreeReading | null> {
@@ -95,14 +105,15 @@ export class ProcTreeSampler implements ProcessSampler {
       return null;
     }
 
-    const stats = await this.collectTree(root);
+    const prev = this.previous.get(rootPid);
+    const rescan = !prev || atMs - prev.membersAtMs >= this.rescanMs;
+    const stats = rescan ? await this.collectTree(root) : await this.knownMembers(root, prev);
     const live = stats.filter((s) => s.state !== 'Z' && s.state !== 'X');
     const rssKb = await Promise.all(live.map((s) => this.readRssKb(s.pid)));
 
     const ticksByKey = new Map<string, number>();
     for (const s of live) ticksByKey.set(`${s.pid}:${s.startTicks}`, s.utimeTicks + s.stimeTicks);
-    const prev = this.previous.get(rootPid);
-    this.previous.set(rootPid, { atMs, ticksByKey });
+    this.previous.set(rootPid, { atMs, ticksByKey, membersAtMs: rescan ? atMs : (prev as TreeState).membersAtMs });
 
     let cpuPercent: number | null = null;
     if (prev && atMs > prev.atMs) {
@@ -124,6 +135,13 @@ export class ProcTreeSampler implements ProcessSampler {
       rssMb: rssKb.reduce<number>((sum, kb) => sum + (kb ?? 0), 0) / 1024,
       cpuPercent,
     };
+  }
+
+  /** The members found by the last walk that still exist as the same processes (pid and start time). */
+  private async knownMembers(root: PidStat, prev: TreeState): Promise<PidStat[]> {
+    const others = [...prev.ticksByKey.keys()].map((k) => Number(k.slice(0, k.indexOf(':')))).filter((pid) => pid !== root.pid);
+    const stats = await Promise.all(others.map((pid) => this.readStat(pid)));
+    return [root, ...stats.filter((s): s is PidStat => s !== null && prev.ticksByKey.has(`${s.pid}:${s.startTicks}`))];
   }
 
   private async collectTree(root: PidStat): Promise<PidStat[]> {

@@ -127,7 +127,8 @@ test('/proc/PID/stat: command names with spaces and parentheses, malformed lines
 test('ProcTreeSampler on recorded /proc (scan): descendants, RSS and CPU from tick deltas', async () => {
   const proc = await scratchProc('tree-t0');
   let nowMs = 1000;
-  const sampler = new ProcTreeSampler({ procRoot: proc.root, nowMs: () => nowMs });
+  // rescanMs 0: the tree is walked at every sample (the caching of members is tested below).
+  const sampler = new ProcTreeSampler({ procRoot: proc.root, nowMs: () => nowMs, rescanMs: 0 });
   try {
     const first = await sampler.sampleTree(100);
     assert.ok(first);
@@ -148,6 +149,25 @@ test('ProcTreeSampler on recorded /proc (scan): descendants, RSS and CPU from ti
 
     const subtree = await sampler.sampleTree(201);
     assert.deepEqual(subtree?.pids, [201, 203]);
+  } finally {
+    await proc.dispose();
+  }
+});
+
+test('ProcTreeSampler walks the tree again only every rescanMs; in between it reads the known members', async () => {
+  const proc = await scratchProc('tree-t0');
+  let nowMs = 1000;
+  const sampler = new ProcTreeSampler({ procRoot: proc.root, nowMs: () => nowMs, rescanMs: 5000 });
+  try {
+    assert.deepEqual((await sampler.sampleTree(100))?.pids, [100, 200, 201]);
+    await proc.moveTo('tree-t1');
+    nowMs += 2000;
+    const cached = await sampler.sampleTree(100);
+    assert.deepEqual(cached?.pids, [100, 200, 201], 'the new worker 203 is not looked for yet');
+    // 200 +150 ticks, 201 +190 over 2 s: 340 ticks = 170 % of one core.
+    assert.equal(cached?.cpuPercent, 170);
+    nowMs += 3000;
+    assert.deepEqual((await sampler.sampleTree(100))?.pids, [100, 200, 201, 203], 'found at the next walk');
   } finally {
     await proc.dispose();
   }

@@ -275,3 +275,21 @@ test('the dashboard in a light theme', async () => {
   assert.deepEqual(cspErrors(wb), []);
   assert.deepEqual(wb.consoleErrors(), []);
 });
+
+test('the dashboard comes back after a window reload and keeps working', async () => {
+  const wb = await openWorkbench({ colorScheme: 'dark' });
+  open.push(wb);
+  let frame = await openDashboard(wb);
+  await frame.waitForSelector('#empty-state:not(.hidden)', { timeout: 20_000 });
+  // As a person would: the workbench saves its editors on the way out and restores them.
+  await runCommand(wb.page, 'Developer: Reload Window');
+  await wb.page.waitForEvent('load', { timeout: 30_000 });
+  await wb.page.waitForSelector('#workbench\\.parts\\.statusbar', { timeout: 60_000 });
+  await wb.page.waitForSelector('.tab[aria-label*="Model Performance"]', { timeout: 30_000 });
+  frame = await dashboardFrame(wb.page, 60_000);
+  await frame.waitForFunction(() => /\d+%/.test(document.querySelector('#tile-cpu .tile-value')?.textContent ?? ''), undefined, { timeout: 30_000 });
+  await screenshot(wb.page, 'dashboard-after-reload');
+  assert.deepEqual(cspErrors(wb), []);
+  await wb.close();
+  open.splice(open.indexOf(wb), 1);
+});

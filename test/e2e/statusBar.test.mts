@@ -2,7 +2,7 @@
 // Show Current Status" from the palette shows the same snapshot in full.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeEditorText, openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { activeEditorText, openWorkbench, runCommand, screenshot, statusItemSelector, waitForStatusText } from '../harness/workbench.mjs';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
 let wb: Workbench;
@@ -20,6 +20,16 @@ test('the status bar shows CPU and RAM of this machine (no GPU here)', async () 
   const text = await waitForStatusText(wb.page, /CPU \d+% · RAM \d+\.\d\/\d+\.\d GB/, { timeout: 60000 });
   assert.match(text, /^CPU \d+% · RAM \d+\.\d\/\d+\.\d GB/);
   await screenshot(wb.page, 'status-bar');
+});
+
+test('with no nvidia-smi on this machine, the tooltip says why there is no GPU figure', async () => {
+  await waitForStatusText(wb.page, /CPU \d+%/);
+  await wb.page.locator(statusItemSelector()).first().hover();
+  const hover = wb.page.locator('.monaco-hover, .workbench-hover', { hasText: 'No GPU figures' }).first();
+  await hover.waitFor({ state: 'visible', timeout: 10000 });
+  assert.match(await hover.innerText(), /No GPU figures: No GPU found: nvidia-smi not found on PATH/);
+  await screenshot(wb.page, 'status-bar-tooltip-no-gpu');
+  await wb.page.mouse.move(700, 400);
 });
 
 test('Show Current Status from the palette shows the figures the status bar shows', async () => {

@@ -11,7 +11,9 @@ const failingSuite = join(repoRoot, 'out', 'test', 'host', 'failing', 'index.js'
 
 function codeServerProcesses(): string[] {
   try {
-    return execFileSync('pgrep', ['-af', 'code-server-.*/entry.js'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    // Only this checkout's servers: another checkout's tests may run beside these.
+    const mine = `${repoRoot}/.cache/code-server-`;
+    return execFileSync('pgrep', ['-af', 'code-server-.*/entry.js'], { encoding: 'utf8' }).trim().split('\n').filter((l) => l.includes(mine));
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

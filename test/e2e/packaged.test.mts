@@ -23,7 +23,8 @@ after(async () => {
 });
 
 test('the packaged extension is small and runs from the .vsix: status bar and palette', async () => {
-  assert.ok(statSync(vsix).size < 1024 * 1024, 'the .vsix stays under 1 MiB');
+  // Bundles (about 0.5 MiB, systeminformation most of it) and the README's screenshots.
+  assert.ok(statSync(vsix).size < 2 * 1024 * 1024, 'the .vsix stays under 2 MiB');
   await waitForStatusText(wb.page, /CPU (\d+%|N\/A) · RAM/, { timeout: 60000 });
   await runCommand(wb.page, 'Model Perf: Show Current Status');
   await wb.page.waitForSelector('.tab[aria-label*="Current Status"]', { timeout: 15000 });

@@ -3,9 +3,12 @@
 // the finished task goes to the shared history and a summary to stderr.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { basename, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { HelperChannel, HelperRouter } from '../core/helperChannel';
 import { HISTORY_FILE_NAME } from '../core/historyStore';
+import { processRelations } from '../core/procRelations';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/monitor';
 import { flagBoolean, flagNumber, flagString, type ParsedCommand } from './args';
@@ -62,6 +65,24 @@ function spawnFailure(command: string, err: NodeJS.ErrnoException): { message: s
   return { message: `cannot run "${command}": ${err.message}`, exitCode: 126 };
 }
 
+/** The folder of model_perf.py: beside the bundle (dist/cli.js -> media/python), or from the sources. */
+const HELPER_DIR = [join(__dirname, '..', 'media', 'python'), join(__dirname, '..', '..', 'media', 'python')].find((d) => existsSync(join(d, 'model_perf.py'))) ?? join(__dirname, '..', 'media', 'python');
+
+/** Starts the helper's channel for the child and adds its variables to `env`; null if it cannot start. */
+async function startHelperChannel(monitor: PerformanceMonitor, logger: ReturnType<typeof cliLogger>, env: NodeJS.ProcessEnv): Promise<HelperChannel | null> {
+  const router = new HelperRouter(monitor, processRelations(), logger);
+  const channel = new HelperChannel({ log: logger, onMessage: (m) => void router.enqueue(m) });
+  try {
+    await channel.start();
+  } catch (err) {
+    logger.warn(`the Python helper's channel could not start (${errorMessage(err)}); model_perf calls in the script do nothing`);
+    return null;
+  }
+  Object.assign(env, channel.env());
+  if (existsSync(join(HELPER_DIR, 'model_perf.py'))) env.PYTHONPATH = env.PYTHONPATH ? `${HELPER_DIR}${delimiter}${env.PYTHONPATH}` : HELPER_DIR;
+  return channel;
+}
+
 export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
   const commandLine = parsed.commandLine;
   const [command, ...args] = commandLine as [string, ...string[]];
@@ -86,6 +107,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
   });
 
   let monitor: PerformanceMonitor | null = null;
+  let channel: HelperChannel | null = null;
   try {
     monitor = await createMachineMonitor({
       intervalMs,
@@ -107,6 +129,8 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     const env = { ...io.env };
     // A pipe makes Python buffer its output in blocks; unbuffered keeps the stream live.
     if (env.PYTHONUNBUFFERED === undefined) env.PYTHONUNBUFFERED = '1';
+    // The Python helper (`import model_perf`) reports to this run, not to a VS Code window around it.
+    channel = await startHelperChannel(monitor, logger, env);
     const proc = spawn(command, args, { cwd: io.cwd, env, stdio: [io.childStdin, 'pipe', 'pipe'] });
     child = proc;
     const tail = new OutputTail();
@@ -143,6 +167,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     return 1;
   } finally {
     unsubscribe();
+    await channel?.dispose();
     await monitor?.dispose();
   }
 }

@@ -106,6 +106,8 @@ export const CSV_COLUMNS: readonly (keyof PerformanceMetrics)[] = [
   'optimizationsApplied',
   'quantizationUsed',
   'offloadUsed',
+  'stepsCompleted',
+  'phases',
 ];
 
 /**
@@ -117,9 +119,18 @@ export function csvCell(value: unknown): string {
   let text: string;
   if (typeof value === 'number') text = Number.isFinite(value) ? String(value) : '';
   else if (typeof value === 'boolean') text = value ? 'true' : 'false';
-  else if (Array.isArray(value)) text = guardFormula(value.map((v) => String(v)).join(';'));
+  else if (Array.isArray(value)) text = guardFormula(value.map((v) => (isPhaseCell(v) ? phaseCell(v) : String(v))).join(';'));
   else text = guardFormula(String(value));
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function isPhaseCell(v: unknown): v is { name: string; startTime: number; endTime: number | null } {
+  return typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string' && typeof (v as { startTime?: unknown }).startTime === 'number';
+}
+
+/** A phase in a CSV cell: `denoise@1767225600000-1767225612000` (epoch ms; open end left empty). */
+function phaseCell(p: { name: string; startTime: number; endTime: number | null }): string {
+  return `${p.name}@${p.startTime}-${p.endTime ?? ''}`;
 }
 
 function guardFormula(text: string): string {

@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { TASK_STATUSES, type PerformanceMetrics, type TaskStatus } from '../shared/metrics';
+import { TASK_STATUSES, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../shared/metrics';
 
 export const HISTORY_SCHEMA_VERSION = 1;
 export const HISTORY_FILE_NAME = 'history.jsonl';
@@ -153,6 +153,12 @@ const NULLABLE_NUMBER_FIELDS = [
 const SCOPES = ['processTree', 'device'];
 
 /** Checks one record's shape; absent optional fields become null so older v1 writers still load. */
+function isPhase(p: unknown): p is TaskPhase {
+  if (typeof p !== 'object' || p === null) return false;
+  const o = p as Record<string, unknown>;
+  return typeof o.name === 'string' && typeof o.startTime === 'number' && Number.isFinite(o.startTime) && (o.endTime === null || o.endTime === undefined || (typeof o.endTime === 'number' && Number.isFinite(o.endTime)));
+}
+
 export function parseRecord(value: unknown): Parsed {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { kind: 'bad', reason: 'not a JSON object' };
   const r = value as Record<string, unknown>;
@@ -194,6 +200,18 @@ export function parseRecord(value: unknown): Parsed {
   if (typeof sampleCount !== 'number') return { kind: 'bad', reason: 'field "sampleCount" must be a number' };
   const offloadUsed = r.offloadUsed ?? false;
   if (typeof offloadUsed !== 'boolean') return { kind: 'bad', reason: 'field "offloadUsed" must be true or false' };
+  // Progress and phases came later: a record without them loads without them (optional fields).
+  for (const key of ['stepsCompleted', 'stepsTotal', 'stepsPerSecond', 'progressUpdatedAt'] as const) {
+    if (!(key in r)) continue;
+    const v = r[key] ?? null;
+    if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) return { kind: 'bad', reason: `field "${key}" must be a number or null` };
+    task[key] = v;
+  }
+  if ('phases' in r) {
+    const phases = r.phases ?? [];
+    if (!Array.isArray(phases) || phases.length > 1000 || !phases.every(isPhase)) return { kind: 'bad', reason: 'field "phases" must be a list of {name, startTime, endTime}' };
+    task.phases = phases.map((p: TaskPhase) => ({ name: p.name, startTime: p.startTime, endTime: p.endTime ?? null }));
+  }
   return {
     kind: 'task',
     task: {

@@ -202,7 +202,16 @@ const UPDATE_RULES: { [K in keyof Required<TaskMetricsUpdate>]: [string, (v: unk
   quantizationUsed: ['a string or null', (v) => v === null || typeof v === 'string'],
   offloadUsed: ['true or false', (v) => typeof v === 'boolean'],
   rootPid: ['a positive whole number (a process id) or null', (v) => v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0)],
+  stepsCompleted: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
+  stepsTotal: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
+  stepsPerSecond: ['a number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0)],
 };
+
+/** Progress fields change many times a second: they are not worth a running-marker write each. */
+const PROGRESS_FIELDS = new Set<string>(['stepsCompleted', 'stepsTotal', 'stepsPerSecond']);
+
+/** A phase name: a short identifier such as `model_load` or `denoise`. */
+export const PHASE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 /** Fields of PerformanceMetrics that the monitor measures or derives; callers cannot set them. */
 const COMPUTED_FIELDS = new Set<string>([
@@ -238,6 +247,8 @@ const COMPUTED_FIELDS = new Set<string>([
   'sampleCount',
   'success',
   'errorCategory',
+  'progressUpdatedAt',
+  'phases',
 ]);
 
 function show(value: unknown): string {
@@ -755,10 +766,44 @@ export class PerformanceMonitor {
     }
     const d = entry.acc.description as unknown as Record<string, unknown>;
     for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : value;
+    const progressOnly = entries.length > 0 && entries.every(([key]) => PROGRESS_FIELDS.has(key));
+    if (entries.some(([key]) => PROGRESS_FIELDS.has(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
+    const metrics = entry.acc.toMetrics();
+    if (!progressOnly) this.persistMarker(entry, metrics);
+    this.emitter.emit('taskUpdated', metrics);
+    return metrics;
+  }
+
+  /**
+   * Starts phase `name` of a running task at `atMs` (default now; clamped to the task's start and
+   * to now), ending the phase before it. Phases appear in the task's record and its export.
+   */
+  markTaskPhase(taskId: string, name: string, atMs?: number): PerformanceMetrics {
+    const entry = this.requireActive('markTaskPhase', taskId);
+    const at = this.phaseTime('markTaskPhase', taskId, name, atMs);
+    if (!entry.acc.markPhase(name, at)) throw new TaskStateError('invalidUpdate', `markTaskPhase("${taskId}"): the task already has the most phases a task keeps; "${name}" was not added`);
     const metrics = entry.acc.toMetrics();
     this.persistMarker(entry, metrics);
     this.emitter.emit('taskUpdated', metrics);
     return metrics;
+  }
+
+  /** Ends the open phase of a running task (only when it is `name`, if given). */
+  endTaskPhase(taskId: string, name?: string, atMs?: number): PerformanceMetrics {
+    const entry = this.requireActive('endTaskPhase', taskId);
+    const at = this.phaseTime('endTaskPhase', taskId, name ?? 'phase', atMs);
+    entry.acc.endPhase(at, name);
+    const metrics = entry.acc.toMetrics();
+    this.persistMarker(entry, metrics);
+    this.emitter.emit('taskUpdated', metrics);
+    return metrics;
+  }
+
+  private phaseTime(method: string, taskId: string, name: unknown, atMs: unknown): number {
+    if (typeof name !== 'string' || !PHASE_NAME.test(name)) throw new TaskStateError('invalidUpdate', `${method}("${taskId}"): a phase name is 1 to 64 letters, digits, "_", ".", ":" or "-" (got ${show(name)})`);
+    if (atMs !== undefined && (typeof atMs !== 'number' || !Number.isFinite(atMs))) throw new TaskStateError('invalidUpdate', `${method}("${taskId}"): the phase time must be epoch milliseconds (got ${show(atMs)})`);
+    const now = this.clock.now();
+    return atMs === undefined ? now : Math.min(atMs, now);
   }
 
   /**

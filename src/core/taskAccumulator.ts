@@ -1,7 +1,7 @@
 // Per-task figures accumulated as samples arrive: time-weighted averages, true peaks, one sample at
 // start and one at end. Nothing is rebuilt from the snapshot ring at the end, so a 0.3 s task still
 // gets figures and a 10-hour task keeps its whole history after the ring has wrapped.
-import type { FigureScope, PerformanceMetrics, TaskStatus } from '../shared/metrics';
+import type { FigureScope, PerformanceMetrics, TaskPhase, TaskStatus } from '../shared/metrics';
 import type { SystemPerformanceSnapshot } from '../shared/snapshot';
 import type { GpuProcessUsage, ProcessTreeReading } from './ports';
 import { normalizeResolution } from './resolution';
@@ -92,7 +92,14 @@ export interface TaskDescription {
   quantizationUsed: string | null;
   offloadUsed: boolean;
   rootPid: number | null;
+  stepsCompleted: number | null;
+  stepsTotal: number | null;
+  stepsPerSecond: number | null;
+  progressUpdatedAt: number | null;
 }
+
+/** A run reporting more phases than this keeps its first ones (a phase per step is a misuse). */
+export const MAX_PHASES = 100;
 
 function sumKnown(values: Iterable<number | null>): number | null {
   let total: number | null = null;
@@ -150,7 +157,36 @@ export class TaskAccumulator {
       quantizationUsed: info.quantizationUsed ?? null,
       offloadUsed: info.offloadUsed ?? false,
       rootPid: info.rootPid ?? null,
+      stepsCompleted: null,
+      stepsTotal: null,
+      stepsPerSecond: null,
+      progressUpdatedAt: null,
     };
+  }
+
+  private readonly phaseList: TaskPhase[] = [];
+
+  /**
+   * Starts phase `name` at `atMs` (clamped to the task's start), ending the open one there. False
+   * when the task already holds MAX_PHASES phases. Re-marking the open phase changes nothing.
+   */
+  markPhase(name: string, atMs: number): boolean {
+    const t = Math.max(atMs, this.startTime);
+    const open = this.phaseList[this.phaseList.length - 1];
+    if (open && open.endTime === null) {
+      if (open.name === name) return true;
+      open.endTime = Math.max(t, open.startTime);
+    }
+    if (this.phaseList.length >= MAX_PHASES) return false;
+    this.phaseList.push({ name, startTime: Math.max(t, open?.endTime ?? t), endTime: null });
+    return true;
+  }
+
+  /** Ends the open phase (only if it is `name`, when given). */
+  endPhase(atMs: number, name?: string): void {
+    const open = this.phaseList[this.phaseList.length - 1];
+    if (!open || open.endTime !== null || (name !== undefined && open.name !== name)) return;
+    open.endTime = Math.max(atMs, open.startTime);
   }
 
   get samples(): number {
@@ -274,6 +310,12 @@ export class TaskAccumulator {
       offloadUsed: d.offloadUsed,
       success: end ? end.success : false,
       errorCategory: end ? end.errorCategory : null,
+      stepsCompleted: d.stepsCompleted,
+      stepsTotal: d.stepsTotal,
+      stepsPerSecond: d.stepsPerSecond,
+      progressUpdatedAt: d.progressUpdatedAt,
+      // A phase still open at the end closes with the task.
+      phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
     };
   }
 }

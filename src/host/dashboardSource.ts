@@ -12,6 +12,12 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
     recentSnapshots: (sinceMs) => m.getRecentSnapshots(sinceMs),
     minuteRollups: (sinceMs) => m.getMinuteRollups(sinceMs),
     activeTasks: () => m.getActiveTasks(),
+    taskProgress: (taskId) => {
+      const t = m.getActiveTasks().find((task) => task.taskId === taskId);
+      const done = t?.stepsCompleted;
+      const total = t ? (t.stepsTotal ?? (t.steps > 0 ? t.steps : null)) : null;
+      return t && done !== null && done !== undefined && total !== null && total > 0 ? Math.min(100, (done / total) * 100) : null;
+    },
     analysis: (hours) => m.getPerformanceAnalysis(hours),
     history: (hours) => (hours === null ? m.getHistory() : m.getHistory(hours)),
     gpuAvailability: () => m.getGpuAvailability(),

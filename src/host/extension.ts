@@ -10,6 +10,7 @@ import { HostEngine } from './engine';
 import { readSettings } from './settings';
 import { StatusBarController } from './statusBar';
 import { formatStatusReport } from './statusReport';
+import { registerTracking } from './tracking';
 
 const STATUS_DOC_URI = vscode.Uri.parse('model-perf:/Current Status.md');
 
@@ -70,6 +71,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
     },
   });
   context.subscriptions.push(registerDashboard(context, dashboardSource(engine), log, () => vscode.commands.executeCommand('modelPerf.exportMetrics')));
+  await registerTracking(context, engine, log);
 
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
     if (!e.affectsConfiguration('modelPerf')) return;

@@ -115,6 +115,24 @@ export function shortTaskName(taskId: string): string {
   return clean.length > 24 ? `${clean.slice(0, 23)}…` : clean;
 }
 
+/**
+ * A running task's progress as its run reports it: `12/50 ETA 0:14` (ETA from the reported rate),
+ * or null when it reports none. The total is the current bar's, else the task's steps.
+ */
+export function taskProgress(task: PerformanceMetrics): { text: string; label: string } | null {
+  const done = task.stepsCompleted;
+  if (done === null || done === undefined) return null;
+  const total = task.stepsTotal ?? (task.steps > 0 ? task.steps : null);
+  if (total === null) return { text: `${done}`, label: `${done} steps done` };
+  const rate = task.stepsPerSecond;
+  const left = Math.max(0, total - done);
+  const eta = rate !== null && rate !== undefined && rate > 0 && Number.isFinite(rate) ? formatElapsed((left / rate) * 1000) : null;
+  return {
+    text: `${done}/${total}${eta !== null && left > 0 ? ` ETA ${eta}` : ''}`,
+    label: `step ${done} of ${total}${eta !== null && left > 0 ? `, about ${eta} left` : ''}`,
+  };
+}
+
 export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: StatusContext): StatusBarView {
   if (ctx.monitoring === false) {
     return {
@@ -158,8 +176,9 @@ export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: Status
   if (task) {
     const more = ctx.activeTasks.length > 1 ? ` +${ctx.activeTasks.length - 1}` : '';
     const elapsed = formatElapsed(ctx.now - task.startTime);
-    text += ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${more}`;
-    label += `, task ${shortTaskName(task.taskId)} running for ${elapsed}${ctx.activeTasks.length > 1 ? `, ${ctx.activeTasks.length} active tasks` : ''}`;
+    const progress = taskProgress(task);
+    text += ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${progress ? ` · ${progress.text}` : ''}${more}`;
+    label += `, task ${shortTaskName(task.taskId)} running for ${elapsed}${progress ? `, ${progress.label}` : ''}${ctx.activeTasks.length > 1 ? `, ${ctx.activeTasks.length} active tasks` : ''}`;
   }
   return {
     text,
@@ -187,9 +206,9 @@ export function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext):
     '',
   );
   if (ctx.activeTasks.length > 0) {
-    lines.push('', '| Task | Model | Elapsed | Peak VRAM |', '|---|---|---:|---:|');
+    lines.push('', '| Task | Model | Elapsed | Progress | Peak VRAM |', '|---|---|---:|---:|---:|');
     for (const t of ctx.activeTasks) {
-      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${formatGb(t.peakVramUsageMb)} GB |`);
+      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${escapeMarkdown(taskProgress(t)?.text ?? UNKNOWN)} | ${formatGb(t.peakVramUsageMb)} GB |`);
     }
   }
   lines.push(

@@ -77,6 +77,26 @@ export interface PerformanceMetrics {
 
   success: boolean;
   errorCategory: string | null;
+
+  // Progress and phases, where the run reports them (its output's progress bars, the Python
+  // helper). Optional: records written before they existed have none.
+  /** Steps done of the progress bar seen last; null when the run showed none. */
+  stepsCompleted?: number | null;
+  /** That bar's total (may differ from `steps`, e.g. a checkpoint-loading bar), or null. */
+  stepsTotal?: number | null;
+  /** Steps per second as the bar reports it, or null. */
+  stepsPerSecond?: number | null;
+  /** Epoch ms of the last progress reading, or null. */
+  progressUpdatedAt?: number | null;
+  /** Named phases of the run in order (model_load, warmup, denoise, decode, save, ...). */
+  phases?: TaskPhase[];
+}
+
+/** One phase of a run; `endTime` null while it lasts. Epoch ms. */
+export interface TaskPhase {
+  name: string;
+  startTime: number;
+  endTime: number | null;
 }
 
 /** Fields a caller may change on a running task through `updateTaskMetrics`. */
@@ -89,6 +109,9 @@ export interface TaskMetricsUpdate {
   quantizationUsed?: string | null;
   offloadUsed?: boolean;
   rootPid?: number | null;
+  stepsCompleted?: number | null;
+  stepsTotal?: number | null;
+  stepsPerSecond?: number | null;
 }
 
 export type Severity = 'info' | 'warning' | 'critical';

@@ -7,7 +7,7 @@ import {
 } from './guard';
 import type {
   Bottleneck, BottleneckAnalysis, BreakdownEntry, EfficiencyFactors, Evidence, PerformanceAnalysis,
-  PerformanceMetrics, PerformanceTrends, Recommendation, StatusCounts,
+  PerformanceMetrics, PerformanceTrends, Recommendation, StatusCounts, TaskPhase,
 } from './metrics';
 import { TASK_STATUSES } from './metrics';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from './snapshot';
@@ -208,6 +208,8 @@ export const checkPerformanceMetrics = obj<PerformanceMetrics>({
   processTreeAverageRamUsageMb: nnum, processTreeAverageCpuUsagePercent: nnum, processTreePeakVramUsageMb: nnum,
   processTreeAverageVramUsageMb: nnum, rootPid: nullable(int), sampleCount: num,
   optimizationsApplied: arr(text, 256), quantizationUsed: nstr, offloadUsed: bool, success: bool, errorCategory: nstr,
+  stepsCompleted: optional(nnum), stepsTotal: optional(nnum), stepsPerSecond: optional(nnum), progressUpdatedAt: optional(nnum),
+  phases: optional(arr(obj<TaskPhase>({ name: text, startTime: num, endTime: nnum }), 100)),
 });
 
 const evidence = obj<Evidence>({

@@ -225,6 +225,19 @@ describe('model-perf (built CLI)', { skip }, () => {
     assert.equal(task?.success, false);
   });
 
+  test('run: the Python helper in the command reports phases and settings to this run', async () => {
+    const { home, env } = await freshHome('helper');
+    const code = "import model_perf as mp, time\nwith mp.phase('model_load'):\n    time.sleep(0.2)\nmp.set(model_load_time_seconds=7.5, quantization='int8')\nmp.phase('denoise')\ntime.sleep(0.3)\nprint('on' if mp.enabled() else 'off')";
+    // The bundle of this test lives in a temporary folder: point PYTHONPATH at the helper ourselves.
+    const r = await runModelPerf(['run', '--task-id', 'py-helper', '--interval', '0.5', '--', 'python3', '-c', code], home, { env: { ...env, PYTHONPATH: join(ROOT, 'media', 'python') } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'on\n');
+    const [task] = await history(home);
+    assert.equal(task?.modelLoadTimeSeconds, 7.5);
+    assert.equal(task?.quantizationUsed, 'int8');
+    assert.deepEqual(task?.phases?.map((p) => p.name), ['model_load', 'denoise']);
+  });
+
   test('status --json: every GPU of the fake, or the reason there is none', async () => {
     const home = join(work, 'status');
     const two = await runModelPerf(['status', '--json'], home, { env: { FAKE_NVIDIA_SMI_SCENARIO: '2gpu' } });

@@ -1,0 +1,155 @@
+// Follows model runs typed in the integrated terminal, through shell integration: a command line
+// that matches the patterns becomes a task; its output stream gives progress and the
+// out-of-memory category; the shell's newest child is its root process; the exit code says how
+// it ended. Without shell integration nothing can be seen: the user is told once, with the setting.
+import * as vscode from 'vscode';
+import { guessTask, recogniseCommand } from '../core/commandLine';
+import type { ProcRelations } from '../core/procRelations';
+import type { RunRegistry, TrackedRun } from '../core/trackedRuns';
+
+export interface TrackerContext {
+  runs: RunRegistry;
+  relations: ProcRelations;
+  log: vscode.LogOutputChannel;
+  enabled(): boolean;
+  patterns(): RegExp[];
+}
+
+interface Followed {
+  run: TrackedRun;
+  terminal: vscode.Terminal;
+  pump: Promise<void>;
+  shellPid: Promise<number | undefined>;
+}
+
+const NOTICE_KEY = 'modelPerf.tracking.shellIntegrationNoticeShown';
+/** How long a new terminal may take to report shell integration before it counts as off. */
+const SHELL_INTEGRATION_GRACE_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The command the shell started: its newest child, polled briefly (the fork may lag the start
+ * event). Falls back to the shell itself, whose tree holds the command anyway.
+ */
+async function commandPid(relations: ProcRelations, shellPid: number, before: ReadonlySet<number>): Promise<number> {
+  for (let i = 0; i < 20; i++) {
+    const kids = (await relations.children(shellPid)).filter((p) => !before.has(p));
+    if (kids.length > 0) return kids[kids.length - 1] as number;
+    await sleep(i < 5 ? 20 : 100);
+  }
+  return shellPid;
+}
+
+export class TerminalTracker implements vscode.Disposable {
+  private readonly followed = new Map<vscode.TerminalShellExecution, Followed>();
+  /** Children each shell had before its command, so an older background job is not taken for it. */
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private noticeTimers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(private readonly ctx: TrackerContext, private readonly state: vscode.Memento) {
+    this.subscriptions.push(
+      vscode.window.onDidStartTerminalShellExecution((e) => this.started(e)),
+      vscode.window.onDidEndTerminalShellExecution((e) => void this.ended(e)),
+      vscode.window.onDidCloseTerminal((t) => void this.closed(t)),
+      vscode.window.onDidOpenTerminal((t) => this.watchForShellIntegration(t)),
+    );
+    for (const t of vscode.window.terminals) this.watchForShellIntegration(t);
+    if (vscode.workspace.getConfiguration('terminal.integrated').get<boolean>('shellIntegration.enabled') === false) void this.noticeOnce();
+  }
+
+  /** Runs in the start event: `read()` must be called before anything is awaited, or output is lost. */
+  private started(e: vscode.TerminalShellExecutionStartEvent): void {
+    if (!this.ctx.enabled()) return;
+    const line = e.execution.commandLine.value;
+    const recognised = recogniseCommand(line, this.ctx.patterns());
+    if (!recognised) return;
+    if (recognised.recordedByCli) {
+      this.ctx.log.info(`"${line.slice(0, 200)}": model-perf run records this task itself; not tracked twice`);
+      return;
+    }
+    const stream = e.execution.read();
+    const run = this.ctx.runs.start('terminal', guessTask(recognised, Date.now()));
+    if (!run) return;
+    const pump = (async () => {
+      try {
+        for await (const data of stream) run.feed(data);
+      } catch (err) {
+        this.ctx.log.info(`Output of "${run.taskId}" stopped: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    })();
+    const shellPid = Promise.resolve(e.terminal.processId).then(
+      (p) => p,
+      () => undefined,
+    );
+    this.followed.set(e.execution, { run, terminal: e.terminal, pump, shellPid });
+    void this.followProcess(run, shellPid);
+  }
+
+  private async followProcess(run: TrackedRun, shellPidP: Promise<number | undefined>): Promise<void> {
+    const shellPid = await shellPidP;
+    if (shellPid === undefined || run.isEnded) return;
+    // The shell's tree holds the command from the first instant; its own child is narrower.
+    run.setRootPid(shellPid);
+    const pid = await commandPid(this.ctx.relations, shellPid, new Set());
+    run.setRootPid(pid);
+  }
+
+  /** The terminal's shell pid, where a run of it is followed (for other trackers to avoid doubles). */
+  async shellPids(): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (const f of this.followed.values()) {
+      const p = await f.shellPid;
+      if (p !== undefined) out.add(p);
+    }
+    return out;
+  }
+
+  private async ended(e: vscode.TerminalShellExecutionEndEvent): Promise<void> {
+    const f = this.followed.get(e.execution);
+    if (!f) return;
+    this.followed.delete(e.execution);
+    // The stream may still hold the last lines (the out-of-memory message): let it drain briefly.
+    await Promise.race([f.pump, sleep(1000)]);
+    await f.run.end({ exitCode: e.exitCode, unknownCategory: 'interrupted' });
+  }
+
+  private async closed(terminal: vscode.Terminal): Promise<void> {
+    for (const [execution, f] of [...this.followed]) {
+      if (f.terminal !== terminal) continue;
+      this.followed.delete(execution);
+      await f.run.end({ exitCode: undefined, unknownCategory: 'terminal_closed' });
+    }
+  }
+
+  private watchForShellIntegration(terminal: vscode.Terminal): void {
+    if (this.state.get<boolean>(NOTICE_KEY)) return;
+    // A pseudoterminal of an extension never has shell integration: nothing to say about it.
+    if ('pty' in terminal.creationOptions) return;
+    const timer = setTimeout(() => {
+      this.noticeTimers.delete(timer);
+      if (!terminal.shellIntegration && terminal.exitStatus === undefined && vscode.window.terminals.includes(terminal)) void this.noticeOnce();
+    }, SHELL_INTEGRATION_GRACE_MS);
+    timer.unref?.();
+    this.noticeTimers.add(timer);
+  }
+
+  private async noticeOnce(): Promise<void> {
+    if (this.state.get<boolean>(NOTICE_KEY) || !this.ctx.enabled()) return;
+    await this.state.update(NOTICE_KEY, true);
+    this.ctx.log.warn('Terminal shell integration is off or unsupported in a terminal: runs typed there are not tracked. Debug sessions, VS Code tasks and the Start Task command still work.');
+    const open = 'Open Setting';
+    const choice = await vscode.window.showInformationMessage(
+      'Model Perf cannot see commands run in this terminal because terminal shell integration is off (or the shell does not support it). Runs typed there are not tracked; debug sessions, tasks and "Start Task" still are.',
+      open,
+    );
+    if (choice === open) await vscode.commands.executeCommand('workbench.action.openSettings', 'terminal.integrated.shellIntegration.enabled');
+  }
+
+  dispose(): void {
+    for (const t of this.noticeTimers) clearTimeout(t);
+    this.noticeTimers.clear();
+    for (const s of this.subscriptions) s.dispose();
+    this.followed.clear();
+  }
+}

@@ -1,0 +1,238 @@
+// Runs inside the real extension host with terminal shell integration: a fake model script typed
+// into an integrated bash terminal becomes a task with the right outcome, steps and category; its
+// own process tree is measured; the Python helper's messages arrive with the session's token and
+// are refused without it; a debug session of a small Node program becomes a task.
+import * as assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import * as vscode from 'vscode';
+import type { PerformanceMetrics } from '../../../src/shared/metrics';
+import { activeApi, waitFor } from './helpers';
+
+const repo = resolve(__dirname, '..', '..', '..');
+const script = join(repo, 'test', 'fixtures', 'scripts', 'fake_generate.py');
+const scratch = mkdtempSync(join(tmpdir(), 'model-perf-tracking-'));
+const pidFile = join(scratch, 'pid');
+const vramFile = join(scratch, 'vram');
+
+let terminal: vscode.Terminal;
+
+async function shellTerminal(): Promise<vscode.Terminal> {
+  const t = vscode.window.createTerminal({
+    name: 'tracking test',
+    shellPath: '/bin/bash',
+    env: { FAKE_NVIDIA_SMI_PID_FILE: pidFile, FAKE_NVIDIA_SMI_VRAM_FILE: vramFile },
+  });
+  await waitFor('shell integration in the new terminal', () => t.shellIntegration, 20000);
+  return t;
+}
+
+/** Runs `args` of the fake script in the terminal and resolves with the task it leaves. */
+async function runInTerminal(args: string, prefix = ''): Promise<PerformanceMetrics> {
+  const api = await activeApi();
+  const ended = new Promise<PerformanceMetrics>((resolveEnd, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no task ended for "${args}"`)), 40000);
+    const sub = api.onDidEndTask((t) => {
+      if (!t.taskId.startsWith('fake_generate.py@')) return;
+      clearTimeout(timer);
+      sub.dispose();
+      resolveEnd(t);
+    });
+  });
+  const si = terminal.shellIntegration;
+  assert.ok(si, 'the terminal has shell integration');
+  si.executeCommand(`${prefix}python3 ${script} ${args}`);
+  return ended;
+}
+
+describe('tracking: runs in the integrated terminal', function () {
+  this.timeout(90000);
+
+  const saved = { pid: process.env.FAKE_NVIDIA_SMI_PID_FILE, vram: process.env.FAKE_NVIDIA_SMI_VRAM_FILE };
+
+  before(async () => {
+    await activeApi();
+    // The extension's per-process GPU query (the fake nvidia-smi it spawns) reads these too.
+    process.env.FAKE_NVIDIA_SMI_PID_FILE = pidFile;
+    process.env.FAKE_NVIDIA_SMI_VRAM_FILE = vramFile;
+    terminal = await shellTerminal();
+  });
+
+  after(() => {
+    terminal?.dispose();
+    for (const [k, v] of [['FAKE_NVIDIA_SMI_PID_FILE', saved.pid], ['FAKE_NVIDIA_SMI_VRAM_FILE', saved.vram]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+
+  it('a successful run becomes a task: progress while it runs, its own process tree, succeeded', async () => {
+    const api = await activeApi();
+    const done = runInTerminal('--steps 10 --step-seconds 0.5 --resolution 720p --model wan2.1-t2v');
+    const live = await waitFor('the running task with progress', () => api.getActiveTasks().find((t) => t.taskId.startsWith('fake_generate.py@') && (t.stepsCompleted ?? 0) >= 2), 20000);
+    assert.equal(live.status, 'running');
+    assert.equal(live.stepsTotal, 10);
+    const task = await done;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.equal(task.status, 'succeeded');
+    assert.equal(task.success, true);
+    assert.equal(task.errorCategory, null);
+    assert.equal(task.modelType, 'wan2.1-t2v');
+    assert.equal(task.resolution, '720p');
+    assert.equal(task.resolutionClass, '720p');
+    assert.equal(task.steps, 10);
+    assert.equal(task.stepsCompleted, 10);
+    assert.equal(task.rootPid, pid, 'the root is the python process, not the shell');
+    assert.equal(task.ramScope, 'processTree');
+    assert.ok((task.processTreePeakRamUsageMb ?? 0) >= 64, `the tree holds the script's 64 MiB (got ${task.processTreePeakRamUsageMb})`);
+    assert.ok((task.processTreePeakRamUsageMb ?? 0) < 1024, 'and not the whole machine');
+    // The fake nvidia-smi lists the script's pid with 6000 MiB when asked for per-process memory.
+    assert.equal(task.processTreePeakVramUsageMb, 6000);
+    assert.equal(task.vramScope, 'processTree');
+    assert.ok(task.generationTimeSeconds! > 4 && task.generationTimeSeconds! < 20, `time ${task.generationTimeSeconds}`);
+  });
+
+  it('a run that exits 1 is failed with exit_code_1', async () => {
+    const task = await runInTerminal('--steps 3 --step-seconds 0.1 --fail');
+    assert.equal(task.status, 'failed');
+    assert.equal(task.errorCategory, 'exit_code_1');
+    assert.equal(task.stepsCompleted, 3);
+  });
+
+  it('a CUDA out-of-memory message makes the category out_of_memory', async () => {
+    const task = await runInTerminal('--steps 6 --step-seconds 0.1 --oom');
+    assert.equal(task.status, 'failed');
+    assert.equal(task.errorCategory, 'out_of_memory');
+    assert.equal(task.stepsCompleted, 3);
+    assert.equal(task.stepsTotal, 6);
+  });
+
+  it('exit 137 is killed, exit 130 is interrupted', async () => {
+    const killed = await runInTerminal('--steps 1 --step-seconds 0.1 --exit 137');
+    assert.equal(killed.status, 'failed');
+    assert.equal(killed.errorCategory, 'killed');
+    const interrupted = await runInTerminal('--steps 1 --step-seconds 0.1 --exit 130');
+    assert.equal(interrupted.status, 'interrupted');
+    assert.equal(interrupted.errorCategory, 'interrupted');
+  });
+
+  it('the Python helper reports phases and settings with the session token', async () => {
+    const task = await runInTerminal('--steps 3 --step-seconds 0.2 --helper');
+    assert.equal(task.status, 'succeeded');
+    assert.equal(task.modelLoadTimeSeconds, 41.5);
+    assert.deepEqual(task.optimizationsApplied, ['xformers', 'vae_tiling']);
+    assert.equal(task.quantizationUsed, 'fp8');
+    assert.equal(task.offloadUsed, true);
+    assert.deepEqual(task.phases?.map((p) => p.name), ['model_load', 'denoise', 'save']);
+    for (const p of task.phases ?? []) {
+      assert.ok(p.endTime !== null && p.endTime >= p.startTime, `phase ${p.name} has an end`);
+      assert.ok(p.startTime >= task.startTime && p.endTime <= task.endTime!, `phase ${p.name} lies within the task`);
+    }
+  });
+
+  it('the helper with a wrong token is refused: the run is tracked, its messages are not applied', async () => {
+    const task = await runInTerminal('--steps 2 --step-seconds 0.1 --helper', 'MODEL_PERF_TOKEN=not-the-token ');
+    assert.equal(task.status, 'succeeded', 'the script itself is not disturbed');
+    assert.equal(task.modelLoadTimeSeconds, null);
+    assert.deepEqual(task.phases ?? [], []);
+  });
+
+  it('a command that is not a model run is not tracked', async () => {
+    const api = await activeApi();
+    const before = api.getActiveTasks().length;
+    const si = terminal.shellIntegration!;
+    const ended = new Promise<void>((r) => {
+      const sub = vscode.window.onDidEndTerminalShellExecution(() => {
+        sub.dispose();
+        r();
+      });
+    });
+    si.executeCommand('echo python gen.py; sleep 0.3');
+    await ended;
+    assert.equal(api.getActiveTasks().length, before);
+  });
+});
+
+describe('tracking: debug sessions', function () {
+  this.timeout(60000);
+
+  it('a debug session of a Node program becomes a task with its process', async () => {
+    const api = await activeApi();
+    const program = join(scratch, 'job.js');
+    writeFileSync(program, "let i = 0; const t = setInterval(() => { i++; process.stdout.write(`step ${i}/3\\n`); if (i === 3) { clearInterval(t); } }, 1000);\n");
+    const ended = new Promise<PerformanceMetrics>((resolveEnd, reject) => {
+      const timer = setTimeout(() => reject(new Error('no task ended for the debug session')), 45000);
+      const sub = api.onDidEndTask((t) => {
+        if (!t.taskId.startsWith('job.js@')) return;
+        clearTimeout(timer);
+        sub.dispose();
+        resolveEnd(t);
+      });
+    });
+    const seen: string[] = [];
+    const sub = vscode.debug.onDidStartDebugSession((s) => seen.push(`${s.type}/${s.name}/parent=${s.parentSession?.name ?? '-'}`));
+    const started = await vscode.debug.startDebugging(undefined, { type: 'node', request: 'launch', name: 'tracking job', program, args: ['--steps', '3', '--resolution', '480p'], console: 'internalConsole' });
+    assert.equal(started, true, 'js-debug started the session');
+    const live = await waitFor('the debug task with a process id', () => api.getActiveTasks().find((t) => t.taskId.startsWith('job.js@') && t.rootPid !== null), 20000).catch((err: Error) => {
+      throw new Error(`${err.message}; sessions ${JSON.stringify(seen)}; tasks ${JSON.stringify(api.getActiveTasks().map((t) => [t.taskId, t.rootPid]))}`);
+    });
+    sub.dispose();
+    assert.equal(live.steps, 3);
+    assert.equal(live.resolution, '480p');
+    const task = await ended;
+    assert.equal(task.status, 'succeeded', `status ${task.status} (${task.errorCategory})`);
+    assert.equal(task.rootPid, live.rootPid);
+    assert.ok(task.generationTimeSeconds! > 2.5, `time ${task.generationTimeSeconds}`);
+    assert.equal(task.ramScope, 'processTree');
+  });
+
+  it('a debug session whose program throws is failed', async () => {
+    const api = await activeApi();
+    const program = join(scratch, 'crash.js');
+    writeFileSync(program, "setTimeout(() => { throw new Error('boom'); }, 800);\n");
+    const ended = new Promise<PerformanceMetrics>((resolveEnd) => {
+      const sub = api.onDidEndTask((t) => {
+        if (!t.taskId.startsWith('crash.js@')) return;
+        sub.dispose();
+        resolveEnd(t);
+      });
+    });
+    assert.equal(await vscode.debug.startDebugging(undefined, { type: 'node', request: 'launch', name: 'crash job', program, console: 'internalConsole' }), true);
+    const task = await ended;
+    assert.equal(task.status, 'failed', `status ${task.status} (${task.errorCategory})`);
+    assert.equal(task.errorCategory, 'exit_code_1');
+  });
+});
+
+describe('tracking: VS Code tasks', function () {
+  this.timeout(60000);
+
+  it('a task whose command matches becomes one task, with its process and exit code', async () => {
+    const api = await activeApi();
+    const endedTasks: PerformanceMetrics[] = [];
+    const sub = api.onDidEndTask((t) => {
+      if (t.taskId.startsWith('fake_generate.py@')) endedTasks.push(t);
+    });
+    const processEnded = new Promise<number | undefined>((r) => {
+      const s = vscode.tasks.onDidEndTaskProcess((e) => {
+        if (e.execution.task.name !== 'tracking gen') return;
+        s.dispose();
+        r(e.exitCode);
+      });
+    });
+    const scope = vscode.workspace.workspaceFolders?.[0] ?? vscode.TaskScope.Workspace;
+    const task = new vscode.Task({ type: 'shell' }, scope, 'tracking gen', 'test', new vscode.ShellExecution(`python3 ${script} --steps 3 --step-seconds 0.3 --fail`));
+    await vscode.tasks.executeTask(task);
+    const live = await waitFor('the running task', () => api.getActiveTasks().find((t) => t.taskId.startsWith('fake_generate.py@')), 15000);
+    assert.ok(live.rootPid !== null);
+    assert.equal(await processEnded, 1);
+    await waitFor('the task ended', () => endedTasks.length > 0, 10000);
+    await new Promise((r) => setTimeout(r, 1500));
+    sub.dispose();
+    assert.equal(endedTasks.length, 1, `one task, not one per tracker: ${JSON.stringify(endedTasks.map((t) => t.taskId))}`);
+    assert.equal(endedTasks[0]?.status, 'failed');
+    assert.equal(endedTasks[0]?.errorCategory, 'exit_code_1');
+    assert.equal(endedTasks[0]?.steps, 3);
+  });
+});

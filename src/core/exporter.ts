@@ -1,7 +1,7 @@
 // Export of task history: JSON with the original's top-level keys plus schema version and machine
 // inventory, or CSV of the tasks. Always written through a temporary file and a rename, so a crash
 // or a full disk never leaves half a file; a failure names the path and the reason.
-import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
+import { METRICS_FIELD_NAMES, type PerformanceAnalysis, type PerformanceMetrics } from '../shared/metrics';
 import { HISTORY_SCHEMA_VERSION, WriteFileError, writeFileAtomic } from './historyStore';
 
 export type ExportFormat = 'json' | 'csv';
@@ -64,51 +64,8 @@ export function buildExportDocument(tasks: PerformanceMetrics[], analysis: Perfo
   };
 }
 
-/** Column order of the CSV: every field of PerformanceMetrics. */
-export const CSV_COLUMNS: readonly (keyof PerformanceMetrics)[] = [
-  'taskId',
-  'modelType',
-  'resolution',
-  'resolutionClass',
-  'steps',
-  'status',
-  'success',
-  'errorCategory',
-  'startTime',
-  'endTime',
-  'generationTimeSeconds',
-  'modelLoadTimeSeconds',
-  'peakVramUsageMb',
-  'averageVramUsageMb',
-  'peakRamUsageMb',
-  'averageCpuUsagePercent',
-  'vramScope',
-  'ramScope',
-  'cpuScope',
-  'gpuIndices',
-  'vramTotalMb',
-  'ramTotalMb',
-  'averageGpuUtilizationPercent',
-  'peakGpuUtilizationPercent',
-  'devicePeakVramUsageMb',
-  'deviceAverageVramUsageMb',
-  'devicePeakRamUsageMb',
-  'deviceAverageRamUsageMb',
-  'deviceAverageCpuUsagePercent',
-  'peakTemperatureCelsius',
-  'processTreePeakRamUsageMb',
-  'processTreeAverageRamUsageMb',
-  'processTreeAverageCpuUsagePercent',
-  'processTreePeakVramUsageMb',
-  'processTreeAverageVramUsageMb',
-  'rootPid',
-  'sampleCount',
-  'optimizationsApplied',
-  'quantizationUsed',
-  'offloadUsed',
-  'stepsCompleted',
-  'phases',
-];
+/** Column order of the CSV: every field of PerformanceMetrics, in the shared field list's order. */
+export const CSV_COLUMNS: readonly (keyof PerformanceMetrics)[] = METRICS_FIELD_NAMES;
 
 /**
  * One CSV cell. Text that a spreadsheet would run as a formula (= + - @, tab, CR) is prefixed with

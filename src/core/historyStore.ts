@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { TASK_STATUSES, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../shared/metrics';
+import { TASK_STATUSES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../shared/metrics';
 
 export const HISTORY_SCHEMA_VERSION = 1;
 export const HISTORY_FILE_NAME = 'history.jsonl';
@@ -124,31 +124,10 @@ function errnoReason(err: unknown): string {
 
 type Parsed = { kind: 'task'; task: PerformanceMetrics } | { kind: 'newerSchema'; version: number } | { kind: 'bad'; reason: string };
 
-const NULLABLE_NUMBER_FIELDS = [
-  'endTime',
-  'generationTimeSeconds',
-  'modelLoadTimeSeconds',
-  'peakVramUsageMb',
-  'averageVramUsageMb',
-  'peakRamUsageMb',
-  'averageCpuUsagePercent',
-  'vramTotalMb',
-  'ramTotalMb',
-  'averageGpuUtilizationPercent',
-  'peakGpuUtilizationPercent',
-  'devicePeakVramUsageMb',
-  'deviceAverageVramUsageMb',
-  'devicePeakRamUsageMb',
-  'deviceAverageRamUsageMb',
-  'deviceAverageCpuUsagePercent',
-  'peakTemperatureCelsius',
-  'processTreePeakRamUsageMb',
-  'processTreeAverageRamUsageMb',
-  'processTreeAverageCpuUsagePercent',
-  'processTreePeakVramUsageMb',
-  'processTreeAverageVramUsageMb',
-  'rootPid',
-] as const;
+const NULLABLE_NUMBER_FIELDS = metricsFieldsOfKind('nullableNumber');
+const NULLABLE_TEXT_FIELDS = metricsFieldsOfKind('nullableText');
+const SCOPE_FIELDS = metricsFieldsOfKind('scope');
+const OPTIONAL_NUMBER_FIELDS = metricsFieldsOfKind('optionalNumber');
 
 const SCOPES = ['processTree', 'device'];
 
@@ -182,12 +161,12 @@ export function parseRecord(value: unknown): Parsed {
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) return { kind: 'bad', reason: `field "${key}" must be a number or null` };
     task[key] = v;
   }
-  for (const key of ['vramScope', 'ramScope', 'cpuScope'] as const) {
+  for (const key of SCOPE_FIELDS) {
     const v = r[key] ?? null;
     if (v !== null && !SCOPES.includes(v as string)) return { kind: 'bad', reason: `field "${key}" must be processTree, device or null` };
     task[key] = v;
   }
-  for (const key of ['resolutionClass', 'quantizationUsed', 'errorCategory'] as const) {
+  for (const key of NULLABLE_TEXT_FIELDS) {
     const v = r[key] ?? null;
     if (v !== null && typeof v !== 'string') return { kind: 'bad', reason: `field "${key}" must be a string or null` };
     task[key] = v;
@@ -201,7 +180,7 @@ export function parseRecord(value: unknown): Parsed {
   const offloadUsed = r.offloadUsed ?? false;
   if (typeof offloadUsed !== 'boolean') return { kind: 'bad', reason: 'field "offloadUsed" must be true or false' };
   // Progress and phases came later: a record without them loads without them (optional fields).
-  for (const key of ['stepsCompleted', 'stepsTotal', 'stepsPerSecond', 'progressUpdatedAt'] as const) {
+  for (const key of OPTIONAL_NUMBER_FIELDS) {
     if (!(key in r)) continue;
     const v = r[key] ?? null;
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) return { kind: 'bad', reason: `field "${key}" must be a number or null` };

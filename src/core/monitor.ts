@@ -2,7 +2,7 @@
 // accumulators, the snapshot ring, the shared history and the analysis. Faces (status bar,
 // dashboard, CLI) subscribe to its events and read its figures; they compute nothing themselves.
 import { cpus, hostname, release, totalmem, freemem } from 'node:os';
-import type { PerformanceAnalysis, PerformanceMetrics, TaskMetricsUpdate } from '../shared/metrics';
+import { METRICS_FIELD_NAMES, type PerformanceAnalysis, type PerformanceMetrics, type TaskMetricsUpdate } from '../shared/metrics';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
 import { analyzePerformance } from './analysis';
 import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './config';
@@ -214,42 +214,7 @@ const PROGRESS_FIELDS = new Set<string>(['stepsCompleted', 'stepsTotal', 'stepsP
 export const PHASE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 /** Fields of PerformanceMetrics that the monitor measures or derives; callers cannot set them. */
-const COMPUTED_FIELDS = new Set<string>([
-  'taskId',
-  'resolutionClass',
-  'status',
-  'startTime',
-  'endTime',
-  'generationTimeSeconds',
-  'peakVramUsageMb',
-  'averageVramUsageMb',
-  'peakRamUsageMb',
-  'averageCpuUsagePercent',
-  'vramScope',
-  'ramScope',
-  'cpuScope',
-  'gpuIndices',
-  'vramTotalMb',
-  'ramTotalMb',
-  'averageGpuUtilizationPercent',
-  'peakGpuUtilizationPercent',
-  'devicePeakVramUsageMb',
-  'deviceAverageVramUsageMb',
-  'devicePeakRamUsageMb',
-  'deviceAverageRamUsageMb',
-  'deviceAverageCpuUsagePercent',
-  'peakTemperatureCelsius',
-  'processTreePeakRamUsageMb',
-  'processTreeAverageRamUsageMb',
-  'processTreeAverageCpuUsagePercent',
-  'processTreePeakVramUsageMb',
-  'processTreeAverageVramUsageMb',
-  'sampleCount',
-  'success',
-  'errorCategory',
-  'progressUpdatedAt',
-  'phases',
-]);
+const COMPUTED_FIELDS = new Set<string>(METRICS_FIELD_NAMES.filter((f) => !(f in UPDATE_RULES)));
 
 function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

@@ -240,3 +240,81 @@ export interface PerformanceAnalysis {
 export function isFinished(status: TaskStatus): boolean {
   return status !== 'running';
 }
+
+/** How a field of a task record is stored and checked. */
+export type MetricsFieldKind =
+  | 'text'
+  | 'nullableText'
+  | 'number'
+  | 'nullableNumber'
+  /** Came later than schema 1's first records: absent in old ones, number or null when present. */
+  | 'optionalNumber'
+  | 'boolean'
+  | 'status'
+  | 'scope'
+  | 'numberList'
+  | 'textList'
+  | 'phases';
+
+/**
+ * Every field of PerformanceMetrics with its kind, in the order exports list them. The CSV columns,
+ * the history file's parser and the monitor's update rules are derived from this one list, so a new
+ * field cannot be forgotten in one of them (`satisfies` makes a missing or unknown key a type error).
+ */
+export const METRICS_FIELDS = {
+  taskId: 'text',
+  modelType: 'text',
+  resolution: 'text',
+  resolutionClass: 'nullableText',
+  steps: 'number',
+  status: 'status',
+  success: 'boolean',
+  errorCategory: 'nullableText',
+  startTime: 'number',
+  endTime: 'nullableNumber',
+  generationTimeSeconds: 'nullableNumber',
+  modelLoadTimeSeconds: 'nullableNumber',
+  peakVramUsageMb: 'nullableNumber',
+  averageVramUsageMb: 'nullableNumber',
+  peakRamUsageMb: 'nullableNumber',
+  averageCpuUsagePercent: 'nullableNumber',
+  vramScope: 'scope',
+  ramScope: 'scope',
+  cpuScope: 'scope',
+  gpuIndices: 'numberList',
+  vramTotalMb: 'nullableNumber',
+  ramTotalMb: 'nullableNumber',
+  averageGpuUtilizationPercent: 'nullableNumber',
+  peakGpuUtilizationPercent: 'nullableNumber',
+  devicePeakVramUsageMb: 'nullableNumber',
+  deviceAverageVramUsageMb: 'nullableNumber',
+  devicePeakRamUsageMb: 'nullableNumber',
+  deviceAverageRamUsageMb: 'nullableNumber',
+  deviceAverageCpuUsagePercent: 'nullableNumber',
+  peakTemperatureCelsius: 'nullableNumber',
+  processTreePeakRamUsageMb: 'nullableNumber',
+  processTreeAverageRamUsageMb: 'nullableNumber',
+  processTreeAverageCpuUsagePercent: 'nullableNumber',
+  processTreePeakVramUsageMb: 'nullableNumber',
+  processTreeAverageVramUsageMb: 'nullableNumber',
+  rootPid: 'nullableNumber',
+  sampleCount: 'number',
+  optimizationsApplied: 'textList',
+  quantizationUsed: 'nullableText',
+  offloadUsed: 'boolean',
+  stepsCompleted: 'optionalNumber',
+  stepsTotal: 'optionalNumber',
+  stepsPerSecond: 'optionalNumber',
+  progressUpdatedAt: 'optionalNumber',
+  phases: 'phases',
+} as const satisfies { [K in keyof Required<PerformanceMetrics>]: MetricsFieldKind };
+
+export type MetricsField = keyof typeof METRICS_FIELDS;
+
+/** Every field name, in export order. */
+export const METRICS_FIELD_NAMES = Object.keys(METRICS_FIELDS) as MetricsField[];
+
+/** The fields of one kind, in export order. */
+export function metricsFieldsOfKind<K extends MetricsFieldKind>(kind: K): { [F in MetricsField]: (typeof METRICS_FIELDS)[F] extends K ? F : never }[MetricsField][] {
+  return METRICS_FIELD_NAMES.filter((f) => METRICS_FIELDS[f] === kind) as never;
+}

@@ -62,5 +62,9 @@ test('history records keep phases and progress; old records without them still l
   assert.equal(old.kind, 'task');
   assert.equal(old.kind === 'task' ? old.task.phases : 'x', undefined);
   assert.equal(parseRecord({ ...JSON.parse(serializeRecord(makeTask())), phases: [{ name: 3 }] }).kind, 'bad');
-  assert.match(toCsv([task]), /,5,denoise@1-2\r\n$/);
+  // Every field is a column (the shared field list): stepsCompleted, stepsTotal, stepsPerSecond,
+  // progressUpdatedAt, phases close the row.
+  const csv = toCsv([task]);
+  assert.match(csv.split('\r\n')[0] ?? '', /,stepsCompleted,stepsTotal,stepsPerSecond,progressUpdatedAt,phases$/);
+  assert.match(csv, /,5,5,,,denoise@1-2\r\n$/);
 });

@@ -7,6 +7,7 @@ import { describeSimpleFailure } from './simpleFailure';
 import { sanitizeText } from './nvidiaSmiParser';
 import { PolledCommand } from './polledCommand';
 import { nodeSpawn, type SpawnPort } from './spawnPort';
+import { OnceLog } from '../onceLog';
 
 export const IOREG_ARGS = ['-r', '-d', '1', '-w', '0', '-c', 'IOAccelerator'] as const;
 const BYTES_PER_MIB = 1024 * 1024;
@@ -111,15 +112,14 @@ export interface AppleIoregProviderOptions {
 export class AppleIoregProvider implements GpuProvider {
   readonly kind = 'apple' as const;
   private readonly clock: Clock;
-  private readonly onLog: (message: string) => void;
   private readonly command: PolledCommand;
   private state: GpuAvailability = { provider: 'apple', available: false, reason: 'Apple GPU monitoring has not been started yet.' };
-  private readonly logged = new Set<string>();
+  private readonly once: OnceLog;
   private stopped = false;
 
   constructor(options: AppleIoregProviderOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.onLog = options.onLog ?? (() => {});
+    this.once = new OnceLog(options.onLog ?? (() => {}));
     this.command = new PolledCommand({
       spawn: options.spawn ?? nodeSpawn,
       clock: this.clock,
@@ -144,13 +144,13 @@ export class AppleIoregProvider implements GpuProvider {
     const failure = describeSimpleFailure('ioreg', run);
     if (failure) {
       this.state = { provider: 'apple', available: false, reason: failure };
-      this.logOnce(`fail:${run.code ?? run.spawnErrorCode ?? 'timeout'}`, failure);
+      this.once.say(`fail:${run.code ?? run.spawnErrorCode ?? 'timeout'}`, failure);
       return null;
     }
     const accelerators = parseIoreg(run.stdout).filter((a) => a.deviceUtilizationPercent !== null || a.inUseSystemMemoryBytes !== null || a.vramUsedBytes !== null);
     if (accelerators.length === 0) {
       this.state = { provider: 'apple', available: false, reason: 'ioreg lists no GPU statistics on this Mac; GPU figures are off.' };
-      this.logOnce('empty', this.state.reason ?? '');
+      this.once.say('empty', this.state.reason ?? '');
       return null;
     }
     this.state = { provider: 'apple', available: true, reason: null };
@@ -167,9 +167,4 @@ export class AppleIoregProvider implements GpuProvider {
     this.command.stop();
   }
 
-  private logOnce(kind: string, message: string): void {
-    if (this.logged.has(kind)) return;
-    this.logged.add(kind);
-    this.onLog(message);
-  }
 }

@@ -17,6 +17,7 @@ import {
   type NvidiaQueryField,
 } from './nvidiaSmiParser';
 import { LineSplitter, nodeSpawn, runToCompletion, type ChildExit, type ChildHandle, type SpawnPort } from './spawnPort';
+import { OnceLog } from '../onceLog';
 
 export interface NvidiaSmiProviderOptions {
   /** The nvidia-smi to run (see locateNvidiaSmi). */
@@ -72,7 +73,7 @@ export class NvidiaSmiProvider implements GpuProvider {
   private state: GpuAvailability;
   private latest: { timestamp: number; gpus: GpuReading[] } | null = null;
   private processes: GpuProcessUsage[] | null = null;
-  private readonly logged = new Set<string>();
+  private readonly once: OnceLog;
 
   private startPromise: Promise<GpuAvailability> | null = null;
   private stopped = false;
@@ -94,6 +95,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.spawn = options.spawn ?? nodeSpawn;
     this.clock = options.clock ?? systemClock;
     this.onLog = options.onLog ?? (() => {});
+    this.once = new OnceLog(this.onLog);
     this.fields = [...(options.fields ?? NVIDIA_QUERY_FIELDS)];
     this.computeAppsIntervalMs = options.computeAppsIntervalMs ?? 5000;
     this.wantProcesses = options.wantProcesses;
@@ -157,11 +159,11 @@ export class NvidiaSmiProvider implements GpuProvider {
         }
       }
       if (dropped.length > 0) {
-        this.logOnce('fields', `This NVIDIA driver does not know ${dropped.join(', ')}; those figures show as unknown.`);
+        this.once.say('fields', `This NVIDIA driver does not know ${dropped.join(', ')}; those figures show as unknown.`);
       }
       if (failure) {
         this.fail(failure.reason);
-        this.logOnce(`start:${failure.kind}`, failure.reason);
+        this.once.say(`start:${failure.kind}`, failure.reason);
         return null;
       }
       const { readings, rejected } = parseGpuOutput(run.stdout, this.fields);
@@ -169,7 +171,7 @@ export class NvidiaSmiProvider implements GpuProvider {
       if (readings.length === 0) {
         const reason = 'nvidia-smi ran but listed no GPU; GPU figures are off.';
         this.fail(reason);
-        this.logOnce('start:empty', reason);
+        this.once.say('start:empty', reason);
         return null;
       }
       return readings.sort((a, b) => a.index - b.index);
@@ -232,7 +234,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     // Several short ticks in a row mean the GPU count really changed (a GPU fell off the bus).
     if (this.incompleteTicks >= 3) {
       const seen = this.tick.length;
-      this.logOnce('gpu-count', `nvidia-smi now lists ${seen} GPU(s) instead of ${this.gpuCount}; showing what it lists.`);
+      this.once.say('gpu-count', `nvidia-smi now lists ${seen} GPU(s) instead of ${this.gpuCount}; showing what it lists.`);
       this.gpuCount = seen;
       this.incompleteTicks = 0;
       this.commit(this.tick);
@@ -244,7 +246,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.incompleteTicks = 0;
     if (this.consecutiveFailures > 0 || !this.state.available) {
       this.consecutiveFailures = 0;
-      if (!this.state.available) this.logOnce('recovered', 'nvidia-smi is reporting again after a restart.');
+      if (!this.state.available) this.once.say('recovered', 'nvidia-smi is reporting again after a restart.');
     }
     this.state = { provider: 'nvidia', available: true, reason: null };
     this.armWatchdog();
@@ -264,7 +266,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.watchdogTimer = null;
     if (this.stopped) return;
     const seconds = Math.round(this.watchdogMs() / 100) / 10;
-    this.logOnce(
+    this.once.say(
       'stalled',
       `nvidia-smi printed no complete reading for ${seconds} s; restarting it with backoff (further restarts are not logged).`,
     );
@@ -280,7 +282,7 @@ export class NvidiaSmiProvider implements GpuProvider {
       reason: 'nvidia-smi exited although it was asked to keep reporting; GPU figures are paused while it restarts.',
       transient: true,
     };
-    this.logOnce(`exit:${failure.kind}`, `${failure.reason} (restarting it with backoff; further restarts are not logged)`);
+    this.once.say(`exit:${failure.kind}`, `${failure.reason} (restarting it with backoff; further restarts are not logged)`);
     this.fail(failure.reason);
     this.scheduleRestart();
   }
@@ -344,7 +346,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     const failure = describeNvidiaSmiFailure({ ...run, command: this.path });
     if (failure) {
       this.processes = null;
-      this.logOnce(`compute-apps:${failure.kind}`, `Per-process GPU memory is unavailable: ${failure.reason}`);
+      this.once.say(`compute-apps:${failure.kind}`, `Per-process GPU memory is unavailable: ${failure.reason}`);
     } else {
       this.processes = parseComputeApps(run.stdout);
     }
@@ -400,12 +402,7 @@ export class NvidiaSmiProvider implements GpuProvider {
   }
 
   private logGarbage(line: string, reason: string): void {
-    this.logOnce('garbage', `nvidia-smi printed a line this monitor cannot read (${reason}): "${sanitizeText(line, 120)}"; such lines are skipped (not logged again).`);
+    this.once.say('garbage', `nvidia-smi printed a line this monitor cannot read (${reason}): "${sanitizeText(line, 120)}"; such lines are skipped (not logged again).`);
   }
 
-  private logOnce(kind: string, message: string): void {
-    if (this.logged.has(kind)) return;
-    this.logged.add(kind);
-    this.onLog(message);
-  }
 }

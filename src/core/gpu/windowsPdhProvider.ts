@@ -6,6 +6,7 @@ import { systemClock, type Clock, type GpuProvider, type GpuSample, type TimerHa
 import { PolledCommand } from './polledCommand';
 import { describeSimpleFailure } from './simpleFailure';
 import { nodeSpawn, type SpawnPort } from './spawnPort';
+import { OnceLog } from '../onceLog';
 
 export const ENGINE_COUNTER = '\\GPU Engine(*)\\Utilization Percentage';
 export const MEMORY_COUNTER = '\\GPU Adapter Memory(*)\\Dedicated Usage';
@@ -126,19 +127,18 @@ export interface WindowsPdhProviderOptions {
 export class WindowsPdhProvider implements GpuProvider {
   readonly kind = 'windows' as const;
   private readonly clock: Clock;
-  private readonly onLog: (message: string) => void;
   private readonly command: PolledCommand;
   private readonly minIntervalMs: number;
   private intervalMs = 2000;
   private latest: GpuSample | null = null;
   private timer: TimerHandle | null = null;
   private state: GpuAvailability = { provider: 'windows', available: false, reason: 'Windows GPU counters have not been started yet.' };
-  private readonly logged = new Set<string>();
+  private readonly once: OnceLog;
   private stopped = false;
 
   constructor(options: WindowsPdhProviderOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.onLog = options.onLog ?? (() => {});
+    this.once = new OnceLog(options.onLog ?? (() => {}));
     this.minIntervalMs = options.minIntervalMs ?? 2000;
     this.command = new PolledCommand({
       spawn: options.spawn ?? nodeSpawn,
@@ -177,7 +177,7 @@ export class WindowsPdhProvider implements GpuProvider {
       const reason = failure ?? 'Windows lists no GPU performance counters (GPU Engine / GPU Adapter Memory); GPU figures are off.';
       this.state = { provider: 'windows', available: false, reason };
       this.latest = null;
-      this.logOnce(failure ? `fail:${run.code ?? run.spawnErrorCode}` : 'empty', reason);
+      this.once.say(failure ? `fail:${run.code ?? run.spawnErrorCode}` : 'empty', reason);
       return;
     }
     this.state = { provider: 'windows', available: true, reason: null };
@@ -203,9 +203,4 @@ export class WindowsPdhProvider implements GpuProvider {
     this.latest = null;
   }
 
-  private logOnce(kind: string, message: string): void {
-    if (this.logged.has(kind)) return;
-    this.logged.add(kind);
-    this.onLog(message);
-  }
 }

@@ -3,6 +3,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { SystemReading, SystemSampler } from '../ports';
+import { OnceLog, errnoCode } from '../onceLog';
 
 /** The statfs fields used, so tests can inject a fake filesystem. */
 export interface StatfsResult {
@@ -89,8 +90,7 @@ export class ProcSystemSampler implements SystemSampler {
   private readonly procRoot: string;
   private readonly diskPath: string | null;
   private readonly statfs: (path: string) => Promise<StatfsResult>;
-  private readonly onLog: (message: string) => void;
-  private readonly logged = new Set<string>();
+  private readonly once: OnceLog;
   /** The reading the next CPU delta is taken against; starts as a baseline read at construction. */
   private previousCpu: Promise<CpuTimes | null>;
 
@@ -98,7 +98,7 @@ export class ProcSystemSampler implements SystemSampler {
     this.procRoot = options.procRoot ?? '/proc';
     this.diskPath = options.diskPath ?? null;
     this.statfs = options.statfs ?? ((p) => fsp.statfs(p));
-    this.onLog = options.onLog ?? (() => {});
+    this.once = new OnceLog(options.onLog ?? (() => {}));
     // Taken now so the first sample() already has a delta to report.
     this.previousCpu = this.readCpu();
   }
@@ -119,10 +119,10 @@ export class ProcSystemSampler implements SystemSampler {
     const path = join(this.procRoot, 'stat');
     try {
       const times = parseProcStat(await fsp.readFile(path, 'utf8'));
-      if (!times) this.logOnce('cpu-parse', `${path} has no aggregate cpu line; CPU % is unknown.`);
+      if (!times) this.once.say('cpu-parse', `${path} has no aggregate cpu line; CPU % is unknown.`);
       return times;
     } catch (err) {
-      this.logOnce('cpu-read', `Could not read ${path} (${errText(err)}); CPU % is unknown.`);
+      this.once.say('cpu-read', `Could not read ${path} (${errnoCode(err)}); CPU % is unknown.`);
       return null;
     }
   }
@@ -131,10 +131,10 @@ export class ProcSystemSampler implements SystemSampler {
     const path = join(this.procRoot, 'meminfo');
     try {
       const mem = parseMeminfo(await fsp.readFile(path, 'utf8'));
-      if (mem.ramUsedMb === null) this.logOnce('mem-parse', `${path} lacks MemTotal or MemAvailable; RAM use is unknown.`);
+      if (mem.ramUsedMb === null) this.once.say('mem-parse', `${path} lacks MemTotal or MemAvailable; RAM use is unknown.`);
       return mem;
     } catch (err) {
-      this.logOnce('mem-read', `Could not read ${path} (${errText(err)}); RAM figures are unknown.`);
+      this.once.say('mem-read', `Could not read ${path} (${errnoCode(err)}); RAM figures are unknown.`);
       return { ramTotalMb: null, ramAvailableMb: null, ramUsedMb: null };
     }
   }
@@ -144,19 +144,10 @@ export class ProcSystemSampler implements SystemSampler {
     try {
       return diskPercentFromStatfs(await this.statfs(this.diskPath));
     } catch (err) {
-      this.logOnce('disk', `Could not read disk usage of ${this.diskPath} (${errText(err)}); disk % is unknown.`);
+      this.once.say('disk', `Could not read disk usage of ${this.diskPath} (${errnoCode(err)}); disk % is unknown.`);
       return null;
     }
   }
 
-  private logOnce(kind: string, message: string): void {
-    if (this.logged.has(kind)) return;
-    this.logged.add(kind);
-    this.onLog(message);
-  }
 }
 
-function errText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e && typeof e === 'object' && e.code ? e.code : String(err);
-}

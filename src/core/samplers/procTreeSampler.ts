@@ -4,6 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessSampler, ProcessTreeReading } from '../ports';
+import { OnceLog, errnoCode } from '../onceLog';
 
 export interface ProcTreeSamplerOptions {
   /** Where /proc lives; tests point this at a fixture directory. */
@@ -74,9 +75,8 @@ export class ProcTreeSampler implements ProcessSampler {
   private readonly procRoot: string;
   private readonly ticksPerSecond: number;
   private readonly nowMs: () => number;
-  private readonly onLog: (message: string) => void;
   private readonly rescanMs: number;
-  private readonly logged = new Set<string>();
+  private readonly once: OnceLog;
   private strategy: 'auto' | 'children' | 'scan';
   private readonly previous = new Map<number, TreeState>();
   private used: 'children' | 'scan' | null = null;
@@ -91,7 +91,7 @@ export class ProcTreeSampler implements ProcessSampler {
     this.ticksPerSecond = options.ticksPerSecond ?? 100;
     this.nowMs = options.nowMs ?? (() => performance.now());
     this.strategy = options.strategy ?? 'auto';
-    this.onLog = options.onLog ?? (() => {});
+    this.once = new OnceLog(options.onLog ?? (() => {}));
     this.rescanMs = options.rescanMs ?? 5000;
   }
 
@@ -153,7 +153,7 @@ export class ProcTreeSampler implements ProcessSampler {
       }
       // Decided once under 'auto': a kernel without children files will not grow them.
       if (this.strategy === 'auto') this.strategy = 'scan';
-      else this.logOnce('children', `${this.procRoot}/PID/task/*/children is missing; scanning ${this.procRoot} instead.`);
+      else this.once.say('children', `${this.procRoot}/PID/task/*/children is missing; scanning ${this.procRoot} instead.`);
     }
     this.used = 'scan';
     return this.collectViaScan(root);
@@ -218,7 +218,7 @@ export class ProcTreeSampler implements ProcessSampler {
     try {
       entries = await fsp.readdir(this.procRoot);
     } catch (err) {
-      this.logOnce('scan', `Could not list ${this.procRoot} (${errText(err)}); process figures cover the root only.`);
+      this.once.say('scan', `Could not list ${this.procRoot} (${errnoCode(err)}); process figures cover the root only.`);
       return [root];
     }
     const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number);
@@ -258,14 +258,5 @@ export class ProcTreeSampler implements ProcessSampler {
     }
   }
 
-  private logOnce(kind: string, message: string): void {
-    if (this.logged.has(kind)) return;
-    this.logged.add(kind);
-    this.onLog(message);
-  }
 }
 
-function errText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e && typeof e === 'object' && e.code ? e.code : String(err);
-}

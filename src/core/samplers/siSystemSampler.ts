@@ -2,6 +2,7 @@
 // /proc directly instead, see procSystemSampler). Also the process-tree sampler for those systems,
 // from si.processes(), which is costly (ps / PowerShell), so concurrent calls share one run.
 import type { ProcessSampler, ProcessTreeReading, SystemReading, SystemSampler } from '../ports';
+import { OnceLog } from '../onceLog';
 
 /** The slice of systeminformation used here, so tests inject recorded answers. */
 export interface SiSystemPort {
@@ -61,13 +62,14 @@ export class SiSystemSampler implements SystemSampler {
   private readonly platform: NodeJS.Platform;
   private readonly si: Promise<SiSystemPort>;
   private readonly onLog: (message: string) => void;
-  private readonly logged = new Set<string>();
+  private readonly once: OnceLog;
 
   constructor(options: SiSystemSamplerOptions = {}) {
     this.diskPath = options.diskPath ?? null;
     this.platform = options.platform ?? process.platform;
     this.si = options.si ? Promise.resolve(options.si) : loadSi();
     this.onLog = options.onLog ?? (() => {});
+    this.once = new OnceLog(this.onLog);
   }
 
   async sample(): Promise<SystemReading> {
@@ -82,7 +84,7 @@ export class SiSystemSampler implements SystemSampler {
     let diskUsagePercent: number | null = null;
     if (disk && this.diskPath !== null) {
       const fs = mountFor(disk, this.diskPath, this.platform);
-      if (!fs) this.logOnce('disk-mount', `No mounted filesystem holds ${this.diskPath}; disk % is unknown.`);
+      if (!fs) this.once.say('disk-mount', `No mounted filesystem holds ${this.diskPath}; disk % is unknown.`);
       diskUsagePercent = fs ? finiteOrNull(fs.use, 0, 100) : null;
     }
     return {
@@ -99,16 +101,11 @@ export class SiSystemSampler implements SystemSampler {
     try {
       return await call();
     } catch (err) {
-      this.logOnce(kind, `systeminformation could not read ${what} (${err instanceof Error ? err.message : String(err)}); it is unknown.`);
+      this.once.say(kind, `systeminformation could not read ${what} (${err instanceof Error ? err.message : String(err)}); it is unknown.`);
       return null;
     }
   }
 
-  private logOnce(kind: string, message: string): void {
-    if (this.logged.has(kind)) return;
-    this.logged.add(kind);
-    this.onLog(message);
-  }
 }
 
 export interface SiProcessSamplerOptions {

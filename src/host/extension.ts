@@ -17,6 +17,7 @@ const STATUS_DOC_URI = vscode.Uri.parse('model-perf:/Current Status.md');
 export type { ModelPerfApi };
 
 export async function activate(context: vscode.ExtensionContext): Promise<ModelPerfApi> {
+  const activationStartedMs = performance.now();
   const log = vscode.window.createOutputChannel('Model Perf', { log: true });
   context.subscriptions.push(log);
   const read = () => readSettings(vscode.workspace.getConfiguration('modelPerf'), (msg) => log.warn(msg));
@@ -93,7 +94,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
   await engine.start();
   setContext();
   statusBar.update();
-  log.info(`Model Performance Monitor started: sampling every ${engine.currentSettings.monitoringIntervalMs / 1000} s; history in ${engine.historyLocation}`);
+  log.info(`Model Performance Monitor started in ${Math.round(performance.now() - activationStartedMs)} ms: sampling every ${engine.currentSettings.monitoringIntervalMs / 1000} s; history in ${engine.historyLocation}`);
   return createApi(engine, context.subscriptions);
 }
 

@@ -149,7 +149,7 @@ test('Show Log shows the extension\'s log with what happened', async () => {
   await output.waitFor({ state: 'visible', timeout: 10000 });
   await wb.page.waitForTimeout(500);
   const text = (await output.innerText()).replace(/\u00a0/g, ' ');
-  assert.match(text, /Model Performance Monitor started/);
+  assert.match(text, /Model Performance Monitor started in \d+ ms/);
   assert.match(text, /Task completed: e2e-run: succeeded/);
   await screenshot(wb.page, 'show-log');
   assert.deepEqual(wb.consoleErrors(), []);

@@ -112,7 +112,12 @@ export function formatElapsed(ms: number): string {
 /** A task id for the status bar: no codicon syntax, no control characters, at most 24 characters. */
 export function shortTaskName(taskId: string): string {
   const clean = taskId.replace(/[\u0000-\u001f\u007f$]/g, '').trim();
-  return clean.length > 24 ? `${clean.slice(0, 23)}…` : clean;
+  if (clean.length <= 24) return clean;
+  // Tracked runs are named `script.py@14:05:03`: keep the time, shorten the script's name.
+  const at = clean.lastIndexOf('@');
+  const suffix = at > 0 ? clean.slice(at) : '';
+  if (suffix.length >= 2 && suffix.length <= 12) return `${clean.slice(0, 23 - suffix.length)}…${suffix}`;
+  return `${clean.slice(0, 23)}…`;
 }
 
 /**

@@ -97,6 +97,8 @@ test('elapsed times and task names are short and safe', () => {
   assert.equal(formatElapsed(-5), '0:00');
   assert.equal(shortTaskName('a\u0007b$(x)'), 'ab(x)');
   assert.equal(shortTaskName('x'.repeat(40)), `${'x'.repeat(23)}…`);
+  assert.equal(shortTaskName('fake_generate_video.py@14:34:56'), 'fake_generate_…@14:34:56');
+  assert.equal(shortTaskName('fake_generate_video.py@14:34:56').length, 24);
 });
 
 test('stopped monitoring says so, with a link to start it', () => {

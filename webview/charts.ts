@@ -5,7 +5,7 @@ import {
   Chart, LinearScale, LineController, LineElement, PointElement, Tooltip,
   type ChartConfiguration, type ChartDataset, type Plugin, type ScaleOptions,
 } from 'chart.js';
-import { formatDateTime, formatTick, timeTicks, type Point } from './viewModel';
+import { fitLabel, formatDateTime, formatTick, phaseLanes, timeTicks, type PhaseBand, type Point } from './viewModel';
 
 // No Legend plugin: it measures its text on every update; each chart's legend is HTML (see legend()).
 Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip);
@@ -79,6 +79,8 @@ export interface LineChartOptions {
   ariaLabel: string;
   /** Said over the plot when every value is unknown. */
   emptyText?: string;
+  /** Draws a task's phases as labelled bands (setPhases); only the task timeline asks for it. */
+  phaseBands?: boolean;
 }
 
 type LineData = ChartDataset<'line', Point[]>;
@@ -88,6 +90,7 @@ export class LineChart {
   readonly chart: Chart<'line', Point[]>;
   private specs: SeriesSpec[] = [];
   private thresholds: ThresholdLine[] = [];
+  private bands: PhaseBand[] = [];
   private theme: ChartTheme;
   private spanMs = 300_000;
   private onScreen = true;
@@ -127,13 +130,15 @@ export class LineChart {
         plugins: {
           tooltip: {
             callbacks: {
-              title: (items) => (items[0] ? formatDateTime(items[0].parsed.x ?? Number.NaN) : ''),
+              title: (items) => (items[0] ? this.tooltipTitle(items[0].parsed.x ?? Number.NaN) : ''),
               label: (item) => `${item.dataset.label ?? ''}: ${item.parsed.y === null ? 'N/A' : opts.valueText(item.datasetIndex, item.parsed.y)}`,
             },
           },
         },
       },
-      plugins: [thresholdPlugin],
+      plugins: opts.phaseBands
+        ? [{ id: 'phaseBands', beforeDatasetsDraw: (chart) => this.drawPhaseBands(chart) } satisfies Plugin<'line'>, thresholdPlugin]
+        : [thresholdPlugin],
     };
     this.chart = new Chart(canvas, config);
     this.observer = new IntersectionObserver((entries) => {
@@ -198,6 +203,23 @@ export class LineChart {
     this.thresholds = lines;
   }
 
+  /** The time under the pointer, with the phases running then (their labels may be cut on the chart). */
+  private tooltipTitle(x: number): string {
+    const names = this.bands.filter((b) => b.start <= x && x <= b.end).map((b) => b.name);
+    return names.length ? `${formatDateTime(x)} · ${names.join(', ')}` : formatDateTime(x);
+  }
+
+  /** The phases to draw behind the lines; their labels get rows above the plot (none: no room taken). */
+  setPhases(bands: PhaseBand[]): void {
+    this.bands = bands;
+    const o = this.chart.options;
+    o.layout = { ...o.layout, padding: { top: phaseLanes(bands) * this.phaseRowHeight() } };
+  }
+
+  private phaseRowHeight(): number {
+    return Math.max(10, this.theme.fontSize - 2) + 6;
+  }
+
   setXRange(min: number, max: number): void {
     this.spanMs = max - min;
     const x = this.chart.options.scales?.x;
@@ -220,6 +242,9 @@ export class LineChart {
   update(): void {
     const known = this.chart.data.datasets.some((ds) => ds.data.some((p) => p.y !== null));
     this.emptyNote.classList.toggle('hidden', known);
+    // A second axis with nothing on it would print a made-up scale (0 MB, 1 MB, 1 MB).
+    const y1 = this.opts.y1 ? (this.chart.options.scales?.y1 as { ticks?: { display?: boolean } } | undefined) : undefined;
+    if (y1?.ticks) y1.ticks.display = known;
     if (!known) this.emptyNote.textContent = this.opts.emptyText ?? 'No figures recorded';
     if (!this.onScreen) {
       this.dirty = true;
@@ -244,6 +269,7 @@ export class LineChart {
       s.title.color = theme.muted;
     }
     this.styleDatasets();
+    if (this.bands.length > 0) this.setPhases(this.bands);
     this.update();
   }
 
@@ -283,16 +309,63 @@ export class LineChart {
     ctx.lineWidth = this.theme.highContrast ? 2 : 1;
     ctx.setLineDash([4, 4]);
     ctx.font = `${Math.max(10, this.theme.fontSize - 2)}px ${this.theme.fontFamily}`;
-    ctx.textBaseline = 'bottom';
-    for (const t of this.thresholds) {
-      const py = y.getPixelForValue(t.value);
-      if (!Number.isFinite(py) || py < area.top || py > area.bottom) continue;
+    const labelHeight = Math.max(10, this.theme.fontSize - 2) + 2;
+    const lines = this.thresholds.map((t) => ({ t, py: y.getPixelForValue(t.value) })).filter(({ py }) => Number.isFinite(py) && py >= area.top && py <= area.bottom);
+    for (const { t, py } of lines) {
       ctx.beginPath();
       ctx.moveTo(area.left, py);
       ctx.lineTo(area.right, py);
       ctx.stroke();
+      // Above its line, unless another line runs through that space: then below it.
+      const crowded = lines.some((o) => o.t !== t && o.py < py && py - o.py < labelHeight);
+      ctx.textBaseline = crowded && py + labelHeight <= area.bottom ? 'top' : 'bottom';
       ctx.textAlign = t.align === 'left' ? 'left' : 'right';
-      ctx.fillText(t.label, t.align === 'left' ? area.left + 2 : area.right - 2, py - 2);
+      ctx.fillText(t.label, t.align === 'left' ? area.left + 2 : area.right - 2, ctx.textBaseline === 'top' ? py + 2 : py - 2);
+    }
+    ctx.restore();
+  }
+
+  /**
+   * Each phase: a faint band over the plot, a line at its start, and a tinted label chip in its
+   * row above the plot (the name cut to fit, never drawn over a neighbour's).
+   */
+  private drawPhaseBands(chart: Chart): void {
+    const area = chart.chartArea;
+    const x = chart.scales.x;
+    if (!area || !x || this.bands.length === 0) return;
+    const ctx = chart.ctx;
+    const rowH = this.phaseRowHeight();
+    const top = area.top - phaseLanes(this.bands) * rowH;
+    const colours = this.theme.series.slice(0, 5);
+    const hc = this.theme.highContrast;
+    ctx.save();
+    ctx.font = `${Math.max(10, this.theme.fontSize - 2)}px ${this.theme.fontFamily}`;
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'left';
+    for (const b of this.bands) {
+      const x0 = Math.max(area.left, x.getPixelForValue(b.start));
+      const x1 = Math.min(area.right, x.getPixelForValue(b.end));
+      if (!(x1 >= x0)) continue;
+      const colour = colours[b.index % colours.length] as string;
+      const rowTop = top + b.lane * rowH;
+      ctx.fillStyle = colour;
+      ctx.globalAlpha = hc ? 0.14 : 0.1;
+      ctx.fillRect(x0, area.top, x1 - x0, area.bottom - area.top);
+      ctx.globalAlpha = hc ? 0.35 : 0.28;
+      ctx.fillRect(x0, rowTop + 1, x1 - x0, rowH - 2);
+      ctx.globalAlpha = hc ? 1 : 0.7;
+      ctx.strokeStyle = colour;
+      ctx.lineWidth = hc ? 2 : 1;
+      ctx.beginPath();
+      ctx.moveTo(x0 + 0.5, rowTop + 1);
+      ctx.lineTo(x0 + 0.5, area.bottom);
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+      const label = fitLabel(b.name, x1 - x0 - 6, (t) => ctx.measureText(t).width);
+      if (label) {
+        ctx.fillStyle = this.theme.foreground;
+        ctx.fillText(label, x0 + 4, rowTop + rowH / 2);
+      }
     }
     ctx.restore();
   }

@@ -18,8 +18,8 @@ import { h, replace, setText } from './dom';
 import {
   DEFAULT_QUERY, distinctValues, efficiencyExplanation, formatCount, formatDateTime, formatElapsed, formatEvidence,
   formatMb, formatMbOf, formatPercent, formatRatio, formatRelative, formatSeconds, formatWindow, isKnown, NA,
-  percentOf, queryRows, RANGE_LABELS, rowResolution, SEVERITY_LABELS, STATUS_LABELS, decimate,
-  type HistoryQuery, type SortKey,
+  percentOf, phaseBands, phaseRows, queryRows, RANGE_LABELS, rowResolution, SEVERITY_LABELS, STATUS_LABELS, decimate,
+  type HistoryQuery, type PhaseRow, type SortKey,
 } from './viewModel';
 
 interface VsCodeApi {
@@ -100,6 +100,8 @@ const el = {
   detail: h('div', { class: 'detail hidden', id: 'task-detail' }),
   detailInfo: h('div'),
   detailNote: h('p', { class: 'muted small' }),
+  /** The selected task's phases; hidden (and empty) for a task that reported none. */
+  phases: h('div', { class: 'phases hidden', id: 'task-phases' }),
 };
 
 function chartCard(title: string, canvas: HTMLCanvasElement): HTMLElement {
@@ -170,7 +172,7 @@ function buildSkeleton(root: HTMLElement): void {
     h('section', { class: 'card', id: 'history', attrs: { 'aria-labelledby': 'history-title' } },
       h('h2', { id: 'history-title' }, 'History'), el.historyFilters, el.historyCount, el.historyTable, el.detail),
   );
-  replace(el.detail, el.detailInfo, chartCard('VRAM, GPU and CPU during the task', canvases.detail), el.detailNote);
+  replace(el.detail, el.detailInfo, chartCard('VRAM, GPU and CPU during the task', canvases.detail), el.detailNote, el.phases);
   buildEmptyState();
 }
 
@@ -212,7 +214,8 @@ function makeCharts() {
   trendCpu: new LineChart(canvases.trendCpu, { y: { min: 0, format: (v) => `${v}%` }, valueText: (_i, y) => formatPercent(y), showPoints: true, ariaLabel: 'Mean CPU use per bucket of tasks' }, theme),
   detail: new LineChart(canvases.detail, {
     y: percentAxis(), y1: { min: 0, format: (v) => formatMb(v) },
-    valueText: (i, y) => (i === 0 ? formatMb(y) : formatPercent(y)), ariaLabel: 'The selected task’s VRAM, GPU and CPU over its run',
+    valueText: (i, y) => (i === 0 ? formatMb(y) : formatPercent(y)), ariaLabel: 'The selected task’s VRAM, GPU and CPU over its run, with its phases',
+    phaseBands: true,
   }, theme),
   };
 }
@@ -574,6 +577,7 @@ function renderDetail(taskId: string, startTime: number, detail: TaskDetail | nu
   if (!detail) {
     replace(el.detailInfo, h('p', { class: 'muted' }, 'This task is no longer in the history.'));
     setText(el.detailNote, '');
+    renderPhases([]);
     return;
   }
   const t = detail.task;
@@ -604,7 +608,30 @@ function renderDetail(taskId: string, startTime: number, detail: TaskDetail | nu
   charts.detail.setData(0, decimate(tl.timestamps, tl.vramUsedMb, xMin, xMax, w));
   charts.detail.setData(1, decimate(tl.timestamps, tl.gpuUtilizationPercent, xMin, xMax, w));
   charts.detail.setData(2, decimate(tl.timestamps, tl.cpuUsagePercent, xMin, xMax, w));
+  charts.detail.setPhases(phaseBands(t.phases, xMin, xMax));
   charts.detail.update();
+  renderPhases(phaseRows(t.phases, t.startTime, t.endTime));
+}
+
+/** The Phases table under the task's chart; nothing at all for a task without phases. */
+function renderPhases(rows: PhaseRow[]): void {
+  el.phases.classList.toggle('hidden', rows.length === 0);
+  if (rows.length === 0) {
+    replace(el.phases);
+    charts.detail.setPhases([]);
+    return;
+  }
+  replace(el.phases,
+    h('h4', { id: 'phases-title' }, 'Phases'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'data phases-table', attrs: { 'aria-labelledby': 'phases-title' } },
+      h('thead', null, h('tr', null,
+        h('th', { attrs: { scope: 'col' } }, 'Phase'),
+        h('th', { class: 'num', attrs: { scope: 'col' } }, 'Start'),
+        h('th', { class: 'num', attrs: { scope: 'col' } }, 'Duration'))),
+      h('tbody', null, ...rows.map((r) => h('tr', null,
+        h('th', { class: 'text', attrs: { scope: 'row' } }, r.name),
+        h('td', { class: 'num' }, r.offset),
+        h('td', { class: `num${r.running ? ' running' : ''}` }, r.duration)))))));
 }
 
 function showNotice(level: 'info' | 'warning' | 'error', text: string): void {

@@ -1,7 +1,7 @@
 // The dashboard's view model: pure formatting and table logic, no DOM, so plain-node unit tests
 // cover it. Figures come from the engine; this file only turns them into text and rows.
 // `null` is unknown and reads "N/A", never 0.
-import type { Evidence, PerformanceAnalysis, Severity, TaskStatus } from '../src/shared/metrics';
+import type { Evidence, PerformanceAnalysis, Severity, TaskPhase, TaskStatus } from '../src/shared/metrics';
 import type { AnalysisWindowHours, HistoryRow, LiveRange } from '../src/shared/protocol';
 
 export const NA = 'N/A';
@@ -193,6 +193,102 @@ export function queryRows(rows: readonly HistoryRow[], q: HistoryQuery): History
 /** Distinct values for a filter menu, sorted. */
 export function distinctValues(rows: readonly HistoryRow[], pick: (r: HistoryRow) => string): string[] {
   return [...new Set(rows.map(pick))].sort((a, b) => a.localeCompare(b));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task phases (model_load, denoise, decode, ...): the detail's table and its chart's bands
+
+/** An offset from the task's start: `+0:04`, `+12:30`, `+1:02:03` (whole seconds, never negative). */
+export function formatOffset(ms: number | null | undefined): string {
+  if (!isKnown(ms)) return NA;
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = pad2(total % 60);
+  return h > 0 ? `+${h}:${pad2(m)}:${sec}` : `+${m}:${sec}`;
+}
+
+export interface PhaseRow {
+  name: string;
+  /** `+0:04` from the task's start. */
+  offset: string;
+  /** `12.4 s`, `running` (open phase of a running task) or `no end recorded`. */
+  duration: string;
+  running: boolean;
+}
+
+/** Phases in start order (ties keep the recorded order); the engine records them in order, a file may not. */
+export function sortedPhases(phases: readonly TaskPhase[] | undefined): TaskPhase[] {
+  return (phases ?? [])
+    .map((p, i) => ({ p, i }))
+    .filter(({ p }) => isKnown(p.startTime))
+    .sort((a, b) => a.p.startTime - b.p.startTime || a.i - b.i)
+    .map(({ p }) => p);
+}
+
+/** The Phases table's rows. Names stay as given: the DOM puts them in with textContent. */
+export function phaseRows(phases: readonly TaskPhase[] | undefined, taskStart: number, taskEnd: number | null): PhaseRow[] {
+  return sortedPhases(phases).map((p) => {
+    const open = !isKnown(p.endTime);
+    const running = open && taskEnd === null;
+    return {
+      name: p.name,
+      offset: formatOffset(p.startTime - taskStart),
+      duration: open ? (running ? 'running' : 'no end recorded') : formatSeconds(Math.max(0, ((p.endTime as number) - p.startTime) / 1000)),
+      running,
+    };
+  });
+}
+
+export interface PhaseBand {
+  name: string;
+  /** Clamped to the chart's x range; an open phase reaches its right edge. */
+  start: number;
+  end: number;
+  /** Label row from the top (0 first): overlapping phases get different rows so labels do not cover each other. */
+  lane: number;
+  /** Index among the phases (for alternating colours). */
+  index: number;
+}
+
+/** Bands for the phases that fall in [xMin, xMax], each in the first label row free at its start. */
+export function phaseBands(phases: readonly TaskPhase[] | undefined, xMin: number, xMax: number): PhaseBand[] {
+  if (!(xMax > xMin)) return [];
+  const laneEnds: number[] = [];
+  const out: PhaseBand[] = [];
+  sortedPhases(phases).forEach((p, index) => {
+    const start = Math.max(xMin, p.startTime);
+    const end = Math.min(xMax, isKnown(p.endTime) ? Math.max(p.endTime, p.startTime) : xMax);
+    if (start > xMax || end < xMin) return;
+    let lane = laneEnds.findIndex((e) => e <= start);
+    if (lane < 0) lane = laneEnds.push(end) - 1;
+    else laneEnds[lane] = end;
+    out.push({ name: p.name, start, end, lane, index });
+  });
+  return out;
+}
+
+/** How many label rows the bands need. */
+export function phaseLanes(bands: readonly PhaseBand[]): number {
+  return bands.reduce((n, b) => Math.max(n, b.lane + 1), 0);
+}
+
+/**
+ * The label that fits `maxWidth` pixels: the name, else the name cut with an ellipsis, else
+ * nothing (a band too thin for even one letter and the ellipsis). `measure` is the canvas's.
+ */
+export function fitLabel(name: string, maxWidth: number, measure: (s: string) => number): string {
+  if (measure(name) <= maxWidth) return name;
+  const chars = Array.from(name);
+  let lo = 0;
+  let hi = chars.length - 1;
+  // Longest prefix that fits with the ellipsis (binary search: measureText is not free).
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (measure(`${chars.slice(0, mid).join('')}…`) <= maxWidth) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo === 0 ? '' : `${chars.slice(0, lo).join('')}…`;
 }
 
 // ---------------------------------------------------------------------------------------------

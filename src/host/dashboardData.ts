@@ -2,9 +2,9 @@
 // payloads: columns for the charts, rows for the history table, a task's own timeline. Pure (no
 // `vscode`), so plain-node tests cover it; figures are selected and reshaped here, not computed.
 import type { MinuteRollup } from '../core/snapshotRing';
-import type { PerformanceMetrics } from '../shared/metrics';
+import type { PerformanceMetrics, TaskPhase } from '../shared/metrics';
 import {
-  LIVE_RANGE_MS, MAX_HISTORY_ROWS, PROTOCOL_VERSION,
+  LIVE_RANGE_MS, MAX_HISTORY_ROWS, MAX_PHASE_NAME_LENGTH, MAX_TASK_PHASES, PROTOCOL_VERSION,
   type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type HistoryRow,
   type LiveRange, type LiveSeries, type SeriesGpu, type TaskDetail, type TaskTimeline, type ToWebview,
 } from '../shared/protocol';
@@ -132,10 +132,29 @@ export function taskTimeline(task: PerformanceMetrics, snapshots: readonly Syste
   };
 }
 
+/**
+ * Phases within what the protocol carries: the first MAX_TASK_PHASES with finite times, names cut
+ * to MAX_PHASE_NAME_LENGTH. A history file may hold more (or longer) than the engine records, and
+ * the webview would reject the whole detail rather than show part of it.
+ */
+export function protocolPhases(phases: readonly TaskPhase[]): TaskPhase[] {
+  const cut = (name: string): string => {
+    if (name.length <= MAX_PHASE_NAME_LENGTH) return name;
+    // Cut in UTF-16 units (what the protocol counts) without splitting a surrogate pair.
+    const head = name.slice(0, MAX_PHASE_NAME_LENGTH - 1).replace(/[\uD800-\uDBFF]$/, '');
+    return `${head}…`;
+  };
+  return phases
+    .filter((p) => Number.isFinite(p.startTime) && (p.endTime === null || Number.isFinite(p.endTime)))
+    .slice(0, MAX_TASK_PHASES)
+    .map((p) => ({ name: cut(p.name), startTime: p.startTime, endTime: p.endTime }));
+}
+
 export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number): TaskDetail | null {
-  const task = source.history(null).find((t) => t.taskId === taskId && t.startTime === startTime)
+  const found = source.history(null).find((t) => t.taskId === taskId && t.startTime === startTime)
     ?? source.activeTasks().find((t) => t.taskId === taskId && t.startTime === startTime);
-  if (!task) return null;
+  if (!found) return null;
+  const task = found.phases ? { ...found, phases: protocolPhases(found.phases) } : found;
   const firstMinute = Math.floor(task.startTime / MINUTE_MS) * MINUTE_MS;
   return { task, timeline: taskTimeline(task, source.recentSnapshots(task.startTime - 1), source.minuteRollups(firstMinute)) };
 }

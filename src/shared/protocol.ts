@@ -29,6 +29,13 @@ export const ANALYSIS_WINDOWS: readonly AnalysisWindowHours[] = [1, 24, 168, 720
 export const DEFAULT_RANGE: LiveRange = '5m';
 export const DEFAULT_WINDOW: AnalysisWindowHours = 24;
 
+/**
+ * A task's phases as the dashboard takes them: names are the run's own strings (the engine allows
+ * 64 characters, a history file may hold anything), so the host trims to these before sending.
+ */
+export const MAX_PHASE_NAME_LENGTH = 64;
+export const MAX_TASK_PHASES = 200;
+
 /** Most history rows sent in one message (the newest); the webview says how many were left out. */
 export const MAX_HISTORY_ROWS = 2000;
 
@@ -209,7 +216,7 @@ export const checkPerformanceMetrics = obj<PerformanceMetrics>({
   processTreeAverageVramUsageMb: nnum, rootPid: nullable(int), sampleCount: num,
   optimizationsApplied: arr(text, 256), quantizationUsed: nstr, offloadUsed: bool, success: bool, errorCategory: nstr,
   stepsCompleted: optional(nnum), stepsTotal: optional(nnum), stepsPerSecond: optional(nnum), progressUpdatedAt: optional(nnum),
-  phases: optional(arr(obj<TaskPhase>({ name: text, startTime: num, endTime: nnum }), 100)),
+  phases: optional(arr(obj<TaskPhase>({ name: str(MAX_PHASE_NAME_LENGTH), startTime: num, endTime: nnum }), MAX_TASK_PHASES)),
 });
 
 const evidence = obj<Evidence>({

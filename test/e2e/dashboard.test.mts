@@ -1,7 +1,8 @@
 // A person opens "Model Perf: Open Dashboard" from the palette. With a history of tasks recorded
 // through the engine's own store, the figures shown equal the engine's analysis; a hostile model
 // type stays text; a malformed message from the webview is rejected, logged, and the panel keeps
-// working; no Content-Security-Policy error reaches the console; dark and light screenshots are
+// working; no Content-Security-Policy error reaches the console; a task's phases show on its
+// timeline and in a Phases table; dark, light, high contrast and narrow-column screenshots are
 // saved. A new user (empty history) sees how to record a first task.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,13 +23,16 @@ import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../har
 // so the little of the DOM they touch is declared here.
 interface BrowserElement {
   textContent: string | null;
+  scrollWidth: number;
+  clientWidth: number;
   value: string;
   classList: { contains(name: string): boolean };
   dispatchEvent(event: unknown): boolean;
 }
 declare const document: {
   querySelector(selector: string): BrowserElement | null;
-  querySelectorAll(selector: string): { length: number };
+  querySelectorAll(selector: string): { length: number; [i: number]: BrowserElement };
+  documentElement: BrowserElement;
   getElementById(id: string): BrowserElement | null;
   body: BrowserElement;
 };
@@ -43,6 +47,11 @@ after(async () => {
 });
 
 const HOSTILE = '<img src=x onerror=alert(1)>';
+/** The seeded task that reported phases, one of them with a name that looks like markup. */
+const PHASED = 'seed-12';
+const HOSTILE_PHASE = '<b>x</b>';
+/** [name, start, end] in seconds from the task start (a 396 s video run). */
+const PHASES: [string, number, number][] = [['model_load', 0, 14.6], ['denoise', 14.6, 371.2], ['decode', 371.2, 389], [HOSTILE_PHASE, 389, 396]];
 
 /** A history a user could have: two model types, two resolutions, failures, a cancel, VRAM near full. */
 function seededTasks(now: number): PerformanceMetrics[] {
@@ -59,6 +68,7 @@ function seededTasks(now: number): PerformanceMetrics[] {
   };
   for (let i = 0; i < 14; i++) {
     const failed = i % 5 === 3;
+    const start = now - (20 - i) * 3_600_000 / 2;
     add(i, {
       modelType: i % 2 === 0 ? 'wan-t2v' : 'flux-dev',
       resolution: i % 3 === 0 ? '1080p' : '720p',
@@ -67,6 +77,7 @@ function seededTasks(now: number): PerformanceMetrics[] {
       success: !failed,
       errorCategory: failed ? 'oom' : null,
       generationTimeSeconds: failed ? null : 120 + i * 23,
+      ...(`seed-${i}` === PHASED ? { phases: PHASES.map(([name, from, to]) => ({ name, startTime: start + from * 1000, endTime: start + to * 1000 })) } : {}),
     });
   }
   add(14, { modelType: 'wan-t2v', status: 'cancelled', success: false, generationTimeSeconds: null });
@@ -114,6 +125,7 @@ async function setColorTheme(page: Page, label: string, cssClass: string): Promi
 }
 
 const DARK = ['Dark Modern', 'vscode-theme-defaults-themes-dark_modern-json'] as const;
+const HIGH_CONTRAST = ['Dark High Contrast', 'vscode-theme-defaults-themes-hc_black-json'] as const;
 const LIGHT = ['Light Modern', 'vscode-theme-defaults-themes-light_modern-json'] as const;
 
 async function openDashboard(wb: Workbench): Promise<Frame> {
@@ -122,6 +134,19 @@ async function openDashboard(wb: Workbench): Promise<Frame> {
   await runCommand(wb.page, 'Model Perf: Open Dashboard');
   await wb.page.waitForSelector('.tab[aria-label*="Model Performance"]', { timeout: 20_000 });
   return dashboardFrame(wb.page);
+}
+
+/** Selects the task with phases in the history table and waits for its Phases table. */
+async function showPhasedTask(frame: Frame): Promise<void> {
+  await frame.locator('#history tbody tr', { hasText: PHASED }).first().click();
+  await frame.waitForSelector('#task-phases:not(.hidden) tbody tr', { timeout: 10_000 });
+  await frame.locator('#task-detail .chart-card').scrollIntoViewIfNeeded();
+  await frame.page().waitForTimeout(300);
+}
+
+/** Elements of the page wider than the page itself (what would push a narrow column sideways). */
+async function horizontalOverflow(frame: Frame): Promise<number> {
+  return frame.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 }
 
 async function text(frame: Frame, selector: string): Promise<string> {
@@ -224,6 +249,23 @@ test('with a history, the figures equal the engine analysis; hostile text stays 
   assert.ok((await text(frame, '#task-detail .detail-head')).includes(HOSTILE));
   assert.match(await text(frame, '#task-detail'), /Generation time\s*1 min 35 s/);
 
+  // The task that reported phases: its timeline gets a band per phase, and a Phases table below.
+  await showPhasedTask(frame);
+  const phaseRows = await frame.locator('#task-phases tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<BrowserElement> }).children, (c) => c.textContent ?? '')));
+  assert.deepEqual(phaseRows, [
+    ['model_load', '+0:00', formatSeconds(14.6)],
+    ['denoise', '+0:14', formatSeconds(371.2 - 14.6)],
+    ['decode', '+6:11', formatSeconds(389 - 371.2)],
+    [HOSTILE_PHASE, '+6:29', formatSeconds(7)],
+  ]);
+  assert.deepEqual(phaseRows.map((r) => r[2]), ['15 s', '5 min 57 s', '18 s', '7.0 s']);
+  assert.equal(await frame.evaluate(() => document.querySelectorAll('#task-phases b').length), 0, 'the markup-like phase name is text, not a <b> element');
+  await screenshot(wb.page, 'dashboard-task-phases');
+  // A task without phases shows no Phases table at all.
+  await frame.locator('#history tbody tr', { hasText: HOSTILE }).first().click();
+  await frame.waitForFunction(() => document.querySelector('#task-phases')?.classList.contains('hidden') ?? false, undefined, { timeout: 10_000 });
+  assert.equal(await frame.locator('#task-phases table').count(), 0);
+
   await frame.locator('#bottlenecks').scrollIntoViewIfNeeded();
   await screenshot(wb.page, 'dashboard-dark-analysis');
   await frame.locator('#history').scrollIntoViewIfNeeded();
@@ -274,6 +316,50 @@ test('the dashboard in a light theme', async () => {
   await screenshot(wb.page, 'dashboard-light');
   assert.deepEqual(cspErrors(wb), []);
   assert.deepEqual(wb.consoleErrors(), []);
+});
+
+test('the dashboard in a high contrast theme', async () => {
+  const home = await seededHome(seededTasks(Date.now()));
+  const wb = await openWorkbench({ colorScheme: 'dark', env: { MODEL_PERF_HOME: home } });
+  open.push(wb);
+  await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });
+  await setColorTheme(wb.page, ...HIGH_CONTRAST);
+  const frame = await openDashboard(wb);
+  await frame.waitForSelector('#kpi-tasks .tile-value', { timeout: 20_000 });
+  await frame.waitForFunction(() => document.body.classList.contains('vscode-high-contrast'), undefined, { timeout: 10_000 });
+  await wb.page.waitForTimeout(1500);
+  await screenshot(wb.page, 'dashboard-high-contrast');
+  await showPhasedTask(frame);
+  assert.match(await text(frame, '#task-phases'), /model_load.*denoise.*decode/s);
+  await screenshot(wb.page, 'dashboard-high-contrast-phases');
+  assert.deepEqual(cspErrors(wb), []);
+  assert.deepEqual(wb.consoleErrors(), []);
+  await wb.close();
+  open.splice(open.indexOf(wb), 1);
+});
+
+test('the dashboard in a narrow column: nothing pushes the page sideways, wide tables scroll in their card', async () => {
+  const home = await seededHome(seededTasks(Date.now()));
+  const wb = await openWorkbench({ colorScheme: 'dark', width: 700, height: 900, env: { MODEL_PERF_HOME: home } });
+  open.push(wb);
+  await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });
+  await setColorTheme(wb.page, ...DARK);
+  const frame = await openDashboard(wb);
+  await frame.waitForSelector('#kpi-tasks .tile-value', { timeout: 20_000 });
+  await wb.page.waitForTimeout(1500);
+  await screenshot(wb.page, 'dashboard-narrow');
+  assert.equal(await horizontalOverflow(frame), 0, 'the page does not scroll sideways');
+  await showPhasedTask(frame);
+  await frame.locator('#history table.history').scrollIntoViewIfNeeded();
+  await screenshot(wb.page, 'dashboard-narrow-history');
+  assert.equal(await horizontalOverflow(frame), 0, 'the history and its detail stay within the column');
+  await frame.locator('#task-phases').scrollIntoViewIfNeeded();
+  await screenshot(wb.page, 'dashboard-narrow-phases');
+  assert.equal(await horizontalOverflow(frame), 0);
+  assert.deepEqual(cspErrors(wb), []);
+  assert.deepEqual(wb.consoleErrors(), []);
+  await wb.close();
+  open.splice(open.indexOf(wb), 1);
 });
 
 test('the dashboard comes back after a window reload and keeps working', async () => {

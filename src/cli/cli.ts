@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { version } from '../../package.json';
-import { HISTORY_FILE_NAME } from '../core/historyStore';
+import { HISTORY_FILE_NAME, defaultStorageDir } from '../core/historyStore';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/monitor';
 import type { ExportFormat } from '../core/exporter';
@@ -72,6 +72,9 @@ function samplingMonitor(parsed: ParsedCommand, io: CliIo, intervalMs?: number):
     logger: cliLogger(io, parsed.command),
     // No task to attribute GPU memory to, so no per-process query.
     gpuProcessIntervalMs: 0,
+    // While a VS Code window samples this machine, show its figures: no second nvidia-smi.
+    // An explicit GPU choice (--no-gpu, --nvidia-smi) means this machine's own reading.
+    ...(flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined ? {} : { followWindowsIn: defaultStorageDir(io.env) }),
   });
 }
 

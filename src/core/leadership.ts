@@ -47,7 +47,73 @@ export function parseLeaderRecord(text: string): LeaderRecord | null {
   return { pid: v.pid as number, token: v.token, heartbeatAt: v.heartbeatAt };
 }
 
-export class LeaderLock {
+/** Who samples, as a SharedSampling needs to know it: a competing LeaderLock or a LockObserver. */
+export interface RoleSource {
+  readonly role: Role;
+  onRoleChange(listener: (role: Role) => void): () => void;
+}
+
+/** The holder's record; null when the file is corrupt; undefined when there is none. */
+async function readLeaderFile(file: string): Promise<LeaderRecord | null | undefined> {
+  try {
+    return parseLeaderRecord(await readFile(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Watches the lock without competing for it, for short-lived readers such as `model-perf watch`:
+ * `follower` while a window holds a fresh lock (read its samples), else `leader` (sample here).
+ * It never writes, so a window can always take the lock.
+ */
+export class LockObserver implements RoleSource {
+  private current: Role = 'stopped';
+  private timer: TimerHandle | null = null;
+  private readonly listeners = new Set<(role: Role) => void>();
+  private readonly file: string;
+
+  constructor(private readonly options: Omit<LeaderLockOptions, 'pid' | 'onLog'>) {
+    this.file = join(options.dir, LEADER_FILE_NAME);
+  }
+
+  get role(): Role {
+    return this.current;
+  }
+
+  onRoleChange(listener: (role: Role) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Looks once, then every heartbeat. Resolves with the role found. */
+  async start(): Promise<Role> {
+    await this.check();
+    return this.current;
+  }
+
+  stop(): void {
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async check(): Promise<void> {
+    const holder = await readLeaderFile(this.file).catch(() => undefined);
+    const now = this.options.clock.now();
+    const isAlive = this.options.isAlive ?? isProcessAlive;
+    const fresh = holder != null && now - holder.heartbeatAt <= (this.options.staleMs ?? 5000) && isAlive(holder.pid);
+    const role: Role = fresh ? 'follower' : 'leader';
+    if (role !== this.current) {
+      this.current = role;
+      for (const l of [...this.listeners]) l(role);
+    }
+    this.timer = this.options.clock.setTimeout(() => void this.check(), this.options.heartbeatMs ?? 1000);
+    this.timer.unref?.();
+  }
+}
+
+export class LeaderLock implements RoleSource {
   private readonly file: string;
   private readonly token = randomBytes(16).toString('hex');
   private readonly staleMs: number;
@@ -170,13 +236,7 @@ export class LeaderLock {
     this.setRole('leader'); // better two samplers than none
   }
 
-  /** The holder's record; null when the file is corrupt; undefined when there is none. */
-  private async readHolder(): Promise<LeaderRecord | null | undefined> {
-    try {
-      return parseLeaderRecord(await readFile(this.file, 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+  private readHolder(): Promise<LeaderRecord | null | undefined> {
+    return readLeaderFile(this.file);
   }
 }

@@ -6,7 +6,9 @@ import { selectGpuProvider } from './gpu/selectProvider';
 import { createNodeSpawn } from './gpu/spawnPort';
 import { defaultStorageDir, MemoryHistoryStore } from './historyStore';
 import { PerformanceMonitor, type MonitorLogger, type MonitorPorts } from './monitor';
-import type { Clock, GpuProvider } from './ports';
+import { systemClock, type Clock, type GpuProvider, type SystemSampler } from './ports';
+import { LockObserver } from './leadership';
+import { SharedSampling } from './sharedSampling';
 import { createProcessSampler, createSystemSampler } from './samplers';
 
 export interface MachineMonitorOptions {
@@ -34,6 +36,12 @@ export interface MachineMonitorOptions {
   env?: NodeJS.ProcessEnv;
   /** Anything else of the monitor's config (thresholds, retention, history size). */
   config?: MonitorConfigInput;
+  /**
+   * A storage folder where VS Code windows publish their samples: while a window samples this
+   * machine, read its figures instead of starting a second nvidia-smi; otherwise sample here.
+   * Publishes nothing and never takes the lock. For short-lived readers (`status`, `watch`).
+   */
+  followWindowsIn?: string;
   /** Tests only. */
   clock?: Clock;
 }
@@ -96,10 +104,27 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
     wantProcesses: () => (holder.monitor?.getActiveTasks().length ?? 0) > 0,
     ...(options.clock ? { clock: options.clock } : {}),
   });
+  let systemSampler: SystemSampler = createSystemSampler(process.platform, options.diskPath ?? null, onLog ? { onLog } : {});
+  let gpu: GpuProvider = gpuProvider;
+  if (options.followWindowsIn) {
+    const clock = options.clock ?? systemClock;
+    const observer = new LockObserver({ dir: options.followWindowsIn, clock });
+    if ((await observer.start()) === 'follower') logger?.info(`A VS Code window samples this machine: reading its figures from ${options.followWindowsIn}`);
+    const sharing = new SharedSampling({ dir: options.followWindowsIn, clock, lock: observer, localSystem: systemSampler, localGpu: gpuProvider, publish: false, ...(onLog ? { onLog } : {}) });
+    systemSampler = {
+      sample: () => sharing.systemSampler.sample(),
+      dispose: () => {
+        observer.stop();
+        sharing.systemSampler.dispose?.();
+        void sharing.dispose();
+      },
+    };
+    gpu = sharing.gpuProvider;
+  }
   const ports: MonitorPorts = {
-    systemSampler: createSystemSampler(process.platform, options.diskPath ?? null, onLog ? { onLog } : {}),
+    systemSampler,
     processSampler: createProcessSampler(process.platform, onLog ? { onLog } : {}),
-    gpuProvider,
+    gpuProvider: gpu,
     ...(options.storageDir === false ? { historyStore: new MemoryHistoryStore() } : {}),
     ...(logger ? { logger } : {}),
     ...(options.clock ? { clock: options.clock } : {}),

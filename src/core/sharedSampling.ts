@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GpuAvailability, GpuReading } from '../shared/snapshot';
 import { writeFileAtomic } from './historyStore';
-import type { LeaderLock, Role } from './leadership';
+import type { Role, RoleSource } from './leadership';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from './ports';
 
 export const LIVE_FILE_NAME = 'live-sample.json';
@@ -100,13 +100,15 @@ export function parsePublishedSample(text: string): PublishedSample | null {
 export interface SharedSamplingOptions {
   dir: string;
   clock: Clock;
-  lock: LeaderLock;
+  lock: RoleSource;
   localSystem: SystemSampler;
   localGpu: GpuProvider;
   /** A published sample older than this is not used (default 5000 ms). */
   staleMs?: number;
   pid?: number;
   onLog?: (message: string) => void;
+  /** False for a reader that only follows (the CLI): when it samples itself it publishes nothing. */
+  publish?: boolean;
 }
 
 const WAITING: GpuAvailability = { provider: 'none', available: false, reason: 'Waiting for the window that samples the GPU on this machine.' };
@@ -235,7 +237,7 @@ export class SharedSampling {
 
   /** Coalesces the system and GPU halves of one tick into one write. */
   private schedulePublish(): void {
-    if (this.publishQueued) return;
+    if (this.publishQueued || this.options.publish === false) return;
     this.publishQueued = true;
     setImmediate(() => {
       this.publishQueued = false;

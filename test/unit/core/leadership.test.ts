@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LEADER_FILE_NAME, LeaderLock, parseLeaderRecord } from '../../../src/core/leadership';
+import { LEADER_FILE_NAME, LeaderLock, LockObserver, parseLeaderRecord } from '../../../src/core/leadership';
 import { FakeClock } from '../helpers/fakeClock';
 
 /** Advances the fake clock a second at a time, letting each lock's real file I/O finish. */
@@ -111,4 +111,27 @@ test('an unwritable storage folder makes the window sample on its own, and says 
   assert.equal(logs.length, 1, logs.join('\n'));
   assert.match(logs[0], /Sampler lock at .*leader\.lock failed: .*this window samples on its own/);
   await lock.stop();
+});
+
+test('LockObserver follows a window that holds a fresh lock, samples itself otherwise, and never writes', async () => {
+  const d = dir();
+  const clock = new FakeClock();
+  const alive = new Set([555]);
+  const observer = new LockObserver({ dir: d, clock, isAlive: (p) => alive.has(p), staleMs: 5000 });
+  assert.equal(await observer.start(), 'leader', 'no lock: sample here');
+  assert.equal(existsSync(join(d, LEADER_FILE_NAME)), false, 'the observer wrote nothing');
+  const roles: string[] = [];
+  observer.onRoleChange((r) => roles.push(r));
+  writeFileSync(join(d, LEADER_FILE_NAME), JSON.stringify({ pid: 555, token: 'e'.repeat(32), heartbeatAt: clock.now() }));
+  await clock.advance(1000);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(observer.role, 'follower');
+  // The window stops heartbeating: a second at a time, each check's real file read finishing.
+  for (let i = 0; i < 6; i++) {
+    await clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(observer.role, 'leader');
+  assert.deepEqual(roles, ['follower', 'leader']);
+  observer.stop();
 });

@@ -362,8 +362,11 @@ export class JsonlHistoryStore implements HistoryStore {
     return { tasks, warnings, needsCompaction: expired || tasks.length > this.options.retentionMaxTasks };
   }
 
-  /** Applies retention by writing the kept lines to a temporary file and renaming it over the history. */
-  async compact(nowMs: number): Promise<CompactionResult> {
+  /**
+   * Reads the history under the lock, lets `edit` choose the lines to keep, and writes them through
+   * a temporary file and a rename: the one way the file is ever rewritten.
+   */
+  private async rewrite<T>(edit: (lines: ParsedLine[], warnings: StoreWarning[]) => { keep: ParsedLine[]; result: T }): Promise<T> {
     await this.ensureDir(this.dir);
     return this.withLock(async () => {
       let text = '';
@@ -373,6 +376,15 @@ export class JsonlHistoryStore implements HistoryStore {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new HistoryStoreError(`Cannot read the history file "${this.file}": ${errnoReason(err)}`, err);
       }
       const { lines, warnings } = parseHistoryText(text, this.file);
+      const { keep, result } = edit(lines, warnings);
+      await writeFileAtomic(this.file, keep.map((l) => `${l.text}\n`).join(''));
+      return result;
+    });
+  }
+
+  /** Applies retention by writing the kept lines to a temporary file and renaming it over the history. */
+  async compact(nowMs: number): Promise<CompactionResult> {
+    return this.rewrite((lines, warnings) => {
       const result: CompactionResult = { kept: 0, droppedExpired: 0, droppedOverCount: 0, droppedCorrupt: warnings.length - lines.filter((l) => l.parsed.kind === 'newerSchema').length, keptUnknownSchema: 0 };
       const keep: ParsedLine[] = [];
       let validKept = 0;
@@ -393,28 +405,16 @@ export class JsonlHistoryStore implements HistoryStore {
       }
       keep.reverse();
       result.kept = validKept;
-      const out = keep.map((l) => `${l.text}\n`).join('');
-      await writeFileAtomic(this.file, out);
-      return result;
+      return { keep, result };
     });
   }
 
   async clear(): Promise<number> {
-    await this.ensureDir(this.dir);
-    return this.withLock(async () => {
-      let text = '';
-      try {
-        text = await readFile(this.file, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-        throw new HistoryStoreError(`Cannot read the history file "${this.file}": ${errnoReason(err)}`, err);
-      }
-      const { lines } = parseHistoryText(text, this.file);
-      // Records of a newer schema belong to a newer version of this tool: it clears its own.
-      const keep = lines.filter((l) => l.parsed.kind === 'newerSchema').map((l) => `${l.text}\n`).join('');
-      await writeFileAtomic(this.file, keep);
-      return lines.filter((l) => l.parsed.kind === 'task').length;
-    });
+    // Records of a newer schema belong to a newer version of this tool: it clears its own.
+    return this.rewrite((lines) => ({
+      keep: lines.filter((l) => l.parsed.kind === 'newerSchema'),
+      result: lines.filter((l) => l.parsed.kind === 'task').length,
+    }));
   }
 
   private markerPath(taskId: string, pid = this.pid): string {

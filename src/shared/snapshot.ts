@@ -59,3 +59,21 @@ export interface SystemPerformanceSnapshot {
   temperatureCelsius: number | null;
   gpus: GpuReading[];
 }
+
+/** A reading with every figure unknown except those given: providers that see only a few fields. */
+export function gpuReading(known: Pick<GpuReading, 'index' | 'name'> & Partial<GpuReading>): GpuReading {
+  return {
+    uuid: null,
+    utilizationPercent: null,
+    memoryUtilizationPercent: null,
+    vramUsedMb: null,
+    vramTotalMb: null,
+    temperatureCelsius: null,
+    powerDrawWatts: null,
+    powerLimitWatts: null,
+    smClockMhz: null,
+    performanceState: null,
+    mig: false,
+    ...known,
+  };
+}

@@ -1,7 +1,7 @@
 // Apple silicon GPUs through `ioreg -r -d 1 -w 0 -c IOAccelerator`, whose PerformanceStatistics
 // hold "Device Utilization %" and "In use system memory" (unified memory, so no VRAM total).
 // Needs no root, unlike powermetrics. One short run per read, never two at once.
-import type { GpuAvailability, GpuReading } from '../../shared/snapshot';
+import { gpuReading, type GpuAvailability, type GpuReading } from '../../shared/snapshot';
 import { systemClock, type Clock, type GpuProvider, type GpuSample } from '../ports';
 import { describeSimpleFailure } from './simpleFailure';
 import { sanitizeText } from './nvidiaSmiParser';
@@ -84,21 +84,12 @@ export function ioregToReading(acc: IoregAccelerator, index: number): GpuReading
       vramTotalMb: total !== null ? total / BYTES_PER_MIB : null,
     };
   }
-  return {
+  return gpuReading({
     index,
-    uuid: null,
     name: acc.model ?? acc.className,
     utilizationPercent: acc.deviceUtilizationPercent,
-    memoryUtilizationPercent: null,
     vramUsedMb: acc.inUseSystemMemoryBytes !== null ? acc.inUseSystemMemoryBytes / BYTES_PER_MIB : null,
-    vramTotalMb: null,
-    temperatureCelsius: null,
-    powerDrawWatts: null,
-    powerLimitWatts: null,
-    smClockMhz: null,
-    performanceState: null,
-    mig: false,
-  };
+  });
 }
 
 export interface AppleIoregProviderOptions {

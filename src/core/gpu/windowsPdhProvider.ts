@@ -1,7 +1,7 @@
 // GPUs on Windows without nvidia-smi (AMD, Intel, any WDDM adapter) through the PDH counters Task
 // Manager uses, read with `typeperf ... -sc 1` (CSV). One run at a time on a background cadence of
 // at least 2 s, because typeperf itself waits about a second to compute rate counters.
-import type { GpuAvailability, GpuReading } from '../../shared/snapshot';
+import { gpuReading, type GpuAvailability, type GpuReading } from '../../shared/snapshot';
 import { systemClock, type Clock, type GpuProvider, type GpuSample, type TimerHandle } from '../ports';
 import { PolledCommand } from './polledCommand';
 import { describeSimpleFailure } from './simpleFailure';
@@ -96,22 +96,13 @@ export function parseTypeperf(text: string): PdhAdapter[] {
 }
 
 export function pdhToReading(adapter: PdhAdapter, index: number): GpuReading {
-  return {
+  // The LUID identifies the adapter until reboot; PDH has no product name or uuid.
+  return gpuReading({
     index,
-    // The LUID identifies the adapter until reboot; PDH has no product name or uuid.
-    uuid: null,
     name: `GPU ${index} (${adapter.key.replace(/_phys_\d+$/, '')})`,
     utilizationPercent: adapter.utilizationPercent,
-    memoryUtilizationPercent: null,
     vramUsedMb: adapter.dedicatedUsageBytes !== null ? adapter.dedicatedUsageBytes / BYTES_PER_MIB : null,
-    vramTotalMb: null,
-    temperatureCelsius: null,
-    powerDrawWatts: null,
-    powerLimitWatts: null,
-    smClockMhz: null,
-    performanceState: null,
-    mig: false,
-  };
+  });
 }
 
 export interface WindowsPdhProviderOptions {

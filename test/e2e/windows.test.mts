@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { repoRoot } from '../harness/codeServer.mjs';
 import { openWorkbench, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { waitUntil, type Probe } from '../unit/helpers/waitUntil.js';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
 let wb: Workbench;
@@ -26,14 +27,8 @@ function streams(): number[] {
   }
 }
 
-async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 20000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+function until<T>(what: string, probe: Probe<T>, timeoutMs = 20000): Promise<T> {
+  return waitUntil(what, probe, { timeoutMs, everyMs: 200 });
 }
 
 before(async () => {

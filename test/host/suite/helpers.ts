@@ -2,6 +2,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { ModelPerfApi } from '../../../src/host/api';
+import { waitUntil, type Probe } from '../../unit/helpers/waitUntil';
 
 export const EXTENSION_ID = 'model-perf.model-perf-monitor';
 
@@ -11,12 +12,6 @@ export async function activeApi(): Promise<ModelPerfApi> {
   return ext.isActive ? ext.exports : ext.activate();
 }
 
-export async function waitFor<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 15000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+export function waitFor<T>(what: string, probe: Probe<T>, timeoutMs = 15000): Promise<T> {
+  return waitUntil(what, probe, { timeoutMs, everyMs: 100 });
 }

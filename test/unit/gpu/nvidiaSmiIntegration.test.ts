@@ -9,6 +9,9 @@ import { locateNvidiaSmi } from '../../../src/core/gpu/locateNvidiaSmi';
 import { NvidiaSmiProvider, type NvidiaSmiProviderOptions } from '../../../src/core/gpu/nvidiaSmiProvider';
 import { createNodeSpawn } from '../../../src/core/gpu/spawnPort';
 import type { GpuSample } from '../../../src/core/ports';
+import { waitUntil, type Probe } from '../helpers/waitUntil';
+
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 4000): Promise<T> => waitUntil(what, probe, { timeoutMs, everyMs: 20 });
 
 const BIN = join(__dirname, '../../fixtures/bin');
 const skip = process.platform === 'win32' ? 'the fake nvidia-smi is a node script with a shebang' : false;
@@ -31,15 +34,6 @@ async function providerFor(scenario: string, extraEnv: Record<string, string> = 
   return { provider, logs };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 4000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('1 GPU: live ticks every 100 ms from one child; VRAM follows the scenario file', { skip }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mpm-fake-smi-'));

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
+import { waitUntil } from '../helpers/waitUntil';
 import { HostEngine } from '../../../src/host/engine';
 import { defaultHostSettings, type HostSettings } from '../../../src/host/settings';
 
@@ -19,15 +20,6 @@ function envFor(home: string, vramFile: string): NodeJS.ProcessEnv {
 const quiet = { info() {}, warn() {}, error() {} };
 const settings: HostSettings = { ...defaultHostSettings, monitoringIntervalMs: 250 };
 
-async function until<T>(what: string, probe: () => T | null | undefined | false, timeoutMs = 10000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function streamingChildren(): number {
   try {
@@ -50,26 +42,26 @@ test('two windows: one nvidia-smi between them, the same figures and the same hi
   try {
     assert.equal(a.role, 'leader');
     assert.equal(b.role, 'follower');
-    await until('GPU figures in the follower', () => b.latestSnapshot()?.gpus[0]?.vramUsedMb === 8000);
+    await waitUntil('GPU figures in the follower', () => b.latestSnapshot()?.gpus[0]?.vramUsedMb === 8000);
     assert.equal(streamingChildren() - before, 1, 'one long-lived nvidia-smi for both windows');
 
     writeFileSync(vramFile, '9000');
-    await until('the follower sees the change', () => b.latestSnapshot()?.gpus[0]?.vramUsedMb === 9000);
+    await waitUntil('the follower sees the change', () => b.latestSnapshot()?.gpus[0]?.vramUsedMb === 9000);
 
     a.monitor.startTaskMonitoring('from-a', 'sdxl', '720p', 10);
     await a.monitor.completeTaskMonitoring('from-a');
-    await until('window b sees the task window a recorded', () => b.monitor.getHistory().some((t) => t.taskId === 'from-a'), 5000);
+    await waitUntil('window b sees the task window a recorded', () => b.monitor.getHistory().some((t) => t.taskId === 'from-a'), { timeoutMs: 5000 });
 
     await a.dispose(); // window a closes
-    await until('window b takes over sampling', () => b.role === 'leader', 3000);
+    await waitUntil('window b takes over sampling', () => b.role === 'leader', { timeoutMs: 3000 });
     writeFileSync(vramFile, '10000');
-    await until('window b samples the GPU itself', () => b.latestSnapshot()?.gpus[0]?.vramUsedMb === 10000);
-    await until('still one nvidia-smi', () => streamingChildren() - before === 1);
+    await waitUntil('window b samples the GPU itself', () => b.latestSnapshot()?.gpus[0]?.vramUsedMb === 10000);
+    await waitUntil('still one nvidia-smi', () => streamingChildren() - before === 1);
   } finally {
     await a.dispose();
     await b.dispose();
   }
-  await until('no nvidia-smi left', () => streamingChildren() === before, 5000);
+  await waitUntil('no nvidia-smi left', () => streamingChildren() === before, { timeoutMs: 5000 });
 });
 
 test('a setting that moves the storage folder moves the lock and the history with it', async () => {
@@ -87,7 +79,7 @@ test('a setting that moves the storage folder moves the lock and the history wit
     assert.equal(e.role, 'leader');
     assert.deepEqual(e.monitor.getHistory(), [], 'the new folder has its own (empty) history');
     assert.equal(e.isMonitoring, true);
-    await until('GPU figures after the move', () => e.latestSnapshot()?.gpus.length === 1);
+    await waitUntil('GPU figures after the move', () => e.latestSnapshot()?.gpus.length === 1);
   } finally {
     await e.dispose();
   }

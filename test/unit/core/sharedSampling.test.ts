@@ -56,7 +56,8 @@ function setup(d: string, clock: FakeClock, pid: number, alive: Set<number>) {
   return { lock, system, gpu, shared };
 }
 
-test('the follower reads what the leader sampled and never starts its own GPU tool', async () => {
+/** Two windows on one storage folder: `a` leads (it started first), `b` follows. */
+async function twoWindows() {
   const d = mkdtempSync(join(tmpdir(), 'model-perf-shared-'));
   const clock = new FakeClock();
   const alive = new Set([1, 2]);
@@ -64,6 +65,11 @@ test('the follower reads what the leader sampled and never starts its own GPU to
   const b = setup(d, clock, 2, alive);
   await a.lock.start();
   await b.lock.start();
+  return { d, clock, a, b };
+}
+
+test('the follower reads what the leader sampled and never starts its own GPU tool', async () => {
+  const { d, a, b } = await twoWindows();
   assert.equal((await a.shared.gpuProvider.start(1000)).available, true);
   await a.shared.systemSampler.sample();
   await a.shared.gpuProvider.read();
@@ -87,13 +93,7 @@ test('the follower reads what the leader sampled and never starts its own GPU to
 });
 
 test('a follower that becomes leader starts its own GPU provider; the old leader stops its own', async () => {
-  const d = mkdtempSync(join(tmpdir(), 'model-perf-shared-'));
-  const clock = new FakeClock();
-  const alive = new Set([1, 2]);
-  const a = setup(d, clock, 1, alive);
-  const b = setup(d, clock, 2, alive);
-  await a.lock.start();
-  await b.lock.start();
+  const { clock, a, b } = await twoWindows();
   await a.shared.gpuProvider.start(1000);
   await b.shared.gpuProvider.start(1000);
   assert.equal(b.gpu.starts, 0);

@@ -123,14 +123,14 @@ async function buildEngine(dir) {
   await esbuild.build({
     stdin: {
       contents: [
-        "export { PerformanceMonitor } from './src/core/monitor';",
-        "export { MemoryHistoryStore } from './src/core/historyStore';",
-        "export { ProcSystemSampler } from './src/core/samplers/procSystemSampler';",
-        "export { ProcTreeSampler } from './src/core/samplers/procTreeSampler';",
-        "export { NvidiaSmiProvider } from './src/core/gpu/nvidiaSmiProvider';",
-        "export { NVIDIA_QUERY_FIELDS } from './src/core/gpu/nvidiaSmiParser';",
-        "export { analyzePerformance } from './src/core/analysis';",
-        "export { DEFAULT_THRESHOLDS } from './src/core/config';",
+        "export { PerformanceMonitor } from './src/core/engine/monitor';",
+        "export { MemoryHistoryStore } from './src/core/history/historyStore';",
+        "export { ProcSystemSampler } from './src/core/sampling/os/procSystemSampler';",
+        "export { ProcTreeSampler } from './src/core/sampling/os/procTreeSampler';",
+        "export { NvidiaSmiProvider } from './src/core/sampling/gpu/nvidiaSmiProvider';",
+        "export { NVIDIA_QUERY_FIELDS } from './src/core/sampling/gpu/nvidiaSmiParser';",
+        "export { analyzePerformance } from './src/core/engine/analysis';",
+        "export { DEFAULT_THRESHOLDS } from './src/core/engine/config';",
       ].join('\n'),
       resolveDir: ROOT,
       loader: 'ts',

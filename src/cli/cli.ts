@@ -4,10 +4,10 @@
 import { hostname } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { version } from '../../package.json';
-import { HISTORY_FILE_NAME, defaultStorageDir } from '../core/historyStore';
+import { HISTORY_FILE_NAME, defaultStorageDir } from '../core/history/historyStore';
 import { createMachineMonitor } from '../core/machine';
-import type { PerformanceMonitor } from '../core/monitor';
-import type { ExportFormat } from '../core/exporter';
+import type { PerformanceMonitor } from '../core/engine/monitor';
+import type { ExportFormat } from '../core/history/exporter';
 import { flagBoolean, flagNumber, flagString, helpText, parseArgs, usageLine, UsageError, type ParsedCommand } from './args';
 import { analysisText, statusText, watchLine, watchScreen } from './format';
 import type { CliIo } from './io';

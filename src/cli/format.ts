@@ -1,6 +1,6 @@
 // Text the CLI prints: the status block, the watch table and line, the run summary and the analysis
 // report. Pure functions of the engine's figures; unknown figures print as "n/a", never as 0.
-import type { CurrentSystemStatus } from '../core/monitor';
+import type { CurrentSystemStatus } from '../core/engine/monitor';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
 

@@ -1,6 +1,6 @@
 // The engine's logger for the CLI: warnings and errors go to stderr (stdout stays the data or the
 // child's output); the engine's routine notes appear only with MODEL_PERF_DEBUG=1.
-import type { MonitorLogger } from '../core/monitor';
+import type { MonitorLogger } from '../core/engine/monitor';
 import type { CliIo } from './io';
 
 export function cliLogger(io: Pick<CliIo, 'stderr' | 'env'>, command: string): MonitorLogger {

@@ -1,15 +1,15 @@
 // Builds a PerformanceMonitor wired to this machine: the platform's system and process-tree
 // samplers, the GPU provider found here (nvidia-smi stream, AMD sysfs, ...), and the shared JSONL
 // history. The CLI and the extension host both start the engine through this one function.
-import { validateConfig, type MonitorConfigInput } from './config';
-import { selectGpuProvider } from './gpu/selectProvider';
-import { createNodeSpawn } from './gpu/spawnPort';
-import { defaultStorageDir, MemoryHistoryStore } from './historyStore';
-import { PerformanceMonitor, type MonitorLogger, type MonitorPorts } from './monitor';
+import { validateConfig, type MonitorConfigInput } from './engine/config';
+import { selectGpuProvider } from './sampling/gpu/selectProvider';
+import { createNodeSpawn } from './sampling/gpu/spawnPort';
+import { defaultStorageDir, MemoryHistoryStore } from './history/historyStore';
+import { PerformanceMonitor, type MonitorLogger, type MonitorPorts } from './engine/monitor';
 import { systemClock, type Clock, type GpuProvider, type SystemSampler } from './ports';
-import { LockObserver } from './leadership';
-import { SharedSampling } from './sharedSampling';
-import { createProcessSampler, createSystemSampler } from './samplers';
+import { LockObserver } from './sharing/leadership';
+import { SharedSampling } from './sharing/sharedSampling';
+import { createProcessSampler, createSystemSampler } from './sampling/os';
 
 export interface MachineMonitorOptions {
   /** Milliseconds between two samples (250..60000). Default 1000. */

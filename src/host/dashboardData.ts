@@ -1,7 +1,7 @@
 // Turns what the engine holds (snapshots, roll-ups, task records) into the dashboard protocol's
 // payloads: columns for the charts, rows for the history table, a task's own timeline. Pure (no
 // `vscode`), so plain-node tests cover it; figures are selected and reshaped here, not computed.
-import type { MinuteRollup } from '../core/snapshotRing';
+import type { MinuteRollup } from '../core/engine/snapshotRing';
 import type { PerformanceMetrics, TaskPhase } from '../shared/metrics';
 import {
   LIVE_RANGE_MS, MAX_HISTORY_ROWS, MAX_PHASE_NAME_LENGTH, MAX_TASK_PHASES, PROTOCOL_VERSION,

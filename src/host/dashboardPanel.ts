@@ -4,7 +4,7 @@
 // message from the webview is validated and a bad one is logged and ignored.
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import type { MinuteRollup } from '../core/snapshotRing';
+import type { MinuteRollup } from '../core/engine/snapshotRing';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import {
   parseFromWebview, parsePersistedViewState, PROTOCOL_VERSION,

@@ -2,8 +2,8 @@
 // its arguments give the task, the adapter's `process` event (or js-debug's child session) the
 // process id, its `exited` event the exit code.
 import * as vscode from 'vscode';
-import { guessTask, readRun } from '../core/commandLine';
-import type { TrackedRun } from '../core/trackedRuns';
+import { guessTask, readRun } from '../core/runs/commandLine';
+import type { TrackedRun } from '../core/runs/trackedRuns';
 import type { TrackerContext } from './terminalTracker';
 
 const PYTHON_TYPES = new Set(['python', 'debugpy']);

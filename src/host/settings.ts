@@ -2,7 +2,7 @@
 // range is replaced by its default and reported (once per change) so a typo in settings.json never
 // stops the monitor; `diffSettings` says which parts of the engine a change must restart.
 import type * as vscode from 'vscode';
-import type { MonitorConfigInput } from '../core/config';
+import type { MonitorConfigInput } from '../core/engine/config';
 
 export type StatusBarFormat = 'standard' | 'compact' | 'detailed';
 /** `auto`: the GPU the active task uses, else the busiest; `busiest`; or a GPU index. */

@@ -3,9 +3,9 @@
 // out-of-memory category; the shell's newest child is its root process; the exit code says how
 // it ended. Without shell integration nothing can be seen: the user is told once, with the setting.
 import * as vscode from 'vscode';
-import { guessTask, recogniseCommand } from '../core/commandLine';
-import type { ProcRelations } from '../core/procRelations';
-import type { RunRegistry, TrackedRun } from '../core/trackedRuns';
+import { guessTask, recogniseCommand } from '../core/runs/commandLine';
+import type { ProcRelations } from '../core/runs/procRelations';
+import type { RunRegistry, TrackedRun } from '../core/runs/trackedRuns';
 
 export interface TrackerContext {
   runs: RunRegistry;

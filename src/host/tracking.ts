@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import * as vscode from 'vscode';
-import { compilePatterns } from '../core/commandLine';
-import { CHANNEL_ENV, HelperChannel, HelperRouter, TOKEN_ENV } from '../core/helperChannel';
-import { processRelations } from '../core/procRelations';
-import { RunRegistry } from '../core/trackedRuns';
+import { compilePatterns } from '../core/runs/commandLine';
+import { CHANNEL_ENV, HelperChannel, HelperRouter, TOKEN_ENV } from '../core/runs/helperChannel';
+import { processRelations } from '../core/runs/procRelations';
+import { RunRegistry } from '../core/runs/trackedRuns';
 import { DebugTracker } from './debugTracker';
 import type { HostEngine } from './engine';
 import { TerminalTracker } from './terminalTracker';

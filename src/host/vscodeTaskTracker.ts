@@ -2,8 +2,8 @@
 // process id is the root of the run, its exit code says how it ended. A task's output is not
 // readable from an extension, so progress and out-of-memory messages come only from terminals.
 import * as vscode from 'vscode';
-import { guessTask, recogniseCommand } from '../core/commandLine';
-import type { TrackedRun } from '../core/trackedRuns';
+import { guessTask, recogniseCommand } from '../core/runs/commandLine';
+import type { TrackedRun } from '../core/runs/trackedRuns';
 import type { TrackerContext } from './terminalTracker';
 
 function quote(arg: string | vscode.ShellQuotedString): string {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzePerformance, percentile } from '../../../src/core/analysis';
-import { validateConfig } from '../../../src/core/config';
+import { analyzePerformance, percentile } from '../../../src/core/engine/analysis';
+import { validateConfig } from '../../../src/core/engine/config';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import { makeTask } from './fakes';
 

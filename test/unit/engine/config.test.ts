@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULT_CONFIG, validateConfig } from '../../../src/core/config';
-import { normalizeResolution } from '../../../src/core/resolution';
+import { ConfigError, DEFAULT_CONFIG, validateConfig } from '../../../src/core/engine/config';
+import { normalizeResolution } from '../../../src/core/engine/resolution';
 
 test('defaults: 1 s interval, GPU on, original thresholds', () => {
   const c = validateConfig();

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PerformanceMonitor } from '../../../src/core/monitor';
-import { HISTORY_FILE_NAME, JsonlHistoryStore, MemoryHistoryStore } from '../../../src/core/historyStore';
-import { ConfigError } from '../../../src/core/config';
+import { PerformanceMonitor } from '../../../src/core/engine/monitor';
+import { HISTORY_FILE_NAME, JsonlHistoryStore, MemoryHistoryStore } from '../../../src/core/history/historyStore';
+import { ConfigError } from '../../../src/core/engine/config';
 import { FakeClock } from '../helpers/fakeClock';
 import { FakeGpuProvider, FakeSystemSampler, makeTask } from './fakes';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TaskAccumulator, TimeWeightedSeries, type TaskSample } from '../../../src/core/taskAccumulator';
-import { assembleSnapshot } from '../../../src/core/monitor';
+import { TaskAccumulator, TimeWeightedSeries, type TaskSample } from '../../../src/core/engine/taskAccumulator';
+import { assembleSnapshot } from '../../../src/core/engine/monitor';
 import type { GpuReading } from '../../../src/shared/snapshot';
 import { gpu } from './fakes';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { defaultHostSettings, diffSettings, readSettings, toMonitorConfig } from '../../../src/host/settings';
 import { ArgumentError, parseCompleteArgs, parseExportArgs, parseStartArgs, parseTaskIdArg, validateTaskId } from '../../../src/host/commandArgs';
-import { validateConfig } from '../../../src/core/config';
+import { validateConfig } from '../../../src/core/engine/config';
 
 function reader(values: Record<string, unknown>) {
   return { get: <T>(key: string) => values[key] as T };

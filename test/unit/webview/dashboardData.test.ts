@@ -2,7 +2,7 @@
 // stays null, a task's timeline comes from full-rate samples or roll-ups, and the table is capped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MinuteRollup } from '../../../src/core/snapshotRing';
+import type { MinuteRollup } from '../../../src/core/engine/snapshotRing';
 import { activeTaskInfo, historyRows, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
 import { MAX_HISTORY_ROWS, parseToWebview } from '../../../src/shared/protocol';
 import { gpuReading, NOW, snapshot, task } from './fixtures';

@@ -1,7 +1,7 @@
 // Shared builders for the dashboard's unit tests: snapshots, task records and a full state made
 // by the engine's own analysis, so the tests see the shapes the host really sends.
-import { analyzePerformance } from '../../../src/core/analysis';
-import { DEFAULT_THRESHOLDS } from '../../../src/core/config';
+import { analyzePerformance } from '../../../src/core/engine/analysis';
+import { DEFAULT_THRESHOLDS } from '../../../src/core/engine/config';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import type { DashboardState } from '../../../src/shared/protocol';
 import type { GpuReading, SystemPerformanceSnapshot } from '../../../src/shared/snapshot';

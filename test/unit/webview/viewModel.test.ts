@@ -2,8 +2,8 @@
 // N/A (never 0), and the history table sorts and filters as a user expects.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyzePerformance } from '../../../src/core/analysis';
-import { DEFAULT_THRESHOLDS } from '../../../src/core/config';
+import { analyzePerformance } from '../../../src/core/engine/analysis';
+import { DEFAULT_THRESHOLDS } from '../../../src/core/engine/config';
 import type { HistoryRow } from '../../../src/shared/protocol';
 import { historyRow } from '../../../src/host/dashboardData';
 import {

@@ -1,0 +1,912 @@
+// The engine's front door: a sampling loop (chained timers, one sample at a time), live task
+// accumulators, the snapshot ring, the shared history and the analysis. Faces (status bar,
+// dashboard, CLI) subscribe to its events and read its figures; they compute nothing themselves.
+import { cpus, hostname, release, totalmem, freemem } from 'node:os';
+import { METRICS_FIELD_NAMES, type PerformanceAnalysis, type PerformanceMetrics, type TaskMetricsUpdate } from '../../shared/metrics';
+import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../../shared/snapshot';
+import { analyzePerformance } from './analysis';
+import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './config';
+import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
+import { defaultStorageDir, JsonlHistoryStore, type HistoryStore, type StoreWarning } from '../history/historyStore';
+import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemReading, type SystemSampler, type TimerHandle } from '../ports';
+import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
+import { TaskAccumulator } from './taskAccumulator';
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+export interface Disposable {
+  dispose(): void;
+}
+
+export type MonitorErrorKind = 'systemSample' | 'gpuStart' | 'gpuSample' | 'processSample' | 'history' | 'listener';
+
+export interface MonitorErrorEvent {
+  kind: MonitorErrorKind;
+  /** A sentence a user can act on, with the cause. */
+  message: string;
+  cause: unknown;
+}
+
+export interface MonitorEvents {
+  snapshot: SystemPerformanceSnapshot;
+  taskStarted: PerformanceMetrics;
+  taskUpdated: PerformanceMetrics;
+  taskEnded: PerformanceMetrics;
+  gpuAvailabilityChanged: GpuAvailability;
+  historyWarning: StoreWarning;
+  /** The history was reloaded from the shared file or cleared: re-read it. */
+  historyChanged: { count: number };
+  error: MonitorErrorEvent;
+}
+
+/** A small typed emitter: a listener that throws is reported, never breaks the loop. */
+export class TypedEmitter<E> {
+  private readonly listeners = new Map<keyof E, Set<(payload: never) => void>>();
+
+  constructor(private readonly onListenerError: (event: keyof E, err: unknown) => void) {}
+
+  on<K extends keyof E>(event: K, listener: (payload: E[K]) => void): Disposable {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as (payload: never) => void);
+    return { dispose: () => void set.delete(listener as (payload: never) => void) };
+  }
+
+  emit<K extends keyof E>(event: K, payload: E[K]): void {
+    const set = this.listeners.get(event);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        (listener as (payload: E[K]) => void)(payload);
+      } catch (err) {
+        this.onListenerError(event, err);
+      }
+    }
+  }
+
+  listenerCount(event: keyof E): number {
+    return this.listeners.get(event)?.size ?? 0;
+  }
+
+  clear(): void {
+    this.listeners.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/** A call on the task API that cannot be honoured; nothing already recorded was changed. */
+export class TaskStateError extends Error {
+  constructor(
+    readonly code: 'duplicateTask' | 'unknownTask' | 'invalidArgument' | 'invalidUpdate',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TaskStateError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ports and options
+
+export interface MonitorLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface MonitorPorts {
+  clock?: Clock;
+  /** Defaults to a small sampler over node's `os` module (CPU and RAM; disk unknown). */
+  systemSampler?: SystemSampler;
+  /** Null or absent: no GPU figures (availability says why). */
+  gpuProvider?: GpuProvider | null;
+  processSampler?: ProcessSampler | null;
+  /** Defaults to the JSON-lines store in `config.storageDir` or the OS's per-user data folder. */
+  historyStore?: HistoryStore;
+  logger?: MonitorLogger;
+}
+
+export interface StartTaskOptions {
+  /** The task's root process: its tree's RAM, CPU and GPU memory become the task's figures. */
+  rootPid?: number | null;
+  optimizations?: string[];
+  quantization?: string | null;
+  offload?: boolean;
+  /** Pin the task to these GPU indices instead of inferring them. */
+  gpuIndices?: number[];
+}
+
+export type CurrentSystemStatus =
+  | { error: string; activeTasks: number; gpuAvailability: GpuAvailability }
+  | (SystemPerformanceSnapshot & { activeTasks: number; gpuAvailability: GpuAvailability });
+
+export interface HistoryLoadReport {
+  loaded: number;
+  /** Tasks of dead processes recorded as interrupted by this load. */
+  recovered: PerformanceMetrics[];
+  warnings: StoreWarning[];
+  /** Why the history could not be read, or null. */
+  error: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot assembly
+
+function sumKnown(values: (number | null)[]): number | null {
+  let total: number | null = null;
+  for (const v of values) if (v !== null) total = (total ?? 0) + v;
+  return total;
+}
+
+/** One SystemPerformanceSnapshot from the system reading and every GPU's reading. */
+export function assembleSnapshot(timestamp: number, system: SystemReading | null, gpus: GpuReading[]): SystemPerformanceSnapshot {
+  const utils = gpus.map((g) => g.utilizationPercent).filter((u): u is number => u !== null);
+  // Available and percent only over GPUs that report both used and total, so the ratio is honest.
+  const both = gpus.filter((g) => g.vramUsedMb !== null && g.vramTotalMb !== null);
+  const usedBoth = sumKnown(both.map((g) => g.vramUsedMb));
+  const totalBoth = sumKnown(both.map((g) => g.vramTotalMb));
+  const temps = gpus.map((g) => g.temperatureCelsius).filter((t): t is number => t !== null);
+  return {
+    timestamp,
+    cpuUsagePercent: system?.cpuUsagePercent ?? null,
+    ramUsageMb: system?.ramUsedMb ?? null,
+    ramAvailableMb: system?.ramAvailableMb ?? null,
+    ramTotalMb: system?.ramTotalMb ?? null,
+    diskUsagePercent: system?.diskUsagePercent ?? null,
+    gpuUsagePercent: utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : null,
+    vramUsageMb: sumKnown(gpus.map((g) => g.vramUsedMb)),
+    vramAvailableMb: usedBoth !== null && totalBoth !== null ? totalBoth - usedBoth : null,
+    vramTotalMb: sumKnown(gpus.map((g) => g.vramTotalMb)),
+    vramUsagePercent: usedBoth !== null && totalBoth !== null && totalBoth > 0 ? (usedBoth / totalBoth) * 100 : null,
+    temperatureCelsius: temps.length ? Math.max(...temps) : null,
+    gpus: gpus.map((g) => ({ ...g })),
+  };
+}
+
+/**
+ * Fallback sampler over node's `os` module: CPU from the change in cumulative core times since the
+ * previous call (never a blocking wait), RAM from total/free. Production wires the full sampler.
+ */
+export class OsSystemSampler implements SystemSampler {
+  private previous: { idle: number; total: number } | null = null;
+
+  async sample(): Promise<SystemReading> {
+    let idle = 0;
+    let total = 0;
+    for (const c of cpus()) {
+      idle += c.times.idle;
+      total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
+    }
+    const prev = this.previous;
+    this.previous = { idle, total };
+    const dTotal = prev ? total - prev.total : 0;
+    const cpu = prev && dTotal > 0 ? Math.min(100, Math.max(0, (1 - (idle - prev.idle) / dTotal) * 100)) : null;
+    const totalMb = totalmem() / 1048576;
+    const freeMb = freemem() / 1048576;
+    return { cpuUsagePercent: cpu, ramUsedMb: totalMb - freeMb, ramAvailableMb: freeMb, ramTotalMb: totalMb, diskUsagePercent: null };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of task arguments
+
+const UPDATE_RULES: { [K in keyof Required<TaskMetricsUpdate>]: [string, (v: unknown) => boolean] } = {
+  modelType: ['a string', (v) => typeof v === 'string'],
+  resolution: ['a string', (v) => typeof v === 'string'],
+  steps: ['a whole number of at least 0', (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0],
+  modelLoadTimeSeconds: ['a number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0)],
+  optimizationsApplied: ['a list of strings', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string')],
+  quantizationUsed: ['a string or null', (v) => v === null || typeof v === 'string'],
+  offloadUsed: ['true or false', (v) => typeof v === 'boolean'],
+  rootPid: ['a positive whole number (a process id) or null', (v) => v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0)],
+  stepsCompleted: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
+  stepsTotal: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
+  stepsPerSecond: ['a number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0)],
+};
+
+/** Progress fields change many times a second: they are not worth a running-marker write each. */
+const PROGRESS_FIELDS = new Set<string>(['stepsCompleted', 'stepsTotal', 'stepsPerSecond']);
+
+/** A phase name: a short identifier such as `model_load` or `denoise`. */
+export const PHASE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+
+/** Fields of PerformanceMetrics that the monitor measures or derives; callers cannot set them. */
+const COMPUTED_FIELDS = new Set<string>(METRICS_FIELD_NAMES.filter((f) => !(f in UPDATE_RULES)));
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function invalid(message: string): TaskStateError {
+  return new TaskStateError('invalidArgument', message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The monitor
+
+interface TaskEntry {
+  acc: TaskAccumulator;
+  /** Set when completion or cancellation began: later samples are clamped to it. */
+  endTime: number | null;
+  /** Marker writes of this task, in order, so clearing the marker can never be overtaken by a write. */
+  markerChain: Promise<void>;
+}
+
+const MARKER_REFRESH_MS = 60_000;
+/** A window left open for weeks still applies retention, not only at start. */
+const COMPACT_EVERY_APPENDS = 500;
+
+export class PerformanceMonitor {
+  private currentConfig: MonitorConfig;
+  private readonly clock: Clock;
+  private readonly systemSampler: SystemSampler;
+  private gpuProvider: GpuProvider | null;
+  private readonly processSampler: ProcessSampler | null;
+  private store: HistoryStore;
+  private readonly logger: MonitorLogger | null;
+  private readonly emitter: TypedEmitter<MonitorEvents>;
+
+  private readonly active = new Map<string, TaskEntry>();
+  private readonly finishing = new Set<TaskEntry>();
+  private history: PerformanceMetrics[] = [];
+  private readonly snapshots: SnapshotHistory;
+
+  private running = false;
+  private disposed = false;
+  private loopTimer: TimerHandle | null = null;
+  private recheckTimer: TimerHandle | null = null;
+  private gpuRecheckDelayMs: number;
+  private gpuStarted = false;
+  private gpuAvailability: GpuAvailability;
+  private gpuAvailabilityKnown = false;
+  private lastSampleStartedAt: number | null = null;
+  private lastMarkerRefreshAt = 0;
+  private appendsSinceCompaction = 0;
+
+  /** Every sample and GPU (re)start runs through this chain, so two never overlap. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private queuedSample: Promise<SystemPerformanceSnapshot | null> | null = null;
+  private readonly pendingWork = new Set<Promise<unknown>>();
+  /** Failures already reported, by kind and message, until that kind succeeds again. */
+  private readonly openFailures = new Map<string, number>();
+  private readyPromise: Promise<HistoryLoadReport> | null = null;
+
+  constructor(config?: MonitorConfigInput, ports: MonitorPorts = {}) {
+    this.currentConfig = validateConfig(config ?? {});
+    this.clock = ports.clock ?? systemClock;
+    this.systemSampler = ports.systemSampler ?? new OsSystemSampler();
+    this.gpuProvider = ports.gpuProvider ?? null;
+    this.processSampler = ports.processSampler ?? null;
+    this.logger = ports.logger ?? null;
+    this.store =
+      ports.historyStore ??
+      new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
+        retentionDays: this.config.retentionDays,
+        retentionMaxTasks: this.config.retentionMaxTasks,
+      });
+    this.emitter = new TypedEmitter<MonitorEvents>((event, err) => {
+      const message = `A listener for "${String(event)}" threw: ${errorText(err)}`;
+      if (event === 'error') this.logger?.error(message);
+      else this.report('listener', message, err);
+    });
+    this.snapshots = new SnapshotHistory(this.config.maxSnapshots, this.config.maxRollupMinutes, this.config.monitoringIntervalMs * 2);
+    this.gpuRecheckDelayMs = this.config.gpuRecheckInitialMs;
+    this.gpuAvailability = this.initialGpuAvailability();
+  }
+
+  /** The validated configuration in force (see reconfigure()). */
+  get config(): MonitorConfig {
+    return this.currentConfig;
+  }
+
+  /**
+   * Applies a configuration change live: `input` is merged over the current configuration and
+   * validated (a bad value throws ConfigError and changes nothing). Only what changed restarts:
+   * thresholds and retention apply at once; a new interval, GPU switch or GPU provider restarts
+   * the loop and the provider; a new history store reloads the history. Running tasks go on.
+   */
+  async reconfigure(input: MonitorConfigInput, replace: { gpuProvider?: GpuProvider | null; historyStore?: HistoryStore } = {}): Promise<void> {
+    const next = validateConfig({ ...this.currentConfig, ...input, thresholds: { ...this.currentConfig.thresholds, ...input.thresholds } });
+    const restartLoop =
+      replace.gpuProvider !== undefined ||
+      next.enableGpuMonitoring !== this.currentConfig.enableGpuMonitoring ||
+      next.monitoringIntervalMs !== this.currentConfig.monitoringIntervalMs;
+    const wasRunning = this.running;
+    if (wasRunning && restartLoop) await this.stopMonitoring();
+    this.currentConfig = next;
+    if (replace.gpuProvider !== undefined) this.gpuProvider = replace.gpuProvider;
+    if (restartLoop) {
+      this.gpuAvailabilityKnown = false;
+      this.gpuRecheckDelayMs = next.gpuRecheckInitialMs;
+      this.gpuAvailability = this.initialGpuAvailability();
+    }
+    if (replace.historyStore) {
+      this.store = replace.historyStore;
+      this.history = [];
+      this.readyPromise = null;
+      await this.ready();
+    } else if (this.history.length > next.maxHistorySize) {
+      this.history.splice(0, this.history.length - next.maxHistorySize);
+    }
+    if (wasRunning && restartLoop) await this.startMonitoring();
+  }
+
+  /** Removes every finished task from the shared history (running tasks go on). Returns how many. */
+  async clearHistory(): Promise<number> {
+    const removed = await this.store.clear();
+    this.history = [];
+    this.emitter.emit('historyChanged', { count: 0 });
+    return removed;
+  }
+
+  private initialGpuAvailability(): GpuAvailability {
+    if (!this.config.enableGpuMonitoring) return { provider: 'none', available: false, reason: 'GPU monitoring is off ("enableGpuMonitoring" is false)' };
+    if (!this.gpuProvider) return { provider: 'none', available: false, reason: 'No GPU provider is configured; GPU figures are off' };
+    return { provider: this.gpuProvider.kind, available: false, reason: 'GPU monitoring has not started yet' };
+  }
+
+  on<K extends keyof MonitorEvents>(event: K, listener: (payload: MonitorEvents[K]) => void): Disposable {
+    return this.emitter.on(event, listener);
+  }
+
+  get isMonitoring(): boolean {
+    return this.running;
+  }
+
+  /** Where the shared history lives (null for an in-memory store). */
+  get storageLocation(): string | null {
+    return this.store.location;
+  }
+
+  // ----- failures: reported once per kind and message, until that kind works again -----
+
+  private report(kind: MonitorErrorKind, message: string, cause: unknown): void {
+    const key = `${kind}\u0000${message}`;
+    const seen = this.openFailures.get(key);
+    if (seen !== undefined) {
+      this.openFailures.set(key, seen + 1);
+      return;
+    }
+    this.openFailures.set(key, 1);
+    this.logger?.error(message);
+    this.emitter.emit('error', { kind, message, cause });
+  }
+
+  private recovered(kind: MonitorErrorKind): void {
+    for (const key of this.openFailures.keys()) {
+      if (key.startsWith(`${kind}\u0000`)) {
+        this.openFailures.delete(key);
+        this.logger?.info(`${kind} works again`);
+      }
+    }
+  }
+
+  private track<T>(p: Promise<T>): void {
+    const guarded = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.pendingWork.add(guarded);
+    void guarded.then(() => this.pendingWork.delete(guarded));
+  }
+
+  // ----- history -----
+
+  /** Loads the shared history once (recovering tasks of dead processes first). Never rejects. */
+  ready(): Promise<HistoryLoadReport> {
+    this.readyPromise ??= this.reloadHistory();
+    return this.readyPromise;
+  }
+
+  /** Re-reads the shared history, e.g. to see tasks other windows or the CLI recorded. Never rejects. */
+  async reloadHistory(): Promise<HistoryLoadReport> {
+    const report: HistoryLoadReport = { loaded: 0, recovered: [], warnings: [], error: null };
+    try {
+      report.recovered = await this.store.recoverInterrupted(this.clock.now(), new Set(this.active.keys()));
+      let result = await this.store.load(this.clock.now());
+      if (result.needsCompaction) {
+        await this.store.compact(this.clock.now());
+        result = await this.store.load(this.clock.now());
+      }
+      report.warnings = result.warnings;
+      report.loaded = result.tasks.length;
+      // Keep tasks this process finished that the file does not show yet (an append in flight).
+      const key = (t: PerformanceMetrics): string => `${t.taskId}\u0000${t.startTime}`;
+      const inFile = new Set(result.tasks.map(key));
+      const merged = result.tasks.concat(this.history.filter((t) => !inFile.has(key(t))));
+      this.history = merged.slice(-this.config.maxHistorySize);
+      for (const w of result.warnings) this.emitter.emit('historyWarning', w);
+      for (const t of report.recovered) this.emitter.emit('taskEnded', t);
+      this.emitter.emit('historyChanged', { count: this.history.length });
+      this.recovered('history');
+    } catch (err) {
+      report.error = `Task history could not be loaded from ${this.store.location ?? 'memory'}: ${errorText(err)}`;
+      this.report('history', report.error, err);
+    }
+    return report;
+  }
+
+  /** Completed tasks (oldest first) started within the window, or all of them. */
+  getHistory(timeWindowHours?: number): PerformanceMetrics[] {
+    if (timeWindowHours === undefined) return this.history.map((t) => ({ ...t }));
+    this.checkWindow(timeWindowHours);
+    const cutoff = this.clock.now() - timeWindowHours * 3_600_000;
+    return this.history.filter((t) => t.startTime >= cutoff).map((t) => ({ ...t }));
+  }
+
+  getRecentSnapshots(sinceMs?: number): SystemPerformanceSnapshot[] {
+    return this.snapshots.recent(sinceMs);
+  }
+
+  getMinuteRollups(sinceMs?: number): MinuteRollup[] {
+    return this.snapshots.minuteRollups(sinceMs);
+  }
+
+  getGpuAvailability(): GpuAvailability {
+    return { ...this.gpuAvailability };
+  }
+
+  // ----- the loop -----
+
+  async startMonitoring(): Promise<void> {
+    if (this.disposed) throw new Error('This PerformanceMonitor was disposed; create a new one');
+    if (this.running) return;
+    this.running = true;
+    await this.ready();
+    if (!this.running) return;
+    if (this.config.enableGpuMonitoring && this.gpuProvider && !this.gpuStarted) {
+      await this.exclusive(() => this.startGpu());
+      if (!this.running) return;
+    } else if (!this.gpuAvailabilityKnown) {
+      this.setGpuAvailability(this.gpuAvailability);
+    }
+    this.logger?.info(`Monitoring started, one sample every ${this.config.monitoringIntervalMs} ms`);
+    await this.requestSample();
+    this.scheduleNext();
+  }
+
+  /** Stops the loop, waits for the sample in flight, and stops every timer and GPU child process. */
+  async stopMonitoring(): Promise<void> {
+    this.running = false;
+    if (this.loopTimer) this.clock.clearTimeout(this.loopTimer);
+    if (this.recheckTimer) this.clock.clearTimeout(this.recheckTimer);
+    this.loopTimer = null;
+    this.recheckTimer = null;
+    await this.chain.catch(() => undefined);
+    await Promise.all([...this.pendingWork]);
+    if (this.gpuProvider && this.gpuStarted) {
+      this.gpuStarted = false;
+      try {
+        await this.gpuProvider.stop();
+      } catch (err) {
+        this.report('gpuStart', `The GPU provider did not stop cleanly: ${errorText(err)}`, err);
+      }
+    }
+  }
+
+  /** Stops monitoring, releases the samplers and drops every listener. Tasks still running are left as they are. */
+  async dispose(): Promise<void> {
+    await this.stopMonitoring();
+    this.disposed = true;
+    this.systemSampler.dispose?.();
+    this.emitter.clear();
+  }
+
+  private scheduleNext(): void {
+    if (!this.running || this.loopTimer) return;
+    // Fixed cadence: a slow sample shortens the wait rather than stretching the interval.
+    const since = this.lastSampleStartedAt === null ? 0 : this.clock.now() - this.lastSampleStartedAt;
+    const delay = Math.max(0, Math.min(this.config.monitoringIntervalMs, this.config.monitoringIntervalMs - since));
+    this.loopTimer = this.clock.setTimeout(() => {
+      this.loopTimer = null;
+      void this.tick();
+    }, delay);
+    this.loopTimer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.running) return;
+    await this.requestSample();
+    this.refreshMarkers();
+    this.scheduleNext();
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Takes a sample as soon as the one in flight (if any) has finished; callers arriving while one
+   * is already queued share it, so a burst of requests never stacks samples.
+   */
+  sampleNow(): Promise<SystemPerformanceSnapshot | null> {
+    return this.requestSample();
+  }
+
+  private requestSample(): Promise<SystemPerformanceSnapshot | null> {
+    if (this.queuedSample) return this.queuedSample;
+    const p = this.exclusive(() => {
+      this.queuedSample = null;
+      return this.takeSample();
+    });
+    this.queuedSample = p;
+    return p;
+  }
+
+  private async takeSample(): Promise<SystemPerformanceSnapshot | null> {
+    const timestamp = this.clock.now();
+    this.lastSampleStartedAt = timestamp;
+    const targets = [...this.active.values(), ...this.finishing];
+    const gpuOn = this.gpuStarted && this.gpuAvailability.available;
+    const [system, gpu, trees] = await Promise.all([
+      this.systemSampler.sample().then(
+        (r) => {
+          this.recovered('systemSample');
+          return r;
+        },
+        (err: unknown) => {
+          this.report('systemSample', `CPU/RAM sample failed: ${errorText(err)}`, err);
+          return null;
+        },
+      ),
+      gpuOn ? this.readGpu() : Promise.resolve(null),
+      Promise.all(targets.map((e) => this.sampleTree(e.acc.description.rootPid))),
+    ]);
+    if (system === null && gpu === null) return null;
+    const snapshot = assembleSnapshot(timestamp, system, gpu?.gpus ?? []);
+    this.snapshots.push(snapshot);
+    targets.forEach((e, i) => e.acc.addSample({ timestamp, snapshot, gpuProcesses: gpu?.processes ?? null, tree: trees[i] ?? null }, e.endTime));
+    this.emitter.emit('snapshot', snapshot);
+    return snapshot;
+  }
+
+  private async readGpu(): Promise<GpuSample | null> {
+    const provider = this.gpuProvider as GpuProvider;
+    try {
+      const sample = await provider.read();
+      this.recovered('gpuSample');
+      if (sample === null) {
+        const availability = provider.availability();
+        if (!availability.available) this.gpuLost(availability);
+      }
+      return sample;
+    } catch (err) {
+      this.report('gpuSample', `GPU sample failed: ${errorText(err)}`, err);
+      const availability = provider.availability();
+      if (!availability.available) this.gpuLost(availability);
+      return null;
+    }
+  }
+
+  private async sampleTree(rootPid: number | null): Promise<ProcessTreeReading | null> {
+    if (rootPid === null || !this.processSampler) return null;
+    try {
+      const tree = await this.processSampler.sampleTree(rootPid);
+      this.recovered('processSample');
+      return tree;
+    } catch (err) {
+      this.report('processSample', `Process tree sample failed: ${errorText(err)}`, err);
+      return null;
+    }
+  }
+
+  // ----- GPU availability, with backoff while none is found -----
+
+  private async startGpu(): Promise<void> {
+    const provider = this.gpuProvider as GpuProvider;
+    let availability: GpuAvailability;
+    try {
+      availability = await provider.start(this.config.monitoringIntervalMs);
+      this.gpuStarted = true;
+      this.recovered('gpuStart');
+    } catch (err) {
+      const reason = `The GPU provider failed to start: ${errorText(err)}`;
+      this.report('gpuStart', reason, err);
+      availability = { provider: provider.kind, available: false, reason };
+    }
+    this.setGpuAvailability(availability);
+    if (availability.available) this.gpuRecheckDelayMs = this.config.gpuRecheckInitialMs;
+    else this.scheduleGpuRecheck();
+  }
+
+  private gpuLost(availability: GpuAvailability): void {
+    this.setGpuAvailability(availability);
+    this.scheduleGpuRecheck();
+  }
+
+  private scheduleGpuRecheck(): void {
+    if (!this.running || this.recheckTimer || !this.gpuProvider) return;
+    const delay = this.gpuRecheckDelayMs;
+    this.gpuRecheckDelayMs = Math.min(this.config.gpuRecheckMaxMs, this.gpuRecheckDelayMs * 2);
+    this.recheckTimer = this.clock.setTimeout(() => {
+      this.recheckTimer = null;
+      if (!this.running) return;
+      const provider = this.gpuProvider as GpuProvider;
+      this.track(
+        this.exclusive(async () => {
+          if (!this.running) return;
+          if (this.gpuStarted) {
+            this.gpuStarted = false;
+            await provider.stop().catch((err: unknown) => this.report('gpuStart', `The GPU provider did not stop cleanly: ${errorText(err)}`, err));
+          }
+          await this.startGpu();
+        }),
+      );
+    }, delay);
+    this.recheckTimer.unref?.();
+  }
+
+  private setGpuAvailability(availability: GpuAvailability): void {
+    const changed = !this.gpuAvailabilityKnown || availability.available !== this.gpuAvailability.available;
+    this.gpuAvailability = { ...availability };
+    this.gpuAvailabilityKnown = true;
+    if (changed) {
+      this.logger?.info(availability.available ? `GPU monitoring on (${availability.provider})` : `No GPU figures: ${availability.reason ?? 'no GPU found'}`);
+      this.emitter.emit('gpuAvailabilityChanged', { ...availability });
+    }
+  }
+
+  // ----- tasks -----
+
+  startTaskMonitoring(taskId: string, modelType: string, resolution: string, steps: number, options: StartTaskOptions = {}): PerformanceMetrics {
+    if (typeof taskId !== 'string' || taskId.trim() === '') throw invalid(`startTaskMonitoring: "taskId" must be a non-empty string (got ${show(taskId)})`);
+    if (typeof modelType !== 'string') throw invalid(`startTaskMonitoring("${taskId}"): "modelType" must be a string (got ${show(modelType)})`);
+    if (typeof resolution !== 'string') throw invalid(`startTaskMonitoring("${taskId}"): "resolution" must be a string (got ${show(resolution)})`);
+    if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0) throw invalid(`startTaskMonitoring("${taskId}"): "steps" must be a whole number of at least 0 (got ${show(steps)})`);
+    this.checkStartOptions(taskId, options);
+    const existing = this.active.get(taskId);
+    if (existing) {
+      throw new TaskStateError(
+        'duplicateTask',
+        `Task "${taskId}" is already being monitored (started ${new Date(existing.acc.startTime).toISOString()}); complete or cancel it before starting it again`,
+      );
+    }
+    const acc = new TaskAccumulator({
+      taskId,
+      modelType,
+      resolution,
+      steps,
+      startTime: this.clock.now(),
+      rootPid: options.rootPid ?? null,
+      optimizationsApplied: options.optimizations ?? [],
+      quantizationUsed: options.quantization ?? null,
+      offloadUsed: options.offload ?? false,
+      gpuIndices: options.gpuIndices ?? null,
+    });
+    const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve() };
+    this.active.set(taskId, entry);
+    const metrics = acc.toMetrics();
+    this.persistMarker(entry, metrics);
+    this.emitter.emit('taskStarted', metrics);
+    // The start sample: a task shorter than the interval still gets a figure from its first instant.
+    this.track(this.requestSample());
+    return metrics;
+  }
+
+  private checkStartOptions(taskId: string, options: unknown): asserts options is StartTaskOptions {
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalid(`startTaskMonitoring("${taskId}"): "options" must be an object (got ${show(options)})`);
+    const o = options as Record<string, unknown>;
+    const rules: Record<keyof StartTaskOptions, [string, (v: unknown) => boolean]> = {
+      rootPid: UPDATE_RULES.rootPid,
+      optimizations: UPDATE_RULES.optimizationsApplied,
+      quantization: UPDATE_RULES.quantizationUsed,
+      offload: UPDATE_RULES.offloadUsed,
+      gpuIndices: ['a list of GPU indices (whole numbers of at least 0)', (v) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && (x as number) >= 0)],
+    };
+    for (const [key, value] of Object.entries(o)) {
+      const rule = rules[key as keyof StartTaskOptions];
+      if (!rule) throw invalid(`startTaskMonitoring("${taskId}"): unknown option "${key}" (options: ${Object.keys(rules).join(', ')})`);
+      if (value !== undefined && !rule[1](value)) throw invalid(`startTaskMonitoring("${taskId}"): option "${key}" must be ${rule[0]} (got ${show(value)})`);
+    }
+  }
+
+  /** Changes known fields of a running task; anything unknown or mistyped is an error and nothing changes. */
+  updateTaskMetrics(taskId: string, changes: TaskMetricsUpdate): PerformanceMetrics {
+    const entry = this.requireActive('updateTaskMetrics', taskId);
+    if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+      throw new TaskStateError('invalidUpdate', `updateTaskMetrics("${taskId}"): changes must be an object of field -> value (got ${show(changes)})`);
+    }
+    const entries = Object.entries(changes as Record<string, unknown>);
+    for (const [key, value] of entries) {
+      const rule = (UPDATE_RULES as Record<string, [string, (v: unknown) => boolean] | undefined>)[key];
+      if (!rule) {
+        const why = COMPUTED_FIELDS.has(key) ? `"${key}" is measured or set by the monitor and cannot be updated` : `unknown field "${key}" (fields that can be updated: ${Object.keys(UPDATE_RULES).join(', ')})`;
+        throw new TaskStateError('invalidUpdate', `updateTaskMetrics("${taskId}"): ${why}; nothing was changed`);
+      }
+      if (!rule[1](value)) throw new TaskStateError('invalidUpdate', `updateTaskMetrics("${taskId}"): "${key}" must be ${rule[0]} (got ${show(value)}); nothing was changed`);
+    }
+    const d = entry.acc.description as unknown as Record<string, unknown>;
+    for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : value;
+    const progressOnly = entries.length > 0 && entries.every(([key]) => PROGRESS_FIELDS.has(key));
+    if (entries.some(([key]) => PROGRESS_FIELDS.has(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
+    const metrics = entry.acc.toMetrics();
+    if (!progressOnly) this.persistMarker(entry, metrics);
+    this.emitter.emit('taskUpdated', metrics);
+    return metrics;
+  }
+
+  /**
+   * Starts phase `name` of a running task at `atMs` (default now; clamped to the task's start and
+   * to now), ending the phase before it. Phases appear in the task's record and its export.
+   */
+  markTaskPhase(taskId: string, name: string, atMs?: number): PerformanceMetrics {
+    const entry = this.requireActive('markTaskPhase', taskId);
+    const at = this.phaseTime('markTaskPhase', taskId, name, atMs);
+    if (!entry.acc.markPhase(name, at)) throw new TaskStateError('invalidUpdate', `markTaskPhase("${taskId}"): the task already has the most phases a task keeps; "${name}" was not added`);
+    const metrics = entry.acc.toMetrics();
+    this.persistMarker(entry, metrics);
+    this.emitter.emit('taskUpdated', metrics);
+    return metrics;
+  }
+
+  /** Ends the open phase of a running task (only when it is `name`, if given). */
+  endTaskPhase(taskId: string, name?: string, atMs?: number): PerformanceMetrics {
+    const entry = this.requireActive('endTaskPhase', taskId);
+    const at = this.phaseTime('endTaskPhase', taskId, name ?? 'phase', atMs);
+    entry.acc.endPhase(at, name);
+    const metrics = entry.acc.toMetrics();
+    this.persistMarker(entry, metrics);
+    this.emitter.emit('taskUpdated', metrics);
+    return metrics;
+  }
+
+  private phaseTime(method: string, taskId: string, name: unknown, atMs: unknown): number {
+    if (typeof name !== 'string' || !PHASE_NAME.test(name)) throw new TaskStateError('invalidUpdate', `${method}("${taskId}"): a phase name is 1 to 64 letters, digits, "_", ".", ":" or "-" (got ${show(name)})`);
+    if (atMs !== undefined && (typeof atMs !== 'number' || !Number.isFinite(atMs))) throw new TaskStateError('invalidUpdate', `${method}("${taskId}"): the phase time must be epoch milliseconds (got ${show(atMs)})`);
+    const now = this.clock.now();
+    return atMs === undefined ? now : Math.min(atMs, now);
+  }
+
+  /**
+   * Ends a task: stamps the end, takes an end sample, records it in the shared history and returns
+   * its figures. An unknown id is an error. A history write failure is reported, not thrown: the
+   * task's figures are still returned and kept in memory.
+   */
+  async completeTaskMonitoring(taskId: string, success = true, errorCategory?: string | null): Promise<PerformanceMetrics> {
+    if (typeof success !== 'boolean') throw invalid(`completeTaskMonitoring("${taskId}"): "success" must be true or false (got ${show(success)})`);
+    if (errorCategory !== undefined && errorCategory !== null && typeof errorCategory !== 'string') {
+      throw invalid(`completeTaskMonitoring("${taskId}"): "errorCategory" must be a string or omitted (got ${show(errorCategory)})`);
+    }
+    const entry = this.requireActive('completeTaskMonitoring', taskId);
+    return this.finish(entry, success ? 'succeeded' : 'failed', success, errorCategory ?? null);
+  }
+
+  /** Ends a task the user stopped: recorded as cancelled, which does not count against the success rate. */
+  async cancelTaskMonitoring(taskId: string): Promise<PerformanceMetrics> {
+    const entry = this.requireActive('cancelTaskMonitoring', taskId);
+    return this.finish(entry, 'cancelled', false, null);
+  }
+
+  /**
+   * Ends a task that was interrupted (Ctrl-C, SIGTERM, its terminal closed): recorded as
+   * `interrupted`, which counts as a failure, with `errorCategory` (default "interrupted").
+   */
+  async interruptTaskMonitoring(taskId: string, errorCategory = 'interrupted'): Promise<PerformanceMetrics> {
+    if (typeof errorCategory !== 'string') throw invalid(`interruptTaskMonitoring("${taskId}"): "errorCategory" must be a string (got ${show(errorCategory)})`);
+    const entry = this.requireActive('interruptTaskMonitoring', taskId);
+    return this.finish(entry, 'interrupted', false, errorCategory);
+  }
+
+  private requireActive(method: string, taskId: string): TaskEntry {
+    const entry = typeof taskId === 'string' ? this.active.get(taskId) : undefined;
+    if (!entry) throw new TaskStateError('unknownTask', `${method}: no task "${String(taskId)}" is being monitored; it was never started or has already ended`);
+    return entry;
+  }
+
+  private async finish(entry: TaskEntry, status: 'succeeded' | 'failed' | 'cancelled' | 'interrupted', success: boolean, errorCategory: string | null): Promise<PerformanceMetrics> {
+    // Leave the active set now, so a second complete/cancel fails at once and records nothing.
+    const taskId = entry.acc.taskId;
+    this.active.delete(taskId);
+    entry.endTime = this.clock.now();
+    this.finishing.add(entry);
+    try {
+      await this.requestSample();
+    } finally {
+      this.finishing.delete(entry);
+    }
+    const metrics = entry.acc.toMetrics({ endTime: entry.endTime, status, success, errorCategory });
+    this.history.push(metrics);
+    if (this.history.length > this.config.maxHistorySize) this.history.splice(0, this.history.length - this.config.maxHistorySize);
+    this.emitter.emit('taskEnded', { ...metrics });
+    try {
+      await this.store.append(metrics);
+      await entry.markerChain;
+      await this.store.clearRunning(taskId);
+      this.recovered('history');
+      if (++this.appendsSinceCompaction >= COMPACT_EVERY_APPENDS) {
+        this.appendsSinceCompaction = 0;
+        this.track(
+          this.store.compact(this.clock.now()).catch((err: unknown) => this.report('history', `History compaction failed in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err)),
+        );
+      }
+    } catch (err) {
+      this.report('history', `Task "${taskId}" could not be saved to the history in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
+    }
+    return { ...metrics };
+  }
+
+  private persistMarker(entry: TaskEntry, metrics: PerformanceMetrics): void {
+    entry.markerChain = entry.markerChain.then(() =>
+      this.store.markRunning(metrics, this.clock.now()).catch((err: unknown) => {
+        this.report('history', `Could not record running task "${metrics.taskId}" in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
+      }),
+    );
+    this.track(entry.markerChain);
+  }
+
+  private refreshMarkers(): void {
+    const now = this.clock.now();
+    if (now - this.lastMarkerRefreshAt < MARKER_REFRESH_MS) return;
+    this.lastMarkerRefreshAt = now;
+    for (const e of this.active.values()) this.persistMarker(e, e.acc.toMetrics());
+  }
+
+  /** Live figures of every running task. */
+  getActiveTasks(): PerformanceMetrics[] {
+    return [...this.active.values()].map((e) => e.acc.toMetrics());
+  }
+
+  // ----- analysis, status, export -----
+
+  private checkWindow(timeWindowHours: unknown): asserts timeWindowHours is number {
+    if (typeof timeWindowHours !== 'number' || !Number.isFinite(timeWindowHours) || timeWindowHours <= 0) {
+      throw invalid(`timeWindowHours must be a number greater than 0 (got ${show(timeWindowHours)})`);
+    }
+  }
+
+  getPerformanceAnalysis(timeWindowHours = 24): PerformanceAnalysis {
+    this.checkWindow(timeWindowHours);
+    return analyzePerformance(this.history, this.config.thresholds, this.clock.now(), timeWindowHours);
+  }
+
+  /** The latest snapshot's fields and the number of running tasks, or an error entry before the first sample. */
+  getCurrentSystemStatus(): CurrentSystemStatus {
+    const latest = this.snapshots.latest();
+    const gpuAvailability = this.getGpuAvailability();
+    if (!latest) return { error: 'No system data available yet: no sample has been taken', activeTasks: this.active.size, gpuAvailability };
+    return { ...latest, gpus: latest.gpus.map((g) => ({ ...g })), activeTasks: this.active.size, gpuAvailability };
+  }
+
+  getInventory(): MachineInventory {
+    const cpuList = cpus();
+    const latest = this.snapshots.latest();
+    return {
+      hostname: hostname(),
+      platform: process.platform,
+      arch: process.arch,
+      osRelease: release(),
+      cpuModel: cpuList[0]?.model ?? null,
+      cpuCount: cpuList.length,
+      ramTotalMb: Math.round(totalmem() / 1048576),
+      gpuProvider: this.gpuAvailability.provider,
+      gpuAvailable: this.gpuAvailability.available,
+      gpus: (latest?.gpus ?? []).map((g) => ({ index: g.index, uuid: g.uuid, name: g.name, vramTotalMb: g.vramTotalMb })),
+    };
+  }
+
+  /** Writes the tasks of the window (JSON by default, CSV for a `.csv` path or `format: 'csv'`). */
+  async exportMetrics(filePath: string, timeWindowHours = 24, format?: ExportFormat): Promise<ExportResult> {
+    if (typeof filePath !== 'string' || filePath.trim() === '') throw new ExportError(String(filePath), `Export failed: no file path was given (got ${show(filePath)})`);
+    this.checkWindow(timeWindowHours);
+    const tasks = this.getHistory(timeWindowHours);
+    const analysis = this.getPerformanceAnalysis(timeWindowHours);
+    const document = buildExportDocument(tasks, analysis, timeWindowHours, this.clock.now(), this.getInventory());
+    const result = await writeExport(filePath, format ?? formatFromPath(filePath), document);
+    this.logger?.info(`Exported ${result.metricsCount} task(s) to ${result.path}`);
+    return result;
+  }
+}

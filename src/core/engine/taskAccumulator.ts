@@ -1,0 +1,321 @@
+// Per-task figures accumulated as samples arrive: time-weighted averages, true peaks, one sample at
+// start and one at end. Nothing is rebuilt from the snapshot ring at the end, so a 0.3 s task still
+// gets figures and a 10-hour task keeps its whole history after the ring has wrapped.
+import type { FigureScope, PerformanceMetrics, TaskPhase, TaskStatus } from '../../shared/metrics';
+import type { SystemPerformanceSnapshot } from '../../shared/snapshot';
+import type { GpuProcessUsage, ProcessTreeReading } from '../ports';
+import { normalizeResolution } from './resolution';
+
+/** One observation fed to every running task. */
+export interface TaskSample {
+  /** Epoch ms; clamped into [startTime, endTime] by the accumulator. */
+  timestamp: number;
+  snapshot: SystemPerformanceSnapshot | null;
+  /** Per-process GPU memory from the provider; null when it cannot attribute memory. */
+  gpuProcesses: GpuProcessUsage[] | null;
+  /** This task's process tree; null when it has no root pid or the tree could not be read. */
+  tree: ProcessTreeReading | null;
+}
+
+/**
+ * Trapezoidal time-weighted mean and true peak of one series. A null value is a gap: the time
+ * across it is not counted, rather than inventing values that were never measured.
+ */
+export class TimeWeightedSeries {
+  private lastTimeMs: number | null = null;
+  private lastValue = 0;
+  private area = 0;
+  private weightMs = 0;
+  private sum = 0;
+  private count = 0;
+  private max: number | null = null;
+
+  add(timeMs: number, value: number | null): void {
+    if (value === null || !Number.isFinite(value)) {
+      this.lastTimeMs = null;
+      return;
+    }
+    if (this.lastTimeMs !== null && timeMs > this.lastTimeMs) {
+      const dt = timeMs - this.lastTimeMs;
+      this.area += ((this.lastValue + value) / 2) * dt;
+      this.weightMs += dt;
+    }
+    this.lastTimeMs = this.lastTimeMs === null ? timeMs : Math.max(this.lastTimeMs, timeMs);
+    this.lastValue = value;
+    this.sum += value;
+    this.count++;
+    if (this.max === null || value > this.max) this.max = value;
+  }
+
+  /** Time-weighted when samples span time; plain mean when they all share one instant. */
+  get average(): number | null {
+    if (this.count === 0) return null;
+    return this.weightMs > 0 ? this.area / this.weightMs : this.sum / this.count;
+  }
+
+  get peak(): number | null {
+    return this.max;
+  }
+
+  get known(): boolean {
+    return this.count > 0;
+  }
+}
+
+interface GpuSeries {
+  vramUsedMb: TimeWeightedSeries;
+  utilizationPercent: TimeWeightedSeries;
+  vramTotalMb: number | null;
+}
+
+export interface TaskStartInfo {
+  taskId: string;
+  modelType: string;
+  resolution: string;
+  steps: number;
+  startTime: number;
+  rootPid?: number | null;
+  optimizationsApplied?: string[];
+  quantizationUsed?: string | null;
+  offloadUsed?: boolean;
+  /** Pin the task to these GPUs instead of inferring them from per-process memory. */
+  gpuIndices?: number[] | null;
+}
+
+/** Mutable descriptive fields of a running task (what updateTaskMetrics may change). */
+export interface TaskDescription {
+  modelType: string;
+  resolution: string;
+  steps: number;
+  modelLoadTimeSeconds: number | null;
+  optimizationsApplied: string[];
+  quantizationUsed: string | null;
+  offloadUsed: boolean;
+  rootPid: number | null;
+  stepsCompleted: number | null;
+  stepsTotal: number | null;
+  stepsPerSecond: number | null;
+  progressUpdatedAt: number | null;
+}
+
+/** A run reporting more phases than this keeps its first ones (a phase per step is a misuse). */
+export const MAX_PHASES = 100;
+
+function sumKnown(values: Iterable<number | null>): number | null {
+  let total: number | null = null;
+  for (const v of values) if (v !== null) total = (total ?? 0) + v;
+  return total;
+}
+
+function meanKnown(values: Iterable<number | null>): number | null {
+  let total = 0;
+  let n = 0;
+  for (const v of values) {
+    if (v !== null) {
+      total += v;
+      n++;
+    }
+  }
+  return n === 0 ? null : total / n;
+}
+
+function maxKnown(values: Iterable<number | null>): number | null {
+  let best: number | null = null;
+  for (const v of values) if (v !== null && (best === null || v > best)) best = v;
+  return best;
+}
+
+export class TaskAccumulator {
+  readonly taskId: string;
+  readonly startTime: number;
+  readonly description: TaskDescription;
+  private readonly pinnedGpuIndices: number[] | null;
+  private sampleCount = 0;
+
+  private readonly deviceRamMb = new TimeWeightedSeries();
+  private readonly deviceCpuPercent = new TimeWeightedSeries();
+  private peakTemperatureCelsius: number | null = null;
+  private ramTotalMb: number | null = null;
+  private readonly gpus = new Map<number, GpuSeries>();
+  /** GPUs on which the task's process tree was seen holding memory. */
+  private readonly attributedGpus = new Set<number>();
+
+  private readonly treeRssMb = new TimeWeightedSeries();
+  private readonly treeCpuPercent = new TimeWeightedSeries();
+  private readonly treeVramMb = new TimeWeightedSeries();
+
+  constructor(info: TaskStartInfo) {
+    this.taskId = info.taskId;
+    this.startTime = info.startTime;
+    this.pinnedGpuIndices = info.gpuIndices && info.gpuIndices.length > 0 ? [...info.gpuIndices] : null;
+    this.description = {
+      modelType: info.modelType,
+      resolution: info.resolution,
+      steps: info.steps,
+      modelLoadTimeSeconds: null,
+      optimizationsApplied: [...(info.optimizationsApplied ?? [])],
+      quantizationUsed: info.quantizationUsed ?? null,
+      offloadUsed: info.offloadUsed ?? false,
+      rootPid: info.rootPid ?? null,
+      stepsCompleted: null,
+      stepsTotal: null,
+      stepsPerSecond: null,
+      progressUpdatedAt: null,
+    };
+  }
+
+  private readonly phaseList: TaskPhase[] = [];
+
+  /**
+   * Starts phase `name` at `atMs` (clamped to the task's start), ending the open one there. False
+   * when the task already holds MAX_PHASES phases. Re-marking the open phase changes nothing.
+   */
+  markPhase(name: string, atMs: number): boolean {
+    const t = Math.max(atMs, this.startTime);
+    const open = this.phaseList[this.phaseList.length - 1];
+    if (open && open.endTime === null) {
+      if (open.name === name) return true;
+      open.endTime = Math.max(t, open.startTime);
+    }
+    if (this.phaseList.length >= MAX_PHASES) return false;
+    this.phaseList.push({ name, startTime: Math.max(t, open?.endTime ?? t), endTime: null });
+    return true;
+  }
+
+  /** Ends the open phase (only if it is `name`, when given). */
+  endPhase(atMs: number, name?: string): void {
+    const open = this.phaseList[this.phaseList.length - 1];
+    if (!open || open.endTime !== null || (name !== undefined && open.name !== name)) return;
+    open.endTime = Math.max(atMs, open.startTime);
+  }
+
+  get samples(): number {
+    return this.sampleCount;
+  }
+
+  /** Adds one observation; its time is clamped into the task's life (start sample, end sample). */
+  addSample(sample: TaskSample, endTime: number | null = null): void {
+    let t = Math.max(sample.timestamp, this.startTime);
+    if (endTime !== null) t = Math.min(t, endTime);
+    this.sampleCount++;
+    const snap = sample.snapshot;
+    if (snap) {
+      this.deviceRamMb.add(t, snap.ramUsageMb);
+      this.deviceCpuPercent.add(t, snap.cpuUsagePercent);
+      if (snap.ramTotalMb !== null) this.ramTotalMb = snap.ramTotalMb;
+      for (const gpu of snap.gpus) {
+        let series = this.gpus.get(gpu.index);
+        if (!series) {
+          series = { vramUsedMb: new TimeWeightedSeries(), utilizationPercent: new TimeWeightedSeries(), vramTotalMb: null };
+          this.gpus.set(gpu.index, series);
+        }
+        series.vramUsedMb.add(t, gpu.vramUsedMb);
+        series.utilizationPercent.add(t, gpu.utilizationPercent);
+        if (gpu.vramTotalMb !== null) series.vramTotalMb = gpu.vramTotalMb;
+        if (gpu.temperatureCelsius !== null && (this.peakTemperatureCelsius === null || gpu.temperatureCelsius > this.peakTemperatureCelsius)) {
+          this.peakTemperatureCelsius = gpu.temperatureCelsius;
+        }
+      }
+    }
+    const tree = sample.tree;
+    if (tree) {
+      this.treeRssMb.add(t, tree.rssMb);
+      this.treeCpuPercent.add(t, tree.cpuPercent);
+      this.treeVramMb.add(t, this.treeVramShare(tree, sample.gpuProcesses, snap));
+    } else if (this.description.rootPid !== null) {
+      // The tree could not be read at this instant: a gap, not a zero.
+      this.treeRssMb.add(t, null);
+      this.treeCpuPercent.add(t, null);
+      this.treeVramMb.add(t, null);
+    }
+  }
+
+  /**
+   * The tree's GPU memory: the sum of what the GPU tool attributes to its pids; 0 when none of
+   * them is listed (the run uses no GPU); null when unattributed, or when a pid of the tree is
+   * listed with unknown memory (WSL, MIG report `[N/A]`): a partial sum would understate it.
+   */
+  private treeVramShare(tree: ProcessTreeReading, processes: GpuProcessUsage[] | null, snap: SystemPerformanceSnapshot | null): number | null {
+    if (processes === null) return null;
+    const pids = new Set(tree.pids);
+    pids.add(tree.rootPid);
+    let total = 0;
+    for (const p of processes) {
+      if (!pids.has(p.pid)) continue;
+      if (p.usedMemoryMb === null) return null;
+      total += p.usedMemoryMb;
+      if (p.usedMemoryMb > 0 && p.gpuUuid !== null && snap) {
+        const gpu = snap.gpus.find((g) => g.uuid === p.gpuUuid);
+        if (gpu) this.attributedGpus.add(gpu.index);
+      }
+    }
+    return total;
+  }
+
+  /** The task's figures so far (status running), or final when given an end. */
+  toMetrics(end?: { endTime: number; status: Exclude<TaskStatus, 'running'>; success: boolean; errorCategory: string | null; keepDuration?: boolean }): PerformanceMetrics {
+    const d = this.description;
+    const gpuIndices = this.pinnedGpuIndices ?? (this.attributedGpus.size > 0 ? [...this.attributedGpus] : [...this.gpus.keys()]);
+    gpuIndices.sort((a, b) => a - b);
+    const chosen = gpuIndices.map((i) => this.gpus.get(i)).filter((g): g is GpuSeries => g !== undefined);
+    // For one GPU the peak is exact; over several it is the sum of per-GPU peaks (an upper bound).
+    const devicePeakVram = sumKnown(chosen.map((g) => g.vramUsedMb.peak));
+    const deviceAvgVram = sumKnown(chosen.map((g) => g.vramUsedMb.average));
+    const treeKnownRam = this.treeRssMb.known;
+    const treeKnownCpu = this.treeCpuPercent.known;
+    const treeKnownVram = this.treeVramMb.known;
+    const ramScope: FigureScope | null = treeKnownRam ? 'processTree' : this.deviceRamMb.known ? 'device' : null;
+    const cpuScope: FigureScope | null = treeKnownCpu ? 'processTree' : this.deviceCpuPercent.known ? 'device' : null;
+    const vramScope: FigureScope | null = treeKnownVram ? 'processTree' : devicePeakVram !== null ? 'device' : null;
+    const status: TaskStatus = end ? end.status : 'running';
+    const generationTimeSeconds = end && end.keepDuration !== false ? (end.endTime - this.startTime) / 1000 : null;
+    return {
+      taskId: this.taskId,
+      modelType: d.modelType,
+      resolution: d.resolution,
+      resolutionClass: normalizeResolution(d.resolution),
+      steps: d.steps,
+      status,
+      startTime: this.startTime,
+      endTime: end ? end.endTime : null,
+      generationTimeSeconds,
+      modelLoadTimeSeconds: d.modelLoadTimeSeconds,
+      peakVramUsageMb: treeKnownVram ? this.treeVramMb.peak : devicePeakVram,
+      averageVramUsageMb: treeKnownVram ? this.treeVramMb.average : deviceAvgVram,
+      peakRamUsageMb: treeKnownRam ? this.treeRssMb.peak : this.deviceRamMb.peak,
+      averageCpuUsagePercent: treeKnownCpu ? this.treeCpuPercent.average : this.deviceCpuPercent.average,
+      vramScope,
+      ramScope,
+      cpuScope,
+      gpuIndices,
+      vramTotalMb: sumKnown(chosen.map((g) => g.vramTotalMb)),
+      ramTotalMb: this.ramTotalMb,
+      averageGpuUtilizationPercent: meanKnown(chosen.map((g) => g.utilizationPercent.average)),
+      peakGpuUtilizationPercent: maxKnown(chosen.map((g) => g.utilizationPercent.peak)),
+      devicePeakVramUsageMb: devicePeakVram,
+      deviceAverageVramUsageMb: deviceAvgVram,
+      devicePeakRamUsageMb: this.deviceRamMb.peak,
+      deviceAverageRamUsageMb: this.deviceRamMb.average,
+      deviceAverageCpuUsagePercent: this.deviceCpuPercent.average,
+      peakTemperatureCelsius: this.peakTemperatureCelsius,
+      processTreePeakRamUsageMb: this.treeRssMb.peak,
+      processTreeAverageRamUsageMb: this.treeRssMb.average,
+      processTreeAverageCpuUsagePercent: this.treeCpuPercent.average,
+      processTreePeakVramUsageMb: this.treeVramMb.peak,
+      processTreeAverageVramUsageMb: this.treeVramMb.average,
+      rootPid: d.rootPid,
+      sampleCount: this.sampleCount,
+      optimizationsApplied: [...d.optimizationsApplied],
+      quantizationUsed: d.quantizationUsed,
+      offloadUsed: d.offloadUsed,
+      success: end ? end.success : false,
+      errorCategory: end ? end.errorCategory : null,
+      stepsCompleted: d.stepsCompleted,
+      stepsTotal: d.stepsTotal,
+      stepsPerSecond: d.stepsPerSecond,
+      progressUpdatedAt: d.progressUpdatedAt,
+      // A phase still open at the end closes with the task.
+      phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
+    };
+  }
+}

@@ -1,0 +1,314 @@
+// The receiving end of the Python helper (media/python/model_perf.py): a Unix socket (or loopback
+// TCP on Windows) speaking newline-delimited JSON. Every message must carry this session's random
+// token (compared in constant time) and match the schema; lines are limited in length and rate
+// per connection. Anything refused is logged once per kind, never thrown. Accepted messages go to
+// the task whose process tree holds the sender's pid (or the only running task).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MonitorLogger, PerformanceMonitor } from '../engine/monitor';
+import { PHASE_NAME } from '../engine/monitor';
+import { ancestorAmong, type ProcRelations } from './procRelations';
+import type { TaskMetricsUpdate } from '../../shared/metrics';
+
+export const CHANNEL_ENV = 'MODEL_PERF_CHANNEL';
+export const TOKEN_ENV = 'MODEL_PERF_TOKEN';
+export const PROTOCOL_VERSION = 1;
+
+export type HelperMessage =
+  | { type: 'hello'; pid: number; script: string | null }
+  | { type: 'phase'; pid: number; name: string; event: 'start' | 'end'; atMs: number | null }
+  | { type: 'metrics'; pid: number; changes: TaskMetricsUpdate };
+
+export type RejectKind = 'bad_token' | 'bad_json' | 'schema' | 'oversized' | 'rate_limited' | 'too_many_connections';
+
+export interface HelperChannelOptions {
+  log: MonitorLogger;
+  /** Called for every accepted message. */
+  onMessage(message: HelperMessage): void;
+  /** Longest line accepted (bytes), default 64 KB. */
+  maxLineBytes?: number;
+  /** Messages per second allowed per connection (a burst of twice this is allowed), default 50. */
+  maxMessagesPerSecond?: number;
+  maxConnections?: number;
+  /** Use loopback TCP instead of a Unix socket (always on Windows). */
+  tcp?: boolean;
+  now?: () => number;
+}
+
+const METRIC_KEYS: Record<string, keyof TaskMetricsUpdate> = {
+  model_load_time_seconds: 'modelLoadTimeSeconds',
+  optimizations: 'optimizationsApplied',
+  quantization: 'quantizationUsed',
+  offload: 'offloadUsed',
+  steps: 'steps',
+  steps_completed: 'stepsCompleted',
+  model_type: 'modelType',
+  resolution: 'resolution',
+};
+
+const isShortText = (v: unknown, max = 120): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[\u0000-\u001f\u007f]/.test(v);
+
+/** The message's content, or a reason it does not match the schema. The token is checked before. */
+export function validateMessage(value: Record<string, unknown>): HelperMessage | string {
+  const { token: _token, v, pid, type, ...rest } = value;
+  if (v !== PROTOCOL_VERSION) return `"v" must be ${PROTOCOL_VERSION}`;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return '"pid" must be a process id';
+  const extra = (allowed: string[]) => Object.keys(rest).find((k) => !allowed.includes(k));
+  if (type === 'hello') {
+    const bad = extra(['script']);
+    if (bad) return `unknown field "${bad}"`;
+    if (rest.script !== undefined && rest.script !== null && !isShortText(rest.script, 4096)) return '"script" must be a path';
+    return { type, pid, script: (rest.script as string | undefined) ?? null };
+  }
+  if (type === 'phase') {
+    const bad = extra(['name', 'event', 't']);
+    if (bad) return `unknown field "${bad}"`;
+    if (typeof rest.name !== 'string' || !PHASE_NAME.test(rest.name)) return '"name" must be a phase name such as model_load';
+    if (rest.event !== 'start' && rest.event !== 'end') return '"event" must be "start" or "end"';
+    if (rest.t !== undefined && (typeof rest.t !== 'number' || !Number.isFinite(rest.t) || rest.t <= 0)) return '"t" must be epoch milliseconds';
+    return { type, pid, name: rest.name, event: rest.event, atMs: (rest.t as number | undefined) ?? null };
+  }
+  if (type === 'metrics') {
+    const changes: Record<string, unknown> = {};
+    for (const [key, val] of Object.entries(rest)) {
+      const field = METRIC_KEYS[key];
+      if (!field) return `unknown field "${key}"`;
+      const ok =
+        key === 'model_load_time_seconds' ? val === null || (typeof val === 'number' && Number.isFinite(val) && val >= 0 && val < 1e7)
+        : key === 'optimizations' ? Array.isArray(val) && val.length <= 32 && val.every((o) => isShortText(o, 64))
+        : key === 'quantization' ? val === null || isShortText(val, 32)
+        : key === 'offload' ? typeof val === 'boolean'
+        : key === 'steps' || key === 'steps_completed' ? typeof val === 'number' && Number.isSafeInteger(val) && val >= 0
+        : isShortText(val);
+      if (!ok) return `"${key}" has the wrong type or size`;
+      changes[field] = val;
+    }
+    if (Object.keys(changes).length === 0) return 'no metric given';
+    return { type, pid, changes: changes as TaskMetricsUpdate };
+  }
+  return `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+export class HelperChannel {
+  readonly token = randomBytes(32).toString('hex');
+  private readonly tokenDigest = digest(this.token);
+  private server: Server | null = null;
+  private socketDir: string | null = null;
+  private address: string | null = null;
+  private readonly sockets = new Set<Socket>();
+  private readonly loggedKinds = new Map<RejectKind, number>();
+  private readonly maxLine: number;
+  private readonly rate: number;
+  private readonly now: () => number;
+  /** Counts for tests and the log: accepted and refused messages. */
+  readonly counts = { accepted: 0, rejected: 0 };
+
+  constructor(private readonly options: HelperChannelOptions) {
+    this.maxLine = options.maxLineBytes ?? 64 * 1024;
+    this.rate = options.maxMessagesPerSecond ?? 50;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Listens; returns the address for MODEL_PERF_CHANNEL (`unix:/path` or `tcp:127.0.0.1:PORT`). */
+  async start(): Promise<string> {
+    if (this.address) return this.address;
+    const server = createServer((socket) => this.accept(socket));
+    server.maxConnections = this.options.maxConnections ?? 64;
+    const useTcp = this.options.tcp ?? process.platform === 'win32';
+    if (useTcp) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+      const addr = server.address();
+      this.address = `tcp:127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    } else {
+      // A private folder (0700) of our own: only this user can reach the socket.
+      this.socketDir = await mkdtemp(join(tmpdir(), 'model-perf-'));
+      await chmod(this.socketDir, 0o700);
+      const path = join(this.socketDir, 'helper.sock');
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+      this.address = `unix:${path}`;
+    }
+    server.on('error', (err) => this.options.log.warn(`The helper channel failed: ${err.message}`));
+    this.server = server;
+    return this.address;
+  }
+
+  /** The environment a child needs to reach this channel. */
+  env(): Record<string, string> {
+    if (!this.address) throw new Error('The helper channel has not started');
+    return { [CHANNEL_ENV]: this.address, [TOKEN_ENV]: this.token };
+  }
+
+  private reject(kind: RejectKind, detail: string): void {
+    this.counts.rejected++;
+    const seen = this.loggedKinds.get(kind) ?? 0;
+    this.loggedKinds.set(kind, seen + 1);
+    if (seen === 0) this.options.log.warn(`Helper channel: refused a message (${kind}): ${detail}. Further refusals of this kind are counted, not logged.`);
+  }
+
+  /** How many messages of each kind were refused. */
+  rejections(): Record<string, number> {
+    return Object.fromEntries(this.loggedKinds);
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(0);
+    let buffered: Buffer[] = [];
+    let bufferedBytes = 0;
+    let discarding = false;
+    let tokens = this.rate * 2;
+    let refilledAt = this.now();
+    let authenticated = false;
+    const handle = (line: string) => {
+      const t = this.now();
+      tokens = Math.min(this.rate * 2, tokens + ((t - refilledAt) / 1000) * this.rate);
+      refilledAt = t;
+      if (tokens < 1) {
+        this.reject('rate_limited', `more than ${this.rate} messages a second on one connection`);
+        return;
+      }
+      tokens--;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        this.reject('bad_json', 'not JSON');
+        return;
+      }
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        this.reject('schema', 'not a JSON object');
+        return;
+      }
+      const record = value as Record<string, unknown>;
+      if (typeof record.token !== 'string' || !timingSafeEqual(digest(record.token), this.tokenDigest)) {
+        this.reject('bad_token', 'the token is missing or wrong (a terminal of an earlier session, or another program)');
+        // A sender without the token gets nothing more from us.
+        socket.destroy();
+        return;
+      }
+      authenticated = true;
+      const message = validateMessage(record);
+      if (typeof message === 'string') {
+        this.reject('schema', message);
+        return;
+      }
+      this.counts.accepted++;
+      try {
+        this.options.onMessage(message);
+      } catch (err) {
+        this.options.log.warn(`Helper channel: a message could not be applied: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+    socket.on('data', (chunk: Buffer) => {
+      let start = 0;
+      for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, start)) {
+        const piece = chunk.subarray(start, i);
+        start = i + 1;
+        if (discarding) {
+          discarding = false;
+          buffered = [];
+          bufferedBytes = 0;
+          continue;
+        }
+        const line = Buffer.concat([...buffered, piece]).toString('utf8');
+        buffered = [];
+        bufferedBytes = 0;
+        if (line.length > this.maxLine) {
+          this.reject('oversized', `a line longer than ${this.maxLine} bytes`);
+          continue;
+        }
+        if (line.trim()) handle(line);
+        if (socket.destroyed) return;
+      }
+      const rest = chunk.subarray(start);
+      if (discarding || rest.length === 0) return;
+      bufferedBytes += rest.length;
+      if (bufferedBytes > this.maxLine) {
+        // Drop the line up to its end; an unauthenticated sender is cut off at once.
+        this.reject('oversized', `a line longer than ${this.maxLine} bytes`);
+        buffered = [];
+        bufferedBytes = 0;
+        discarding = true;
+        if (!authenticated) socket.destroy();
+        return;
+      }
+      buffered.push(Buffer.from(rest));
+    });
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    const server = this.server;
+    this.server = null;
+    this.address = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.socketDir) await rm(this.socketDir, { recursive: true, force: true }).catch(() => undefined);
+    this.socketDir = null;
+  }
+}
+
+/**
+ * Applies helper messages to the monitor's tasks: the task whose root process is the sender or
+ * one of its ancestors, else the only running task; a message that fits no task is logged once.
+ */
+export class HelperRouter {
+  private unmatchedLogged = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly monitor: PerformanceMonitor,
+    private readonly relations: ProcRelations,
+    private readonly log: MonitorLogger,
+  ) {}
+
+  async taskFor(pid: number): Promise<string | null> {
+    const tasks = this.monitor.getActiveTasks();
+    const byRoot = new Map<number, string>();
+    for (const t of tasks) if (t.rootPid !== null) byRoot.set(t.rootPid, t.taskId);
+    const root = byRoot.size > 0 ? await ancestorAmong(this.relations, pid, new Set(byRoot.keys())) : null;
+    if (root !== null) return byRoot.get(root) ?? null;
+    return tasks.length === 1 ? (tasks[0]?.taskId ?? null) : null;
+  }
+
+  /** Applies messages one after another, in the order they arrived. Resolves when this one is applied. */
+  enqueue(message: HelperMessage): Promise<void> {
+    this.chain = this.chain.then(() => this.apply(message));
+    return this.chain;
+  }
+
+  async apply(message: HelperMessage): Promise<void> {
+    const taskId = await this.taskFor(message.pid);
+    if (taskId === null) {
+      if (!this.unmatchedLogged) this.log.info(`Helper channel: a message from pid ${message.pid} matches no running task; ignored (logged once)`);
+      this.unmatchedLogged = true;
+      return;
+    }
+    try {
+      if (message.type === 'phase') {
+        const at = message.atMs ?? undefined;
+        if (message.event === 'start') this.monitor.markTaskPhase(taskId, message.name, at);
+        else this.monitor.endTaskPhase(taskId, message.name, at);
+      } else if (message.type === 'metrics') {
+        this.monitor.updateTaskMetrics(taskId, message.changes);
+      }
+    } catch (err) {
+      this.log.warn(`Helper channel: task "${taskId}" did not take a ${message.type} message: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

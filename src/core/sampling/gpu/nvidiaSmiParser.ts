@@ -1,0 +1,199 @@
+// Pure parsing of `nvidia-smi --query-gpu=... --format=csv,noheader,nounits` lines and of
+// `--query-compute-apps` lines. No I/O here: the provider feeds lines, tests feed recorded fixtures.
+// Every value the tool could not give ([N/A], [Not Supported], garbage) becomes null, never 0.
+import type { GpuReading } from '../../../shared/snapshot';
+import type { GpuProcessUsage } from '../../ports';
+
+/** The query names this project asks for, in the order they appear on a line. */
+export const NVIDIA_QUERY_FIELDS = [
+  'index',
+  'uuid',
+  'name',
+  'utilization.gpu',
+  'utilization.memory',
+  'memory.used',
+  'memory.total',
+  'temperature.gpu',
+  'power.draw',
+  'power.limit',
+  'clocks.sm',
+  'pstate',
+  'mig.mode.current',
+] as const;
+
+export type NvidiaQueryField = (typeof NVIDIA_QUERY_FIELDS)[number];
+
+/**
+ * Fields whose absence the monitor can live with: an older driver that rejects one of these fails
+ * the whole query, so the provider drops the rejected one and asks again.
+ */
+export const OPTIONAL_NVIDIA_FIELDS: ReadonlySet<NvidiaQueryField> = new Set<NvidiaQueryField>([
+  'utilization.memory',
+  'temperature.gpu',
+  'power.draw',
+  'power.limit',
+  'clocks.sm',
+  'pstate',
+  'mig.mode.current',
+]);
+
+/** The compute-apps query; gpu_uuid lets a process be tied to its device on multi-GPU machines. */
+export const NVIDIA_COMPUTE_APPS_FIELDS = ['pid', 'gpu_uuid', 'used_memory'] as const;
+
+export type GpuLineResult =
+  | { ok: true; reading: GpuReading }
+  | { ok: false; reason: string };
+
+/** Longest GPU name kept; a longer one is hostile or broken output, not a product name. */
+const MAX_NAME_CHARS = 96;
+
+/** Markers nvidia-smi prints in place of a value it cannot read. */
+function isUnknownMarker(value: string): boolean {
+  const v = value.trim();
+  if (v === '' || v === 'N/A' || v === 'Unknown' || v === 'Unknown Error') return true;
+  // `[N/A]`, `[Not Supported]`, `[Unknown Error]`, `[GPU is lost]`, `[Insufficient Permissions]`, ...
+  return /^\[[^\]]*\]$/.test(v);
+}
+
+/** A plain decimal number, or null. Rejects `12abc`, `0x10`, `Infinity`, `1e309` and friends. */
+export function parseNumberField(value: string): number | null {
+  const v = value.trim();
+  if (isUnknownMarker(v)) return null;
+  // Without `nounits` (or from a hand-run command) values carry units; accept and drop known ones.
+  const m = /^(-?\d+(?:\.\d+)?)(?:\s*(?:MiB|W|%|C|MHz))?$/.exec(v);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return Number.isFinite(n) ? n : null;
+}
+
+function nonNegative(n: number | null): number | null {
+  return n !== null && n >= 0 ? n : null;
+}
+
+function percent(n: number | null): number | null {
+  return n !== null && n >= 0 && n <= 100 ? n : null;
+}
+
+/** Strips control characters and caps the length, so a name cannot break a log line or the UI. */
+export function sanitizeText(value: string, maxChars = MAX_NAME_CHARS): string {
+  const cleaned = value.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim();
+  return cleaned.length > maxChars ? cleaned.slice(0, maxChars) : cleaned;
+}
+
+/**
+ * Splits one CSV line. nvidia-smi separates values with ", " and never quotes them; a GPU name with
+ * a comma would shift every later column, which the column count check then rejects.
+ */
+function splitCsv(line: string): string[] {
+  return line.split(',').map((s) => s.trim());
+}
+
+/**
+ * Parses one `--query-gpu` line whose columns are `fields`, in order. Lines that do not fit (wrong
+ * column count, no valid index, a header, an error message) are rejected with a reason for the log.
+ */
+export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]): GpuLineResult {
+  const trimmed = line.trim();
+  if (trimmed === '') return { ok: false, reason: 'empty line' };
+  const cols = splitCsv(trimmed);
+  if (cols.length !== fields.length) {
+    return { ok: false, reason: `expected ${fields.length} columns, got ${cols.length}` };
+  }
+  const get = (f: NvidiaQueryField): string | null => {
+    const i = fields.indexOf(f);
+    return i >= 0 ? (cols[i] as string) : null;
+  };
+  const num = (f: NvidiaQueryField): number | null => {
+    const v = get(f);
+    return v === null ? null : parseNumberField(v);
+  };
+
+  const indexText = get('index');
+  if (indexText === null || !/^\d{1,4}$/.test(indexText)) {
+    return { ok: false, reason: 'no GPU index in the first column' };
+  }
+  const uuidText = get('uuid');
+  const uuid = uuidText !== null && /^(GPU|MIG)-[0-9A-Za-z-/]{1,80}$/.test(uuidText) ? uuidText : null;
+  const nameText = get('name');
+  const name = nameText !== null && !isUnknownMarker(nameText) ? sanitizeText(nameText) : '';
+  const pstateText = get('pstate');
+  const performanceState = pstateText !== null && /^P\d{1,2}$/.test(pstateText) ? pstateText : null;
+  const migText = get('mig.mode.current');
+  const mig = (migText !== null && migText.toLowerCase() === 'enabled') || (uuid !== null && uuid.startsWith('MIG-'));
+
+  const reading: GpuReading = {
+    index: Number(indexText),
+    uuid,
+    name: name || `GPU ${indexText}`,
+    utilizationPercent: percent(num('utilization.gpu')),
+    memoryUtilizationPercent: percent(num('utilization.memory')),
+    vramUsedMb: nonNegative(num('memory.used')),
+    vramTotalMb: nonNegative(num('memory.total')),
+    temperatureCelsius: temperature(num('temperature.gpu')),
+    powerDrawWatts: nonNegative(num('power.draw')),
+    powerLimitWatts: nonNegative(num('power.limit')),
+    smClockMhz: nonNegative(num('clocks.sm')),
+    performanceState,
+    mig,
+  };
+  // A line whose every value is unknown (a lost GPU) is kept: the device showing as unknown tells
+  // the user more than the device vanishing from the list.
+  return { ok: true, reading };
+}
+
+function temperature(n: number | null): number | null {
+  // Below -50 or above 150 °C is a sensor error, not a temperature.
+  return n !== null && n > -50 && n < 150 ? n : null;
+}
+
+/** Parses a whole `--query-gpu` output (the one-shot probe), keeping valid lines and counting rejects. */
+export function parseGpuOutput(
+  text: string,
+  fields: readonly NvidiaQueryField[],
+): { readings: GpuReading[]; rejected: Array<{ line: string; reason: string }> } {
+  const readings: GpuReading[] = [];
+  const rejected: Array<{ line: string; reason: string }> = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    const r = parseGpuLine(line, fields);
+    if (r.ok) readings.push(r.reading);
+    else rejected.push({ line: sanitizeText(line, 200), reason: r.reason });
+  }
+  return { readings, rejected };
+}
+
+/**
+ * Parses `--query-compute-apps=pid,gpu_uuid,used_memory --format=csv,noheader,nounits` output.
+ * Lines that are not a process (messages such as "No running processes found") are skipped.
+ * In WSL2 and some containers used_memory reads [N/A]: the process is listed with null memory.
+ */
+export function parseComputeApps(text: string): GpuProcessUsage[] {
+  const out: GpuProcessUsage[] = [];
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '') continue;
+    const cols = splitCsv(line);
+    if (cols.length !== NVIDIA_COMPUTE_APPS_FIELDS.length) continue;
+    const [pidText, uuidText, memText] = cols as [string, string, string];
+    if (!/^\d{1,10}$/.test(pidText)) continue;
+    const pid = Number(pidText);
+    if (pid <= 0 || pid > 0x7fffffff) continue;
+    out.push({
+      pid,
+      gpuUuid: /^(GPU|MIG)-[0-9A-Za-z-/]{1,80}$/.test(uuidText) ? uuidText : null,
+      usedMemoryMb: nonNegative(parseNumberField(memText)),
+    });
+  }
+  return out;
+}
+
+/** Builds the `--query-gpu` argument list for a long-lived (`loopMs`) or one-shot query. */
+export function gpuQueryArgs(fields: readonly NvidiaQueryField[], loopMs?: number): string[] {
+  const args = [`--query-gpu=${fields.join(',')}`, '--format=csv,noheader,nounits'];
+  if (loopMs !== undefined) args.push(`-lms`, String(Math.max(1, Math.round(loopMs))));
+  return args;
+}
+
+export function computeAppsArgs(): string[] {
+  return [`--query-compute-apps=${NVIDIA_COMPUTE_APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
+}

@@ -1,0 +1,153 @@
+// Linux CPU, RAM and disk read straight from /proc and statfs: no shell, no child process, a few
+// async reads per sample. CPU % is the busy share of the jiffies between two reads of /proc/stat.
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { SystemReading, SystemSampler } from '../../ports';
+import { OnceLog, errnoCode } from '../../util/onceLog';
+
+/** The statfs fields used, so tests can inject a fake filesystem. */
+export interface StatfsResult {
+  /** Total data blocks. */
+  blocks: number;
+  /** Free blocks (including those reserved for root). */
+  bfree: number;
+  /** Free blocks an unprivileged user may use. */
+  bavail: number;
+}
+
+export interface ProcSystemSamplerOptions {
+  /** Where /proc lives; tests point this at a fixture directory. */
+  procRoot?: string;
+  /** A path on the filesystem whose fullness is reported (the workspace folder); null for none. */
+  diskPath?: string | null;
+  statfs?: (path: string) => Promise<StatfsResult>;
+  /** Told once per kind of failure (a missing file, an unreadable disk), with its cause. */
+  onLog?: (message: string) => void;
+}
+
+/** Cumulative jiffies from the aggregate `cpu` line of /proc/stat. */
+export interface CpuTimes {
+  totalTicks: number;
+  idleTicks: number;
+}
+
+/**
+ * Parses the aggregate `cpu ` line. Busy = user + nice + system + irq + softirq + steal; idle =
+ * idle + iowait. guest and guest_nice are already inside user and nice, so they are not added again.
+ */
+export function parseProcStat(text: string): CpuTimes | null {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) return null;
+  const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (values.length < 4 || values.some((v) => !Number.isFinite(v) || v < 0)) return null;
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = values;
+  return { totalTicks: user + nice + system + idle + iowait + irq + softirq + steal, idleTicks: idle + iowait };
+}
+
+/** Busy percent between two readings, or null when no time passed or the counters went backwards. */
+export function cpuPercentBetween(prev: CpuTimes, next: CpuTimes): number | null {
+  const total = next.totalTicks - prev.totalTicks;
+  const idle = next.idleTicks - prev.idleTicks;
+  if (total <= 0 || idle < 0 || idle > total) return null;
+  return Math.min(100, Math.max(0, ((total - idle) / total) * 100));
+}
+
+export interface MemInfo {
+  ramTotalMb: number | null;
+  ramAvailableMb: number | null;
+  ramUsedMb: number | null;
+}
+
+const KIB_PER_MIB = 1024;
+
+/**
+ * Parses /proc/meminfo (kB values). "Used" is total minus MemAvailable, the figure `free` and the
+ * kernel consider in use (page cache that can be dropped is not). Kernels before 3.14 lack
+ * MemAvailable: used and available are then unknown rather than guessed.
+ */
+export function parseMeminfo(text: string): MemInfo {
+  const kib = (key: string): number | null => {
+    const m = new RegExp(`^${key}:\\s+(\\d+)\\s*kB`, 'm').exec(text);
+    return m ? Number(m[1]) : null;
+  };
+  const total = kib('MemTotal');
+  const available = kib('MemAvailable');
+  const ramTotalMb = total !== null ? total / KIB_PER_MIB : null;
+  const ramAvailableMb = available !== null ? available / KIB_PER_MIB : null;
+  const ramUsedMb = total !== null && available !== null && available <= total ? (total - available) / KIB_PER_MIB : null;
+  return { ramTotalMb, ramAvailableMb, ramUsedMb };
+}
+
+/** Used share as `df` shows it: blocks in use over blocks a user could ever use. */
+export function diskPercentFromStatfs(s: StatfsResult): number | null {
+  const used = s.blocks - s.bfree;
+  const usable = used + s.bavail;
+  if (!(s.blocks > 0) || usable <= 0 || used < 0) return null;
+  return Math.min(100, (used / usable) * 100);
+}
+
+export class ProcSystemSampler implements SystemSampler {
+  private readonly procRoot: string;
+  private readonly diskPath: string | null;
+  private readonly statfs: (path: string) => Promise<StatfsResult>;
+  private readonly once: OnceLog;
+  /** The reading the next CPU delta is taken against; starts as a baseline read at construction. */
+  private previousCpu: Promise<CpuTimes | null>;
+
+  constructor(options: ProcSystemSamplerOptions = {}) {
+    this.procRoot = options.procRoot ?? '/proc';
+    this.diskPath = options.diskPath ?? null;
+    this.statfs = options.statfs ?? ((p) => fsp.statfs(p));
+    this.once = new OnceLog(options.onLog ?? (() => {}));
+    // Taken now so the first sample() already has a delta to report.
+    this.previousCpu = this.readCpu();
+  }
+
+  async sample(): Promise<SystemReading> {
+    const [prev, cpu, mem, disk] = await Promise.all([this.previousCpu, this.readCpu(), this.readMem(), this.readDisk()]);
+    if (cpu) this.previousCpu = Promise.resolve(cpu);
+    return {
+      cpuUsagePercent: prev && cpu ? cpuPercentBetween(prev, cpu) : null,
+      ramUsedMb: mem.ramUsedMb,
+      ramAvailableMb: mem.ramAvailableMb,
+      ramTotalMb: mem.ramTotalMb,
+      diskUsagePercent: disk,
+    };
+  }
+
+  private async readCpu(): Promise<CpuTimes | null> {
+    const path = join(this.procRoot, 'stat');
+    try {
+      const times = parseProcStat(await fsp.readFile(path, 'utf8'));
+      if (!times) this.once.say('cpu-parse', `${path} has no aggregate cpu line; CPU % is unknown.`);
+      return times;
+    } catch (err) {
+      this.once.say('cpu-read', `Could not read ${path} (${errnoCode(err)}); CPU % is unknown.`);
+      return null;
+    }
+  }
+
+  private async readMem(): Promise<MemInfo> {
+    const path = join(this.procRoot, 'meminfo');
+    try {
+      const mem = parseMeminfo(await fsp.readFile(path, 'utf8'));
+      if (mem.ramUsedMb === null) this.once.say('mem-parse', `${path} lacks MemTotal or MemAvailable; RAM use is unknown.`);
+      return mem;
+    } catch (err) {
+      this.once.say('mem-read', `Could not read ${path} (${errnoCode(err)}); RAM figures are unknown.`);
+      return { ramTotalMb: null, ramAvailableMb: null, ramUsedMb: null };
+    }
+  }
+
+  private async readDisk(): Promise<number | null> {
+    if (this.diskPath === null) return null;
+    try {
+      return diskPercentFromStatfs(await this.statfs(this.diskPath));
+    } catch (err) {
+      this.once.say('disk', `Could not read disk usage of ${this.diskPath} (${errnoCode(err)}); disk % is unknown.`);
+      return null;
+    }
+  }
+
+}
+

@@ -1,0 +1,239 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { HelperChannel, HelperRouter, validateMessage, type HelperMessage } from '../../../src/core/runs/helperChannel';
+import { PerformanceMonitor } from '../../../src/core/engine/monitor';
+import { MemoryHistoryStore } from '../../../src/core/history/historyStore';
+import type { ProcRelations } from '../../../src/core/runs/procRelations';
+import { FakeSystemSampler } from '../engine/fakes';
+
+const HELPER_DIR = join(process.cwd(), 'media', 'python');
+
+function quietLog() {
+  const lines: string[] = [];
+  return { lines, info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
+}
+
+async function channel(opts: { tcp?: boolean; maxMessagesPerSecond?: number; maxLineBytes?: number } = {}) {
+  const log = quietLog();
+  const received: HelperMessage[] = [];
+  const ch = new HelperChannel({ log, onMessage: (m) => received.push(m), ...opts });
+  const address = await ch.start();
+  return { ch, log, received, address };
+}
+
+function open(address: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = address.startsWith('unix:') ? connect(address.slice(5)) : connect(Number(address.split(':')[2]), '127.0.0.1');
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+const until = async (cond: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+};
+
+test('messages with the token and the schema are accepted, over a Unix socket and loopback TCP', async () => {
+  for (const tcp of [false, true]) {
+    const { ch, received, address } = await channel({ tcp });
+    assert.match(address, tcp ? /^tcp:127\.0\.0\.1:\d+$/ : /^unix:\/.*helper\.sock$/);
+    const s = await open(address);
+    s.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 42, type: 'phase', name: 'denoise', event: 'start', t: 1000 })}\n`);
+    s.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 42, type: 'metrics', model_load_time_seconds: 3.5, optimizations: ['sdpa'] })}`);
+    s.write('\n');
+    await until(() => received.length === 2);
+    assert.deepEqual(received, [
+      { type: 'phase', pid: 42, name: 'denoise', event: 'start', atMs: 1000 },
+      { type: 'metrics', pid: 42, changes: { modelLoadTimeSeconds: 3.5, optimizationsApplied: ['sdpa'] } },
+    ]);
+    s.destroy();
+    await ch.dispose();
+  }
+});
+
+test('a wrong or missing token is refused, logged once, and the connection is closed', async () => {
+  const { ch, log, received, address } = await channel();
+  for (let i = 0; i < 3; i++) {
+    const s = await open(address);
+    const closed = new Promise((r) => s.once('close', r));
+    s.write(`${JSON.stringify({ token: i === 0 ? undefined : 'x'.repeat(64), v: 1, pid: 1, type: 'hello' })}\n`);
+    await closed;
+  }
+  assert.equal(received.length, 0);
+  assert.equal(ch.rejections().bad_token, 3);
+  assert.equal(log.lines.filter((l) => /bad_token/.test(l)).length, 1);
+  await ch.dispose();
+});
+
+test('schema: unknown types and fields, wrong types, bad phase names are refused', () => {
+  const base = { token: 't', v: 1, pid: 7 };
+  for (const bad of [
+    { ...base, type: 'nope' },
+    { ...base, v: 2, type: 'hello' },
+    { ...base, pid: -1, type: 'hello' },
+    { ...base, type: 'hello', extra: 1 },
+    { ...base, type: 'phase', name: 'has space', event: 'start' },
+    { ...base, type: 'phase', name: 'x', event: 'middle' },
+    { ...base, type: 'metrics' },
+    { ...base, type: 'metrics', model_load_time_seconds: 'slow' },
+    { ...base, type: 'metrics', optimizations: ['a'.repeat(100)] },
+    { ...base, type: 'metrics', rootPid: 1 },
+    { ...base, type: 'metrics', steps: 1.5 },
+  ]) assert.equal(typeof validateMessage(bad as Record<string, unknown>), 'string', JSON.stringify(bad));
+  assert.deepEqual(validateMessage({ ...base, type: 'metrics', quantization: 'fp8', offload: true, steps: 30 }), { type: 'metrics', pid: 7, changes: { quantizationUsed: 'fp8', offloadUsed: true, steps: 30 } });
+});
+
+test('oversized lines and floods are refused without stopping the good messages', async () => {
+  const { ch, received, address } = await channel({ maxLineBytes: 1024, maxMessagesPerSecond: 10 });
+  const s = await open(address);
+  const ok = (n: number) => `${JSON.stringify({ token: ch.token, v: 1, pid: 3, type: 'metrics', steps_completed: n })}\n`;
+  s.write(ok(1));
+  await until(() => received.length === 1);
+  s.write('x'.repeat(5000));
+  s.write(`${'y'.repeat(100)}\n`);
+  s.write(ok(2));
+  for (let i = 0; i < 100; i++) s.write(ok(100 + i));
+  await until(() => (ch.rejections().rate_limited ?? 0) > 0);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(ch.rejections().oversized, 1);
+  assert.ok(received.length >= 2 && received.length <= 22, `accepted ${received.length}`);
+  assert.ok((ch.rejections().rate_limited ?? 0) >= 78);
+  // An unauthenticated sender of an oversized line is cut off at once.
+  const t = await open(address);
+  const closed = new Promise((r) => t.once('close', r));
+  t.write('z'.repeat(5000));
+  await closed;
+  s.destroy();
+  await ch.dispose();
+});
+
+test('the router applies a message to the task whose process tree holds the sender, else the only task', async () => {
+  const monitor = new PerformanceMonitor({}, { systemSampler: new FakeSystemSampler(), historyStore: new MemoryHistoryStore() });
+  const parents: Record<number, number> = { 300: 200, 200: 100, 900: 800 };
+  const relations: ProcRelations = { children: async () => [], parent: async (pid) => parents[pid] ?? null };
+  const router = new HelperRouter(monitor, relations, quietLog());
+  monitor.startTaskMonitoring('a', 'm', '', 0, { rootPid: 100 });
+  monitor.startTaskMonitoring('b', 'm', '', 0, { rootPid: 800 });
+  await router.enqueue({ type: 'metrics', pid: 300, changes: { modelLoadTimeSeconds: 9 } });
+  await router.enqueue({ type: 'phase', pid: 900, name: 'decode', event: 'start', atMs: null });
+  await router.enqueue({ type: 'metrics', pid: 5, changes: { steps: 3 } }); // no task's tree: ignored
+  const [a, b] = monitor.getActiveTasks();
+  assert.equal(a?.modelLoadTimeSeconds, 9);
+  assert.equal(b?.modelLoadTimeSeconds, null);
+  assert.deepEqual(b?.phases?.map((p) => p.name), ['decode']);
+  assert.equal(a?.steps, 0);
+  await monitor.cancelTaskMonitoring('b');
+  await router.enqueue({ type: 'metrics', pid: 5, changes: { steps: 3 } }); // the only task
+  assert.equal(monitor.getActiveTasks()[0]?.steps, 3);
+  await monitor.dispose();
+});
+
+// ----- the Python helper, run by python3 -----
+
+function python(code: string, env: Record<string, string | undefined>): { status: number | null; stderr: string; stdout: string; ms: number } {
+  const t0 = Date.now();
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, PYTHONPATH: HELPER_DIR, ...env })) if (v !== undefined) clean[k] = v;
+  delete clean.MODEL_PERF_CHANNEL;
+  delete clean.MODEL_PERF_TOKEN;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
+  const r = spawnSync('python3', ['-c', code], { env: clean, encoding: 'utf8', timeout: 20000 });
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout, ms: Date.now() - t0 };
+}
+
+const USE_ALL = `
+import model_perf as mp, sys
+with mp.phase('model_load'):
+    mp.set(model_load_time_seconds=1.25, optimizations=['xformers'], quantization='fp8', offload=True, bogus=1)
+mp.phase('denoise')
+for i in range(3):
+    mp.step(i + 1, 3)
+print('enabled' if mp.enabled() else 'quiet')
+`;
+
+test('the helper outside VS Code does nothing: no channel variables, no socket, no error', () => {
+  const r = python(`${USE_ALL}\nimport sys\nprint('socket' in sys.modules)`, {});
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'quiet\nFalse\n', 'not even the socket module is imported');
+  assert.equal(r.stderr, '');
+});
+
+test('the helper delivers hello, phases and settings to the channel', async () => {
+  const { ch, received, address } = await channel();
+  const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+    const p = spawn('python3', ['-c', USE_ALL], { env: { ...process.env, PYTHONPATH: HELPER_DIR, MODEL_PERF_CHANNEL: address, MODEL_PERF_TOKEN: ch.token } });
+    let stderr = '';
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stderr }));
+  });
+  assert.equal(r.status, 0, r.stderr);
+  await until(() => received.some((m) => m.type === 'metrics' && m.changes.stepsCompleted === 3));
+  const types = received.map((m) => (m.type === 'phase' ? `${m.type}:${m.name}:${m.event}` : m.type));
+  assert.deepEqual(types.slice(0, 5), ['hello', 'phase:model_load:start', 'metrics', 'phase:model_load:end', 'phase:denoise:start']);
+  const settings = received.find((m) => m.type === 'metrics');
+  assert.deepEqual(settings?.type === 'metrics' ? settings.changes : null, { modelLoadTimeSeconds: 1.25, optimizationsApplied: ['xformers'], quantizationUsed: 'fp8', offloadUsed: true });
+  assert.equal(ch.counts.rejected, 0);
+  await ch.dispose();
+});
+
+test('with a wrong token the helper is refused and goes quiet; the script still exits 0', async () => {
+  const { ch, received, address } = await channel();
+  const code = `
+import model_perf as mp, time
+mp.phase('model_load')
+time.sleep(0.4)
+${USE_ALL}`;
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn('python3', ['-c', code], { env: { ...process.env, PYTHONPATH: HELPER_DIR, MODEL_PERF_CHANNEL: address, MODEL_PERF_TOKEN: 'wrong' } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'quiet\n', 'the refusal silenced the helper');
+  assert.equal(r.stderr, '');
+  assert.equal(received.length, 0);
+  assert.equal(ch.rejections().bad_token, 1);
+  await ch.dispose();
+});
+
+test('a channel that is gone (or never was) costs the script nothing and raises nothing', () => {
+  for (const address of ['unix:/nonexistent/x.sock', 'tcp:127.0.0.1:1', 'tcp:example.com:80', 'garbage']) {
+    const r = python(USE_ALL, { MODEL_PERF_CHANNEL: address, MODEL_PERF_TOKEN: 'abc' });
+    assert.equal(r.status, 0, `${address}: ${r.stderr}`);
+    assert.equal(r.stdout, 'quiet\n', address);
+    assert.equal(r.stderr, '', address);
+  }
+});
+
+test('the channel closing mid-run silences the helper; the script exits 0', async () => {
+  const { ch, address } = await channel();
+  const code = `
+import model_perf as mp, time
+mp.phase('model_load')
+print('sent', flush=True)
+time.sleep(0.6)
+for i in range(50):
+    mp.set(steps=i)
+    time.sleep(0.005)
+print('enabled' if mp.enabled() else 'quiet')
+`;
+  const p = spawn('python3', ['-c', code], { env: { ...process.env, PYTHONPATH: HELPER_DIR, MODEL_PERF_CHANNEL: address, MODEL_PERF_TOKEN: ch.token } });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => {
+    out += d;
+    if (out.includes('sent')) void ch.dispose();
+  });
+  p.stderr.on('data', (d) => (err += d));
+  const status = await new Promise((r) => p.on('close', r));
+  assert.equal(status, 0, err);
+  assert.match(out, /quiet\n$/);
+  assert.equal(err, '');
+});

@@ -1,0 +1,144 @@
+// The real NvidiaSmiProvider and the real spawn against the fake nvidia-smi script on PATH: real
+// processes, real pipes, real timers, kept short with a 100 ms -lms.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { locateNvidiaSmi } from '../../../../src/core/sampling/gpu/locateNvidiaSmi';
+import { NvidiaSmiProvider, type NvidiaSmiProviderOptions } from '../../../../src/core/sampling/gpu/nvidiaSmiProvider';
+import { createNodeSpawn } from '../../../../src/core/sampling/gpu/spawnPort';
+import type { GpuSample } from '../../../../src/core/ports';
+import { waitUntil, type Probe } from '../../helpers/waitUntil';
+
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 4000): Promise<T> => waitUntil(what, probe, { timeoutMs, everyMs: 20 });
+
+const BIN = join(__dirname, '../../../fixtures/bin');
+const skip = process.platform === 'win32' ? 'the fake nvidia-smi is a node script with a shebang' : false;
+
+async function providerFor(scenario: string, extraEnv: Record<string, string> = {}, options: Partial<NvidiaSmiProviderOptions> = {}) {
+  const env = { ...process.env, PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`, FAKE_NVIDIA_SMI_SCENARIO: scenario, ...extraEnv };
+  const located = await locateNvidiaSmi({ platform: process.platform, env });
+  assert.ok(located.found, 'the fake nvidia-smi is first on PATH');
+  assert.equal(located.path, join(BIN, 'nvidia-smi'));
+  const logs: string[] = [];
+  const provider = new NvidiaSmiProvider({
+    nvidiaSmiPath: located.path,
+    spawn: createNodeSpawn({ env }),
+    onLog: (m) => logs.push(m),
+    computeAppsIntervalMs: 300,
+    watchdogMinMs: 400,
+    restartBackoffInitialMs: 100,
+    ...options,
+  });
+  return { provider, logs };
+}
+
+
+test('1 GPU: live ticks every 100 ms from one child; VRAM follows the scenario file', { skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpm-fake-smi-'));
+  const vramFile = join(dir, 'vram');
+  const logFile = join(dir, 'calls.log');
+  await writeFile(vramFile, '1000');
+  const { provider, logs } = await providerFor('1gpu', { FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, FAKE_NVIDIA_SMI_PID: String(process.pid), FAKE_NVIDIA_SMI_LOG: logFile });
+  try {
+    const avail = await provider.start(100);
+    assert.deepEqual(avail, { provider: 'nvidia', available: true, reason: null });
+    const first = await provider.read();
+    assert.equal(first?.gpus.length, 1);
+    assert.equal(first?.gpus[0]?.name, 'NVIDIA GeForce RTX 4090');
+    assert.equal(first?.gpus[0]?.vramUsedMb, 1000);
+
+    await writeFile(vramFile, '18000');
+    const after = await waitFor('the allocation to show', async () => {
+      const s = await provider.read();
+      return s?.gpus[0]?.vramUsedMb === 18000 && s.processes?.some((p) => p.pid === process.pid) ? s : null;
+    });
+    assert.equal(after.processes?.find((p) => p.pid === process.pid)?.usedMemoryMb, 18000);
+    const wslStyle = after.processes?.find((p) => p.pid === 4711);
+    assert.equal(wslStyle?.usedMemoryMb, null, '[N/A] per-process memory stays unknown');
+
+    const t1 = (await provider.read())?.timestamp ?? 0;
+    await waitFor('a newer tick', async () => ((await provider.read())?.timestamp ?? 0) > t1);
+    const calls = (await readFile(logFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { args: string[] });
+    assert.equal(calls.filter((c) => c.args.includes('-lms')).length, 1, 'exactly one long-lived child');
+    assert.deepEqual(logs, []);
+  } finally {
+    await provider.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('8 GPUs: every tick holds all eight', { skip }, async () => {
+  const { provider } = await providerFor('8gpu');
+  try {
+    await provider.start(100);
+    const s = await waitFor<GpuSample>('a sample', () => provider.read());
+    assert.deepEqual(s.gpus.map((g) => g.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.ok(s.gpus.every((g) => g.vramTotalMb === 81559));
+  } finally {
+    await provider.stop();
+  }
+});
+
+test('exit 9: unavailable with the driver sentence, nothing left running', { skip }, async () => {
+  const { provider, logs } = await providerFor('driver-not-loaded');
+  const avail = await provider.start(100);
+  assert.equal(avail.available, false);
+  assert.match(avail.reason ?? '', /driver not loaded/);
+  assert.equal(logs.length, 1);
+  await provider.stop();
+});
+
+test('an old driver (directory scenario) rejects fields: they are dropped and the rest measured', { skip }, async () => {
+  const { provider, logs } = await providerFor(join(__dirname, '../../../fixtures/nvidia-smi/scenarios/old-driver-3gpu'));
+  try {
+    const avail = await provider.start(100);
+    assert.equal(avail.available, true);
+    const s = await waitFor<GpuSample>('a sample', () => provider.read());
+    assert.equal(s.gpus.length, 3);
+    assert.ok(s.gpus.every((g) => g.smClockMhz === null && g.mig === false));
+    assert.equal(s.gpus[0]?.utilizationPercent, 76);
+    assert.equal(logs.length, 1);
+    assert.match(logs[0] ?? '', /does not know/);
+  } finally {
+    await provider.stop();
+  }
+});
+
+test('hang: the watchdog kills the silent child, restarts it, and says so once', { skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpm-fake-smi-'));
+  const logFile = join(dir, 'calls.log');
+  const { provider, logs } = await providerFor('hang-loop', { FAKE_NVIDIA_SMI_LOG: logFile }, { computeAppsIntervalMs: 0 });
+  try {
+    assert.equal((await provider.start(100)).available, true);
+    await waitFor('two restarts', async () => provider.restartCount >= 2, 5000);
+    assert.equal(provider.availability().available, false);
+    assert.match(provider.availability().reason ?? '', /stopped answering/);
+    assert.equal(await provider.read(), null);
+    assert.equal(logs.filter((l) => /printed no complete reading/.test(l)).length, 1, logs.join('\n'));
+  } finally {
+    await provider.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a child that exits after a few ticks is restarted and reports again', { skip }, async () => {
+  const { provider, logs } = await providerFor('exit-after', { FAKE_NVIDIA_SMI_BLOCKS: '2' }, { computeAppsIntervalMs: 0 });
+  try {
+    await provider.start(100);
+    await waitFor('a restart', async () => provider.restartCount >= 1);
+    await waitFor('fresh readings after the restart', async () => (await provider.read())?.gpus.length === 2);
+    assert.equal(logs.filter((l) => /exited although/.test(l)).length, 1, logs.join('\n'));
+  } finally {
+    await provider.stop();
+  }
+});
+
+test('hang during the probe: start() gives up after the command timeout', { skip }, async () => {
+  const { provider } = await providerFor('hang', {}, { commandTimeoutMs: 300 });
+  const avail = await provider.start(100);
+  assert.equal(avail.available, false);
+  assert.match(avail.reason ?? '', /did not answer in time/);
+  await provider.stop();
+});

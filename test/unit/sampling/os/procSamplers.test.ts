@@ -1,0 +1,230 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import {
+  ProcSystemSampler,
+  cpuPercentBetween,
+  diskPercentFromStatfs,
+  parseMeminfo,
+  parseProcStat,
+} from '../../../../src/core/sampling/os/procSystemSampler';
+import { ProcTreeSampler, parsePidStat, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
+
+const PROC = join(__dirname, '../../../fixtures/proc');
+const isLinux = process.platform === 'linux';
+
+/** A scratch /proc that a test can move from one recorded moment to the next. */
+async function scratchProc(from: string): Promise<{ root: string; moveTo(name: string): Promise<void>; dispose(): Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), 'mpm-proc-'));
+  const moveTo = async (name: string): Promise<void> => {
+    await rm(root, { recursive: true, force: true });
+    await cp(join(PROC, name), root, { recursive: true });
+  };
+  await moveTo(from);
+  return { root, moveTo, dispose: () => rm(root, { recursive: true, force: true }) };
+}
+
+test('/proc/stat: busy share of the ticks between two reads', () => {
+  const a = parseProcStat('cpu  10000 500 3000 80000 1000 0 200 300 0 0\ncpu0 1 2 3 4\n');
+  const b = parseProcStat('cpu  10150 500 3050 80180 1020 0 200 300 0 0\n');
+  assert.ok(a && b);
+  assert.equal(cpuPercentBetween(a, b), 50);
+  assert.equal(cpuPercentBetween(a, a), null, 'no time passed: unknown, not 0');
+  assert.equal(cpuPercentBetween(b, a), null, 'counters went backwards');
+  assert.equal(parseProcStat('cpu0 1 2 3 4\n'), null, 'no aggregate line');
+  assert.equal(parseProcStat('cpu  a b c d\n'), null);
+  assert.equal(parseProcStat(''), null);
+});
+
+test('/proc/meminfo: used is total minus available; an old kernel leaves it unknown', () => {
+  const mem = parseMeminfo('MemTotal:       16318412 kB\nMemFree: 1 kB\nMemAvailable:    8159206 kB\n');
+  assert.equal(mem.ramTotalMb, 16318412 / 1024);
+  assert.equal(mem.ramAvailableMb, 8159206 / 1024);
+  assert.equal(mem.ramUsedMb, (16318412 - 8159206) / 1024);
+  const old = parseMeminfo('MemTotal:       16318412 kB\nMemFree: 1 kB\n');
+  assert.equal(old.ramUsedMb, null);
+  assert.equal(old.ramAvailableMb, null);
+  assert.deepEqual(parseMeminfo('garbage'), { ramTotalMb: null, ramAvailableMb: null, ramUsedMb: null });
+});
+
+test('statfs: used share as df shows it, nonsense is unknown', () => {
+  // 1000 blocks, 300 free of which 250 usable by users: used 700 of 950 usable.
+  assert.equal(diskPercentFromStatfs({ blocks: 1000, bfree: 300, bavail: 250 }), (700 / 950) * 100);
+  assert.equal(diskPercentFromStatfs({ blocks: 0, bfree: 0, bavail: 0 }), null, 'pseudo filesystem');
+});
+
+test('ProcSystemSampler on recorded /proc: 50 % CPU, RAM in MiB, disk from statfs', async () => {
+  const proc = await scratchProc('tree-t0');
+  try {
+    const sampler = new ProcSystemSampler({
+      procRoot: proc.root,
+      diskPath: '/workspace',
+      statfs: async (p) => {
+        assert.equal(p, '/workspace');
+        return { blocks: 1000, bfree: 500, bavail: 500 };
+      },
+    });
+    const first = await sampler.sample();
+    assert.equal(first.cpuUsagePercent, null, 'no ticks passed since the baseline');
+    assert.equal(first.ramTotalMb, 16318412 / 1024);
+    assert.equal(first.diskUsagePercent, 50);
+    await proc.moveTo('tree-t1');
+    const second = await sampler.sample();
+    assert.equal(second.cpuUsagePercent, 50);
+    assert.equal(second.ramAvailableMb, 4079603 / 1024);
+    assert.equal(second.ramUsedMb, (16318412 - 4079603) / 1024);
+  } finally {
+    await proc.dispose();
+  }
+});
+
+test('ProcSystemSampler: unreadable parts are unknown and logged once each, never thrown', async () => {
+  const logs: string[] = [];
+  const sampler = new ProcSystemSampler({
+    procRoot: join(PROC, 'does-not-exist'),
+    diskPath: '/nope',
+    statfs: () => Promise.reject(Object.assign(new Error('gone'), { code: 'ENOENT' })),
+    onLog: (m) => logs.push(m),
+  });
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(await sampler.sample(), {
+      cpuUsagePercent: null,
+      ramUsedMb: null,
+      ramAvailableMb: null,
+      ramTotalMb: null,
+      diskUsagePercent: null,
+    });
+  }
+  assert.equal(logs.length, 3, logs.join('\n'));
+  assert.ok(logs.some((l) => /disk % is unknown/.test(l) && /ENOENT/.test(l)));
+
+  const brokenLogs: string[] = [];
+  const broken = new ProcSystemSampler({ procRoot: join(PROC, 'broken'), onLog: (m) => brokenLogs.push(m) });
+  const r = await broken.sample();
+  assert.equal(r.cpuUsagePercent, null);
+  assert.equal(r.ramTotalMb, null);
+  assert.equal(r.diskUsagePercent, null, 'no disk path given');
+  assert.equal(brokenLogs.length, 2);
+
+  const old = await new ProcSystemSampler({ procRoot: join(PROC, 'old-kernel') }).sample();
+  assert.equal(old.ramUsedMb, null);
+  assert.ok(old.ramTotalMb !== null);
+});
+
+test('/proc/PID/stat: command names with spaces and parentheses, malformed lines', () => {
+  const s = parsePidStat('201 (python (worker) 1) R 200 200 200 0 -1 4194304 1000 0 0 0 570 120 0 0 20 0 4 0 6100 123 260000 1');
+  assert.deepEqual(s, { pid: 201, comm: 'python (worker) 1', state: 'R', ppid: 200, utimeTicks: 570, stimeTicks: 120, startTicks: 6100 });
+  assert.equal(parsePidStat('77 (unterminated S 1 2 3'), null);
+  assert.equal(parsePidStat(''), null);
+  assert.equal(parsePidStat('x (a) S 1 2 3'), null);
+  assert.equal(parseStatusRssKb('Name:\tx\nVmRSS:\t  1664 kB\n'), 1664);
+  assert.equal(parseStatusRssKb('Name:\tkthreadd\n'), null);
+});
+
+test('ProcTreeSampler on recorded /proc (scan): descendants, RSS and CPU from tick deltas', async () => {
+  const proc = await scratchProc('tree-t0');
+  let nowMs = 1000;
+  // rescanMs 0: the tree is walked at every sample (the caching of members is tested below).
+  const sampler = new ProcTreeSampler({ procRoot: proc.root, nowMs: () => nowMs, rescanMs: 0 });
+  try {
+    const first = await sampler.sampleTree(100);
+    assert.ok(first);
+    assert.equal(sampler.lastStrategy, 'scan', 'this recorded kernel has no children files');
+    // bash 100 -> python 200 -> worker 201; zombie 202 is left out; unrelated 300 and init are not in the tree.
+    assert.deepEqual(first.pids, [100, 200, 201]);
+    assert.equal(first.rssMb, (4096 + 2048000 + 1024000) / 1024);
+    assert.equal(first.cpuPercent, null, 'no previous reading of this root');
+
+    await proc.moveTo('tree-t1');
+    nowMs += 2000;
+    const second = await sampler.sampleTree(100);
+    assert.ok(second);
+    assert.deepEqual(second.pids, [100, 200, 201, 203]);
+    // Over 2 s: 200 +150 ticks, 201 +190, new 203 +60, bash 0 => 400 ticks = 4 s of CPU = 200 % of one core.
+    assert.equal(second.cpuPercent, 200);
+    assert.equal(second.rssMb, (4096 + 2088960 + 1064960 + 40960) / 1024);
+
+    const subtree = await sampler.sampleTree(201);
+    assert.deepEqual(subtree?.pids, [201, 203]);
+  } finally {
+    await proc.dispose();
+  }
+});
+
+test('ProcTreeSampler walks the tree again only every rescanMs; in between it reads the known members', async () => {
+  const proc = await scratchProc('tree-t0');
+  let nowMs = 1000;
+  const sampler = new ProcTreeSampler({ procRoot: proc.root, nowMs: () => nowMs, rescanMs: 5000 });
+  try {
+    assert.deepEqual((await sampler.sampleTree(100))?.pids, [100, 200, 201]);
+    await proc.moveTo('tree-t1');
+    nowMs += 2000;
+    const cached = await sampler.sampleTree(100);
+    assert.deepEqual(cached?.pids, [100, 200, 201], 'the new worker 203 is not looked for yet');
+    // 200 +150 ticks, 201 +190 over 2 s: 340 ticks = 170 % of one core.
+    assert.equal(cached?.cpuPercent, 170);
+    nowMs += 3000;
+    assert.deepEqual((await sampler.sampleTree(100))?.pids, [100, 200, 201, 203], 'found at the next walk');
+  } finally {
+    await proc.dispose();
+  }
+});
+
+test('ProcTreeSampler on a kernel with children files walks them instead of scanning', async () => {
+  for (const strategy of ['auto', 'children'] as const) {
+    const sampler = new ProcTreeSampler({ procRoot: join(PROC, 'tree-children'), strategy });
+    const r = await sampler.sampleTree(100);
+    assert.equal(sampler.lastStrategy, 'children');
+    assert.deepEqual(r?.pids, [100, 200, 201, 203]);
+    assert.equal(r?.rssMb, (4096 + 2088960 + 1064960 + 40960) / 1024);
+  }
+  const logs: string[] = [];
+  const forced = new ProcTreeSampler({ procRoot: join(PROC, 'tree-t1'), strategy: 'children', onLog: (m) => logs.push(m) });
+  assert.deepEqual((await forced.sampleTree(100))?.pids, [100, 200, 201, 203]);
+  await forced.sampleTree(100);
+  assert.equal(forced.lastStrategy, 'scan');
+  assert.equal(logs.length, 1, 'the fallback is logged once');
+});
+
+test('ProcTreeSampler: a gone or zombie root reads null and its history is forgotten', async () => {
+  const sampler = new ProcTreeSampler({ procRoot: join(PROC, 'tree-t0') });
+  assert.equal(await sampler.sampleTree(4242), null);
+  assert.equal(await sampler.sampleTree(202), null, 'zombie');
+  assert.equal(await sampler.sampleTree(-1), null);
+  assert.equal(await sampler.sampleTree(1.5), null);
+});
+
+test('real /proc: machine figures are in range', { skip: !isLinux }, async () => {
+  const sampler = new ProcSystemSampler({ diskPath: process.cwd() });
+  await new Promise((r) => setTimeout(r, 60));
+  const r = await sampler.sample();
+  assert.ok(r.ramTotalMb !== null && r.ramTotalMb > 64, `ramTotalMb ${r.ramTotalMb}`);
+  assert.ok(r.ramUsedMb !== null && r.ramUsedMb > 0 && r.ramUsedMb <= r.ramTotalMb);
+  assert.ok(r.ramAvailableMb !== null && r.ramAvailableMb <= r.ramTotalMb);
+  assert.ok(r.diskUsagePercent !== null && r.diskUsagePercent >= 0 && r.diskUsagePercent <= 100);
+  if (r.cpuUsagePercent !== null) assert.ok(r.cpuUsagePercent >= 0 && r.cpuUsagePercent <= 100);
+});
+
+test('real /proc: the test process tree is found, with a child and CPU in range', { skip: !isLinux }, async () => {
+  const child = spawn(process.execPath, ['-e', 'const end = Date.now() + 400; while (Date.now() < end) {} setTimeout(() => {}, 5000)'], {
+    stdio: 'ignore',
+  });
+  try {
+    const sampler = new ProcTreeSampler();
+    const first = await sampler.sampleTree(process.pid);
+    assert.ok(first);
+    assert.ok(first.pids.includes(process.pid));
+    assert.ok(child.pid !== undefined && first.pids.includes(child.pid), `child ${child.pid} in ${first.pids.join(',')}`);
+    assert.ok(first.rssMb > 10, `rssMb ${first.rssMb}`);
+    await new Promise((r) => setTimeout(r, 250));
+    const second = await sampler.sampleTree(process.pid);
+    assert.ok(second?.cpuPercent !== null && second?.cpuPercent !== undefined);
+    // Two cores here: the busy child and this process cannot exceed the machine.
+    assert.ok(second.cpuPercent >= 0 && second.cpuPercent <= 100 * 64, `cpu ${second.cpuPercent}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LeaderLock } from '../../../src/core/sharing/leadership';
+import { LIVE_FILE_NAME, SharedSampling, parsePublishedSample } from '../../../src/core/sharing/sharedSampling';
+import type { GpuProvider, GpuSample, SystemReading, SystemSampler } from '../../../src/core/ports';
+import type { GpuAvailability } from '../../../src/shared/snapshot';
+import { FakeClock, flushPromises } from '../helpers/fakeClock';
+
+const reading: SystemReading = { cpuUsagePercent: 42, ramUsedMb: 1000, ramAvailableMb: 3000, ramTotalMb: 4000, diskUsagePercent: 10 };
+
+class CountingSystem implements SystemSampler {
+  calls = 0;
+  async sample(): Promise<SystemReading> {
+    this.calls++;
+    return reading;
+  }
+}
+
+class CountingGpu implements GpuProvider {
+  readonly kind = 'nvidia' as const;
+  starts = 0;
+  stops = 0;
+  reads = 0;
+  running = false;
+  constructor(private readonly clock: FakeClock) {}
+  async start(): Promise<GpuAvailability> {
+    this.starts++;
+    this.running = true;
+    return this.availability();
+  }
+  async read(): Promise<GpuSample | null> {
+    this.reads++;
+    return {
+      timestamp: this.clock.now(),
+      gpus: [{ index: 0, uuid: 'GPU-1', name: 'Fake', utilizationPercent: 50, memoryUtilizationPercent: 5, vramUsedMb: 512, vramTotalMb: 8192, temperatureCelsius: 40, powerDrawWatts: 100, powerLimitWatts: 300, smClockMhz: 1000, performanceState: 'P0', mig: false }],
+      processes: [{ pid: 4242, gpuUuid: 'GPU-1', usedMemoryMb: 500 }],
+    };
+  }
+  availability(): GpuAvailability {
+    return { provider: 'nvidia', available: this.running, reason: this.running ? null : 'stopped' };
+  }
+  async stop(): Promise<void> {
+    this.stops++;
+    this.running = false;
+  }
+}
+
+function setup(d: string, clock: FakeClock, pid: number, alive: Set<number>) {
+  const lock = new LeaderLock({ dir: d, clock, pid, isAlive: (p) => alive.has(p) });
+  const system = new CountingSystem();
+  const gpu = new CountingGpu(clock);
+  const shared = new SharedSampling({ dir: d, clock, lock, localSystem: system, localGpu: gpu, pid });
+  return { lock, system, gpu, shared };
+}
+
+/** Two windows on one storage folder: `a` leads (it started first), `b` follows. */
+async function twoWindows() {
+  const d = mkdtempSync(join(tmpdir(), 'model-perf-shared-'));
+  const clock = new FakeClock();
+  const alive = new Set([1, 2]);
+  const a = setup(d, clock, 1, alive);
+  const b = setup(d, clock, 2, alive);
+  await a.lock.start();
+  await b.lock.start();
+  return { d, clock, a, b };
+}
+
+test('the follower reads what the leader sampled and never starts its own GPU tool', async () => {
+  const { d, a, b } = await twoWindows();
+  assert.equal((await a.shared.gpuProvider.start(1000)).available, true);
+  await a.shared.systemSampler.sample();
+  await a.shared.gpuProvider.read();
+  await flushPromises();
+  await new Promise((r) => setTimeout(r, 20)); // the atomic write goes through real fs
+  const published = parsePublishedSample(readFileSync(join(d, LIVE_FILE_NAME), 'utf8'));
+  assert.equal(published?.pid, 1);
+  assert.equal(published?.gpu?.gpus[0]?.vramUsedMb, 512);
+
+  assert.equal((await b.shared.gpuProvider.start(1000)).available, true, 'the follower takes the leader\'s availability');
+  assert.deepEqual(await b.shared.systemSampler.sample(), reading);
+  const gpuSample = await b.shared.gpuProvider.read();
+  assert.equal(gpuSample?.gpus[0]?.name, 'Fake');
+  assert.deepEqual(gpuSample?.processes, [{ pid: 4242, gpuUuid: 'GPU-1', usedMemoryMb: 500 }]);
+  assert.equal(b.gpu.starts, 0);
+  assert.equal(b.system.calls, 0);
+  await a.shared.dispose();
+  await b.shared.dispose();
+  await a.lock.stop();
+  await b.lock.stop();
+});
+
+test('a follower that becomes leader starts its own GPU provider; the old leader stops its own', async () => {
+  const { clock, a, b } = await twoWindows();
+  await a.shared.gpuProvider.start(1000);
+  await b.shared.gpuProvider.start(1000);
+  assert.equal(b.gpu.starts, 0);
+  await a.lock.stop(); // window closed
+  await a.shared.dispose();
+  assert.equal(a.gpu.stops, 1);
+  await clock.advance(1000);
+  await b.lock.whenIdle();
+  await flushPromises();
+  assert.equal(b.lock.role, 'leader');
+  assert.equal(b.gpu.starts, 1);
+  await b.shared.dispose();
+  await b.lock.stop();
+});
+
+test('a stale or hostile live file gives unknowns, not figures', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'model-perf-shared-'));
+  const clock = new FakeClock();
+  const alive = new Set([1, 2]);
+  // A leader that is alive holds the lock, but its file is old.
+  writeFileSync(join(d, 'leader.lock'), JSON.stringify({ pid: 1, token: 'c'.repeat(32), heartbeatAt: clock.now() }));
+  const b = setup(d, clock, 2, alive);
+  await b.lock.start();
+  assert.equal(b.lock.role, 'follower');
+  writeFileSync(join(d, LIVE_FILE_NAME), JSON.stringify({ version: 1, pid: 1, publishedAt: clock.now() - 60_000, system: reading, gpu: null, availability: { provider: 'nvidia', available: true, reason: null } }));
+  assert.equal((await b.shared.systemSampler.sample()).cpuUsagePercent, null);
+  const hostile = [
+    'garbage',
+    JSON.stringify({ version: 2, pid: 1, publishedAt: clock.now() }),
+    JSON.stringify({ version: 1, pid: 1, publishedAt: clock.now(), availability: { provider: 'evil', available: true } }),
+  ];
+  for (const text of hostile) assert.equal(parsePublishedSample(text), null, text);
+  const odd = parsePublishedSample(JSON.stringify({
+    version: 1, pid: 1, publishedAt: 5,
+    system: { cpuUsagePercent: 'high', ramUsedMb: 5 },
+    gpu: { timestamp: 5, gpus: [{ index: 0, name: 'x'.repeat(1000), vramUsedMb: '1' }, { name: 'no index' }], processes: [{ pid: -1 }, { pid: 3, usedMemoryMb: 7 }] },
+    availability: { provider: 'nvidia', available: true, reason: null },
+  }));
+  assert.equal(odd?.system?.cpuUsagePercent, null);
+  assert.equal(odd?.system?.ramUsedMb, 5);
+  assert.equal(odd?.gpu?.gpus.length, 1);
+  assert.equal(odd?.gpu?.gpus[0]?.name.length, 200);
+  assert.equal(odd?.gpu?.gpus[0]?.vramUsedMb, null);
+  assert.deepEqual(odd?.gpu?.processes, [{ pid: 3, gpuUuid: null, usedMemoryMb: 7 }]);
+  await b.shared.dispose();
+  await b.lock.stop();
+});

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { MinuteRollup } from '../core/engine/snapshotRing';
+import { errorText } from '../core/util/errors';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import {
   parseFromWebview, parsePersistedViewState, PROTOCOL_VERSION,
@@ -285,10 +286,6 @@ class DashboardPanel implements vscode.Disposable {
 
 function toVscode(d: DataSourceDisposable): vscode.Disposable {
   return new vscode.Disposable(() => d.dispose());
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

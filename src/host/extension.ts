@@ -2,6 +2,7 @@
 // and the API for other extensions. Everything created here is a Disposable on the context; the
 // faces format what the engine reports and compute nothing themselves.
 import * as vscode from 'vscode';
+import { errorText } from '../core/util/errors';
 import { createApi, type ModelPerfApi } from './api';
 import { registerCommands } from './commands';
 import { registerDashboard } from './dashboardPanel';
@@ -84,7 +85,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
         log.info('Settings applied');
       },
       (err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorText(err);
         log.error(`Settings could not be applied: ${message}`);
         void vscode.window.showErrorMessage(`Model Perf: settings could not be applied: ${message}`);
       },

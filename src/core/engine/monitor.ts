@@ -1,240 +1,38 @@
 // The engine's front door: a sampling loop (chained timers, one sample at a time), live task
 // accumulators, the snapshot ring, the shared history and the analysis. Faces (status bar,
 // dashboard, CLI) subscribe to its events and read its figures; they compute nothing themselves.
-import { cpus, hostname, release, totalmem, freemem } from 'node:os';
-import { METRICS_FIELD_NAMES, type PerformanceAnalysis, type PerformanceMetrics, type TaskMetricsUpdate } from '../../shared/metrics';
-import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../../shared/snapshot';
+import type { PerformanceAnalysis, PerformanceMetrics, TaskMetricsUpdate } from '../../shared/metrics';
+import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
+import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
+import { defaultStorageDir, JsonlHistoryStore, type HistoryStore } from '../history/historyStore';
+import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
+import { machineInventory } from '../sampling/os/machineInventory';
+import { OsSystemSampler } from '../sampling/os/osSystemSampler';
+import { TypedEmitter, type Disposable } from '../util/emitter';
+import { errorText } from '../util/errors';
 import { analyzePerformance } from './analysis';
 import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './config';
-import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
-import { defaultStorageDir, JsonlHistoryStore, type HistoryStore, type StoreWarning } from '../history/historyStore';
-import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemReading, type SystemSampler, type TimerHandle } from '../ports';
+import { FailureReport } from './failureReport';
+import type { CurrentSystemStatus, HistoryLoadReport, MonitorErrorKind, MonitorEvents, MonitorLogger, MonitorPorts } from './monitorTypes';
+import { assembleSnapshot } from './snapshot';
 import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
+import {
+  checkPhaseArguments,
+  checkStartArguments,
+  checkTimeWindow,
+  checkUpdate,
+  invalidArgument,
+  isProgressField,
+  showValue,
+  TaskStateError,
+  type StartTaskOptions,
+} from './taskArguments';
 
-// ---------------------------------------------------------------------------------------------
-// Events
-
-export interface Disposable {
-  dispose(): void;
-}
-
-export type MonitorErrorKind = 'systemSample' | 'gpuStart' | 'gpuSample' | 'processSample' | 'history' | 'listener';
-
-export interface MonitorErrorEvent {
-  kind: MonitorErrorKind;
-  /** A sentence a user can act on, with the cause. */
-  message: string;
-  cause: unknown;
-}
-
-export interface MonitorEvents {
-  snapshot: SystemPerformanceSnapshot;
-  taskStarted: PerformanceMetrics;
-  taskUpdated: PerformanceMetrics;
-  taskEnded: PerformanceMetrics;
-  gpuAvailabilityChanged: GpuAvailability;
-  historyWarning: StoreWarning;
-  /** The history was reloaded from the shared file or cleared: re-read it. */
-  historyChanged: { count: number };
-  error: MonitorErrorEvent;
-}
-
-/** A small typed emitter: a listener that throws is reported, never breaks the loop. */
-export class TypedEmitter<E> {
-  private readonly listeners = new Map<keyof E, Set<(payload: never) => void>>();
-
-  constructor(private readonly onListenerError: (event: keyof E, err: unknown) => void) {}
-
-  on<K extends keyof E>(event: K, listener: (payload: E[K]) => void): Disposable {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, (set = new Set()));
-    set.add(listener as (payload: never) => void);
-    return { dispose: () => void set.delete(listener as (payload: never) => void) };
-  }
-
-  emit<K extends keyof E>(event: K, payload: E[K]): void {
-    const set = this.listeners.get(event);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        (listener as (payload: E[K]) => void)(payload);
-      } catch (err) {
-        this.onListenerError(event, err);
-      }
-    }
-  }
-
-  listenerCount(event: keyof E): number {
-    return this.listeners.get(event)?.size ?? 0;
-  }
-
-  clear(): void {
-    this.listeners.clear();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Errors
-
-/** A call on the task API that cannot be honoured; nothing already recorded was changed. */
-export class TaskStateError extends Error {
-  constructor(
-    readonly code: 'duplicateTask' | 'unknownTask' | 'invalidArgument' | 'invalidUpdate',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TaskStateError';
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ports and options
-
-export interface MonitorLogger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-export interface MonitorPorts {
-  clock?: Clock;
-  /** Defaults to a small sampler over node's `os` module (CPU and RAM; disk unknown). */
-  systemSampler?: SystemSampler;
-  /** Null or absent: no GPU figures (availability says why). */
-  gpuProvider?: GpuProvider | null;
-  processSampler?: ProcessSampler | null;
-  /** Defaults to the JSON-lines store in `config.storageDir` or the OS's per-user data folder. */
-  historyStore?: HistoryStore;
-  logger?: MonitorLogger;
-}
-
-export interface StartTaskOptions {
-  /** The task's root process: its tree's RAM, CPU and GPU memory become the task's figures. */
-  rootPid?: number | null;
-  optimizations?: string[];
-  quantization?: string | null;
-  offload?: boolean;
-  /** Pin the task to these GPU indices instead of inferring them. */
-  gpuIndices?: number[];
-}
-
-export type CurrentSystemStatus =
-  | { error: string; activeTasks: number; gpuAvailability: GpuAvailability }
-  | (SystemPerformanceSnapshot & { activeTasks: number; gpuAvailability: GpuAvailability });
-
-export interface HistoryLoadReport {
-  loaded: number;
-  /** Tasks of dead processes recorded as interrupted by this load. */
-  recovered: PerformanceMetrics[];
-  warnings: StoreWarning[];
-  /** Why the history could not be read, or null. */
-  error: string | null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Snapshot assembly
-
-function sumKnown(values: (number | null)[]): number | null {
-  let total: number | null = null;
-  for (const v of values) if (v !== null) total = (total ?? 0) + v;
-  return total;
-}
-
-/** One SystemPerformanceSnapshot from the system reading and every GPU's reading. */
-export function assembleSnapshot(timestamp: number, system: SystemReading | null, gpus: GpuReading[]): SystemPerformanceSnapshot {
-  const utils = gpus.map((g) => g.utilizationPercent).filter((u): u is number => u !== null);
-  // Available and percent only over GPUs that report both used and total, so the ratio is honest.
-  const both = gpus.filter((g) => g.vramUsedMb !== null && g.vramTotalMb !== null);
-  const usedBoth = sumKnown(both.map((g) => g.vramUsedMb));
-  const totalBoth = sumKnown(both.map((g) => g.vramTotalMb));
-  const temps = gpus.map((g) => g.temperatureCelsius).filter((t): t is number => t !== null);
-  return {
-    timestamp,
-    cpuUsagePercent: system?.cpuUsagePercent ?? null,
-    ramUsageMb: system?.ramUsedMb ?? null,
-    ramAvailableMb: system?.ramAvailableMb ?? null,
-    ramTotalMb: system?.ramTotalMb ?? null,
-    diskUsagePercent: system?.diskUsagePercent ?? null,
-    gpuUsagePercent: utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : null,
-    vramUsageMb: sumKnown(gpus.map((g) => g.vramUsedMb)),
-    vramAvailableMb: usedBoth !== null && totalBoth !== null ? totalBoth - usedBoth : null,
-    vramTotalMb: sumKnown(gpus.map((g) => g.vramTotalMb)),
-    vramUsagePercent: usedBoth !== null && totalBoth !== null && totalBoth > 0 ? (usedBoth / totalBoth) * 100 : null,
-    temperatureCelsius: temps.length ? Math.max(...temps) : null,
-    gpus: gpus.map((g) => ({ ...g })),
-  };
-}
-
-/**
- * Fallback sampler over node's `os` module: CPU from the change in cumulative core times since the
- * previous call (never a blocking wait), RAM from total/free. Production wires the full sampler.
- */
-export class OsSystemSampler implements SystemSampler {
-  private previous: { idle: number; total: number } | null = null;
-
-  async sample(): Promise<SystemReading> {
-    let idle = 0;
-    let total = 0;
-    for (const c of cpus()) {
-      idle += c.times.idle;
-      total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
-    }
-    const prev = this.previous;
-    this.previous = { idle, total };
-    const dTotal = prev ? total - prev.total : 0;
-    const cpu = prev && dTotal > 0 ? Math.min(100, Math.max(0, (1 - (idle - prev.idle) / dTotal) * 100)) : null;
-    const totalMb = totalmem() / 1048576;
-    const freeMb = freemem() / 1048576;
-    return { cpuUsagePercent: cpu, ramUsedMb: totalMb - freeMb, ramAvailableMb: freeMb, ramTotalMb: totalMb, diskUsagePercent: null };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Validation of task arguments
-
-const UPDATE_RULES: { [K in keyof Required<TaskMetricsUpdate>]: [string, (v: unknown) => boolean] } = {
-  modelType: ['a string', (v) => typeof v === 'string'],
-  resolution: ['a string', (v) => typeof v === 'string'],
-  steps: ['a whole number of at least 0', (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0],
-  modelLoadTimeSeconds: ['a number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0)],
-  optimizationsApplied: ['a list of strings', (v) => Array.isArray(v) && v.every((x) => typeof x === 'string')],
-  quantizationUsed: ['a string or null', (v) => v === null || typeof v === 'string'],
-  offloadUsed: ['true or false', (v) => typeof v === 'boolean'],
-  rootPid: ['a positive whole number (a process id) or null', (v) => v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0)],
-  stepsCompleted: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
-  stepsTotal: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
-  stepsPerSecond: ['a number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0)],
-};
-
-/** Progress fields change many times a second: they are not worth a running-marker write each. */
-const PROGRESS_FIELDS = new Set<string>(['stepsCompleted', 'stepsTotal', 'stepsPerSecond']);
-
-/** A phase name: a short identifier such as `model_load` or `denoise`. */
-export const PHASE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
-
-/** Fields of PerformanceMetrics that the monitor measures or derives; callers cannot set them. */
-const COMPUTED_FIELDS = new Set<string>(METRICS_FIELD_NAMES.filter((f) => !(f in UPDATE_RULES)));
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function invalid(message: string): TaskStateError {
-  return new TaskStateError('invalidArgument', message);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The monitor
+// Until the runs, CLI format and host files that import these from here import them from their
+// own files (they are edited elsewhere at the moment); nothing new should use these re-exports.
+export type { CurrentSystemStatus, MonitorLogger } from './monitorTypes';
+export { PHASE_NAME, type StartTaskOptions } from './taskArguments';
 
 interface TaskEntry {
   acc: TaskAccumulator;
@@ -279,8 +77,14 @@ export class PerformanceMonitor {
   private chain: Promise<unknown> = Promise.resolve();
   private queuedSample: Promise<SystemPerformanceSnapshot | null> | null = null;
   private readonly pendingWork = new Set<Promise<unknown>>();
-  /** Failures already reported, by kind and message, until that kind succeeds again. */
-  private readonly openFailures = new Map<string, number>();
+  /** Each failure is logged and emitted once, until its kind works again. */
+  private readonly failures = new FailureReport<MonitorErrorKind>(
+    (kind, message, cause) => {
+      this.logger?.error(message);
+      this.emitter.emit('error', { kind, message, cause });
+    },
+    (kind) => this.logger?.info(`${kind} works again`),
+  );
   private readyPromise: Promise<HistoryLoadReport> | null = null;
 
   constructor(config?: MonitorConfigInput, ports: MonitorPorts = {}) {
@@ -299,7 +103,7 @@ export class PerformanceMonitor {
     this.emitter = new TypedEmitter<MonitorEvents>((event, err) => {
       const message = `A listener for "${String(event)}" threw: ${errorText(err)}`;
       if (event === 'error') this.logger?.error(message);
-      else this.report('listener', message, err);
+      else this.failures.failed('listener', message, err);
     });
     this.snapshots = new SnapshotHistory(this.config.maxSnapshots, this.config.maxRollupMinutes, this.config.monitoringIntervalMs * 2);
     this.gpuRecheckDelayMs = this.config.gpuRecheckInitialMs;
@@ -370,29 +174,6 @@ export class PerformanceMonitor {
     return this.store.location;
   }
 
-  // ----- failures: reported once per kind and message, until that kind works again -----
-
-  private report(kind: MonitorErrorKind, message: string, cause: unknown): void {
-    const key = `${kind}\u0000${message}`;
-    const seen = this.openFailures.get(key);
-    if (seen !== undefined) {
-      this.openFailures.set(key, seen + 1);
-      return;
-    }
-    this.openFailures.set(key, 1);
-    this.logger?.error(message);
-    this.emitter.emit('error', { kind, message, cause });
-  }
-
-  private recovered(kind: MonitorErrorKind): void {
-    for (const key of this.openFailures.keys()) {
-      if (key.startsWith(`${kind}\u0000`)) {
-        this.openFailures.delete(key);
-        this.logger?.info(`${kind} works again`);
-      }
-    }
-  }
-
   private track<T>(p: Promise<T>): void {
     const guarded = p.then(
       () => undefined,
@@ -430,10 +211,10 @@ export class PerformanceMonitor {
       for (const w of result.warnings) this.emitter.emit('historyWarning', w);
       for (const t of report.recovered) this.emitter.emit('taskEnded', t);
       this.emitter.emit('historyChanged', { count: this.history.length });
-      this.recovered('history');
+      this.failures.recovered('history');
     } catch (err) {
       report.error = `Task history could not be loaded from ${this.store.location ?? 'memory'}: ${errorText(err)}`;
-      this.report('history', report.error, err);
+      this.failures.failed('history', report.error, err);
     }
     return report;
   }
@@ -441,7 +222,7 @@ export class PerformanceMonitor {
   /** Completed tasks (oldest first) started within the window, or all of them. */
   getHistory(timeWindowHours?: number): PerformanceMetrics[] {
     if (timeWindowHours === undefined) return this.history.map((t) => ({ ...t }));
-    this.checkWindow(timeWindowHours);
+    checkTimeWindow(timeWindowHours);
     const cutoff = this.clock.now() - timeWindowHours * 3_600_000;
     return this.history.filter((t) => t.startTime >= cutoff).map((t) => ({ ...t }));
   }
@@ -491,7 +272,7 @@ export class PerformanceMonitor {
       try {
         await this.gpuProvider.stop();
       } catch (err) {
-        this.report('gpuStart', `The GPU provider did not stop cleanly: ${errorText(err)}`, err);
+        this.failures.failed('gpuStart', `The GPU provider did not stop cleanly: ${errorText(err)}`, err);
       }
     }
   }
@@ -555,11 +336,11 @@ export class PerformanceMonitor {
     const [system, gpu, trees] = await Promise.all([
       this.systemSampler.sample().then(
         (r) => {
-          this.recovered('systemSample');
+          this.failures.recovered('systemSample');
           return r;
         },
         (err: unknown) => {
-          this.report('systemSample', `CPU/RAM sample failed: ${errorText(err)}`, err);
+          this.failures.failed('systemSample', `CPU/RAM sample failed: ${errorText(err)}`, err);
           return null;
         },
       ),
@@ -578,14 +359,14 @@ export class PerformanceMonitor {
     const provider = this.gpuProvider as GpuProvider;
     try {
       const sample = await provider.read();
-      this.recovered('gpuSample');
+      this.failures.recovered('gpuSample');
       if (sample === null) {
         const availability = provider.availability();
         if (!availability.available) this.gpuLost(availability);
       }
       return sample;
     } catch (err) {
-      this.report('gpuSample', `GPU sample failed: ${errorText(err)}`, err);
+      this.failures.failed('gpuSample', `GPU sample failed: ${errorText(err)}`, err);
       const availability = provider.availability();
       if (!availability.available) this.gpuLost(availability);
       return null;
@@ -596,10 +377,10 @@ export class PerformanceMonitor {
     if (rootPid === null || !this.processSampler) return null;
     try {
       const tree = await this.processSampler.sampleTree(rootPid);
-      this.recovered('processSample');
+      this.failures.recovered('processSample');
       return tree;
     } catch (err) {
-      this.report('processSample', `Process tree sample failed: ${errorText(err)}`, err);
+      this.failures.failed('processSample', `Process tree sample failed: ${errorText(err)}`, err);
       return null;
     }
   }
@@ -612,10 +393,10 @@ export class PerformanceMonitor {
     try {
       availability = await provider.start(this.config.monitoringIntervalMs);
       this.gpuStarted = true;
-      this.recovered('gpuStart');
+      this.failures.recovered('gpuStart');
     } catch (err) {
       const reason = `The GPU provider failed to start: ${errorText(err)}`;
-      this.report('gpuStart', reason, err);
+      this.failures.failed('gpuStart', reason, err);
       availability = { provider: provider.kind, available: false, reason };
     }
     this.setGpuAvailability(availability);
@@ -641,7 +422,7 @@ export class PerformanceMonitor {
           if (!this.running) return;
           if (this.gpuStarted) {
             this.gpuStarted = false;
-            await provider.stop().catch((err: unknown) => this.report('gpuStart', `The GPU provider did not stop cleanly: ${errorText(err)}`, err));
+            await provider.stop().catch((err: unknown) => this.failures.failed('gpuStart', `The GPU provider did not stop cleanly: ${errorText(err)}`, err));
           }
           await this.startGpu();
         }),
@@ -663,11 +444,7 @@ export class PerformanceMonitor {
   // ----- tasks -----
 
   startTaskMonitoring(taskId: string, modelType: string, resolution: string, steps: number, options: StartTaskOptions = {}): PerformanceMetrics {
-    if (typeof taskId !== 'string' || taskId.trim() === '') throw invalid(`startTaskMonitoring: "taskId" must be a non-empty string (got ${show(taskId)})`);
-    if (typeof modelType !== 'string') throw invalid(`startTaskMonitoring("${taskId}"): "modelType" must be a string (got ${show(modelType)})`);
-    if (typeof resolution !== 'string') throw invalid(`startTaskMonitoring("${taskId}"): "resolution" must be a string (got ${show(resolution)})`);
-    if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0) throw invalid(`startTaskMonitoring("${taskId}"): "steps" must be a whole number of at least 0 (got ${show(steps)})`);
-    this.checkStartOptions(taskId, options);
+    checkStartArguments(taskId, modelType, resolution, steps, options);
     const existing = this.active.get(taskId);
     if (existing) {
       throw new TaskStateError(
@@ -697,42 +474,14 @@ export class PerformanceMonitor {
     return metrics;
   }
 
-  private checkStartOptions(taskId: string, options: unknown): asserts options is StartTaskOptions {
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalid(`startTaskMonitoring("${taskId}"): "options" must be an object (got ${show(options)})`);
-    const o = options as Record<string, unknown>;
-    const rules: Record<keyof StartTaskOptions, [string, (v: unknown) => boolean]> = {
-      rootPid: UPDATE_RULES.rootPid,
-      optimizations: UPDATE_RULES.optimizationsApplied,
-      quantization: UPDATE_RULES.quantizationUsed,
-      offload: UPDATE_RULES.offloadUsed,
-      gpuIndices: ['a list of GPU indices (whole numbers of at least 0)', (v) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && (x as number) >= 0)],
-    };
-    for (const [key, value] of Object.entries(o)) {
-      const rule = rules[key as keyof StartTaskOptions];
-      if (!rule) throw invalid(`startTaskMonitoring("${taskId}"): unknown option "${key}" (options: ${Object.keys(rules).join(', ')})`);
-      if (value !== undefined && !rule[1](value)) throw invalid(`startTaskMonitoring("${taskId}"): option "${key}" must be ${rule[0]} (got ${show(value)})`);
-    }
-  }
-
   /** Changes known fields of a running task; anything unknown or mistyped is an error and nothing changes. */
   updateTaskMetrics(taskId: string, changes: TaskMetricsUpdate): PerformanceMetrics {
     const entry = this.requireActive('updateTaskMetrics', taskId);
-    if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
-      throw new TaskStateError('invalidUpdate', `updateTaskMetrics("${taskId}"): changes must be an object of field -> value (got ${show(changes)})`);
-    }
-    const entries = Object.entries(changes as Record<string, unknown>);
-    for (const [key, value] of entries) {
-      const rule = (UPDATE_RULES as Record<string, [string, (v: unknown) => boolean] | undefined>)[key];
-      if (!rule) {
-        const why = COMPUTED_FIELDS.has(key) ? `"${key}" is measured or set by the monitor and cannot be updated` : `unknown field "${key}" (fields that can be updated: ${Object.keys(UPDATE_RULES).join(', ')})`;
-        throw new TaskStateError('invalidUpdate', `updateTaskMetrics("${taskId}"): ${why}; nothing was changed`);
-      }
-      if (!rule[1](value)) throw new TaskStateError('invalidUpdate', `updateTaskMetrics("${taskId}"): "${key}" must be ${rule[0]} (got ${show(value)}); nothing was changed`);
-    }
+    const entries = checkUpdate(taskId, changes);
     const d = entry.acc.description as unknown as Record<string, unknown>;
     for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : value;
-    const progressOnly = entries.length > 0 && entries.every(([key]) => PROGRESS_FIELDS.has(key));
-    if (entries.some(([key]) => PROGRESS_FIELDS.has(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
+    const progressOnly = entries.length > 0 && entries.every(([key]) => isProgressField(key));
+    if (entries.some(([key]) => isProgressField(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
     const metrics = entry.acc.toMetrics();
     if (!progressOnly) this.persistMarker(entry, metrics);
     this.emitter.emit('taskUpdated', metrics);
@@ -765,8 +514,7 @@ export class PerformanceMonitor {
   }
 
   private phaseTime(method: string, taskId: string, name: unknown, atMs: unknown): number {
-    if (typeof name !== 'string' || !PHASE_NAME.test(name)) throw new TaskStateError('invalidUpdate', `${method}("${taskId}"): a phase name is 1 to 64 letters, digits, "_", ".", ":" or "-" (got ${show(name)})`);
-    if (atMs !== undefined && (typeof atMs !== 'number' || !Number.isFinite(atMs))) throw new TaskStateError('invalidUpdate', `${method}("${taskId}"): the phase time must be epoch milliseconds (got ${show(atMs)})`);
+    checkPhaseArguments(method, taskId, name, atMs);
     const now = this.clock.now();
     return atMs === undefined ? now : Math.min(atMs, now);
   }
@@ -777,9 +525,9 @@ export class PerformanceMonitor {
    * task's figures are still returned and kept in memory.
    */
   async completeTaskMonitoring(taskId: string, success = true, errorCategory?: string | null): Promise<PerformanceMetrics> {
-    if (typeof success !== 'boolean') throw invalid(`completeTaskMonitoring("${taskId}"): "success" must be true or false (got ${show(success)})`);
+    if (typeof success !== 'boolean') throw invalidArgument(`completeTaskMonitoring("${taskId}"): "success" must be true or false (got ${showValue(success)})`);
     if (errorCategory !== undefined && errorCategory !== null && typeof errorCategory !== 'string') {
-      throw invalid(`completeTaskMonitoring("${taskId}"): "errorCategory" must be a string or omitted (got ${show(errorCategory)})`);
+      throw invalidArgument(`completeTaskMonitoring("${taskId}"): "errorCategory" must be a string or omitted (got ${showValue(errorCategory)})`);
     }
     const entry = this.requireActive('completeTaskMonitoring', taskId);
     return this.finish(entry, success ? 'succeeded' : 'failed', success, errorCategory ?? null);
@@ -796,7 +544,7 @@ export class PerformanceMonitor {
    * `interrupted`, which counts as a failure, with `errorCategory` (default "interrupted").
    */
   async interruptTaskMonitoring(taskId: string, errorCategory = 'interrupted'): Promise<PerformanceMetrics> {
-    if (typeof errorCategory !== 'string') throw invalid(`interruptTaskMonitoring("${taskId}"): "errorCategory" must be a string (got ${show(errorCategory)})`);
+    if (typeof errorCategory !== 'string') throw invalidArgument(`interruptTaskMonitoring("${taskId}"): "errorCategory" must be a string (got ${showValue(errorCategory)})`);
     const entry = this.requireActive('interruptTaskMonitoring', taskId);
     return this.finish(entry, 'interrupted', false, errorCategory);
   }
@@ -826,15 +574,15 @@ export class PerformanceMonitor {
       await this.store.append(metrics);
       await entry.markerChain;
       await this.store.clearRunning(taskId);
-      this.recovered('history');
+      this.failures.recovered('history');
       if (++this.appendsSinceCompaction >= COMPACT_EVERY_APPENDS) {
         this.appendsSinceCompaction = 0;
         this.track(
-          this.store.compact(this.clock.now()).catch((err: unknown) => this.report('history', `History compaction failed in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err)),
+          this.store.compact(this.clock.now()).catch((err: unknown) => this.failures.failed('history', `History compaction failed in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err)),
         );
       }
     } catch (err) {
-      this.report('history', `Task "${taskId}" could not be saved to the history in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
+      this.failures.failed('history', `Task "${taskId}" could not be saved to the history in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
     }
     return { ...metrics };
   }
@@ -842,7 +590,7 @@ export class PerformanceMonitor {
   private persistMarker(entry: TaskEntry, metrics: PerformanceMetrics): void {
     entry.markerChain = entry.markerChain.then(() =>
       this.store.markRunning(metrics, this.clock.now()).catch((err: unknown) => {
-        this.report('history', `Could not record running task "${metrics.taskId}" in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
+        this.failures.failed('history', `Could not record running task "${metrics.taskId}" in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
       }),
     );
     this.track(entry.markerChain);
@@ -862,14 +610,8 @@ export class PerformanceMonitor {
 
   // ----- analysis, status, export -----
 
-  private checkWindow(timeWindowHours: unknown): asserts timeWindowHours is number {
-    if (typeof timeWindowHours !== 'number' || !Number.isFinite(timeWindowHours) || timeWindowHours <= 0) {
-      throw invalid(`timeWindowHours must be a number greater than 0 (got ${show(timeWindowHours)})`);
-    }
-  }
-
   getPerformanceAnalysis(timeWindowHours = 24): PerformanceAnalysis {
-    this.checkWindow(timeWindowHours);
+    checkTimeWindow(timeWindowHours);
     return analyzePerformance(this.history, this.config.thresholds, this.clock.now(), timeWindowHours);
   }
 
@@ -882,26 +624,13 @@ export class PerformanceMonitor {
   }
 
   getInventory(): MachineInventory {
-    const cpuList = cpus();
-    const latest = this.snapshots.latest();
-    return {
-      hostname: hostname(),
-      platform: process.platform,
-      arch: process.arch,
-      osRelease: release(),
-      cpuModel: cpuList[0]?.model ?? null,
-      cpuCount: cpuList.length,
-      ramTotalMb: Math.round(totalmem() / 1048576),
-      gpuProvider: this.gpuAvailability.provider,
-      gpuAvailable: this.gpuAvailability.available,
-      gpus: (latest?.gpus ?? []).map((g) => ({ index: g.index, uuid: g.uuid, name: g.name, vramTotalMb: g.vramTotalMb })),
-    };
+    return machineInventory(this.gpuAvailability, this.snapshots.latest()?.gpus ?? []);
   }
 
   /** Writes the tasks of the window (JSON by default, CSV for a `.csv` path or `format: 'csv'`). */
   async exportMetrics(filePath: string, timeWindowHours = 24, format?: ExportFormat): Promise<ExportResult> {
-    if (typeof filePath !== 'string' || filePath.trim() === '') throw new ExportError(String(filePath), `Export failed: no file path was given (got ${show(filePath)})`);
-    this.checkWindow(timeWindowHours);
+    if (typeof filePath !== 'string' || filePath.trim() === '') throw new ExportError(String(filePath), `Export failed: no file path was given (got ${showValue(filePath)})`);
+    checkTimeWindow(timeWindowHours);
     const tasks = this.getHistory(timeWindowHours);
     const analysis = this.getPerformanceAnalysis(timeWindowHours);
     const document = buildExportDocument(tasks, analysis, timeWindowHours, this.clock.now(), this.getInventory());

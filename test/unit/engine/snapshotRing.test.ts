@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ring, SnapshotHistory } from '../../../src/core/engine/snapshotRing';
-import { assembleSnapshot } from '../../../src/core/engine/monitor';
+import { assembleSnapshot } from '../../../src/core/engine/snapshot';
 import { gpu } from './fakes';
 
 const T0 = Date.UTC(2026, 0, 1);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TaskAccumulator, TimeWeightedSeries, type TaskSample } from '../../../src/core/engine/taskAccumulator';
-import { assembleSnapshot } from '../../../src/core/engine/monitor';
+import { assembleSnapshot } from '../../../src/core/engine/snapshot';
 import type { GpuReading } from '../../../src/shared/snapshot';
 import { gpu } from './fakes';
 

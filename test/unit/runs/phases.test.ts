@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PerformanceMonitor, TaskStateError } from '../../../src/core/engine/monitor';
+import { PerformanceMonitor } from '../../../src/core/engine/monitor';
+import { TaskStateError } from '../../../src/core/engine/taskArguments';
 import { MemoryHistoryStore, parseRecord, serializeRecord } from '../../../src/core/history/historyStore';
 import { toCsv } from '../../../src/core/history/exporter';
 import { FakeClock } from '../helpers/fakeClock';

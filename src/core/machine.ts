@@ -1,16 +1,27 @@
-// Builds a PerformanceMonitor wired to this machine: the platform's system and process-tree
-// samplers, the GPU provider found here (nvidia-smi stream, AMD sysfs, ...), and the shared JSONL
-// history. The CLI and the extension host both start the engine through this one function.
-import { validateConfig, type MonitorConfigInput } from './engine/config';
-import { selectGpuProvider } from './sampling/gpu/selectProvider';
-import { createNodeSpawn } from './sampling/gpu/spawnPort';
-import { defaultStorageDir, MemoryHistoryStore } from './history/historyStore';
+// The one place where engines are assembled for this machine: the platform's system and
+// process-tree samplers, the GPU provider found here (nvidia-smi stream, AMD sysfs, ...), and the
+// shared JSONL history. The CLI builds a short-lived monitor with createMachineMonitor; a VS Code
+// window builds a SharedEngine, which shares one sampler among every window on the machine and
+// is rebuilt in parts when its settings change. Faces only adapt their settings and format.
+import type { PerformanceMetrics } from '../shared/metrics';
+import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
+import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './engine/config';
 import { PerformanceMonitor } from './engine/monitor';
 import type { MonitorLogger, MonitorPorts } from './engine/monitorTypes';
+import { defaultStorageDir, JsonlHistoryStore, MemoryHistoryStore, type StoreWarning } from './history/historyStore';
 import { systemClock, type Clock, type GpuProvider, type SystemSampler } from './ports';
-import { LockObserver } from './sharing/leadership';
-import { SharedSampling } from './sharing/sharedSampling';
+import { DeferredGpuProvider } from './sampling/gpu/deferredProvider';
+import { selectGpuProvider } from './sampling/gpu/selectProvider';
+import { createNodeSpawn } from './sampling/gpu/spawnPort';
 import { createProcessSampler, createSystemSampler } from './sampling/os';
+import { historyFolderWatch, type HistoryFolderWatch } from './sharing/historyWatch';
+import { LeaderLock, LockObserver, type Role } from './sharing/leadership';
+import { SharedSampling } from './sharing/sharedSampling';
+import type { Disposable } from './util/emitter';
+import { errorText } from './util/errors';
+
+// ---------------------------------------------------------------------------------------------
+// The monitor of a short-lived process (a CLI command)
 
 export interface MachineMonitorOptions {
   /** Milliseconds between two samples (250..60000). Default 1000. */
@@ -47,7 +58,7 @@ export interface MachineMonitorOptions {
   clock?: Clock;
 }
 
-export interface GpuProviderOptions {
+interface GpuProviderOptions {
   enableGpu: boolean;
   nvidiaSmiPath?: string | null;
   env?: NodeJS.ProcessEnv;
@@ -60,7 +71,7 @@ export interface GpuProviderOptions {
 }
 
 /** The GPU provider this machine has (not started), its tools run with `env` (PATH included). */
-export function createGpuProvider(options: GpuProviderOptions): Promise<GpuProvider> {
+function createGpuProvider(options: GpuProviderOptions): Promise<GpuProvider> {
   const env = options.env ?? process.env;
   const nvidia = {
     ...(options.gpuProcessIntervalMs !== undefined ? { computeAppsIntervalMs: options.gpuProcessIntervalMs } : {}),
@@ -132,4 +143,257 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
   };
   holder.monitor = new PerformanceMonitor(config, ports);
   return holder.monitor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine of a long-lived process that shares this machine with others (a VS Code window)
+
+/** What a window's settings decide about its engine, in the engine's own terms. */
+export interface SharedEngineSettings {
+  /** The monitor's configuration: interval, GPU switch, thresholds, retention, history size. */
+  config: MonitorConfigInput;
+  /** nvidia-smi to run; empty or null searches PATH and the driver's usual folders. */
+  nvidiaSmiPath: string | null;
+  /** Folder of the shared history, the sampler lock and the published sample; empty or null: the default. */
+  storageDir: string | null;
+}
+
+export interface SharedEngineOptions {
+  settings: SharedEngineSettings;
+  /** A path on the filesystem whose fullness is shown as disk % (the workspace folder); null for none. */
+  diskPath: string | null;
+  logger: MonitorLogger;
+  env?: NodeJS.ProcessEnv;
+}
+
+export type EngineChange = 'snapshot' | 'tasks' | 'gpu' | 'monitoring' | 'history' | 'role';
+
+/** `history.jsonl:12: cut-off line skipped`, for the log. */
+function describeStoreWarning(w: StoreWarning): string {
+  return `History file ${w.file}${w.line !== null ? ` line ${w.line}` : ''}: ${w.reason}`;
+}
+
+function resolvedStorageDir(settings: SharedEngineSettings, env: NodeJS.ProcessEnv): string {
+  return settings.storageDir || defaultStorageDir(env);
+}
+
+/** The validated configuration of these settings, their storage folder included (throws ConfigError). */
+function monitorConfig(settings: SharedEngineSettings, env: NodeJS.ProcessEnv): MonitorConfig {
+  return validateConfig({ ...settings.config, storageDir: resolvedStorageDir(settings, env) });
+}
+
+/** Everything that lives in one storage folder: the sampler lock, the shared sample, the history's watch. */
+interface FolderParts {
+  dir: string;
+  lock: LeaderLock;
+  sharing: SharedSampling;
+  folder: HistoryFolderWatch;
+}
+
+/**
+ * A window's engine: takes the machine's sampler lock or follows its holder (one nvidia-smi for
+ * every window), keeps the shared history in step with other windows and the CLI, and applies
+ * settings live, restarting only what they change.
+ */
+export class SharedEngine {
+  readonly monitor: PerformanceMonitor;
+  private settings: SharedEngineSettings;
+  private parts: FolderParts;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly log: MonitorLogger;
+  private readonly listeners = new Set<(change: EngineChange) => void>();
+  private readonly subscriptions: Disposable[] = [];
+  private historyWatch: Disposable | null = null;
+  private disposed = false;
+
+  /** Builds the engine (nothing starts: see start()). Throws ConfigError for settings out of range. */
+  constructor(private readonly options: SharedEngineOptions) {
+    this.env = options.env ?? process.env;
+    this.log = options.logger;
+    this.settings = options.settings;
+    const config = monitorConfig(this.settings, this.env);
+    this.parts = this.folderParts(config.storageDir as string);
+    this.monitor = new PerformanceMonitor(config, {
+      systemSampler: this.parts.sharing.systemSampler,
+      gpuProvider: this.parts.sharing.gpuProvider,
+      processSampler: createProcessSampler(process.platform, { onLog: (m) => this.log.info(m) }),
+      historyStore: this.historyStore(config),
+      logger: this.log,
+    });
+    const emit = (c: EngineChange) => () => this.emit(c);
+    this.subscriptions.push(
+      this.monitor.on('snapshot', emit('snapshot')),
+      this.monitor.on('taskStarted', emit('tasks')),
+      this.monitor.on('taskUpdated', emit('tasks')),
+      this.monitor.on('taskEnded', emit('tasks')),
+      this.monitor.on('gpuAvailabilityChanged', emit('gpu')),
+      this.monitor.on('historyChanged', emit('history')),
+      this.monitor.on('historyWarning', (w) => this.log.warn(describeStoreWarning(w))),
+    );
+  }
+
+  /** The lock, the shared sample and the history watch of one storage folder (none started). */
+  private folderParts(dir: string): FolderParts {
+    const onLog = (m: string) => this.log.info(m);
+    const lock = new LeaderLock({ dir, clock: systemClock, onLog });
+    this.subscriptions.push({ dispose: lock.onRoleChange((role) => this.roleChanged(role)) });
+    const sharing = new SharedSampling({
+      dir,
+      clock: systemClock,
+      lock,
+      localSystem: createSystemSampler(process.platform, this.options.diskPath, { onLog }),
+      // Chosen when sampling starts, with the settings in force then (a new nvidia-smi path included).
+      localGpu: new DeferredGpuProvider(() =>
+        createGpuProvider({
+          enableGpu: monitorConfig(this.settings, this.env).enableGpuMonitoring,
+          env: this.env,
+          nvidiaSmiPath: this.settings.nvidiaSmiPath,
+          onLog,
+          wantProcesses: () => this.wantsGpuProcesses(),
+        }),
+      ),
+      onLog,
+    });
+    return { dir, lock, sharing, folder: historyFolderWatch(dir) };
+  }
+
+  private historyStore(config: MonitorConfig): JsonlHistoryStore {
+    return new JsonlHistoryStore(config.storageDir as string, {
+      retentionDays: config.retentionDays,
+      retentionMaxTasks: config.retentionMaxTasks,
+      onWarning: (w) => this.log.warn(describeStoreWarning(w)),
+    });
+  }
+
+  /**
+   * Per-process GPU memory is only needed while a task runs, here or in another window (each
+   * running task has a marker in the storage folder): an idle monitor spawns no query at all.
+   */
+  async wantsGpuProcesses(): Promise<boolean> {
+    if (this.monitor.getActiveTasks().length > 0) return true;
+    return this.parts.folder.anyTaskRunning();
+  }
+
+  /** Takes the sampler lock (or follows its holder), loads the history and starts sampling. */
+  async start(): Promise<void> {
+    this.roleChanged(await this.parts.lock.start());
+    await this.monitor.startMonitoring();
+    this.watchHistory();
+    this.emit('monitoring');
+  }
+
+  async startMonitoring(): Promise<void> {
+    await this.monitor.startMonitoring();
+    this.emit('monitoring');
+  }
+
+  async stopMonitoring(): Promise<void> {
+    await this.monitor.stopMonitoring();
+    this.emit('monitoring');
+  }
+
+  get isMonitoring(): boolean {
+    return this.monitor.isMonitoring;
+  }
+
+  get role(): Role {
+    return this.parts.lock.role;
+  }
+
+  get historyLocation(): string {
+    return this.parts.dir;
+  }
+
+  latestSnapshot(): SystemPerformanceSnapshot | null {
+    const s = this.monitor.getCurrentSystemStatus();
+    if ('error' in s) return null;
+    const { activeTasks: _a, gpuAvailability: _g, ...snapshot } = s;
+    return snapshot;
+  }
+
+  gpuAvailability(): GpuAvailability {
+    return this.monitor.getGpuAvailability();
+  }
+
+  activeTasks(): PerformanceMetrics[] {
+    return this.monitor.getActiveTasks();
+  }
+
+  onChange(listener: (change: EngineChange) => void): Disposable {
+    this.listeners.add(listener);
+    return { dispose: () => void this.listeners.delete(listener) };
+  }
+
+  private emit(change: EngineChange): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(change);
+      } catch (err) {
+        this.log.error(`A listener of engine changes threw: ${errorText(err)}`);
+      }
+    }
+  }
+
+  private roleChanged(role: Role): void {
+    if (role === 'leader') this.log.info('This window samples the GPU for every window on this machine.');
+    else if (role === 'follower') this.log.info('Another window samples the GPU; this window reads its figures.');
+    this.emit('role');
+  }
+
+  /** Applies new settings; only the parts that changed restart. Throws ConfigError and changes nothing for a value out of range. */
+  async applySettings(next: SharedEngineSettings): Promise<void> {
+    const prev = this.settings;
+    const config = monitorConfig(next, this.env);
+    this.settings = next;
+    if (config.storageDir !== this.parts.dir) {
+      // A new storage folder: a new lock and a new shared sample there, then a new history.
+      await this.swapFolder(config);
+    } else {
+      const prevConfig = monitorConfig(prev, this.env);
+      const newHistory = prev.storageDir !== next.storageDir || prevConfig.retentionDays !== config.retentionDays || prevConfig.retentionMaxTasks !== config.retentionMaxTasks;
+      await this.monitor.reconfigure(config, {
+        // The same provider object restarts, and the deferred provider inside chooses again
+        // with the new nvidia-smi path.
+        ...(prev.nvidiaSmiPath !== next.nvidiaSmiPath ? { gpuProvider: this.parts.sharing.gpuProvider } : {}),
+        ...(newHistory ? { historyStore: this.historyStore(config) } : {}),
+      });
+    }
+    this.emit('monitoring');
+  }
+
+  private async swapFolder(config: MonitorConfig): Promise<void> {
+    const wasRunning = this.monitor.isMonitoring;
+    if (wasRunning) await this.monitor.stopMonitoring();
+    await this.parts.sharing.dispose();
+    await this.parts.lock.stop();
+    this.historyWatch?.dispose();
+    this.historyWatch = null;
+    this.parts = this.folderParts(config.storageDir as string);
+    await this.parts.lock.start();
+    await this.monitor.reconfigure(config, { gpuProvider: this.parts.sharing.gpuProvider, historyStore: this.historyStore(config) });
+    this.watchHistory();
+    if (wasRunning && !this.monitor.isMonitoring) await this.monitor.startMonitoring();
+  }
+
+  /** Other windows and the CLI append to the same history: reload when it changes, so every face shows the same tasks. */
+  private watchHistory(): void {
+    this.historyWatch?.dispose();
+    this.historyWatch = this.parts.folder.watchHistory(
+      () => {
+        if (!this.disposed) void this.monitor.reloadHistory();
+      },
+      (message) => this.log.warn(message),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.historyWatch?.dispose();
+    for (const s of this.subscriptions) s.dispose();
+    await this.monitor.dispose();
+    await this.parts.sharing.dispose();
+    await this.parts.lock.stop();
+    this.listeners.clear();
+  }
 }

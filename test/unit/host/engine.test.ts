@@ -50,10 +50,10 @@ test('two windows: one nvidia-smi between them, the same figures and the same hi
 
     a.monitor.startTaskMonitoring('from-a', 'sdxl', '720p', 10);
     await a.monitor.completeTaskMonitoring('from-a');
-    await waitUntil('window b sees the task window a recorded', () => b.monitor.getHistory().some((t) => t.taskId === 'from-a'), { timeoutMs: 5000 });
+    await waitUntil('window b sees the task window a recorded', () => b.monitor.getHistory().some((t) => t.taskId === 'from-a'));
 
     await a.dispose(); // window a closes
-    await waitUntil('window b takes over sampling', () => b.role === 'leader', { timeoutMs: 3000 });
+    await waitUntil('window b takes over sampling', () => b.role === 'leader');
     writeFileSync(vramFile, '10000');
     await waitUntil('window b samples the GPU itself', () => b.latestSnapshot()?.gpus[0]?.vramUsedMb === 10000);
     await waitUntil('still one nvidia-smi', () => streamingChildren() - before === 1);
@@ -61,7 +61,7 @@ test('two windows: one nvidia-smi between them, the same figures and the same hi
     await a.dispose();
     await b.dispose();
   }
-  await waitUntil('no nvidia-smi left', () => streamingChildren() === before, { timeoutMs: 5000 });
+  await waitUntil('no nvidia-smi left', () => streamingChildren() === before);
 });
 
 test('a setting that moves the storage folder moves the lock and the history with it', async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { repoRoot } from '../harness/codeServer.mjs';
 import { openWorkbench, runCommand, screenshot, statusItemSelector, waitForStatusText } from '../harness/workbench.mjs';
+import { waitUntil } from '../unit/helpers/waitUntil.js';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
 let wb: Workbench;
@@ -35,9 +36,13 @@ async function quickInput(text: string, opts: { replace?: boolean } = {}): Promi
   await input.waitFor({ state: 'visible', timeout: 10000 });
   if (opts.replace) await input.fill(text);
   else await input.pressSequentially(text);
-  await wb.page.waitForTimeout(150);
+  // Enter only once the box holds the text (a pick list filters on it), and the next step only
+  // once this one is taken: the widget closes or shows the next step's own value. Conditions,
+  // not fixed pauses, so a slow machine waits longer instead of typing into the wrong step.
+  const value = () => input.inputValue({ timeout: 2000 }).catch(() => null);
+  await waitUntil(`the quick input to hold "${text}"`, async () => (await value()) === text, { timeoutMs: 10000 });
   await wb.page.keyboard.press('Enter');
-  await wb.page.waitForTimeout(250);
+  await waitUntil(`the quick input to take "${text}"`, async () => !(await input.isVisible()) || (await value()) !== text, { timeoutMs: 10000 });
 }
 
 async function notification(re: RegExp): Promise<string> {
@@ -147,8 +152,14 @@ test('Show Log shows the extension\'s log with what happened', async () => {
   await runCommand(wb.page, 'Model Perf: Show Log');
   const output = wb.page.locator('.panel .monaco-editor .view-lines').first();
   await output.waitFor({ state: 'visible', timeout: 10000 });
-  await wb.page.waitForTimeout(500);
-  const text = (await output.innerText()).replace(/\u00a0/g, ' ');
+  // The editor fills in after it shows: wait for the last line this test looks for, not 500 ms.
+  const read = async () => (await output.innerText().catch(() => '')).replace(/\u00a0/g, ' ');
+  const deadline = Date.now() + 30000;
+  let text = await read();
+  while (!/Task completed: e2e-run: succeeded/.test(text) && Date.now() < deadline) {
+    await wb.page.waitForTimeout(200);
+    text = await read();
+  }
   assert.match(text, /Model Performance Monitor started in \d+ ms/);
   assert.match(text, /Task completed: e2e-run: succeeded/);
   await screenshot(wb.page, 'show-log');

@@ -118,7 +118,8 @@ async function setColorTheme(page: Page, label: string, cssClass: string): Promi
   await input.fill('>Preferences: Color Theme');
   // Several commands match ("Browse Color Themes in Marketplace" among them): click the exact one.
   await page.locator('.quick-input-list .monaco-list-row[aria-label^="Preferences: Color Theme"]').first().click({ timeout: 10_000 });
-  await page.waitForTimeout(500);
+  // The theme picker replaces the palette: its box starts empty (the palette's still says ">…").
+  await page.waitForFunction(() => document.querySelector('.quick-input-widget input')?.value === '', undefined, { timeout: 10_000 });
   await input.fill(label);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first().click({ timeout: 10_000 });
   await page.waitForFunction((cls) => document.querySelector('.monaco-workbench')?.classList.contains(cls) ?? false, cssClass, { timeout: 10_000 });

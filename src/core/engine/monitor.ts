@@ -58,6 +58,12 @@ export class PerformanceMonitor {
 
   private readonly active = new Map<string, TaskEntry>();
   private readonly finishing = new Set<TaskEntry>();
+  /**
+   * Ids whose running marker is ours until `finish` removes it: from the start to after the
+   * append, so a history reload meanwhile does not take a starting or finishing task of ours for
+   * one an earlier process left (it would be recorded and announced twice). Passed live.
+   */
+  private readonly ownMarkers = new Set<string>();
   private history: PerformanceMetrics[] = [];
   private readonly snapshots: SnapshotHistory;
 
@@ -195,7 +201,7 @@ export class PerformanceMonitor {
   async reloadHistory(): Promise<HistoryLoadReport> {
     const report: HistoryLoadReport = { loaded: 0, recovered: [], warnings: [], error: null };
     try {
-      report.recovered = await this.store.recoverInterrupted(this.clock.now(), new Set(this.active.keys()));
+      report.recovered = await this.store.recoverInterrupted(this.clock.now(), this.ownMarkers);
       let result = await this.store.load(this.clock.now());
       if (result.needsCompaction) {
         await this.store.compact(this.clock.now());
@@ -466,6 +472,7 @@ export class PerformanceMonitor {
     });
     const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve() };
     this.active.set(taskId, entry);
+    this.ownMarkers.add(taskId);
     const metrics = acc.toMetrics();
     this.persistMarker(entry, metrics);
     this.emitter.emit('taskStarted', metrics);
@@ -583,6 +590,9 @@ export class PerformanceMonitor {
       }
     } catch (err) {
       this.failures.failed('history', `Task "${taskId}" could not be saved to the history in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
+    } finally {
+      // A marker left by a failed append is recovered by the next reload, as after a crash.
+      if (!this.active.has(taskId)) this.ownMarkers.delete(taskId);
     }
     return { ...metrics };
   }

@@ -2,7 +2,8 @@
 // TCP on Windows) speaking newline-delimited JSON. Every message must carry this session's random
 // token (compared in constant time) and match the schema; lines are limited in length and rate
 // per connection. Anything refused is logged once per kind, never thrown. Accepted messages go to
-// the task whose process tree holds the sender's pid (or the only running task).
+// the task whose process tree holds the sender's pid (or the only running task, if it had started
+// when the message arrived).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -265,7 +266,8 @@ export class HelperChannel {
 
 /**
  * Applies helper messages to the monitor's tasks: the task whose root process is the sender or
- * one of its ancestors, else the only running task; a message that fits no task is logged once.
+ * one of its ancestors, else the only running task if it had started when the message arrived;
+ * a message that fits no task is logged once.
  */
 export class HelperRouter {
   private unmatchedLogged = false;
@@ -275,25 +277,35 @@ export class HelperRouter {
     private readonly monitor: PerformanceMonitor,
     private readonly relations: ProcRelations,
     private readonly log: MonitorLogger,
+    /** The monitor's clock (tasks' start times), read when a message arrives. */
+    private readonly now: () => number = Date.now,
   ) {}
 
-  async taskFor(pid: number): Promise<string | null> {
+  /**
+   * The task a message of `pid` belongs to. A sender outside every task's tree (its process has
+   * exited, or it lives in another pid namespace) falls back to the only running task, but not
+   * to one that started after the message arrived: that message was sent by an earlier run whose
+   * process is gone (applied late because the queue was slow), never by this one.
+   */
+  async taskFor(pid: number, arrivedAtMs = this.now()): Promise<string | null> {
     const tasks = this.monitor.getActiveTasks();
     const byRoot = new Map<number, string>();
     for (const t of tasks) if (t.rootPid !== null) byRoot.set(t.rootPid, t.taskId);
     const root = byRoot.size > 0 ? await ancestorAmong(this.relations, pid, new Set(byRoot.keys())) : null;
     if (root !== null) return byRoot.get(root) ?? null;
-    return tasks.length === 1 ? (tasks[0]?.taskId ?? null) : null;
+    const only = tasks.length === 1 ? tasks[0] : undefined;
+    return only !== undefined && only.startTime <= arrivedAtMs ? only.taskId : null;
   }
 
   /** Applies messages one after another, in the order they arrived. Resolves when this one is applied. */
   enqueue(message: HelperMessage): Promise<void> {
-    this.chain = this.chain.then(() => this.apply(message));
+    const arrivedAtMs = this.now();
+    this.chain = this.chain.then(() => this.apply(message, arrivedAtMs));
     return this.chain;
   }
 
-  async apply(message: HelperMessage): Promise<void> {
-    const taskId = await this.taskFor(message.pid);
+  async apply(message: HelperMessage, arrivedAtMs = this.now()): Promise<void> {
+    const taskId = await this.taskFor(message.pid, arrivedAtMs);
     if (taskId === null) {
       if (!this.unmatchedLogged) this.log.info(`Helper channel: a message from pid ${message.pid} matches no running task; ignored (logged once)`);
       this.unmatchedLogged = true;

@@ -86,9 +86,25 @@ describe('commands and API', () => {
     const api = await activeApi();
     await vscode.commands.executeCommand('modelPerf.stopMonitoring');
     const s1 = api.getCurrentStatus();
-    await new Promise((r) => setTimeout(r, 1500));
+    const whileStopped: number[] = [];
+    const sub = api.onDidTakeSnapshot((s) => whileStopped.push(s.timestamp));
+    // No sample must come. The positive marker that a sampling interval (1 s) has passed in the
+    // extension's own time: two heartbeats of its sampler lock (a 1 s timer that goes on while
+    // monitoring is stopped), however slow the machine is, instead of a fixed sleep.
+    const lockFile = join(process.env.MODEL_PERF_HOME ?? '', 'leader.lock');
+    const heartbeat = (): number => {
+      try {
+        return (JSON.parse(readFileSync(lockFile, 'utf8')) as { heartbeatAt: number }).heartbeatAt;
+      } catch {
+        return 0;
+      }
+    };
+    const first = await waitFor(`a heartbeat in ${lockFile}`, () => heartbeat() || null);
+    await waitFor('two more heartbeats of the sampler lock', () => heartbeat() >= first + 2000, 30000);
+    sub.dispose();
     const s2 = api.getCurrentStatus();
     assert.ok(!('error' in s1) && !('error' in s2));
+    assert.deepEqual(whileStopped, [], 'no sample while stopped');
     assert.equal(s1.timestamp, s2.timestamp, 'no sample while stopped');
     await vscode.commands.executeCommand('modelPerf.startMonitoring');
     await waitFor('a new sample', () => {

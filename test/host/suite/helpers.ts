@@ -12,6 +12,6 @@ export async function activeApi(): Promise<ModelPerfApi> {
   return ext.isActive ? ext.exports : ext.activate();
 }
 
-export function waitFor<T>(what: string, probe: Probe<T>, timeoutMs = 15000): Promise<T> {
+export function waitFor<T>(what: string, probe: Probe<T>, timeoutMs = 30000): Promise<T> {
   return waitUntil(what, probe, { timeoutMs, everyMs: 100 });
 }

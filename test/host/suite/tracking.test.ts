@@ -2,6 +2,9 @@
 // into an integrated bash terminal becomes a task with the right outcome, steps and category; its
 // own process tree is measured; the Python helper's messages arrive with the session's token and
 // are refused without it; a debug session of a small Node program becomes a task.
+// Each run carries its own --task-id and each test waits for the end of exactly that task: an
+// earlier run's task arriving late (or twice) cannot be taken for this one's, so a test cannot
+// pass or fail by timing.
 import * as assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,12 @@ const pidFile = join(scratch, 'pid');
 const vramFile = join(scratch, 'vram');
 
 let terminal: vscode.Terminal;
+let runNo = 0;
+/** Every end event of a run these tests started, by task id (a run must end exactly once). */
+const endsById = new Map<string, PerformanceMetrics[]>();
+/** A task id no earlier run of this session has (the tracker takes it from --task-id). */
+const freshTaskId = () => `tracking-test-${process.pid}-${++runNo}`;
+const isRunOf = (taskId: string, id: string) => taskId === id || taskId.startsWith(`${id}#`);
 
 async function shellTerminal(): Promise<vscode.Terminal> {
   const t = vscode.window.createTerminal({
@@ -28,22 +37,33 @@ async function shellTerminal(): Promise<vscode.Terminal> {
   return t;
 }
 
-/** Runs `args` of the fake script in the terminal and resolves with the task it leaves. */
-async function runInTerminal(args: string, prefix = ''): Promise<PerformanceMetrics> {
+/** Starts `args` of the fake script in the terminal under a fresh task id; `ended` is that task's end. */
+async function startInTerminal(args: string, prefix = ''): Promise<{ taskId: string; ended: Promise<PerformanceMetrics> }> {
   const api = await activeApi();
+  const taskId = freshTaskId();
   const ended = new Promise<PerformanceMetrics>((resolveEnd, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no task ended for "${args}"`)), 40000);
-    const sub = api.onDidEndTask((t) => {
-      if (!t.taskId.startsWith('fake_generate.py@')) return;
-      clearTimeout(timer);
+    const timer = setTimeout(() => {
       sub.dispose();
+      reject(new Error(`no task ended for "${args}" (task id ${taskId})`));
+    }, 60000);
+    // Not disposed once resolved: a late second end of this run is counted, and fails the check below.
+    const sub = api.onDidEndTask((t) => {
+      if (!isRunOf(t.taskId, taskId)) return;
+      endsById.set(t.taskId, [...(endsById.get(t.taskId) ?? []), t]);
+      if (t.taskId !== taskId) return; // a second tracking of the same run: counted, checked below
+      clearTimeout(timer);
       resolveEnd(t);
     });
   });
   const si = terminal.shellIntegration;
   assert.ok(si, 'the terminal has shell integration');
-  si.executeCommand(`${prefix}python3 ${script} ${args}`);
-  return ended;
+  si.executeCommand(`${prefix}python3 ${script} ${args} --task-id ${taskId}`);
+  return { taskId, ended };
+}
+
+/** Runs `args` of the fake script in the terminal and resolves with the task it leaves. */
+async function runInTerminal(args: string, prefix = ''): Promise<PerformanceMetrics> {
+  return (await startInTerminal(args, prefix)).ended;
 }
 
 describe('tracking: runs in the integrated terminal', function () {
@@ -69,11 +89,11 @@ describe('tracking: runs in the integrated terminal', function () {
 
   it('a successful run becomes a task: progress while it runs, its own process tree, succeeded', async () => {
     const api = await activeApi();
-    const done = runInTerminal('--steps 10 --step-seconds 0.5 --resolution 720p --model wan2.1-t2v');
-    const live = await waitFor('the running task with progress', () => api.getActiveTasks().find((t) => t.taskId.startsWith('fake_generate.py@') && (t.stepsCompleted ?? 0) >= 2), 20000);
+    const run = await startInTerminal('--steps 10 --step-seconds 0.5 --resolution 720p --model wan2.1-t2v');
+    const live = await waitFor('the running task with progress', () => api.getActiveTasks().find((t) => t.taskId === run.taskId && (t.stepsCompleted ?? 0) >= 2), 30000);
     assert.equal(live.status, 'running');
     assert.equal(live.stepsTotal, 10);
-    const task = await done;
+    const task = await run.ended;
     const pid = Number(readFileSync(pidFile, 'utf8'));
     assert.equal(task.status, 'succeeded');
     assert.equal(task.success, true);
@@ -142,15 +162,25 @@ describe('tracking: runs in the integrated terminal', function () {
     const api = await activeApi();
     const before = api.getActiveTasks().length;
     const si = terminal.shellIntegration!;
+    // Its end event cannot come before this synchronous code has subscribed.
+    const execution = si.executeCommand('echo python gen.py; sleep 0.3');
     const ended = new Promise<void>((r) => {
-      const sub = vscode.window.onDidEndTerminalShellExecution(() => {
+      const sub = vscode.window.onDidEndTerminalShellExecution((e) => {
+        if (e.execution !== execution) return;
         sub.dispose();
         r();
       });
     });
-    si.executeCommand('echo python gen.py; sleep 0.3');
     await ended;
     assert.equal(api.getActiveTasks().length, before);
+  });
+
+  it('every run above ended exactly once (the ones after it are the sign a late second end would have come)', () => {
+    assert.ok(endsById.size > 0, 'the runs above ended');
+    for (const [id, ends] of endsById) {
+      assert.ok(!id.includes('#'), `a run was tracked twice: ${id}`);
+      assert.equal(ends.length, 1, `task ${id} ended ${ends.length} times: ${ends.map((t) => t.status).join(', ')}`);
+    }
   });
 });
 
@@ -210,9 +240,10 @@ describe('tracking: VS Code tasks', function () {
 
   it('a task whose command matches becomes one task, with its process and exit code', async () => {
     const api = await activeApi();
+    const taskId = freshTaskId();
     const endedTasks: PerformanceMetrics[] = [];
     const sub = api.onDidEndTask((t) => {
-      if (t.taskId.startsWith('fake_generate.py@')) endedTasks.push(t);
+      if (isRunOf(t.taskId, taskId)) endedTasks.push(t);
     });
     const processEnded = new Promise<number | undefined>((r) => {
       const s = vscode.tasks.onDidEndTaskProcess((e) => {
@@ -222,14 +253,17 @@ describe('tracking: VS Code tasks', function () {
       });
     });
     const scope = vscode.workspace.workspaceFolders?.[0] ?? vscode.TaskScope.Workspace;
-    const task = new vscode.Task({ type: 'shell' }, scope, 'tracking gen', 'test', new vscode.ShellExecution(`python3 ${script} --steps 3 --step-seconds 0.3 --fail`));
+    const task = new vscode.Task({ type: 'shell' }, scope, 'tracking gen', 'test', new vscode.ShellExecution(`python3 ${script} --steps 3 --step-seconds 0.3 --fail --task-id ${taskId}`));
     await vscode.tasks.executeTask(task);
-    const live = await waitFor('the running task', () => api.getActiveTasks().find((t) => t.taskId.startsWith('fake_generate.py@')), 15000);
+    const live = await waitFor('the running task', () => api.getActiveTasks().find((t) => t.taskId === taskId), 30000);
     assert.ok(live.rootPid !== null);
     assert.equal(await processEnded, 1);
-    await waitFor('the task ended', () => endedTasks.length > 0, 10000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor('the task ended', () => endedTasks.some((t) => t.taskId === taskId), 30000);
+    // A second tracker's task for the same command started with the command, long before its
+    // process ended: it is either still running now or has ended (and was counted). No wait needed.
+    const others = api.getActiveTasks().filter((t) => isRunOf(t.taskId, taskId));
     sub.dispose();
+    assert.deepEqual(others.map((t) => t.taskId), [], 'no second task is running for the command');
     assert.equal(endedTasks.length, 1, `one task, not one per tracker: ${JSON.stringify(endedTasks.map((t) => t.taskId))}`);
     assert.equal(endedTasks[0]?.status, 'failed');
     assert.equal(endedTasks[0]?.errorCategory, 'exit_code_1');

@@ -22,6 +22,8 @@ interface Result {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** From spawning model-perf to its exit: a task it recorded cannot have lasted longer. */
+  elapsedMs: number;
 }
 
 interface RunOptions {
@@ -32,6 +34,7 @@ interface RunOptions {
 
 function runModelPerf(args: string[], home: string, options: RunOptions = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
+    const spawnedAt = Date.now();
     const child = spawn(process.execPath, [cli, ...args], {
       cwd: work,
       env: {
@@ -59,12 +62,12 @@ function runModelPerf(args: string[], home: string, options: RunOptions = {}): P
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`model-perf ${args.join(' ')} did not finish in 15 s\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 15_000);
+      reject(new Error(`model-perf ${args.join(' ')} did not finish in 60 s\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, elapsedMs: Date.now() - spawnedAt });
     });
   });
 }
@@ -143,7 +146,8 @@ describe('model-perf (built CLI)', { skip }, () => {
     assert.equal(task.resolution, '1280x720');
     assert.equal(task.resolutionClass, '720p');
     assert.equal(task.steps, 30);
-    assert.ok(task.generationTimeSeconds !== null && task.generationTimeSeconds >= 1.8 && task.generationTimeSeconds < 8, `time ${task.generationTimeSeconds}`);
+    // The child works 1.8 s; the task cannot outlast model-perf itself (however loaded the machine).
+    assert.ok(task.generationTimeSeconds !== null && task.generationTimeSeconds >= 1.8 && task.generationTimeSeconds <= r.elapsedMs / 1000, `time ${task.generationTimeSeconds} (model-perf ran ${r.elapsedMs} ms)`);
     assert.equal(task.vramScope, 'processTree');
     assert.equal(task.peakVramUsageMb, 6144);
     assert.equal(task.processTreePeakVramUsageMb, 6144);
@@ -152,8 +156,8 @@ describe('model-perf (built CLI)', { skip }, () => {
     assert.equal(task.averageGpuUtilizationPercent, 97);
     assert.equal(task.ramScope, 'processTree');
     assert.ok(task.peakRamUsageMb !== null && task.peakRamUsageMb > 5 && task.peakRamUsageMb < 2000, `ram ${task.peakRamUsageMb}`);
-    // A busy loop: most of one core.
-    assert.ok(task.averageCpuUsagePercent !== null && task.averageCpuUsagePercent > 30, `cpu ${task.averageCpuUsagePercent}`);
+    // A busy loop: its tree's CPU is measured (how much of a core it gets depends on the machine's load).
+    assert.ok(task.averageCpuUsagePercent !== null && task.averageCpuUsagePercent > 0, `cpu ${task.averageCpuUsagePercent}`);
     assert.ok(task.rootPid !== null && task.rootPid > 0);
     assert.ok(task.sampleCount >= 3, `samples ${task.sampleCount}`);
 
@@ -195,6 +199,7 @@ describe('model-perf (built CLI)', { skip }, () => {
     assert.match(missing.stderr, /model-perf run: cannot run "no-such-command-model-perf": not found \(check the name and PATH\); nothing was recorded/);
 
     const tasks = await history(home);
+    const ranMs: Record<string, number> = { f1: fail.elapsedMs, f2: oom.elapsedMs, f3: int.elapsedMs };
     assert.deepEqual(
       tasks.map((t) => [t.taskId, t.status, t.success, t.errorCategory]),
       [
@@ -205,7 +210,7 @@ describe('model-perf (built CLI)', { skip }, () => {
     );
     for (const t of tasks) {
       // Shorter than one interval, still timed and sampled (start and end samples).
-      assert.ok(t.generationTimeSeconds !== null && t.generationTimeSeconds > 0 && t.generationTimeSeconds < 5, `${t.taskId} time ${t.generationTimeSeconds}`);
+      assert.ok(t.generationTimeSeconds !== null && t.generationTimeSeconds > 0 && t.generationTimeSeconds <= (ranMs[t.taskId] ?? 0) / 1000, `${t.taskId} time ${t.generationTimeSeconds}`);
       assert.ok(t.sampleCount >= 1);
       assert.equal(t.devicePeakVramUsageMb, 6144);
     }

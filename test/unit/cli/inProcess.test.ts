@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferStream, runCli, type CliIo, type StopSignal } from '../../../src/cli/cli';
+import { waitUntil } from '../helpers/waitUntil';
 
 function io(env: NodeJS.ProcessEnv, tty: boolean): CliIo & { out: BufferStream; err: BufferStream; signal(s: StopSignal): void } {
   const out = new BufferStream();
@@ -51,7 +52,7 @@ test('watch on a terminal: cursor home and clear-to-end per line, lines cut to t
 test('watch ends cleanly on Ctrl-C', async () => {
   const t = io({}, false);
   const done = runCli(['watch', '--no-gpu', '--interval', '0.25'], t);
-  while (!t.out.text.includes('\n')) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil('the first frame', () => t.out.text.includes('\n'), { timeoutMs: 30_000, everyMs: 20 });
   t.signal('SIGINT');
   assert.equal(await done, 0);
   assert.match(t.out.text, /^\S+ cpu=(?:[\d.]+%|n\/a) ram=\d+\/\d+MiB disk=\S+\n/);

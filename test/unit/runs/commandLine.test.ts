@@ -46,7 +46,9 @@ test('what is not a model run is not tracked', () => {
   }
 });
 
-test('hostile input: unterminated quotes, huge lines, control characters, many tokens', () => {
+// No wall-clock assertion: catastrophic backtracking would not end at all, which the generous test
+// timeout turns into a failure; a loaded machine cannot.
+test('hostile input: unterminated quotes, huge lines, control characters, many tokens', { timeout: 60_000 }, () => {
   assert.equal(splitCommands('python "gen.py'), null);
   assert.equal(splitCommands(`python gen.py ${'a'.repeat(MAX_COMMAND_LINE_LENGTH)}`), null);
   assert.equal(splitCommands(`python gen.py ${'a '.repeat(5000)}`), null);
@@ -57,9 +59,7 @@ test('hostile input: unterminated quotes, huge lines, control characters, many t
   assert.equal(guess('python gen.py --steps 99999999999999999999')?.steps, 0);
   assert.equal(guess('python gen.py --steps -5')?.steps, 0);
   assert.equal(guess('python gen.py --width 1e9 --height 5')?.resolution, '');
-  const t0 = Date.now();
-  recogniseCommand(`python ${'-'.repeat(15000)}`, defaults);
-  assert.ok(Date.now() - t0 < 200, 'no catastrophic backtracking');
+  assert.equal(recogniseCommand(`python ${'-'.repeat(15000)}`, defaults), null, 'ends, without catastrophic backtracking');
 });
 
 test('tokenising: escapes, redirections, comments, operators', () => {

@@ -8,6 +8,8 @@ import { PerformanceMonitor } from '../../../src/core/engine/monitor';
 import { MemoryHistoryStore } from '../../../src/core/history/historyStore';
 import type { ProcRelations } from '../../../src/core/runs/procRelations';
 import { FakeSystemSampler } from '../engine/fakes';
+import { FakeClock } from '../helpers/fakeClock';
+import { waitUntil } from '../helpers/waitUntil';
 
 const HELPER_DIR = join(process.cwd(), 'media', 'python');
 
@@ -32,10 +34,8 @@ function open(address: string): Promise<Socket> {
   });
 }
 
-const until = async (cond: () => boolean, ms = 3000) => {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-};
+/** Waits for a condition (throws, naming it, after a limit far above what it takes). */
+const until = (what: string, cond: () => boolean) => waitUntil(what, cond, { timeoutMs: 30_000, everyMs: 10 });
 
 test('messages with the token and the schema are accepted, over a Unix socket and loopback TCP', async () => {
   for (const tcp of [false, true]) {
@@ -45,7 +45,7 @@ test('messages with the token and the schema are accepted, over a Unix socket an
     s.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 42, type: 'phase', name: 'denoise', event: 'start', t: 1000 })}\n`);
     s.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 42, type: 'metrics', model_load_time_seconds: 3.5, optimizations: ['sdpa'] })}`);
     s.write('\n');
-    await until(() => received.length === 2);
+    await until('both messages', () => received.length === 2);
     assert.deepEqual(received, [
       { type: 'phase', pid: 42, name: 'denoise', event: 'start', atMs: 1000 },
       { type: 'metrics', pid: 42, changes: { modelLoadTimeSeconds: 3.5, optimizationsApplied: ['sdpa'] } },
@@ -92,13 +92,13 @@ test('oversized lines and floods are refused without stopping the good messages'
   const s = await open(address);
   const ok = (n: number) => `${JSON.stringify({ token: ch.token, v: 1, pid: 3, type: 'metrics', steps_completed: n })}\n`;
   s.write(ok(1));
-  await until(() => received.length === 1);
+  await until('the first message', () => received.length === 1);
   s.write('x'.repeat(5000));
   s.write(`${'y'.repeat(100)}\n`);
   s.write(ok(2));
   for (let i = 0; i < 100; i++) s.write(ok(100 + i));
-  await until(() => (ch.rejections().rate_limited ?? 0) > 0);
-  await new Promise((r) => setTimeout(r, 100));
+  // Every one of the 101 good lines after the oversized one is either accepted or refused for rate.
+  await until('all 102 good lines handled', () => received.length + (ch.rejections().rate_limited ?? 0) === 102);
   assert.equal(ch.rejections().oversized, 1);
   assert.ok(received.length >= 2 && received.length <= 22, `accepted ${received.length}`);
   assert.ok((ch.rejections().rate_limited ?? 0) >= 78);
@@ -132,17 +132,47 @@ test('the router applies a message to the task whose process tree holds the send
   await monitor.dispose();
 });
 
+test('a message applied late (slow queue) does not go to a task that started after it arrived', async () => {
+  // Under load the wrong-token host test's run took the previous run's model load time: that
+  // run's message, queued behind slow /proc reads, reached the router after its sender had exited
+  // and the next run had started, and fell back to "the only running task".
+  const clock = new FakeClock();
+  const monitor = new PerformanceMonitor({}, { clock, systemSampler: new FakeSystemSampler(), historyStore: new MemoryHistoryStore() });
+  const parents = new Map<number, number>([[300, 100]]);
+  let release: () => void = () => undefined;
+  const slow = new Promise<void>((r) => (release = r));
+  const relations: ProcRelations = { children: async () => [], parent: async (pid) => { await slow; return parents.get(pid) ?? null; } };
+  const log = quietLog();
+  const router = new HelperRouter(monitor, relations, log, () => clock.now());
+  monitor.startTaskMonitoring('earlier', 'm', '', 0, { rootPid: 100 });
+  // The first message waits on /proc; the second waits behind it.
+  const first = router.enqueue({ type: 'phase', pid: 300, name: 'model_load', event: 'start', atMs: null });
+  const late = router.enqueue({ type: 'metrics', pid: 300, changes: { modelLoadTimeSeconds: 41.5 } });
+  await clock.advance(1000);
+  await monitor.completeTaskMonitoring('earlier');
+  parents.delete(300); // the sender has exited
+  monitor.startTaskMonitoring('next', 'm', '', 0, { rootPid: 800 });
+  release();
+  await Promise.all([first, late]);
+  assert.equal(monitor.getActiveTasks()[0]?.modelLoadTimeSeconds, null);
+  assert.deepEqual(monitor.getActiveTasks()[0]?.phases ?? [], []);
+  assert.match(log.lines.join('\n'), /matches no running task/);
+  // A message that arrives once the task runs still falls back to it (a sender in another pid namespace).
+  await router.enqueue({ type: 'metrics', pid: 5, changes: { steps: 3 } });
+  assert.equal(monitor.getActiveTasks()[0]?.steps, 3);
+  await monitor.dispose();
+});
+
 // ----- the Python helper, run by python3 -----
 
-function python(code: string, env: Record<string, string | undefined>): { status: number | null; stderr: string; stdout: string; ms: number } {
-  const t0 = Date.now();
+function python(code: string, env: Record<string, string | undefined>): { status: number | null; stderr: string; stdout: string } {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, PYTHONPATH: HELPER_DIR, ...env })) if (v !== undefined) clean[k] = v;
   delete clean.MODEL_PERF_CHANNEL;
   delete clean.MODEL_PERF_TOKEN;
   for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
   const r = spawnSync('python3', ['-c', code], { env: clean, encoding: 'utf8', timeout: 20000 });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout, ms: Date.now() - t0 };
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
 }
 
 const USE_ALL = `
@@ -171,7 +201,7 @@ test('the helper delivers hello, phases and settings to the channel', async () =
     p.on('close', (status) => resolve({ status, stderr }));
   });
   assert.equal(r.status, 0, r.stderr);
-  await until(() => received.some((m) => m.type === 'metrics' && m.changes.stepsCompleted === 3));
+  await until('the last step', () => received.some((m) => m.type === 'metrics' && m.changes.stepsCompleted === 3));
   const types = received.map((m) => (m.type === 'phase' ? `${m.type}:${m.name}:${m.event}` : m.type));
   assert.deepEqual(types.slice(0, 5), ['hello', 'phase:model_load:start', 'metrics', 'phase:model_load:end', 'phase:denoise:start']);
   const settings = received.find((m) => m.type === 'metrics');
@@ -182,10 +212,14 @@ test('the helper delivers hello, phases and settings to the channel', async () =
 
 test('with a wrong token the helper is refused and goes quiet; the script still exits 0', async () => {
   const { ch, received, address } = await channel();
+  // The helper keeps sending until the refusal (the channel closing the connection) reaches it,
+  // however long that takes, instead of sleeping a fixed time and hoping it has.
   const code = `
 import model_perf as mp, time
-mp.phase('model_load')
-time.sleep(0.4)
+deadline = time.time() + 30
+while mp.enabled() and time.time() < deadline:
+    mp.phase('model_load')
+    time.sleep(0.02)
 ${USE_ALL}`;
   const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
     const p = spawn('python3', ['-c', code], { env: { ...process.env, PYTHONPATH: HELPER_DIR, MODEL_PERF_CHANNEL: address, MODEL_PERF_TOKEN: 'wrong' } });
@@ -214,11 +248,12 @@ test('a channel that is gone (or never was) costs the script nothing and raises 
 
 test('the channel closing mid-run silences the helper; the script exits 0', async () => {
   const { ch, address } = await channel();
+  // The script goes on only once the test says the channel is closed (a line on its stdin).
   const code = `
-import model_perf as mp, time
+import model_perf as mp, sys, time
 mp.phase('model_load')
 print('sent', flush=True)
-time.sleep(0.6)
+sys.stdin.readline()
 for i in range(50):
     mp.set(steps=i)
     time.sleep(0.005)
@@ -227,9 +262,12 @@ print('enabled' if mp.enabled() else 'quiet')
   const p = spawn('python3', ['-c', code], { env: { ...process.env, PYTHONPATH: HELPER_DIR, MODEL_PERF_CHANNEL: address, MODEL_PERF_TOKEN: ch.token } });
   let out = '';
   let err = '';
+  let closing = false;
   p.stdout.on('data', (d) => {
     out += d;
-    if (out.includes('sent')) void ch.dispose();
+    if (!out.includes('sent') || closing) return;
+    closing = true;
+    void ch.dispose().then(() => p.stdin.write('closed\n'));
   });
   p.stderr.on('data', (d) => (err += d));
   const status = await new Promise((r) => p.on('close', r));

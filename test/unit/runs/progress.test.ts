@@ -47,17 +47,16 @@ test('the out-of-memory message is found by the shared classifier, ANSI noise an
   assert.equal(new ProgressParser().errorCategory(), null);
 });
 
-test('memory stays bounded: megabytes of output without a newline, and a long run', () => {
+// The generous test timeout, not a wall-clock assertion, catches a parser that never ends.
+test('memory stays bounded: megabytes of output without a newline, and a long run', { timeout: 60_000 }, () => {
   const p = new ProgressParser({ tailChars: 4096 });
   const blob = 'x'.repeat(1024 * 1024);
-  const t0 = Date.now();
   for (let i = 0; i < 8; i++) p.push(blob);
   p.push('\r 50%| | 5/10 [00:05<00:05, 1.00it/s]');
   assert.equal(p.latest?.done, 5);
   assert.ok(p.tail().length <= 4096);
   for (let i = 0; i < 20000; i++) p.push(`\r${i % 100}/100 [00:01<00:01, 9.0it/s]`);
   assert.ok(p.tail().length <= 4096);
-  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
   // An unterminated escape sequence is not held forever.
   const q = new ProgressParser();
   q.push('\x1b]633;' + 'y'.repeat(10000));

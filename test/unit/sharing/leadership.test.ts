@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEADER_FILE_NAME, LeaderLock, LockObserver, parseLeaderRecord } from '../../../src/core/sharing/leadership';
 import { FakeClock } from '../helpers/fakeClock';
+import { waitUntil } from '../helpers/waitUntil';
 
 /** Advances the fake clock a second at a time, letting each lock's real file I/O finish. */
 async function step(clock: FakeClock, locks: LeaderLock[], ms: number): Promise<void> {
@@ -122,16 +123,18 @@ test('LockObserver follows a window that holds a fresh lock, samples itself othe
   assert.equal(existsSync(join(d, LEADER_FILE_NAME)), false, 'the observer wrote nothing');
   const roles: string[] = [];
   observer.onRoleChange((r) => roles.push(r));
-  writeFileSync(join(d, LEADER_FILE_NAME), JSON.stringify({ pid: 555, token: 'e'.repeat(32), heartbeatAt: clock.now() }));
+  const heartbeatAt = clock.now();
+  writeFileSync(join(d, LEADER_FILE_NAME), JSON.stringify({ pid: 555, token: 'e'.repeat(32), heartbeatAt }));
   await clock.advance(1000);
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(observer.role, 'follower');
-  // The window stops heartbeating: a second at a time, each check's real file read finishing.
-  for (let i = 0; i < 6; i++) {
+  // Each check reads the real file: wait for its result, not a fixed time.
+  await waitUntil('the observer follows the window', () => observer.role === 'follower', { timeoutMs: 30_000, everyMs: 10 });
+  // The window stops heartbeating: a second at a time until the lock is stale (a check still
+  // reading when the clock moves schedules its successor when it ends).
+  await waitUntil('the observer samples itself again', async () => {
     await clock.advance(1000);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.equal(observer.role, 'leader');
+    return observer.role === 'leader';
+  }, { timeoutMs: 30_000, everyMs: 10 });
+  assert.ok(clock.now() - heartbeatAt > 5000, 'not before the lock went stale (fake time)');
   assert.deepEqual(roles, ['follower', 'leader']);
   observer.stop();
 });

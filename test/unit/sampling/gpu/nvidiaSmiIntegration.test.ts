@@ -1,5 +1,8 @@
 // The real NvidiaSmiProvider and the real spawn against the fake nvidia-smi script on PATH: real
-// processes, real pipes, real timers, kept short with a 100 ms -lms.
+// processes, real pipes, real timers, kept short with a 100 ms -lms. Every wait is for a condition
+// with a limit far above what it takes (a loaded machine starts a node script in seconds, not
+// milliseconds); the provider's own limits are generous too, except where a test is about them,
+// so a slow machine can neither fail a test nor make a healthy child look hung.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +14,7 @@ import { createNodeSpawn } from '../../../../src/core/sampling/gpu/spawnPort';
 import type { GpuSample } from '../../../../src/core/ports';
 import { waitUntil, type Probe } from '../../helpers/waitUntil';
 
-const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 4000): Promise<T> => waitUntil(what, probe, { timeoutMs, everyMs: 20 });
+const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 30_000): Promise<T> => waitUntil(what, probe, { timeoutMs, everyMs: 20 });
 
 const BIN = join(__dirname, '../../../fixtures/bin');
 const skip = process.platform === 'win32' ? 'the fake nvidia-smi is a node script with a shebang' : false;
@@ -26,8 +29,10 @@ async function providerFor(scenario: string, extraEnv: Record<string, string> = 
     nvidiaSmiPath: located.path,
     spawn: createNodeSpawn({ env }),
     onLog: (m) => logs.push(m),
-    computeAppsIntervalMs: 300,
-    watchdogMinMs: 400,
+    // The per-process query's time limit follows its interval (at least 1 s): 3 s leaves room
+    // for a slow spawn, which would otherwise log a timeout the tests do not expect.
+    computeAppsIntervalMs: 3000,
+    watchdogMinMs: 10_000,
     restartBackoffInitialMs: 100,
     ...options,
   });
@@ -52,7 +57,7 @@ test('1 GPU: live ticks every 100 ms from one child; VRAM follows the scenario f
     await writeFile(vramFile, '18000');
     const after = await waitFor('the allocation to show', async () => {
       const s = await provider.read();
-      return s?.gpus[0]?.vramUsedMb === 18000 && s.processes?.some((p) => p.pid === process.pid) ? s : null;
+      return s?.gpus[0]?.vramUsedMb === 18000 && s.processes?.some((p) => p.pid === process.pid && p.usedMemoryMb === 18000) ? s : null;
     });
     assert.equal(after.processes?.find((p) => p.pid === process.pid)?.usedMemoryMb, 18000);
     const wslStyle = after.processes?.find((p) => p.pid === 4711);
@@ -109,10 +114,11 @@ test('an old driver (directory scenario) rejects fields: they are dropped and th
 test('hang: the watchdog kills the silent child, restarts it, and says so once', { skip }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'mpm-fake-smi-'));
   const logFile = join(dir, 'calls.log');
-  const { provider, logs } = await providerFor('hang-loop', { FAKE_NVIDIA_SMI_LOG: logFile }, { computeAppsIntervalMs: 0 });
+  // A short watchdog: this child really is silent, so only the wait for it may be long.
+  const { provider, logs } = await providerFor('hang-loop', { FAKE_NVIDIA_SMI_LOG: logFile }, { computeAppsIntervalMs: 0, watchdogMinMs: 400 });
   try {
     assert.equal((await provider.start(100)).available, true);
-    await waitFor('two restarts', async () => provider.restartCount >= 2, 5000);
+    await waitFor('two restarts', async () => provider.restartCount >= 2);
     assert.equal(provider.availability().available, false);
     assert.match(provider.availability().reason ?? '', /stopped answering/);
     assert.equal(await provider.read(), null);

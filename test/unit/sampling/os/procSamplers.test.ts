@@ -12,6 +12,7 @@ import {
   parseProcStat,
 } from '../../../../src/core/sampling/os/procSystemSampler';
 import { ProcTreeSampler, parsePidStat, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
+import { waitUntil } from '../../helpers/waitUntil';
 
 const PROC = join(__dirname, '../../../fixtures/proc');
 const isLinux = process.platform === 'linux';
@@ -199,13 +200,16 @@ test('ProcTreeSampler: a gone or zombie root reads null and its history is forgo
 
 test('real /proc: machine figures are in range', { skip: !isLinux }, async () => {
   const sampler = new ProcSystemSampler({ diskPath: process.cwd() });
-  await new Promise((r) => setTimeout(r, 60));
-  const r = await sampler.sample();
+  // CPU needs two /proc/stat readings that differ: sample until one has it, then check it too.
+  const r = await waitUntil('a reading with a CPU figure', async () => {
+    const reading = await sampler.sample();
+    return reading.cpuUsagePercent !== null ? reading : null;
+  }, { timeoutMs: 30_000 });
   assert.ok(r.ramTotalMb !== null && r.ramTotalMb > 64, `ramTotalMb ${r.ramTotalMb}`);
   assert.ok(r.ramUsedMb !== null && r.ramUsedMb > 0 && r.ramUsedMb <= r.ramTotalMb);
   assert.ok(r.ramAvailableMb !== null && r.ramAvailableMb <= r.ramTotalMb);
   assert.ok(r.diskUsagePercent !== null && r.diskUsagePercent >= 0 && r.diskUsagePercent <= 100);
-  if (r.cpuUsagePercent !== null) assert.ok(r.cpuUsagePercent >= 0 && r.cpuUsagePercent <= 100);
+  assert.ok(r.cpuUsagePercent !== null && r.cpuUsagePercent >= 0 && r.cpuUsagePercent <= 100, `cpu ${r.cpuUsagePercent}`);
 });
 
 test('real /proc: the test process tree is found, with a child and CPU in range', { skip: !isLinux }, async () => {
@@ -219,9 +223,11 @@ test('real /proc: the test process tree is found, with a child and CPU in range'
     assert.ok(first.pids.includes(process.pid));
     assert.ok(child.pid !== undefined && first.pids.includes(child.pid), `child ${child.pid} in ${first.pids.join(',')}`);
     assert.ok(first.rssMb > 10, `rssMb ${first.rssMb}`);
-    await new Promise((r) => setTimeout(r, 250));
-    const second = await sampler.sampleTree(process.pid);
-    assert.ok(second?.cpuPercent !== null && second?.cpuPercent !== undefined);
+    // CPU needs a second reading some time after the first: sample until one has it.
+    const second = await waitUntil('a tree reading with a CPU figure', async () => {
+      const reading = await sampler.sampleTree(process.pid);
+      return reading?.cpuPercent !== null && reading?.cpuPercent !== undefined ? { ...reading, cpuPercent: reading.cpuPercent } : null;
+    }, { timeoutMs: 30_000 });
     // Two cores here: the busy child and this process cannot exceed the machine.
     assert.ok(second.cpuPercent >= 0 && second.cpuPercent <= 100 * 64, `cpu ${second.cpuPercent}`);
   } finally {

@@ -402,6 +402,9 @@ export class ProgressParser {
           this.esc = Esc.None;
           // `ESC [ n A` (cursor up) and `ESC [ n F` (up to a line start).
           if ((c === 0x41 || c === 0x46) && /^\d*$/.test(this.csiParams)) this.cursorUp();
+          // Absolute moves (`H`, `f`, `G`, `d`: Windows' ConPTY redraws with them instead of `\r`)
+          // end the line drawn, like a carriage return.
+          else if ((c === 0x48 || c === 0x66 || c === 0x47 || c === 0x64) && /^[\d;]*$/.test(this.csiParams)) this.endLine();
         } else if (c >= 0x20 && c <= 0x3f && ++this.escChars <= MAX_CSI_CHARS) {
           if (this.csiParams.length < 16) this.csiParams += String.fromCharCode(c);
         } else this.notASequence(c);

@@ -115,6 +115,15 @@ test('escape sequences the parser has no use for never hold output back', () => 
   assert.equal(s.latest?.done, 1);
 });
 
+test('redraws by absolute cursor moves (Windows ConPTY) end lines like \\r', () => {
+  const p = new ProgressParser();
+  p.push('\x1b[?25l\x1b[3;1H 20%|██        | 1/5 [00:01<00:04,  1.00it/s]\x1b[K\x1b[3;1H 40%|████      | 2/5 [00:02<00:03,  1.00it/s]\x1b[K\x1b[1G');
+  assert.deepEqual(p.latest, { done: 2, total: 5, ratePerSecond: 1, etaSeconds: 3, unit: 'steps' });
+  p.push('\x1b[3;1HLoading checkpoint shards: 100%|██| 2/2 [00:01<00:00, 2.00it/s]\x1b[K');
+  // The bar of 5 was left running: the other one does not take the reading.
+  assert.equal(p.latest?.total, 5);
+});
+
 test('nested bars: the outer bar keeps the reading, a lower row never takes it', () => {
   const p = new ProgressParser();
   const seen: (number | null)[] = [];

@@ -93,7 +93,7 @@ function tqdmRate(value: string, scale: string, numerator: string, denominator: 
     return { perSecond: Number.isFinite(n) && n > 0 ? 1 / n : null, unit: denominator };
   }
   const n = value === '?' ? NaN : Number(value) * (SCALE[scale] ?? 1);
-  return { perSecond: Number.isFinite(n) && n > 0 ? n : null, unit: scale && numerator === '' ? scale : numerator };
+  return { perSecond: Number.isFinite(n) && n > 0 ? n : null, unit: numerator };
 }
 
 /** Keras' `40ms/step`, `2s/step`, `500us/step` as steps per second. */

@@ -11,6 +11,7 @@ import { defaultStorageDir, JsonlHistoryStore, type HistoryStore, type StoreWarn
 import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemReading, type SystemSampler, type TimerHandle } from '../ports';
 import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
+import { safeErrorText, safeLabel, taskIdProblem } from '../../shared/text';
 
 // ---------------------------------------------------------------------------------------------
 // Events
@@ -664,10 +665,13 @@ export class PerformanceMonitor {
 
   startTaskMonitoring(taskId: string, modelType: string, resolution: string, steps: number, options: StartTaskOptions = {}): PerformanceMetrics {
     if (typeof taskId !== 'string' || taskId.trim() === '') throw invalid(`startTaskMonitoring: "taskId" must be a non-empty string (got ${show(taskId)})`);
+    if (taskIdProblem(taskId) !== null) throw invalid(`startTaskMonitoring: ${taskIdProblem(taskId)}`);
     if (typeof modelType !== 'string') throw invalid(`startTaskMonitoring("${taskId}"): "modelType" must be a string (got ${show(modelType)})`);
     if (typeof resolution !== 'string') throw invalid(`startTaskMonitoring("${taskId}"): "resolution" must be a string (got ${show(resolution)})`);
     if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0) throw invalid(`startTaskMonitoring("${taskId}"): "steps" must be a whole number of at least 0 (got ${show(steps)})`);
     this.checkStartOptions(taskId, options);
+    // Labels are only shown: cleaned and cut rather than refused (shared/text.ts).
+    [modelType, resolution] = [safeLabel(modelType), safeLabel(resolution)];
     const existing = this.active.get(taskId);
     if (existing) {
       throw new TaskStateError(
@@ -730,7 +734,7 @@ export class PerformanceMonitor {
       if (!rule[1](value)) throw new TaskStateError('invalidUpdate', `updateTaskMetrics("${taskId}"): "${key}" must be ${rule[0]} (got ${show(value)}); nothing was changed`);
     }
     const d = entry.acc.description as unknown as Record<string, unknown>;
-    for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : value;
+    for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : typeof value === 'string' ? safeLabel(value) : value;
     const progressOnly = entries.length > 0 && entries.every(([key]) => PROGRESS_FIELDS.has(key));
     if (entries.some(([key]) => PROGRESS_FIELDS.has(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
     const metrics = entry.acc.toMetrics();
@@ -818,7 +822,7 @@ export class PerformanceMonitor {
     } finally {
       this.finishing.delete(entry);
     }
-    const metrics = entry.acc.toMetrics({ endTime: entry.endTime, status, success, errorCategory });
+    const metrics = entry.acc.toMetrics({ endTime: entry.endTime, status, success, errorCategory: errorCategory === null ? null : safeErrorText(errorCategory) });
     this.history.push(metrics);
     if (this.history.length > this.config.maxHistorySize) this.history.splice(0, this.history.length - this.config.maxHistorySize);
     this.emitter.emit('taskEnded', { ...metrics });

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { HelperChannel, HelperRouter } from '../core/runs/helperChannel';
-import { HISTORY_FILE_NAME } from '../core/history/historyStore';
+import { defaultStorageDir, HISTORY_FILE_NAME } from '../core/history/historyStore';
+import { ensurePrivateDir } from '../core/sharing/privateFiles';
 import { processRelations, type ProcRelations } from '../core/runs/procRelations';
 import { safeErrorText, safeLabel, safeText, taskIdProblem } from '../shared/text';
 import { createMachineMonitor } from '../core/machine';
@@ -212,6 +213,9 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
   let monitor: PerformanceMonitor | null = null;
   let channel: HelperChannel | null = null;
   try {
+    // The history folder holds this user's runs: private (0700) whatever the umask, an open one
+    // tightened with a warning. A folder that cannot be made is reported by the history store.
+    await ensurePrivateDir(defaultStorageDir(io.env), (message) => logger.warn(message)).catch(() => undefined);
     monitor = await createMachineMonitor({
       intervalMs,
       enableGpu: !flagBoolean(parsed, 'no-gpu'),

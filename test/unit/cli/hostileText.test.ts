@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
@@ -85,4 +85,24 @@ test('the summary and the report neutralise what an old or hostile history holds
   assert.doesNotMatch(report, RAW_CONTROL);
   assert.match(report, /Failures {10}x 1/);
   assert.match(report, /\nevil\uFFFD/);
+});
+
+test('run under umask 000 creates the history folder 0700; an open one is tightened with a warning', { skip: process.platform === 'win32' ? 'file modes are POSIX' : false }, async () => {
+  const previous = process.umask(0);
+  const saved = home;
+  try {
+    home = join(saved, 'fresh', 'model-perf');
+    const t = io();
+    assert.equal(await runCli(['run', '--no-gpu', '--', process.execPath, '-e', ''], t), 0, t.err.text);
+    assert.equal(statSync(home).mode & 0o777, 0o700);
+    home = join(saved, 'open');
+    mkdirSync(home, { mode: 0o777 });
+    const u = io();
+    assert.equal(await runCli(['run', '--no-gpu', '--', process.execPath, '-e', ''], u), 0, u.err.text);
+    assert.equal(statSync(home).mode & 0o777, 0o700);
+    assert.match(u.err.text, /model-perf run: warning: The folder .*open was open to other users \(mode 777\); now 700/);
+  } finally {
+    home = saved;
+    process.umask(previous);
+  }
 });

@@ -8,6 +8,7 @@
 // a share over 100 %, more VRAM used than there is, a temperature no GPU survives) is unknown.
 import { join } from 'node:path';
 import type { GpuAvailability, GpuReading } from '../../shared/snapshot';
+import { safeText } from '../../shared/text';
 import { isFreshTimestamp } from './freshness';
 import type { Role, RoleSource } from './leadership';
 import { OversizedFileError, readBoundedText, writePrivateFileAtomic } from './privateFiles';
@@ -36,7 +37,8 @@ const percent = (v: unknown): number | null => inRange(v, 0, 100);
 const mebibytes = (v: unknown): number | null => inRange(v, 0, 1024 ** 3);
 /** `used` when it fits in `total` (or total is unknown), else null. */
 const usedWithin = (used: number | null, total: number | null): number | null => (used !== null && total !== null && used > total ? null : used);
-const strOrNull = (v: unknown, max = 200): string | null => (typeof v === 'string' ? v.slice(0, max) : null);
+// Names and reasons are printed by `status` and `watch`: bounded, and no escape sequence reaches the terminal.
+const strOrNull = (v: unknown, max = 200): string | null => (typeof v === 'string' ? safeText(v, max) : null);
 const obj = (v: unknown): Record<string, unknown> | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
 
 function parseSystem(v: unknown): SystemReading | null {
@@ -59,7 +61,7 @@ function parseGpuReading(v: unknown): GpuReading | null {
   return {
     index: o.index as number,
     uuid: strOrNull(o.uuid),
-    name: o.name.slice(0, 200),
+    name: safeText(o.name, 200),
     utilizationPercent: percent(o.utilizationPercent),
     memoryUtilizationPercent: percent(o.memoryUtilizationPercent),
     vramUsedMb: usedWithin(mebibytes(o.vramUsedMb), vramTotalMb),

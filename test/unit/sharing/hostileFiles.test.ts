@@ -169,3 +169,13 @@ test('an existing world-writable folder and world-readable files are tightened o
   assert.match(log.join('\n'), /The sampler lock .*leader\.lock was open to other users \(mode 644\); now 600/);
   await lock.stop();
 });
+
+test('names and reasons in a published sample reach the terminal without escape sequences', () => {
+  const p = parsePublishedSample(JSON.stringify({
+    version: 1, pid: 1, publishedAt: 5, system: null,
+    gpu: { timestamp: 5, gpus: [{ index: 0, uuid: 'GPU-\u001b[2J', name: 'H100\u001b]0;owned\u0007\u001b[31m', performanceState: 'P\u00070' }], processes: null },
+    availability: { provider: 'none', available: false, reason: 'no GPU\u001b[2J\u001b[H' },
+  }));
+  const gpu = p?.gpu?.gpus[0];
+  assert.deepEqual([gpu?.name, gpu?.uuid, gpu?.performanceState, p?.availability.reason], ['H100', 'GPU-', 'P\uFFFD0', 'no GPU']);
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeaderLock } from '../../../src/core/sharing/leadership';
@@ -8,6 +8,7 @@ import { LIVE_FILE_NAME, SharedSampling, parsePublishedSample } from '../../../s
 import type { GpuProvider, GpuSample, SystemReading, SystemSampler } from '../../../src/core/ports';
 import type { GpuAvailability } from '../../../src/shared/snapshot';
 import { FakeClock, flushPromises } from '../helpers/fakeClock';
+import { waitUntil } from '../helpers/waitUntil';
 
 const reading: SystemReading = { cpuUsagePercent: 42, ramUsedMb: 1000, ramAvailableMb: 3000, ramTotalMb: 4000, diskUsagePercent: 10 };
 
@@ -74,8 +75,8 @@ test('the follower reads what the leader sampled and never starts its own GPU to
   await a.shared.systemSampler.sample();
   await a.shared.gpuProvider.read();
   await flushPromises();
-  await new Promise((r) => setTimeout(r, 20)); // the atomic write goes through real fs
-  const published = parsePublishedSample(readFileSync(join(d, LIVE_FILE_NAME), 'utf8'));
+  // The atomic write goes through the real file system.
+  const published = await waitUntil('the leader\'s published sample', () => (existsSync(join(d, LIVE_FILE_NAME)) ? parsePublishedSample(readFileSync(join(d, LIVE_FILE_NAME), 'utf8')) : null));
   assert.equal(published?.pid, 1);
   assert.equal(published?.gpu?.gpus[0]?.vramUsedMb, 512);
 

@@ -200,7 +200,8 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
   });
   // `run -- CMD | head -1`: once head exits, nobody reads; a Unix tool then ends (SIGPIPE). Stop
   // the command the usual way (SIGTERM, then SIGKILL after the grace) and record the task.
-  const unsubscribePipe = io.stdout.onBrokenPipe?.(() => {
+  let outputGone = false;
+  const stopForClosedOutput = (): void => {
     for (const resume of resumeOutput) resume();
     resumeOutput = [];
     if (!child || !running() || stoppedForClosedOutput) return;
@@ -208,6 +209,10 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     io.stderr.write(`model-perf run: the output was closed (no reader left); stopping "${shownCommand}"\n`);
     child.kill('SIGTERM');
     killLater('SIGTERM');
+  };
+  const unsubscribePipe = io.stdout.onBrokenPipe?.(() => {
+    outputGone = true;
+    stopForClosedOutput();
   });
 
   let monitor: PerformanceMonitor | null = null;
@@ -256,6 +261,8 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     proc.on('error', (err) => logger.warn(`could not signal "${shownCommand}": ${err.message}`));
     monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null });
     resumeOutput = [forward(proc.stdout as Readable, io.stdout, tail), forward(proc.stderr as Readable, io.stderr, tail)];
+    // The reader may have gone while the command started.
+    if (outputGone) stopForClosedOutput();
 
     const end = await Promise.race([
       closed,

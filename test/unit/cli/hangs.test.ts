@@ -121,6 +121,15 @@ describe('model-perf never hangs', { skip, timeout: 60_000 }, () => {
     assert.deepEqual(tasks.map((x) => [x.taskId, x.status, x.errorCategory]), [['headed', 'interrupted', 'output_closed']]);
   });
 
+  test('run: a reader gone before the command started stops a command that never writes', async () => {
+    const home = join(work, 'early-home');
+    const t = io({ MODEL_PERF_HOME: home }, 5000);
+    t.out.breakPipe();
+    assert.equal(await runCli(['run', '--no-gpu', '--task-id', 'early', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], t), 141, t.err.text);
+    const tasks = await history(home);
+    assert.deepEqual(tasks.map((x) => [x.taskId, x.status, x.errorCategory]), [['early', 'interrupted', 'output_closed']]);
+  });
+
   test('watch: the reader goes away, watch ends with 141', async () => {
     const t = io({ MODEL_PERF_HOME: join(work, 'watch-home') }, 5000);
     const done = runCli(['watch', '--no-gpu', '--interval', '0.25'], t);

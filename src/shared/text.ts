@@ -84,17 +84,35 @@ export function safeTaskId(taskId: string): string {
   return safeText(taskId, MAX_TASK_ID_CHARS);
 }
 
+/** Longest phase name, as the engine accepts them (PHASE_NAME in core/engine/monitor.ts). */
+const MAX_PHASE_NAME_CHARS = 64;
+
+interface RecordText {
+  taskId: string;
+  modelType: string;
+  resolution: string;
+  errorCategory?: string | null;
+  quantizationUsed?: string | null;
+  optimizationsApplied?: readonly string[];
+  phases?: readonly { name: string }[];
+}
+
 /**
- * The text fields of a history record made safe, for the history parser: the id, labels and error
- * category are neutralised and bounded; everything else is returned unchanged.
+ * The text fields of a history record made safe, for the history parser (one call on each parsed
+ * record): id, labels, error category, quantization, optimisations and phase names neutralised and
+ * bounded; everything else is returned unchanged. A record read back may come from an old version,
+ * another tool or a hand edit, so it is not trusted to have passed the engine's checks.
  */
-export function safeRecordText<T extends { taskId: string; modelType: string; resolution: string; errorCategory?: string | null }>(record: T): T {
-  const errorCategory = record.errorCategory;
+export function safeRecordText<T extends RecordText>(record: T): T {
+  const { errorCategory, quantizationUsed, optimizationsApplied, phases } = record;
   return {
     ...record,
     taskId: safeTaskId(record.taskId),
     modelType: safeLabel(record.modelType),
     resolution: safeLabel(record.resolution),
     ...(typeof errorCategory === 'string' ? { errorCategory: safeErrorText(errorCategory) } : {}),
+    ...(typeof quantizationUsed === 'string' ? { quantizationUsed: safeLabel(quantizationUsed) } : {}),
+    ...(Array.isArray(optimizationsApplied) ? { optimizationsApplied: optimizationsApplied.map((o) => safeLabel(o)) } : {}),
+    ...(Array.isArray(phases) ? { phases: phases.map((p) => ({ ...p, name: safeText(p.name, MAX_PHASE_NAME_CHARS) })) } : {}),
   };
 }

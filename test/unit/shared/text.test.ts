@@ -52,4 +52,10 @@ test('a history record read back is made safe field by field; other fields are u
   const safe = safeRecordText(record);
   assert.deepEqual(safe, { taskId: 'id', modelType: `${'m'.repeat(MAX_LABEL_CHARS - 1)}\u2026`, resolution: `1024${REPLACEMENT}`, errorCategory: 'oom', steps: 20 });
   assert.deepEqual(safeRecordText({ taskId: 'a', modelType: 'b', resolution: 'c', errorCategory: null }), { taskId: 'a', modelType: 'b', resolution: 'c', errorCategory: null });
+  const more = safeRecordText({ taskId: 'a', modelType: 'b', resolution: 'c', quantizationUsed: `fp8${ESC}[1m`, optimizationsApplied: ['sdpa', `x\u0007`], phases: [{ name: `load${ESC}[2J${'p'.repeat(100)}`, startTime: 1, endTime: null }] });
+  assert.equal(more.quantizationUsed, 'fp8');
+  assert.deepEqual(more.optimizationsApplied, ['sdpa', `x${REPLACEMENT}`]);
+  assert.equal(more.phases[0]?.name.length, 64);
+  assert.ok(more.phases[0]?.name.startsWith('loadppp'));
+  assert.deepEqual(more.phases[0] && { startTime: more.phases[0].startTime, endTime: more.phases[0].endTime }, { startTime: 1, endTime: null });
 });

@@ -10,7 +10,7 @@ import type { PerformanceMonitor } from '../core/engine/monitor';
 import type { ExportFormat } from '../core/history/exporter';
 import { flagBoolean, flagNumber, flagString, helpText, parseArgs, usageLine, UsageError, type ParsedCommand } from './args';
 import { analysisText, statusText, watchLine, watchScreen } from './format';
-import type { CliIo } from './io';
+import { BROKEN_PIPE_EXIT_CODE, type CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
 import { runCommand } from './runCommand';
 
@@ -177,6 +177,12 @@ async function watchCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
     if (++samples >= maxSamples) finish();
   });
   const unsubscribe = io.onStopSignal(() => finish());
+  // `watch | head -1`: once the reader is gone, stop sampling and end as SIGPIPE would (141).
+  let outputClosed = false;
+  const unsubscribePipe = io.stdout.onBrokenPipe?.(() => {
+    outputClosed = true;
+    finish();
+  });
   // The monitor's timers are unref'd (they must not keep an editor alive); here they are the point.
   const keepAlive = setInterval(() => {}, 60_000);
   if (tty) io.stdout.write(`${HOME}\x1b[2J${HIDE_CURSOR}`);
@@ -186,10 +192,11 @@ async function watchCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
       io.stderr.write(`model-perf watch: no GPU figures: ${monitor.getGpuAvailability().reason ?? 'no GPU found'}\n`);
     }
     await finished;
-    return 0;
+    return outputClosed ? BROKEN_PIPE_EXIT_CODE : 0;
   } finally {
     clearInterval(keepAlive);
     unsubscribe();
+    unsubscribePipe?.();
     if (tty) io.stdout.write(SHOW_CURSOR);
     await monitor.dispose();
   }

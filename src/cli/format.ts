@@ -3,6 +3,7 @@
 import type { CurrentSystemStatus } from '../core/engine/monitor';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
+import { safeErrorText, safeLabel, safeTaskId } from '../shared/text';
 
 export const NA = 'n/a';
 
@@ -123,10 +124,10 @@ function scopeNote(scope: PerformanceMetrics['vramScope']): string {
 
 /** The short summary `run` prints to stderr when the command ends. */
 export function runSummary(task: PerformanceMetrics, exitDescription: string, historyFile: string | null): string {
-  const outcome = task.success ? 'succeeded' : `${task.status === 'interrupted' ? 'was interrupted' : 'failed'} (${task.errorCategory ?? 'unknown'}, ${exitDescription})`;
+  const outcome = task.success ? 'succeeded' : `${task.status === 'interrupted' ? 'was interrupted' : 'failed'} (${safeErrorText(task.errorCategory ?? 'unknown')}, ${exitDescription})`;
   const cpu = task.averageCpuUsagePercent === null ? NA : task.cpuScope === 'processTree' ? `${pct(task.averageCpuUsagePercent)} of one core` : `${pct(task.averageCpuUsagePercent)} of all cores`;
   const lines = [
-    `model-perf: task "${task.taskId}" ${outcome} after ${seconds(task.generationTimeSeconds)}`,
+    `model-perf: task "${safeTaskId(task.taskId)}" ${outcome} after ${seconds(task.generationTimeSeconds)}`,
     `  peak VRAM ${mib(task.peakVramUsageMb)}${task.peakVramUsageMb === null ? '' : scopeNote(task.vramScope)}` +
       ` | peak RAM ${mib(task.peakRamUsageMb)}${task.peakRamUsageMb === null ? '' : scopeNote(task.ramScope)}` +
       ` | avg CPU ${cpu} | avg GPU util ${pct(task.averageGpuUtilizationPercent)}`,
@@ -151,20 +152,20 @@ export function analysisText(a: PerformanceAnalysis): string {
     `Efficiency        ${a.resourceEfficiency === null ? NA : num(a.resourceEfficiency, 2)} (0..1)`,
   );
   const failures = Object.entries(a.failuresByErrorCategory).sort((x, y) => y[1] - x[1]);
-  if (failures.length > 0) out.push(`Failures          ${failures.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (failures.length > 0) out.push(`Failures          ${failures.map(([k, v]) => `${safeErrorText(k)} ${v}`).join(', ')}`);
   out.push('');
   const findings = a.bottleneckAnalysis.findings;
   out.push(findings.length === 0 ? 'Bottlenecks: none found' : 'Bottlenecks:');
-  for (const f of findings) out.push(`  ${f.kind} [${f.severity}, ${f.confidence} confidence] ${f.summary}`);
+  for (const f of findings) out.push(`  ${f.kind} [${f.severity}, ${f.confidence} confidence] ${safeErrorText(f.summary)}`);
   if (a.recommendations.length > 0) {
     out.push('', 'Recommendations:');
-    a.recommendations.forEach((r, i) => out.push(`  ${i + 1}. [${r.severity}] ${r.text}`));
+    a.recommendations.forEach((r, i) => out.push(`  ${i + 1}. [${r.severity}] ${safeErrorText(r.text)}`));
   }
   const breakdown = (title: string, entries: PerformanceAnalysis['byModelType'], withTarget: boolean): void => {
     if (entries.length === 0) return;
     const header = [title, 'tasks', 'success', 'mean time', 'max time', ...(withTarget ? ['target'] : [])];
     const rows = entries.map((e) => [
-      e.key,
+      safeLabel(e.key),
       String(e.taskCount),
       e.successRate === null ? NA : pct(e.successRate * 100),
       seconds(e.averageGenerationTimeSeconds),

@@ -8,6 +8,11 @@ export interface OutStream {
   once?(event: 'drain', listener: () => void): unknown;
   isTTY?: boolean;
   columns?: number;
+  /**
+   * Calls `listener` once when the reader went away (EPIPE: `model-perf run ... | head -1` after
+   * head exited); returns an unsubscribe. Writes after that are dropped. Absent: never breaks.
+   */
+  onBrokenPipe?(listener: () => void): () => void;
 }
 
 export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
@@ -27,17 +32,48 @@ export interface CliIo {
   terminalSignalsReachChildren(): boolean;
   /** How `run`'s command gets stdin: the terminal in the real CLI, nothing in tests. */
   childStdin: 'inherit' | 'ignore';
+  /**
+   * How long `run` waits, after asking its command to stop (a stop signal, or its output closed),
+   * before it kills the command's processes with SIGKILL. Default KILL_GRACE_MS; tests shorten it.
+   */
+  killGraceMs?: number;
 }
+
+/** Grace a command gets to clean up after SIGINT/SIGTERM before it is killed (5 s). */
+export const KILL_GRACE_MS = 5000;
+
+/** The exit status of a Unix tool whose output pipe closed (killed by SIGPIPE: 128 + 13). */
+export const BROKEN_PIPE_EXIT_CODE = 141;
 
 /** Collects everything written, for tests and for `--json` capture. */
 export class BufferStream implements OutStream {
   private readonly parts: string[] = [];
+  private readonly brokenListeners = new Set<() => void>();
+  private broken = false;
   isTTY = false;
   columns = 100;
 
   write(chunk: string | Uint8Array): boolean {
+    if (this.broken) return true;
     this.parts.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
     return true;
+  }
+
+  onBrokenPipe(listener: () => void): () => void {
+    if (this.broken) {
+      queueMicrotask(listener);
+      return () => {};
+    }
+    this.brokenListeners.add(listener);
+    return () => this.brokenListeners.delete(listener);
+  }
+
+  /** For tests: the reader goes away, as `| head -1` does after its first line. */
+  breakPipe(): void {
+    if (this.broken) return;
+    this.broken = true;
+    for (const l of [...this.brokenListeners]) l();
+    this.brokenListeners.clear();
   }
 
   get text(): string {

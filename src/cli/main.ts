@@ -3,16 +3,31 @@
 import { readFileSync } from 'node:fs';
 import { runCli, type CliIo, type OutStream, type StopSignal } from './cli';
 
-/** A stdout/stderr that keeps accepting writes after the reader went away (`| head`): no EPIPE crash. */
+/**
+ * A stdout/stderr that drops writes after the reader went away (`| head`): no EPIPE crash, and the
+ * command hears of it (onBrokenPipe) so it can stop instead of working for nobody.
+ */
 function guarded(stream: NodeJS.WriteStream): OutStream {
   let broken = false;
+  const listeners = new Set<() => void>();
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') broken = true;
-    else throw err;
+    if (err.code !== 'EPIPE') throw err;
+    if (broken) return;
+    broken = true;
+    for (const l of [...listeners]) l();
+    listeners.clear();
   });
   return {
     write: (chunk) => (broken ? true : stream.write(chunk)),
     once: (event, listener) => stream.once(event, listener),
+    onBrokenPipe(listener) {
+      if (broken) {
+        queueMicrotask(listener);
+        return () => {};
+      }
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     get isTTY() {
       return stream.isTTY === true;
     },

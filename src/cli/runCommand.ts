@@ -7,13 +7,15 @@ import { existsSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { HelperChannel, HelperRouter } from '../core/runs/helperChannel';
-import { HISTORY_FILE_NAME } from '../core/history/historyStore';
-import { processRelations } from '../core/runs/procRelations';
+import { defaultStorageDir, HISTORY_FILE_NAME } from '../core/history/historyStore';
+import { ensurePrivateDir } from '../core/sharing/privateFiles';
+import { processRelations, type ProcRelations } from '../core/runs/procRelations';
+import { safeErrorText, safeLabel, safeText, taskIdProblem } from '../shared/text';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
-import { flagBoolean, flagNumber, flagString, type ParsedCommand } from './args';
+import { flagBoolean, flagNumber, flagString, usageLine, type ParsedCommand } from './args';
 import { runSummary } from './format';
-import type { CliIo, OutStream, StopSignal } from './io';
+import { BROKEN_PIPE_EXIT_CODE, KILL_GRACE_MS, type CliIo, type OutStream, type StopSignal } from './io';
 import { cliLogger, errorMessage } from './logger';
 import { classifyOutcome, OutputTail, signalNumber, type ChildEnd } from './outcome';
 
@@ -47,22 +49,74 @@ export function defaultTaskId(commandLine: readonly string[], nowMs: number): st
   return `${slug}-${stamp(nowMs)}-${randomBytes(2).toString('hex')}`;
 }
 
-/** Forwards every chunk at once and unchanged; pauses the child's pipe while our stream is full. */
-function forward(source: Readable, target: OutStream, tail: OutputTail): void {
+/**
+ * Forwards every chunk at once and unchanged; pauses the child's pipe while our stream is full.
+ * Returns a function that resumes it for good: once our reader is gone, no 'drain' ever comes and
+ * the child must not block on a full pipe while it is asked to stop.
+ */
+function forward(source: Readable, target: OutStream, tail: OutputTail): () => void {
+  let draining = false;
   source.on('data', (chunk: Buffer) => {
     tail.push(chunk);
-    if (!target.write(chunk) && target.once) {
+    if (!target.write(chunk) && target.once && !draining) {
       source.pause();
       target.once('drain', () => source.resume());
     }
   });
+  return () => {
+    draining = true;
+    source.resume();
+  };
 }
 
-function spawnFailure(command: string, err: NodeJS.ErrnoException): { message: string; exitCode: number } {
+/**
+ * Every process below `rootPid` (children first found, then theirs), read before any is killed: a
+ * killed parent's children move to init and could no longer be found. At most `limit` pids.
+ */
+async function descendants(relations: ProcRelations, rootPid: number, limit = 4096): Promise<number[]> {
+  const found: number[] = [];
+  const seen = new Set<number>([rootPid]);
+  let level = [rootPid];
+  for (let depth = 0; depth < 64 && level.length > 0 && found.length < limit; depth++) {
+    const next: number[] = [];
+    for (const pid of level) {
+      for (const child of await relations.children(pid)) {
+        if (seen.has(child)) continue;
+        seen.add(child);
+        found.push(child);
+        next.push(child);
+      }
+    }
+    level = next;
+  }
+  return found.slice(0, limit);
+}
+
+/**
+ * SIGKILL for the command and every process it started: its process group when it made one of its
+ * own (never ours: the child's pid is not our group), and each descendant found. ESRCH (already
+ * gone) is expected and ignored.
+ */
+export async function killProcessTree(rootPid: number, relations: ProcRelations): Promise<void> {
+  const below = await descendants(relations, rootPid);
+  const kill = (target: number) => {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // already gone, or not ours to kill
+    }
+  };
+  if (process.platform !== 'win32') kill(-rootPid);
+  kill(rootPid);
+  for (const pid of below) kill(pid);
+}
+
+function spawnFailure(rawCommand: string, err: NodeJS.ErrnoException): { message: string; exitCode: number } {
+  const command = safeText(rawCommand, 200);
   // Shell conventions: 127 for "not found", 126 for "found but cannot be run".
   if (err.code === 'ENOENT') return { message: `cannot run "${command}": not found (check the name and PATH)`, exitCode: 127 };
   if (err.code === 'EACCES') return { message: `cannot run "${command}": permission denied (is it executable?)`, exitCode: 126 };
-  return { message: `cannot run "${command}": ${err.message}`, exitCode: 126 };
+  return { message: `cannot run "${command}": ${safeErrorText(err.message)}`, exitCode: 126 };
 }
 
 /** The folder of model_perf.py: beside the bundle (dist/cli.js -> media/python), or from the sources. */
@@ -86,29 +140,87 @@ async function startHelperChannel(monitor: PerformanceMonitor, logger: ReturnTyp
 export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
   const commandLine = parsed.commandLine;
   const [command, ...args] = commandLine as [string, ...string[]];
+  const shownCommand = safeText(command, 200);
   const intervalMs = Math.round((flagNumber(parsed, 'interval') ?? 1) * 1000);
-  const taskId = flagString(parsed, 'task-id') ?? defaultTaskId(commandLine, Date.now());
-  const modelType = flagString(parsed, 'model-type') ?? scriptName(commandLine);
-  const resolution = flagString(parsed, 'resolution') ?? '';
+  const explicitId = flagString(parsed, 'task-id');
+  const idProblem = explicitId === undefined ? null : taskIdProblem(explicitId);
+  if (idProblem !== null) {
+    io.stderr.write(`model-perf run: --task-id: ${idProblem}\n${usageLine('run')}\n`);
+    return 2;
+  }
+  const taskId = explicitId ?? defaultTaskId(commandLine, Date.now());
+  // Labels are only shown: cleaned and cut (shared/text.ts) rather than refused.
+  const modelType = safeLabel(flagString(parsed, 'model-type') ?? scriptName(commandLine));
+  const resolution = safeLabel(flagString(parsed, 'resolution') ?? '');
   const steps = flagNumber(parsed, 'steps') ?? 0;
   const logger = cliLogger(io, 'run');
+  const graceMs = io.killGraceMs ?? KILL_GRACE_MS;
+  const relations = processRelations();
 
   let stopSignal: StopSignal | null = null;
   let signalsSeen = 0;
   let child: ChildProcess | null = null;
+  /** Set when our stdout's reader went away while the command still ran, and we stopped it. */
+  let stoppedForClosedOutput = false;
+  let killedAfterGrace = false;
+  let graceTimer: NodeJS.Timeout | null = null;
+  let forceTimer: NodeJS.Timeout | null = null;
+  let forceClose: () => void = () => {};
+  const forced = new Promise<void>((resolve) => (forceClose = resolve));
+  let resumeOutput: (() => void)[] = [];
+  const running = (): boolean => child !== null && child.exitCode === null && child.signalCode === null;
+
+  /**
+   * A command asked to stop gets `graceMs` to clean up; then it and every process it started get
+   * SIGKILL. A grandchild that escaped the kill but holds the output pipe must not keep us either:
+   * 2 s after the kill we stop waiting for the pipes to close.
+   */
+  const killLater = (why: string): void => {
+    if (graceTimer !== null || !running()) return;
+    graceTimer = setTimeout(() => {
+      const proc = child;
+      if (!proc || !running() || proc.pid === undefined) return;
+      killedAfterGrace = true;
+      io.stderr.write(`model-perf run: "${shownCommand}" did not stop within ${graceMs / 1000} s of ${why}; killing it and the processes it started (SIGKILL)\n`);
+      void killProcessTree(proc.pid, relations).finally(() => {
+        forceTimer = setTimeout(forceClose, 2000);
+      });
+    }, graceMs);
+  };
+
   const unsubscribe = io.onStopSignal((signal) => {
     stopSignal ??= signal;
     signalsSeen++;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || !running()) return;
+    killLater(signal);
     // A Ctrl-C typed at the terminal has already reached the child (same process group); a second
     // SIGINT would cut its clean-up short. A signal sent to model-perf alone, or a repeat, is passed on.
     if (signal === 'SIGINT' && signalsSeen === 1 && io.terminalSignalsReachChildren()) return;
     child.kill(signal);
   });
+  // `run -- CMD | head -1`: once head exits, nobody reads; a Unix tool then ends (SIGPIPE). Stop
+  // the command the usual way (SIGTERM, then SIGKILL after the grace) and record the task.
+  let outputGone = false;
+  const stopForClosedOutput = (): void => {
+    for (const resume of resumeOutput) resume();
+    resumeOutput = [];
+    if (!child || !running() || stoppedForClosedOutput) return;
+    stoppedForClosedOutput = true;
+    io.stderr.write(`model-perf run: the output was closed (no reader left); stopping "${shownCommand}"\n`);
+    child.kill('SIGTERM');
+    killLater('SIGTERM');
+  };
+  const unsubscribePipe = io.stdout.onBrokenPipe?.(() => {
+    outputGone = true;
+    stopForClosedOutput();
+  });
 
   let monitor: PerformanceMonitor | null = null;
   let channel: HelperChannel | null = null;
   try {
+    // The history folder holds this user's runs: private (0700) whatever the umask, an open one
+    // tightened with a warning. A folder that cannot be made is reported by the history store.
+    await ensurePrivateDir(defaultStorageDir(io.env), (message) => logger.warn(message)).catch(() => undefined);
     monitor = await createMachineMonitor({
       intervalMs,
       enableGpu: !flagBoolean(parsed, 'no-gpu'),
@@ -122,7 +234,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     });
     await monitor.startMonitoring();
     if (stopSignal !== null) {
-      io.stderr.write(`model-perf run: stopped by ${stopSignal} before "${command}" started; nothing was recorded\n`);
+      io.stderr.write(`model-perf run: stopped by ${stopSignal} before "${shownCommand}" started; nothing was recorded\n`);
       return 128 + signalNumber(stopSignal);
     }
 
@@ -135,6 +247,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     child = proc;
     const tail = new OutputTail();
     const closed = new Promise<ChildEnd>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<ChildEnd>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
     const started = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
       proc.once('spawn', () => resolve(null));
       proc.once('error', (err) => resolve(err));
@@ -145,28 +258,45 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
       return failure.exitCode;
     }
     // After a successful start, an 'error' only reports a failed kill(): the exit still follows.
-    proc.on('error', (err) => logger.warn(`could not signal "${command}": ${err.message}`));
+    proc.on('error', (err) => logger.warn(`could not signal "${shownCommand}": ${err.message}`));
     monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null });
-    forward(proc.stdout as Readable, io.stdout, tail);
-    forward(proc.stderr as Readable, io.stderr, tail);
+    resumeOutput = [forward(proc.stdout as Readable, io.stdout, tail), forward(proc.stderr as Readable, io.stderr, tail)];
+    // The reader may have gone while the command started.
+    if (outputGone) stopForClosedOutput();
 
-    const end = await closed;
-    const outcome = classifyOutcome(end, tail.text(), stopSignal);
-    // Ctrl-C (or a stop signal to model-perf) is recorded as `interrupted`, not as a plain failure.
-    const task = outcome.errorCategory === 'interrupted'
-      ? await monitor.interruptTaskMonitoring(taskId)
+    const end = await Promise.race([
+      closed,
+      forced.then(async () => {
+        proc.stdout?.destroy();
+        proc.stderr?.destroy();
+        return exited;
+      }),
+    ]);
+    const outcome = classifyOutcome(end, tail.text(), stopSignal ?? (stoppedForClosedOutput ? 'SIGPIPE' : null));
+    // Ctrl-C (or a stop signal to model-perf, or a closed output) is recorded as `interrupted`, not
+    // as a plain failure; `killed` when it had to be killed after the grace period.
+    const interrupted = outcome.errorCategory === 'interrupted';
+    const category = killedAfterGrace ? 'killed' : stopSignal === null && stoppedForClosedOutput ? 'output_closed' : 'interrupted';
+    const task = interrupted
+      ? await monitor.interruptTaskMonitoring(taskId, category)
       : await monitor.completeTaskMonitoring(taskId, outcome.success, outcome.errorCategory);
     const location = monitor.storageLocation;
     io.stderr.write(runSummary(task, outcome.exitDescription, location ? join(location, HISTORY_FILE_NAME) : null));
     const gpu = monitor.getGpuAvailability();
     if (!gpu.available && !flagBoolean(parsed, 'no-gpu')) io.stderr.write(`  no GPU figures: ${gpu.reason ?? 'no GPU found'}\n`);
+    // Stopped because nobody reads: end as a tool killed by SIGPIPE would (141), unless the kill
+    // after the grace period says more (137).
+    if (interrupted && stopSignal === null && stoppedForClosedOutput && !killedAfterGrace) return BROKEN_PIPE_EXIT_CODE;
     return outcome.exitCode;
   } catch (err) {
     io.stderr.write(`model-perf run: ${errorMessage(err)}\n`);
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child && running()) child.kill('SIGTERM');
     return 1;
   } finally {
+    if (graceTimer) clearTimeout(graceTimer);
+    if (forceTimer) clearTimeout(forceTimer);
     unsubscribe();
+    unsubscribePipe?.();
     await channel?.dispose();
     await monitor?.dispose();
   }

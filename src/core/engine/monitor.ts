@@ -17,6 +17,7 @@ import type { CurrentSystemStatus, HistoryLoadReport, MonitorErrorKind, MonitorE
 import { assembleSnapshot } from './snapshot';
 import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
+import { safeErrorText, safeLabel } from '../../shared/text';
 import {
   checkPhaseArguments,
   checkStartArguments,
@@ -460,8 +461,9 @@ export class PerformanceMonitor {
     }
     const acc = new TaskAccumulator({
       taskId,
-      modelType,
-      resolution,
+      // Labels are only shown: cleaned and cut rather than refused (shared/text.ts).
+      modelType: safeLabel(modelType),
+      resolution: safeLabel(resolution),
       steps,
       startTime: this.clock.now(),
       rootPid: options.rootPid ?? null,
@@ -486,7 +488,7 @@ export class PerformanceMonitor {
     const entry = this.requireActive('updateTaskMetrics', taskId);
     const entries = checkUpdate(taskId, changes);
     const d = entry.acc.description as unknown as Record<string, unknown>;
-    for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : value;
+    for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : typeof value === 'string' ? safeLabel(value) : value;
     const progressOnly = entries.length > 0 && entries.every(([key]) => isProgressField(key));
     if (entries.some(([key]) => isProgressField(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
     const metrics = entry.acc.toMetrics();
@@ -573,7 +575,7 @@ export class PerformanceMonitor {
     } finally {
       this.finishing.delete(entry);
     }
-    const metrics = entry.acc.toMetrics({ endTime: entry.endTime, status, success, errorCategory });
+    const metrics = entry.acc.toMetrics({ endTime: entry.endTime, status, success, errorCategory: errorCategory === null ? null : safeErrorText(errorCategory) });
     this.history.push(metrics);
     if (this.history.length > this.config.maxHistorySize) this.history.splice(0, this.history.length - this.config.maxHistorySize);
     this.emitter.emit('taskEnded', { ...metrics });

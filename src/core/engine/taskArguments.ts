@@ -2,6 +2,7 @@
 // the phase calls and the time windows may be. Callers are scripts and other extensions, so every
 // argument is hostile until checked here; a bad one throws TaskStateError and changes nothing.
 import { METRICS_FIELD_NAMES, type TaskMetricsUpdate } from '../../shared/metrics';
+import { taskIdProblem } from '../../shared/text';
 
 /** A call on the task API that cannot be honoured; nothing already recorded was changed. */
 export class TaskStateError extends Error {
@@ -77,6 +78,8 @@ export function invalidArgument(message: string): TaskStateError {
 
 export function checkStartArguments(taskId: unknown, modelType: unknown, resolution: unknown, steps: unknown, options: unknown): asserts options is StartTaskOptions {
   if (typeof taskId !== 'string' || taskId.trim() === '') throw invalidArgument(`startTaskMonitoring: "taskId" must be a non-empty string (got ${showValue(taskId)})`);
+  const idProblem = taskIdProblem(taskId);
+  if (idProblem !== null) throw invalidArgument(`startTaskMonitoring: ${idProblem}`);
   if (typeof modelType !== 'string') throw invalidArgument(`startTaskMonitoring("${taskId}"): "modelType" must be a string (got ${showValue(modelType)})`);
   if (typeof resolution !== 'string') throw invalidArgument(`startTaskMonitoring("${taskId}"): "resolution" must be a string (got ${showValue(resolution)})`);
   if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0) throw invalidArgument(`startTaskMonitoring("${taskId}"): "steps" must be a whole number of at least 0 (got ${showValue(steps)})`);

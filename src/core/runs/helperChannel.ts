@@ -4,6 +4,11 @@
 // per connection. Anything refused is logged once per kind, never thrown. Accepted messages go to
 // the task whose process tree holds the sender's pid (or the only running task, if it had started
 // when the message arrived).
+//
+// Starvation: a connection must authenticate (send one line with the token) within a short
+// deadline or it is dropped; a line that is not a JSON object closes the connection; connections
+// still waiting to authenticate are capped on their own (the oldest is dropped to admit a new one),
+// so idle or hostile clients can never take the room of the real helper, which authenticates at once.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -13,6 +18,7 @@ import type { MonitorLogger, PerformanceMonitor } from '../engine/monitor';
 import { PHASE_NAME } from '../engine/monitor';
 import { ancestorAmong, type ProcRelations } from './procRelations';
 import type { TaskMetricsUpdate } from '../../shared/metrics';
+import { hasControlCharacters, MAX_LABEL_CHARS } from '../../shared/text';
 
 export const CHANNEL_ENV = 'MODEL_PERF_CHANNEL';
 export const TOKEN_ENV = 'MODEL_PERF_TOKEN';
@@ -23,7 +29,7 @@ export type HelperMessage =
   | { type: 'phase'; pid: number; name: string; event: 'start' | 'end'; atMs: number | null }
   | { type: 'metrics'; pid: number; changes: TaskMetricsUpdate };
 
-export type RejectKind = 'bad_token' | 'bad_json' | 'schema' | 'oversized' | 'rate_limited' | 'too_many_connections';
+export type RejectKind = 'bad_token' | 'bad_json' | 'schema' | 'oversized' | 'rate_limited' | 'too_many_connections' | 'too_many_unauthenticated' | 'auth_timeout';
 
 export interface HelperChannelOptions {
   log: MonitorLogger;
@@ -33,13 +39,22 @@ export interface HelperChannelOptions {
   maxLineBytes?: number;
   /** Messages per second allowed per connection (a burst of twice this is allowed), default 50. */
   maxMessagesPerSecond?: number;
+  /** Authenticated connections allowed at once, default 64; one more is refused and closed. */
   maxConnections?: number;
+  /**
+   * Connections allowed to wait for their first line at once, default 16, counted apart from the
+   * authenticated ones; when full, the oldest waiting one is dropped to admit the new one.
+   */
+  maxUnauthenticated?: number;
+  /** How long a new connection has to send a line with the token (default 2000 ms). */
+  authTimeoutMs?: number;
   /** Use loopback TCP instead of a Unix socket (always on Windows). */
   tcp?: boolean;
   now?: () => number;
 }
 
-const METRIC_KEYS: Record<string, keyof TaskMetricsUpdate> = {
+// A null prototype: a message key such as "__proto__" or "constructor" finds nothing here.
+const METRIC_KEYS: Record<string, keyof TaskMetricsUpdate> = Object.assign(Object.create(null) as Record<string, keyof TaskMetricsUpdate>, {
   model_load_time_seconds: 'modelLoadTimeSeconds',
   optimizations: 'optimizationsApplied',
   quantization: 'quantizationUsed',
@@ -48,13 +63,20 @@ const METRIC_KEYS: Record<string, keyof TaskMetricsUpdate> = {
   steps_completed: 'stepsCompleted',
   model_type: 'modelType',
   resolution: 'resolution',
-};
+});
 
-const isShortText = (v: unknown, max = 120): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[\u0000-\u001f\u007f]/.test(v);
+/** A field of a parsed message: its own property only, never one inherited from Object.prototype. */
+const own = (o: Record<string, unknown>, key: string): unknown => (Object.hasOwn(o, key) ? o[key] : undefined);
+
+const isShortText = (v: unknown, max: number = MAX_LABEL_CHARS): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !hasControlCharacters(v);
 
 /** The message's content, or a reason it does not match the schema. The token is checked before. */
 export function validateMessage(value: Record<string, unknown>): HelperMessage | string {
-  const { token: _token, v, pid, type, ...rest } = value;
+  const v = own(value, 'v');
+  const pid = own(value, 'pid');
+  const type = own(value, 'type');
+  const rest: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) if (key !== 'token' && key !== 'v' && key !== 'pid' && key !== 'type') rest[key] = value[key];
   if (v !== PROTOCOL_VERSION) return `"v" must be ${PROTOCOL_VERSION}`;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return '"pid" must be a process id';
   const extra = (allowed: string[]) => Object.keys(rest).find((k) => !allowed.includes(k));
@@ -75,7 +97,7 @@ export function validateMessage(value: Record<string, unknown>): HelperMessage |
   if (type === 'metrics') {
     const changes: Record<string, unknown> = {};
     for (const [key, val] of Object.entries(rest)) {
-      const field = METRIC_KEYS[key];
+      const field = Object.hasOwn(METRIC_KEYS, key) ? METRIC_KEYS[key] : undefined;
       if (!field) return `unknown field "${key}"`;
       const ok =
         key === 'model_load_time_seconds' ? val === null || (typeof val === 'number' && Number.isFinite(val) && val >= 0 && val < 1e7)
@@ -104,6 +126,12 @@ export class HelperChannel {
   private socketDir: string | null = null;
   private address: string | null = null;
   private readonly sockets = new Set<Socket>();
+  /** Connections that have not authenticated yet, oldest first (a Set keeps insertion order). */
+  private readonly waiting = new Set<Socket>();
+  private authenticatedCount = 0;
+  private readonly maxAuthenticated: number;
+  private readonly maxWaiting: number;
+  private readonly authTimeoutMs: number;
   private readonly loggedKinds = new Map<RejectKind, number>();
   private readonly maxLine: number;
   private readonly rate: number;
@@ -115,13 +143,17 @@ export class HelperChannel {
     this.maxLine = options.maxLineBytes ?? 64 * 1024;
     this.rate = options.maxMessagesPerSecond ?? 50;
     this.now = options.now ?? Date.now;
+    this.maxAuthenticated = options.maxConnections ?? 64;
+    this.maxWaiting = options.maxUnauthenticated ?? 16;
+    this.authTimeoutMs = options.authTimeoutMs ?? 2000;
   }
 
   /** Listens; returns the address for MODEL_PERF_CHANNEL (`unix:/path` or `tcp:127.0.0.1:PORT`). */
   async start(): Promise<string> {
     if (this.address) return this.address;
     const server = createServer((socket) => this.accept(socket));
-    server.maxConnections = this.options.maxConnections ?? 64;
+    // No server-wide cap (it would refuse the real helper once idle clients fill it): accept()
+    // caps waiting and authenticated connections apart.
     const useTcp = this.options.tcp ?? process.platform === 'win32';
     if (useTcp) {
       await new Promise<void>((resolve, reject) => {
@@ -165,8 +197,30 @@ export class HelperChannel {
   }
 
   private accept(socket: Socket): void {
+    if (this.waiting.size >= this.maxWaiting) {
+      const oldest = this.waiting.values().next().value;
+      this.reject('too_many_unauthenticated', `more than ${this.maxWaiting} connections waiting to authenticate; the oldest was dropped`);
+      if (oldest) {
+        this.waiting.delete(oldest);
+        oldest.destroy();
+      }
+    }
+    let authenticated = false;
     this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
+    this.waiting.add(socket);
+    // A client that says nothing (or nothing with the token) in time is dropped.
+    const deadline = setTimeout(() => {
+      if (authenticated || socket.destroyed) return;
+      this.reject('auth_timeout', `a connection sent no token within ${this.authTimeoutMs} ms`);
+      socket.destroy();
+    }, this.authTimeoutMs);
+    deadline.unref();
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      this.sockets.delete(socket);
+      this.waiting.delete(socket);
+      if (authenticated) this.authenticatedCount--;
+    });
     socket.on('error', () => socket.destroy());
     socket.setTimeout(0);
     let buffered: Buffer[] = [];
@@ -174,7 +228,6 @@ export class HelperChannel {
     let discarding = false;
     let tokens = this.rate * 2;
     let refilledAt = this.now();
-    let authenticated = false;
     const handle = (line: string) => {
       const t = this.now();
       tokens = Math.min(this.rate * 2, tokens + ((t - refilledAt) / 1000) * this.rate);
@@ -188,21 +241,35 @@ export class HelperChannel {
       try {
         value = JSON.parse(line);
       } catch {
-        this.reject('bad_json', 'not JSON');
+        // Not our helper (it only sends JSON): close on the first bad line.
+        this.reject('bad_json', 'not JSON; the connection was closed');
+        socket.destroy();
         return;
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-        this.reject('schema', 'not a JSON object');
+        this.reject('schema', 'not a JSON object; the connection was closed');
+        socket.destroy();
         return;
       }
       const record = value as Record<string, unknown>;
-      if (typeof record.token !== 'string' || !timingSafeEqual(digest(record.token), this.tokenDigest)) {
+      const token = own(record, 'token');
+      if (typeof token !== 'string' || !timingSafeEqual(digest(token), this.tokenDigest)) {
         this.reject('bad_token', 'the token is missing or wrong (a terminal of an earlier session, or another program)');
         // A sender without the token gets nothing more from us.
         socket.destroy();
         return;
       }
-      authenticated = true;
+      if (!authenticated) {
+        this.waiting.delete(socket);
+        clearTimeout(deadline);
+        if (this.authenticatedCount >= this.maxAuthenticated) {
+          this.reject('too_many_connections', `more than ${this.maxAuthenticated} helper connections at once; the newest was closed`);
+          socket.destroy();
+          return;
+        }
+        authenticated = true;
+        this.authenticatedCount++;
+      }
       const message = validateMessage(record);
       if (typeof message === 'string') {
         this.reject('schema', message);
@@ -231,6 +298,10 @@ export class HelperChannel {
         bufferedBytes = 0;
         if (line.length > this.maxLine) {
           this.reject('oversized', `a line longer than ${this.maxLine} bytes`);
+          if (!authenticated) {
+            socket.destroy();
+            return;
+          }
           continue;
         }
         if (line.trim()) handle(line);
@@ -255,6 +326,7 @@ export class HelperChannel {
   async dispose(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    this.waiting.clear();
     const server = this.server;
     this.server = null;
     this.address = null;

@@ -1,14 +1,20 @@
 // One sampler per machine: every window's engine (and the CLI's `watch`) competes for a lock file
 // in the shared storage folder. The holder heartbeats it and samples the GPU; the others read what
 // it publishes. When the holder stops heartbeating (window closed, process killed), another takes
-// over within `staleMs`.
+// over within `staleMs`. A heartbeat from the future (more than MAX_CLOCK_SKEW_MS ahead) is stale,
+// not fresh for ever; a lock file larger than a record can be is not read.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../ports';
-import { isProcessAlive, writeFileAtomic } from '../history/historyStore';
+import { isProcessAlive } from '../history/historyStore';
+import { isFreshTimestamp } from './freshness';
+import { ensurePrivateDir, OversizedFileError, PRIVATE_FILE_MODE, readBoundedText, tighten, writePrivateFileAtomic } from './privateFiles';
+import { LIVE_FILE_NAME } from './sharedSampling';
 
 export const LEADER_FILE_NAME = 'leader.lock';
+/** A lock record is about 100 bytes; a larger file is not one (and is not read whole). */
+export const MAX_LEADER_FILE_BYTES = 4096;
 
 export type Role = 'leader' | 'follower' | 'stopped';
 
@@ -53,12 +59,16 @@ export interface RoleSource {
   onRoleChange(listener: (role: Role) => void): () => void;
 }
 
-/** The holder's record; null when the file is corrupt; undefined when there is none. */
-async function readLeaderFile(file: string): Promise<LeaderRecord | null | undefined> {
+/** The holder's record; null when the file is corrupt or too large; undefined when there is none. */
+async function readLeaderFile(file: string, onOversized?: (err: OversizedFileError) => void): Promise<LeaderRecord | null | undefined> {
   try {
-    return parseLeaderRecord(await readFile(file, 'utf8'));
+    return parseLeaderRecord(await readBoundedText(file, MAX_LEADER_FILE_BYTES));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (err instanceof OversizedFileError) {
+      onOversized?.(err);
+      return null;
+    }
     throw err;
   }
 }
@@ -102,7 +112,7 @@ export class LockObserver implements RoleSource {
     const holder = await readLeaderFile(this.file).catch(() => undefined);
     const now = this.options.clock.now();
     const isAlive = this.options.isAlive ?? isProcessAlive;
-    const fresh = holder != null && now - holder.heartbeatAt <= (this.options.staleMs ?? 5000) && isAlive(holder.pid);
+    const fresh = holder != null && isFreshTimestamp(holder.heartbeatAt, now, this.options.staleMs ?? 5000) && isAlive(holder.pid);
     const role: Role = fresh ? 'follower' : 'leader';
     if (role !== this.current) {
       this.current = role;
@@ -126,6 +136,7 @@ export class LeaderLock implements RoleSource {
   private timer: TimerHandle | null = null;
   private inFlight: Promise<void> = Promise.resolve();
   private loggedFailure = false;
+  private loggedOversized = false;
 
   constructor(private readonly options: LeaderLockOptions) {
     this.file = join(options.dir, LEADER_FILE_NAME);
@@ -156,7 +167,10 @@ export class LeaderLock implements RoleSource {
     // Silently a follower until the first check decides: listeners hear only real changes.
     this.currentRole = 'follower';
     try {
-      await mkdir(this.options.dir, { recursive: true });
+      // The storage folder is private (0700) whatever the umask; so are the files shared in it.
+      await ensurePrivateDir(this.options.dir, this.onLog);
+      await tighten(this.file, PRIVATE_FILE_MODE, 'sampler lock', this.onLog);
+      await tighten(join(this.options.dir, LIVE_FILE_NAME), PRIVATE_FILE_MODE, 'shared sample file', this.onLog);
     } catch (err) {
       this.reportFailure(err);
       return this.currentRole;
@@ -199,20 +213,20 @@ export class LeaderLock implements RoleSource {
     const holder = await this.readHolder();
     const now = this.options.clock.now();
     if (holder?.token === this.token) {
-      await writeFileAtomic(this.file, JSON.stringify({ pid: this.pid, token: this.token, heartbeatAt: now }), { durable: false });
+      await writePrivateFileAtomic(this.file, JSON.stringify({ pid: this.pid, token: this.token, heartbeatAt: now }));
       this.loggedFailure = false;
       this.setRole('leader');
       return;
     }
     if (this.currentRole === 'leader') this.onLog('Another window took over GPU sampling; this window now reads its figures.');
-    const free = holder == null || now - holder.heartbeatAt > this.staleMs || !this.isAlive(holder.pid);
+    const free = holder == null || !isFreshTimestamp(holder.heartbeatAt, now, this.staleMs) || !this.isAlive(holder.pid);
     if (!free) {
       this.setRole('follower');
       return;
     }
     if (holder !== undefined) await unlink(this.file).catch(() => undefined);
     try {
-      const fh = await open(this.file, 'wx');
+      const fh = await open(this.file, 'wx', PRIVATE_FILE_MODE);
       try {
         await fh.writeFile(JSON.stringify({ pid: this.pid, token: this.token, heartbeatAt: now }));
       } finally {
@@ -237,6 +251,9 @@ export class LeaderLock implements RoleSource {
   }
 
   private readHolder(): Promise<LeaderRecord | null | undefined> {
-    return readLeaderFile(this.file);
+    return readLeaderFile(this.file, (err) => {
+      if (!this.loggedOversized) this.onLog(`Sampler lock: ${err.message}; it is replaced.`);
+      this.loggedOversized = true;
+    });
   }
 }

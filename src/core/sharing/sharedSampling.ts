@@ -2,15 +2,22 @@
 // (see leadership.ts) samples with the real samplers and publishes each reading to a small file;
 // followers read that file instead of starting their own nvidia-smi. The monitor sees ordinary
 // SystemSampler / GpuProvider ports and never knows which role it has.
-import { readFile } from 'node:fs/promises';
+//
+// The file is an input like any other: read at most MAX_LIVE_FILE_BYTES, stale when written more
+// than a small skew in the future, and every figure outside what hardware can show (negative,
+// a share over 100 %, more VRAM used than there is, a temperature no GPU survives) is unknown.
 import { join } from 'node:path';
 import type { GpuAvailability, GpuReading } from '../../shared/snapshot';
-import { writeFileAtomic } from '../history/historyStore';
+import { safeText } from '../../shared/text';
+import { isFreshTimestamp } from './freshness';
 import type { Role, RoleSource } from './leadership';
+import { OversizedFileError, readBoundedText, writePrivateFileAtomic } from './privateFiles';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
 
 export const LIVE_FILE_NAME = 'live-sample.json';
 const LIVE_VERSION = 1;
+/** 64 GPUs and 4096 processes fit in about 350 KB; a larger file is refused unread. */
+export const MAX_LIVE_FILE_BYTES = 1024 * 1024;
 
 export interface PublishedSample {
   version: 1;
@@ -23,37 +30,47 @@ export interface PublishedSample {
 }
 
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const numOrNull = (v: unknown): number | null => (isNum(v) ? v : null);
-const strOrNull = (v: unknown, max = 200): string | null => (typeof v === 'string' ? v.slice(0, max) : null);
+/** A finite number within [min, max], else null (unknown): what no hardware can show is not shown. */
+const inRange = (v: unknown, min: number, max: number): number | null => (isNum(v) && v >= min && v <= max ? v : null);
+const percent = (v: unknown): number | null => inRange(v, 0, 100);
+/** Memory in MiB: at most 1 PiB. */
+const mebibytes = (v: unknown): number | null => inRange(v, 0, 1024 ** 3);
+/** `used` when it fits in `total` (or total is unknown), else null. */
+const usedWithin = (used: number | null, total: number | null): number | null => (used !== null && total !== null && used > total ? null : used);
+// Names and reasons are printed by `status` and `watch`: bounded, and no escape sequence reaches the terminal.
+const strOrNull = (v: unknown, max = 200): string | null => (typeof v === 'string' ? safeText(v, max) : null);
 const obj = (v: unknown): Record<string, unknown> | null => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
 
 function parseSystem(v: unknown): SystemReading | null {
   const o = obj(v);
   if (!o) return null;
+  const ramTotalMb = mebibytes(o.ramTotalMb);
   return {
-    cpuUsagePercent: numOrNull(o.cpuUsagePercent),
-    ramUsedMb: numOrNull(o.ramUsedMb),
-    ramAvailableMb: numOrNull(o.ramAvailableMb),
-    ramTotalMb: numOrNull(o.ramTotalMb),
-    diskUsagePercent: numOrNull(o.diskUsagePercent),
+    cpuUsagePercent: percent(o.cpuUsagePercent),
+    ramUsedMb: usedWithin(mebibytes(o.ramUsedMb), ramTotalMb),
+    ramAvailableMb: usedWithin(mebibytes(o.ramAvailableMb), ramTotalMb),
+    ramTotalMb,
+    diskUsagePercent: percent(o.diskUsagePercent),
   };
 }
 
 function parseGpuReading(v: unknown): GpuReading | null {
   const o = obj(v);
-  if (!o || !Number.isInteger(o.index) || typeof o.name !== 'string') return null;
+  if (!o || !Number.isInteger(o.index) || (o.index as number) < 0 || (o.index as number) > 1023 || typeof o.name !== 'string') return null;
+  const vramTotalMb = mebibytes(o.vramTotalMb);
   return {
     index: o.index as number,
     uuid: strOrNull(o.uuid),
-    name: o.name.slice(0, 200),
-    utilizationPercent: numOrNull(o.utilizationPercent),
-    memoryUtilizationPercent: numOrNull(o.memoryUtilizationPercent),
-    vramUsedMb: numOrNull(o.vramUsedMb),
-    vramTotalMb: numOrNull(o.vramTotalMb),
-    temperatureCelsius: numOrNull(o.temperatureCelsius),
-    powerDrawWatts: numOrNull(o.powerDrawWatts),
-    powerLimitWatts: numOrNull(o.powerLimitWatts),
-    smClockMhz: numOrNull(o.smClockMhz),
+    name: safeText(o.name, 200),
+    utilizationPercent: percent(o.utilizationPercent),
+    memoryUtilizationPercent: percent(o.memoryUtilizationPercent),
+    vramUsedMb: usedWithin(mebibytes(o.vramUsedMb), vramTotalMb),
+    vramTotalMb,
+    // Below -40 C or above 150 C no GPU runs (they shut down near 100 C).
+    temperatureCelsius: inRange(o.temperatureCelsius, -40, 150),
+    powerDrawWatts: inRange(o.powerDrawWatts, 0, 10_000),
+    powerLimitWatts: inRange(o.powerLimitWatts, 0, 10_000),
+    smClockMhz: inRange(o.smClockMhz, 0, 100_000),
     performanceState: strOrNull(o.performanceState, 8),
     mig: o.mig === true,
   };
@@ -68,7 +85,7 @@ function parseGpuSample(v: unknown): GpuSample | null {
     processes = [];
     for (const p of o.processes.slice(0, 4096)) {
       const q = obj(p);
-      if (q && Number.isInteger(q.pid) && (q.pid as number) > 0) processes.push({ pid: q.pid as number, gpuUuid: strOrNull(q.gpuUuid), usedMemoryMb: numOrNull(q.usedMemoryMb) });
+      if (q && Number.isInteger(q.pid) && (q.pid as number) > 0) processes.push({ pid: q.pid as number, gpuUuid: strOrNull(q.gpuUuid), usedMemoryMb: mebibytes(q.usedMemoryMb) });
     }
   }
   return { timestamp: o.timestamp, gpus, processes };
@@ -83,7 +100,7 @@ export function parsePublishedSample(text: string): PublishedSample | null {
     return null;
   }
   const o = obj(value);
-  if (!o || o.version !== LIVE_VERSION || !Number.isInteger(o.pid) || !isNum(o.publishedAt)) return null;
+  if (!o || o.version !== LIVE_VERSION || !Number.isInteger(o.pid) || (o.pid as number) <= 0 || !isNum(o.publishedAt) || o.publishedAt <= 0) return null;
   const a = obj(o.availability);
   const providers = ['nvidia', 'amd', 'apple', 'windows', 'none'];
   if (!a || typeof a.available !== 'boolean' || typeof a.provider !== 'string' || !providers.includes(a.provider)) return null;
@@ -130,6 +147,7 @@ export class SharedSampling {
   private intervalMs = 1000;
   private gpuWanted = false;
   private publishFailureLogged = false;
+  private oversizedLogged = false;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: SharedSamplingOptions) {
@@ -226,11 +244,16 @@ export class SharedSampling {
     if (this.cached && now - this.cached.at < this.intervalMs / 2) return this.cached.value;
     let value: PublishedSample | null = null;
     try {
-      value = parsePublishedSample(await readFile(this.file, 'utf8'));
-    } catch {
-      value = null; // not written yet, or the leader is between renames
+      value = parsePublishedSample(await readBoundedText(this.file, MAX_LIVE_FILE_BYTES));
+    } catch (err) {
+      value = null; // not written yet, or the leader is between renames, or too large
+      if (err instanceof OversizedFileError && !this.oversizedLogged) {
+        this.oversizedLogged = true;
+        this.options.onLog?.(`Ignoring the shared sample file: ${err.message}. This window waits for a valid one (or samples itself once it leads).`);
+      }
     }
-    if (value && now - value.publishedAt > this.staleMs) value = null;
+    // Stale when old, and when from the future: a forged or skewed time must not stay fresh for ever.
+    if (value && !isFreshTimestamp(value.publishedAt, now, this.staleMs)) value = null;
     this.cached = { at: now, value };
     return value;
   }
@@ -250,7 +273,7 @@ export class SharedSampling {
         availability: this.gpuProvider.availability(),
       };
       this.publishing = this.publishing
-        .then(() => writeFileAtomic(this.file, JSON.stringify(doc), { durable: false }))
+        .then(() => writePrivateFileAtomic(this.file, JSON.stringify(doc)))
         .then(
           () => { this.publishFailureLogged = false; },
           (err: unknown) => {

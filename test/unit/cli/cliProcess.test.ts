@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -275,15 +275,24 @@ describe('model-perf (built CLI)', { skip }, () => {
   test('status while a VS Code window samples this machine: its figures, and no nvidia-smi started here', async () => {
     const home = join(work, 'follow');
     await mkdir(home, { recursive: true });
-    const now = Date.now();
     // A window (this test process stands in for its extension host: alive) holds a fresh lock and
-    // has published a sample with a GPU the fake nvidia-smi does not have.
-    await writeFile(join(home, 'leader.lock'), JSON.stringify({ pid: process.pid, token: 'd'.repeat(32), heartbeatAt: now + 60_000 }));
+    // has published a sample with a GPU the fake nvidia-smi does not have. Like a window, it
+    // heartbeats both files: a time stamped ahead would be stale (the future is not fresh).
     const gpu = { index: 0, uuid: 'GPU-pub', name: 'Published H100', utilizationPercent: 55, memoryUtilizationPercent: 10, vramUsedMb: 70_000, vramTotalMb: 81_559, temperatureCelsius: 60, powerDrawWatts: 500, powerLimitWatts: 700, smClockMhz: 1980, performanceState: 'P0', mig: false };
-    const live = { version: 1, pid: process.pid, publishedAt: now + 60_000, system: { cpuUsagePercent: 12, ramUsedMb: 1000, ramAvailableMb: 3000, ramTotalMb: 4000, diskUsagePercent: 5 }, gpu: { timestamp: now, gpus: [gpu], processes: null }, availability: { provider: 'nvidia', available: true, reason: null } };
-    await writeFile(join(home, 'live-sample.json'), JSON.stringify(live));
+    // Written beside and renamed into place, as a window does: a reader never sees half a file.
+    const put = async (name: string, value: unknown) => {
+      await writeFile(join(home, `${name}.tmp`), JSON.stringify(value));
+      await rename(join(home, `${name}.tmp`), join(home, name));
+    };
+    const heartbeat = async () => {
+      const now = Date.now();
+      await put('leader.lock', { pid: process.pid, token: 'd'.repeat(32), heartbeatAt: now });
+      await put('live-sample.json', { version: 1, pid: process.pid, publishedAt: now, system: { cpuUsagePercent: 12, ramUsedMb: 1000, ramAvailableMb: 3000, ramTotalMb: 4000, diskUsagePercent: 5 }, gpu: { timestamp: now, gpus: [gpu], processes: null }, availability: { provider: 'nvidia', available: true, reason: null } });
+    };
+    await heartbeat();
+    const beating = setInterval(() => void heartbeat(), 500);
     const log = join(home, 'nvidia-smi-calls.jsonl');
-    const r = await runModelPerf(['status', '--json'], home, { env: { FAKE_NVIDIA_SMI_LOG: log } });
+    const r = await runModelPerf(['status', '--json'], home, { env: { FAKE_NVIDIA_SMI_LOG: log } }).finally(() => clearInterval(beating));
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { gpus: { name: string; vramUsedMb: number }[]; ramTotalMb: number };
     assert.deepEqual(s.gpus.map((g) => [g.name, g.vramUsedMb]), [['Published H100', 70_000]]);

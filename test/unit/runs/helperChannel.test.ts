@@ -18,7 +18,7 @@ function quietLog() {
   return { lines, info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) };
 }
 
-async function channel(opts: { tcp?: boolean; maxMessagesPerSecond?: number; maxLineBytes?: number } = {}) {
+async function channel(opts: { tcp?: boolean; maxMessagesPerSecond?: number; maxLineBytes?: number; authTimeoutMs?: number; maxConnections?: number } = {}) {
   const log = quietLog();
   const received: HelperMessage[] = [];
   const ch = new HelperChannel({ log, onMessage: (m) => received.push(m), ...opts });
@@ -274,4 +274,103 @@ print('enabled' if mp.enabled() else 'quiet')
   assert.equal(status, 0, err);
   assert.match(out, /quiet\n$/);
   assert.equal(err, '');
+});
+
+/** Opens `count` connections that never say anything; errors (reset when dropped) are expected. */
+async function idleClients(address: string, count: number): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, () =>
+        open(address).then((s) => {
+          s.on('error', () => s.destroy());
+          return s;
+        }),
+      ),
+    );
+    sockets.push(...batch);
+  }
+  return sockets;
+}
+
+test('500 idle connections cannot starve the real helper: its message still arrives, the drops are logged once', async () => {
+  const { ch, log, received, address } = await channel();
+  const idle = await idleClients(address, 500);
+  const helper = await open(address);
+  helper.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 9, type: 'hello' })}\n`);
+  helper.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 9, type: 'metrics', steps_completed: 5 })}\n`);
+  await waitUntil('the real helper\'s messages', () => received.length === 2);
+  assert.deepEqual(received[1], { type: 'metrics', pid: 9, changes: { stepsCompleted: 5 } });
+  assert.ok((ch.rejections().too_many_unauthenticated ?? 0) >= 484, JSON.stringify(ch.rejections()));
+  assert.equal(log.lines.filter((l) => /too_many_unauthenticated/.test(l)).length, 1);
+  for (const s of idle) s.destroy();
+  helper.destroy();
+  await ch.dispose();
+});
+
+test('a connection that does not authenticate within the deadline is dropped and logged once; an authenticated idle one stays', async () => {
+  const { ch, log, received, address } = await channel({ authTimeoutMs: 100 });
+  // The helper connects first: once the quiet one is dropped, the helper's deadline has passed too.
+  const helper = await open(address);
+  helper.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 9, type: 'hello' })}\n`);
+  const quiet = await open(address);
+  const quietClosed = new Promise((r) => quiet.once('close', r));
+  await quietClosed;
+  assert.equal(ch.rejections().auth_timeout, 1);
+  assert.equal(log.lines.filter((l) => /auth_timeout/.test(l)).length, 1);
+  // The helper, idle since its hello, still delivers.
+  helper.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 9, type: 'metrics', steps: 3 })}\n`);
+  await waitUntil('the late message', () => received.length === 2);
+  assert.equal(helper.destroyed, false);
+  helper.destroy();
+  await ch.dispose();
+});
+
+test('the first line that is not a JSON object closes the connection, before or after authentication', async () => {
+  const { ch, log, address } = await channel();
+  for (const [authenticate, line] of [[false, 'garbage'], [false, '[1,2]'], [true, '{not json']] as const) {
+    const s = await open(address);
+    const closed = new Promise((r) => s.once('close', r));
+    if (authenticate) s.write(`${JSON.stringify({ token: ch.token, v: 1, pid: 9, type: 'hello' })}\n`);
+    s.write(`${line}\n`);
+    await closed;
+  }
+  assert.equal(ch.rejections().bad_json, 2);
+  assert.equal(ch.rejections().schema, 1);
+  assert.equal(log.lines.filter((l) => /bad_json/.test(l)).length, 1);
+  await ch.dispose();
+});
+
+test('authenticated connections are capped: one more is refused, closed and logged', async () => {
+  const { ch, log, received, address } = await channel({ maxConnections: 2 });
+  const hello = `${JSON.stringify({ token: ch.token, v: 1, pid: 9, type: 'hello' })}\n`;
+  const a = await open(address);
+  const b = await open(address);
+  a.write(hello);
+  b.write(hello);
+  await waitUntil('two helpers', () => received.length === 2);
+  const c = await open(address);
+  const closed = new Promise((r) => c.once('close', r));
+  c.write(hello);
+  await closed;
+  assert.equal(ch.rejections().too_many_connections, 1);
+  assert.ok(log.lines.some((l) => /more than 2 helper connections/.test(l)));
+  a.destroy();
+  b.destroy();
+  await ch.dispose();
+});
+
+test('prototype keys never count as helper fields', () => {
+  const parse = (text: string) => validateMessage(JSON.parse(text) as Record<string, unknown>);
+  assert.match(String(parse('{"token":"t","v":1,"pid":7,"type":"metrics","__proto__":"x"}')), /unknown field "__proto__"/);
+  assert.match(String(parse('{"token":"t","v":1,"pid":7,"type":"metrics","constructor":"x"}')), /unknown field "constructor"/);
+  assert.match(String(parse('{"token":"t","v":1,"pid":7,"type":"metrics","toString":"x"}')), /unknown field "toString"/);
+  assert.match(String(parse('{"token":"t","v":1,"pid":7,"type":"hello","__proto__":{"script":"x"}}')), /unknown field "__proto__"/);
+  // Fields are read only as the message's own: an inherited "v" or "type" is no field.
+  const inherited = Object.create({ v: 1, type: 'hello' }) as Record<string, unknown>;
+  inherited.pid = 7;
+  assert.equal(typeof validateMessage(inherited), 'string');
+  // Labels from the helper are bounded and free of controls (C1 and bidi overrides included).
+  assert.equal(typeof parse('{"token":"t","v":1,"pid":7,"type":"metrics","model_type":"a\\u009b2J"}'), 'string');
+  assert.equal(typeof parse(`{"token":"t","v":1,"pid":7,"type":"metrics","model_type":"${'m'.repeat(101)}"}`), 'string');
 });

@@ -205,7 +205,9 @@ test('a bad window is an error naming the value', () => {
   assert.throws(() => analyzePerformance([], thresholds, NOW, Number.NaN), { message: 'timeWindowHours must be a number greater than 0 (got null)' });
 });
 
-test('100 000 tasks are analysed in well under 50 ms', () => {
+// The time it takes is a target of `npm run bench --check` (analysis of 100 000 tasks < 50 ms), not
+// of a unit test: a loaded machine would fail a wall-clock assertion here.
+test('100 000 tasks are analysed in one pass: counts, means and ten trend buckets', () => {
   const n = 100_000;
   const tasks: PerformanceMetrics[] = new Array(n);
   let ok = 0;
@@ -236,18 +238,11 @@ test('100 000 tasks are analysed in well under 50 ms', () => {
       modelLoadTimeSeconds: 10,
     });
   }
-  let best = Infinity;
-  let result = analyzePerformance(tasks, thresholds, T0 + n * 50);
-  for (let r = 0; r < 5; r++) {
-    const t = performance.now();
-    result = analyzePerformance(tasks, thresholds, T0 + n * 50);
-    best = Math.min(best, performance.now() - t);
-  }
+  const result = analyzePerformance(tasks, thresholds, T0 + n * 50);
   assert.equal(result.taskCount, n);
   close(result.successRate, ok / n);
   close(result.averageGenerationTimeSeconds, timeSum / ok, 1e-6);
   assert.equal(result.performanceTrends.bucketTaskCounts.reduce((s, c) => s + c, 0), n);
   assert.equal(result.performanceTrends.bucketTaskCounts.length, 10);
   assert.deepEqual(result.byResolution.map((r) => r.key).sort(), ['1080p', '480p', '720p']);
-  assert.ok(best < 50, `best of 5 runs took ${best.toFixed(1)} ms`);
 });

@@ -95,6 +95,17 @@ const HIGH: PerformanceThresholds = {
   efficiencyBaselineSeconds: 10,
 };
 
+/** Just under the measured means of seed 8: warnings close to the critical factors (1.05, 1.5, 0.85). */
+const EDGE: PerformanceThresholds = {
+  ...DEFAULT_THRESHOLDS,
+  maxGenerationTimeSecondsByResolution: { '720p': 500, '1080p': 600, '4k': 640 },
+  maxVramUsagePercent: 68,
+  maxRamUsagePercent: 69,
+  maxCpuUsagePercent: 48,
+  maxModelLoadTimeSeconds: 25,
+  minSuccessRate: 0.7,
+};
+
 /** Each scenario's analysis is kept in test/fixtures/analysis/characterisation.json. */
 export const SCENARIOS: Scenario[] = [
   { name: 'default thresholds, a day of 300 tasks', seed: 1, count: 300, spanHours: 48, windowHours: 24, thresholds: DEFAULT_THRESHOLDS },
@@ -103,5 +114,6 @@ export const SCENARIOS: Scenario[] = [
   { name: 'one hour window', seed: 4, count: 120, spanHours: 3, windowHours: 1, thresholds: DEFAULT_THRESHOLDS },
   { name: 'thirty days, low thresholds', seed: 5, count: 500, spanHours: 800, windowHours: 720, thresholds: LOW },
   { name: 'few tasks (fewer than ten buckets)', seed: 6, count: 7, spanHours: 10, windowHours: 24, thresholds: LOW },
+  { name: 'thresholds at the edge: warnings near the critical factors', seed: 8, count: 250, spanHours: 30, windowHours: 24, thresholds: EDGE },
   { name: 'nothing in the window', seed: 7, count: 20, spanHours: 200, windowHours: 0.001, thresholds: DEFAULT_THRESHOLDS },
 ];

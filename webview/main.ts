@@ -12,13 +12,13 @@ import {
   type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type FromWebview,
   type LiveRange, type LiveSeries, type TaskDetail, type ToWebview,
 } from '../src/shared/protocol';
-import type { GpuAvailability, SystemPerformanceSnapshot } from '../src/shared/snapshot';
+import { usedPercent, type GpuAvailability, type SystemPerformanceSnapshot } from '../src/shared/snapshot';
 import { LineChart, readTheme, type ChartTheme, type SeriesSpec } from './charts';
 import { h, replace, setText } from './dom';
 import {
   DEFAULT_QUERY, distinctValues, efficiencyExplanation, formatCount, formatDateTime, formatElapsed, formatEvidence,
   formatMb, formatMbOf, formatPercent, formatRatio, formatRelative, formatSeconds, formatWindow, isKnown, NA,
-  percentOf, phaseBands, phaseRows, queryRows, RANGE_LABELS, rowResolution, SEVERITY_LABELS, STATUS_LABELS, decimate,
+  phaseBands, phaseRows, queryRows, RANGE_LABELS, rowResolution, SEVERITY_LABELS, STATUS_LABELS, decimate,
   type HistoryQuery, type PhaseRow, type SortKey,
 } from './viewModel';
 
@@ -255,12 +255,11 @@ function drawLiveCharts(): void {
   for (const c of all) c.setXRange(xMin, xMax);
   s.gpus.forEach((g, i) => {
     charts.gpu.setData(i, decimate(s.timestamps, g.utilizationPercent, xMin, xMax, charts.gpu.plotWidth));
-    const total = g.vramTotalMb;
-    charts.vram.setData(i, decimate(s.timestamps, g.vramUsedMb, xMin, xMax, charts.vram.plotWidth, (mb) => (isKnown(total) && total > 0 ? (mb / total) * 100 : Number.NaN)));
+    charts.vram.setData(i, decimate(s.timestamps, g.vramUsedPercent, xMin, xMax, charts.vram.plotWidth));
   });
   charts.cpuRam.setData(0, decimate(s.timestamps, s.cpuUsagePercent, xMin, xMax, charts.cpuRam.plotWidth));
   const ram = s.ramTotalMb;
-  charts.cpuRam.setData(1, decimate(s.timestamps, s.ramUsageMb, xMin, xMax, charts.cpuRam.plotWidth, (mb) => (isKnown(ram) && ram > 0 ? (mb / ram) * 100 : Number.NaN)));
+  charts.cpuRam.setData(1, decimate(s.timestamps, s.ramUsageMb, xMin, xMax, charts.cpuRam.plotWidth, (mb) => usedPercent(mb, ram) ?? Number.NaN));
   for (const c of all) c.update();
 }
 
@@ -274,7 +273,7 @@ function trimSeries(s: LiveSeries, xMin: number): void {
   s.ramUsageMb.splice(0, drop);
   for (const g of s.gpus) {
     g.utilizationPercent.splice(0, drop);
-    g.vramUsedMb.splice(0, drop);
+    g.vramUsedPercent.splice(0, drop);
   }
 }
 
@@ -286,7 +285,7 @@ function appendSnapshot(s: LiveSeries, snap: SystemPerformanceSnapshot): void {
   const n = s.timestamps.length;
   for (const g of snap.gpus) {
     if (!s.gpus.some((c) => c.index === g.index)) {
-      s.gpus.push({ index: g.index, name: g.name, vramTotalMb: g.vramTotalMb, utilizationPercent: new Array<number | null>(n).fill(null), vramUsedMb: new Array<number | null>(n).fill(null) });
+      s.gpus.push({ index: g.index, name: g.name, vramTotalMb: g.vramTotalMb, utilizationPercent: new Array<number | null>(n).fill(null), vramUsedPercent: new Array<number | null>(n).fill(null) });
       s.gpus.sort((a, b) => a.index - b.index);
     }
   }
@@ -297,7 +296,7 @@ function appendSnapshot(s: LiveSeries, snap: SystemPerformanceSnapshot): void {
   for (const col of s.gpus) {
     const g = snap.gpus.find((x) => x.index === col.index);
     col.utilizationPercent.push(g ? g.utilizationPercent : null);
-    col.vramUsedMb.push(g ? g.vramUsedMb : null);
+    col.vramUsedPercent.push(g ? g.vramUsedPercent : null);
     if (g && g.vramTotalMb !== null) col.vramTotalMb = g.vramTotalMb;
   }
 }
@@ -346,14 +345,13 @@ function renderNow(): void {
   const s = state.latest;
   const tiles: TileText[] = [];
   for (const g of s?.gpus ?? []) {
-    const vramPct = percentOf(g.vramUsedMb, g.vramTotalMb);
     tiles.push({
       key: `tile-gpu-${g.index}`, label: `GPU ${g.index} · ${g.name}`, value: formatPercent(g.utilizationPercent),
-      sub: `VRAM ${formatMbOf(g.vramUsedMb, g.vramTotalMb)} (${formatPercent(vramPct)})${isKnown(g.temperatureCelsius) ? ` · ${Math.round(g.temperatureCelsius)} °C` : ''}`,
+      sub: `VRAM ${formatMbOf(g.vramUsedMb, g.vramTotalMb)} (${formatPercent(g.vramUsedPercent)})${isKnown(g.temperatureCelsius) ? ` · ${Math.round(g.temperatureCelsius)} °C` : ''}`,
     });
   }
   tiles.push({ key: 'tile-cpu', label: 'CPU', value: formatPercent(s?.cpuUsagePercent ?? null), sub: 'all cores' });
-  tiles.push({ key: 'tile-ram', label: 'RAM', value: formatMbOf(s?.ramUsageMb ?? null, s?.ramTotalMb ?? null), sub: `${formatPercent(percentOf(s?.ramUsageMb ?? null, s?.ramTotalMb ?? null))} used` });
+  tiles.push({ key: 'tile-ram', label: 'RAM', value: formatMbOf(s?.ramUsageMb ?? null, s?.ramTotalMb ?? null), sub: `${formatPercent(usedPercent(s?.ramUsageMb, s?.ramTotalMb))} used` });
   updateTiles(el.nowTiles, tiles);
   renderGpuAvailability(state.gpuAvailability);
   const minute = state.series.resolution === 'minute';

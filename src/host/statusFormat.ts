@@ -1,8 +1,8 @@
 // Turns the engine's latest snapshot into the status bar's text, accessible label and tooltip
 // Markdown. Pure (no `vscode` import) so plain-node unit tests cover every case; figures are
 // formatted here, never computed.
-import type { PerformanceMetrics } from '../shared/metrics';
-import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
+import { progressStepsTotal, type PerformanceMetrics } from '../shared/metrics';
+import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 
 export interface StatusBarView {
   /** Text with codicons, e.g. `$(pulse) GPU 87% · 21.4/24.0 GB`. */
@@ -34,12 +34,8 @@ export function formatGb(mb: number | null | undefined): string {
   return mb === null || mb === undefined || !Number.isFinite(mb) ? UNKNOWN : (mb / 1024).toFixed(1);
 }
 
-function ratioPercent(used: number | null, total: number | null): number | null {
-  return used !== null && total !== null && total > 0 ? (used / total) * 100 : null;
-}
-
 function ramPercent(s: SystemPerformanceSnapshot): number | null {
-  return ratioPercent(s.ramUsageMb, s.ramTotalMb);
+  return usedPercent(s.ramUsageMb, s.ramTotalMb);
 }
 
 /**
@@ -59,7 +55,7 @@ export function pickGpu(gpus: readonly GpuReading[], selection: 'auto' | 'busies
     if (!best) { best = g; continue; }
     const a = g.utilizationPercent ?? -1;
     const b = best.utilizationPercent ?? -1;
-    if (a > b || (a === b && (ratioPercent(g.vramUsedMb, g.vramTotalMb) ?? -1) > (ratioPercent(best.vramUsedMb, best.vramTotalMb) ?? -1))) best = g;
+    if (a > b || (a === b && (g.vramUsedPercent ?? -1) > (best.vramUsedPercent ?? -1))) best = g;
   }
   return best;
 }
@@ -78,7 +74,7 @@ function severityOf(s: SystemPerformanceSnapshot, t: StatusThresholds): StatusBa
     else if (value >= limit && level !== 'error') level = 'warning';
   };
   for (const g of s.gpus) {
-    bump(ratioPercent(g.vramUsedMb, g.vramTotalMb), t.vramPercent);
+    bump(g.vramUsedPercent, t.vramPercent);
     if (g.temperatureCelsius !== null) {
       if (g.temperatureCelsius >= t.temperatureCelsius + 5) level = 'error';
       else if (g.temperatureCelsius >= t.temperatureCelsius && level !== 'error') level = 'warning';
@@ -122,12 +118,12 @@ export function shortTaskName(taskId: string): string {
 
 /**
  * A running task's progress as its run reports it: `12/50 ETA 0:14` (ETA from the reported rate),
- * or null when it reports none. The total is the current bar's, else the task's steps.
+ * or null when it reports none. The total is the current bar's, else the task's steps (progressStepsTotal).
  */
 export function taskProgress(task: PerformanceMetrics): { text: string; label: string } | null {
   const done = task.stepsCompleted;
   if (done === null || done === undefined) return null;
-  const total = task.stepsTotal ?? (task.steps > 0 ? task.steps : null);
+  const total = progressStepsTotal(task);
   if (total === null) return { text: `${done}`, label: `${done} steps done` };
   const rate = task.stepsPerSecond;
   const left = Math.max(0, total - done);
@@ -162,7 +158,7 @@ export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: Status
   let label: string;
   if (gpu) {
     const more = s.gpus.length > 1 ? ` (+${s.gpus.length - 1})` : '';
-    const vramPct = formatPercent(ratioPercent(gpu.vramUsedMb, gpu.vramTotalMb));
+    const vramPct = formatPercent(gpu.vramUsedPercent);
     if (format === 'compact') {
       text = `$(pulse) ${formatPercent(gpu.utilizationPercent)} · ${vramPct}${more}`;
     } else {

@@ -4,7 +4,7 @@
 // SystemSampler / GpuProvider ports and never knows which role it has.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GpuAvailability, GpuReading } from '../../shared/snapshot';
+import { gpuReading, type GpuAvailability, type GpuReading } from '../../shared/snapshot';
 import { writeFileAtomic } from '../history/historyStore';
 import type { Role, RoleSource } from './leadership';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
@@ -42,7 +42,8 @@ function parseSystem(v: unknown): SystemReading | null {
 function parseGpuReading(v: unknown): GpuReading | null {
   const o = obj(v);
   if (!o || !Number.isInteger(o.index) || typeof o.name !== 'string') return null;
-  return {
+  // Through the builder: the percent is derived here, never taken from the file.
+  return gpuReading({
     index: o.index as number,
     uuid: strOrNull(o.uuid),
     name: o.name.slice(0, 200),
@@ -56,7 +57,7 @@ function parseGpuReading(v: unknown): GpuReading | null {
     smClockMhz: numOrNull(o.smClockMhz),
     performanceState: strOrNull(o.performanceState, 8),
     mig: o.mig === true,
-  };
+  });
 }
 
 function parseGpuSample(v: unknown): GpuSample | null {

@@ -134,6 +134,43 @@ export function taskProgress(task: PerformanceMetrics): { text: string; label: s
   };
 }
 
+/** The machine part of the item: the chosen GPU's figures, else CPU and RAM. */
+function machineText(s: SystemPerformanceSnapshot, gpu: GpuReading | undefined, format: NonNullable<StatusContext['format']>): { text: string; label: string } {
+  if (!gpu) {
+    return {
+      text: format === 'compact'
+        ? `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatPercent(ramPercent(s))}`
+        : `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB`,
+      label: `CPU ${formatPercent(s.cpuUsagePercent)}, RAM ${formatGb(s.ramUsageMb)} of ${formatGb(s.ramTotalMb)} gigabytes`,
+    };
+  }
+  const more = s.gpus.length > 1 ? ` (+${s.gpus.length - 1})` : '';
+  let text: string;
+  if (format === 'compact') {
+    text = `$(pulse) ${formatPercent(gpu.utilizationPercent)} · ${formatPercent(gpu.vramUsedPercent)}${more}`;
+  } else {
+    text = `$(pulse) GPU ${formatPercent(gpu.utilizationPercent)} · ${formatGb(gpu.vramUsedMb)}/${formatGb(gpu.vramTotalMb)} GB${more}`;
+    if (format === 'detailed') {
+      text += ` · ${gpu.temperatureCelsius === null ? 'N/A' : `${Math.round(gpu.temperatureCelsius)}°C`} · ${gpu.powerDrawWatts === null ? 'N/A' : `${Math.round(gpu.powerDrawWatts)} W`}`;
+    }
+  }
+  const label = `GPU ${gpu.index} utilisation ${formatPercent(gpu.utilizationPercent)}, VRAM ${formatGb(gpu.vramUsedMb)} of ${formatGb(gpu.vramTotalMb)} gigabytes${s.gpus.length > 1 ? `, ${s.gpus.length} GPUs` : ''}`;
+  return { text, label };
+}
+
+/** The first active task's part of the item: name, elapsed time, progress, and how many more run. */
+function taskText(tasks: readonly PerformanceMetrics[], now: number): { text: string; label: string } {
+  const task = tasks[0];
+  if (!task) return { text: '', label: '' };
+  const more = tasks.length > 1 ? ` +${tasks.length - 1}` : '';
+  const elapsed = formatElapsed(now - task.startTime);
+  const progress = taskProgress(task);
+  return {
+    text: ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${progress ? ` · ${progress.text}` : ''}${more}`,
+    label: `, task ${shortTaskName(task.taskId)} running for ${elapsed}${progress ? `, ${progress.label}` : ''}${tasks.length > 1 ? `, ${tasks.length} active tasks` : ''}`,
+  };
+}
+
 export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: StatusContext): StatusBarView {
   if (ctx.monitoring === false) {
     return {
@@ -151,39 +188,12 @@ export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: Status
       severity: null,
     };
   }
-  const format = ctx.format ?? 'standard';
-  const task = ctx.activeTasks[0];
-  const gpu = pickGpu(s.gpus, ctx.gpuSelection ?? 'auto', task?.gpuIndices ?? []);
-  let text: string;
-  let label: string;
-  if (gpu) {
-    const more = s.gpus.length > 1 ? ` (+${s.gpus.length - 1})` : '';
-    const vramPct = formatPercent(gpu.vramUsedPercent);
-    if (format === 'compact') {
-      text = `$(pulse) ${formatPercent(gpu.utilizationPercent)} · ${vramPct}${more}`;
-    } else {
-      text = `$(pulse) GPU ${formatPercent(gpu.utilizationPercent)} · ${formatGb(gpu.vramUsedMb)}/${formatGb(gpu.vramTotalMb)} GB${more}`;
-      if (format === 'detailed') {
-        text += ` · ${gpu.temperatureCelsius === null ? 'N/A' : `${Math.round(gpu.temperatureCelsius)}°C`} · ${gpu.powerDrawWatts === null ? 'N/A' : `${Math.round(gpu.powerDrawWatts)} W`}`;
-      }
-    }
-    label = `GPU ${gpu.index} utilisation ${formatPercent(gpu.utilizationPercent)}, VRAM ${formatGb(gpu.vramUsedMb)} of ${formatGb(gpu.vramTotalMb)} gigabytes${s.gpus.length > 1 ? `, ${s.gpus.length} GPUs` : ''}`;
-  } else {
-    text = format === 'compact'
-      ? `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatPercent(ramPercent(s))}`
-      : `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB`;
-    label = `CPU ${formatPercent(s.cpuUsagePercent)}, RAM ${formatGb(s.ramUsageMb)} of ${formatGb(s.ramTotalMb)} gigabytes`;
-  }
-  if (task) {
-    const more = ctx.activeTasks.length > 1 ? ` +${ctx.activeTasks.length - 1}` : '';
-    const elapsed = formatElapsed(ctx.now - task.startTime);
-    const progress = taskProgress(task);
-    text += ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${progress ? ` · ${progress.text}` : ''}${more}`;
-    label += `, task ${shortTaskName(task.taskId)} running for ${elapsed}${progress ? `, ${progress.label}` : ''}${ctx.activeTasks.length > 1 ? `, ${ctx.activeTasks.length} active tasks` : ''}`;
-  }
+  const gpu = pickGpu(s.gpus, ctx.gpuSelection ?? 'auto', ctx.activeTasks[0]?.gpuIndices ?? []);
+  const machine = machineText(s, gpu, ctx.format ?? 'standard');
+  const task = taskText(ctx.activeTasks, ctx.now);
   return {
-    text,
-    accessibleLabel: label.replace(/%/g, ' percent'),
+    text: machine.text + task.text,
+    accessibleLabel: (machine.label + task.label).replace(/%/g, ' percent'),
     tooltipMarkdown: formatTooltip(s, ctx),
     severity: severityOf(s, ctx.thresholds ?? defaultStatusThresholds),
   };

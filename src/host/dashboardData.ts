@@ -8,7 +8,7 @@ import {
   type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type HistoryRow,
   type LiveRange, type LiveSeries, type SeriesGpu, type TaskDetail, type TaskTimeline, type ToWebview,
 } from '../shared/protocol';
-import { taskVramUsedMb, usedPercent, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
+import { taskGpuUtilizationPercent, taskVramUsedMb, usedPercent, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import type { DashboardDataSource } from './dashboardPanel';
 
 const MINUTE_MS = 60_000;
@@ -70,16 +70,6 @@ export function buildSeries(source: DashboardDataSource, range: LiveRange, now: 
   return seriesFromSnapshots(range, source.recentSnapshots(since));
 }
 
-/** The GPUs a task ran on, or every GPU of the snapshot when it names none. */
-function taskGpus(s: SystemPerformanceSnapshot, indices: readonly number[]): GpuReading[] {
-  return indices.length === 0 ? s.gpus : s.gpus.filter((g) => indices.includes(g.index));
-}
-
-function meanKnown(values: (number | null)[]): number | null {
-  const known = values.filter((v): v is number => v !== null);
-  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
-}
-
 export function activeTaskInfo(task: PerformanceMetrics, latest: SystemPerformanceSnapshot | null, progressPercent: number | null): ActiveTaskInfo {
   return { task, progressPercent, currentVramMb: latest ? taskVramUsedMb(latest.gpus, task.gpuIndices) : null };
 }
@@ -112,7 +102,7 @@ export function taskTimeline(task: PerformanceMetrics, snapshots: readonly Syste
       resolution: 'sample',
       timestamps: inTask.map((s) => s.timestamp),
       vramUsedMb: inTask.map((s) => taskVramUsedMb(s.gpus, task.gpuIndices)),
-      gpuUtilizationPercent: inTask.map((s) => meanKnown(taskGpus(s, task.gpuIndices).map((g) => g.utilizationPercent))),
+      gpuUtilizationPercent: inTask.map((s) => taskGpuUtilizationPercent(s.gpus, task.gpuIndices)),
       cpuUsagePercent: inTask.map((s) => s.cpuUsagePercent),
     };
   }

@@ -97,12 +97,20 @@ export function gpuReading(known: Pick<GpuReading, 'index' | 'name'> & Partial<O
   };
 }
 
+/** The GPUs a task ran on, or every GPU of the sample when it names none. */
+function taskGpus(gpus: readonly GpuReading[], taskGpuIndices: readonly number[]): readonly GpuReading[] {
+  return taskGpuIndices.length === 0 ? gpus : gpus.filter((g) => taskGpuIndices.includes(g.index));
+}
+
 /** VRAM in use on a task's GPUs (every GPU of the sample when it names none); null when none is known. */
 export function taskVramUsedMb(gpus: readonly GpuReading[], taskGpuIndices: readonly number[]): number | null {
   let total: number | null = null;
-  for (const g of gpus) {
-    if (taskGpuIndices.length > 0 && !taskGpuIndices.includes(g.index)) continue;
-    if (g.vramUsedMb !== null) total = (total ?? 0) + g.vramUsedMb;
-  }
+  for (const g of taskGpus(gpus, taskGpuIndices)) if (g.vramUsedMb !== null) total = (total ?? 0) + g.vramUsedMb;
   return total;
+}
+
+/** Mean utilisation of a task's GPUs that report one (every GPU when it names none); null when none does. */
+export function taskGpuUtilizationPercent(gpus: readonly GpuReading[], taskGpuIndices: readonly number[]): number | null {
+  const known = taskGpus(gpus, taskGpuIndices).map((g) => g.utilizationPercent).filter((v): v is number => v !== null);
+  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
 }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { progressStepsPercent, progressStepsTotal } from '../../../src/shared/metrics';
 import { parseToWebview } from '../../../src/shared/protocol';
-import { gpuReading, taskVramUsedMb, usedPercent } from '../../../src/shared/snapshot';
+import { gpuReading, taskGpuUtilizationPercent, taskVramUsedMb, usedPercent } from '../../../src/shared/snapshot';
 import { sampleState } from '../webview/fixtures';
 
 test('usedPercent: unknown, non-finite or a total that is not positive gives null, never 0', () => {
@@ -36,6 +36,10 @@ test("a task's VRAM now sums its own GPUs' known figures, every GPU when it name
   assert.equal(taskVramUsedMb(gpus, [2]), null);
   assert.equal(taskVramUsedMb(gpus, [7]), null);
   assert.equal(taskVramUsedMb([], []), null);
+  const util = [gpuReading({ index: 0, name: 'a', utilizationPercent: 20 }), gpuReading({ index: 1, name: 'b', utilizationPercent: 60 }), gpuReading({ index: 2, name: 'c' })];
+  assert.equal(taskGpuUtilizationPercent(util, []), 40, 'the mean of the GPUs that report one');
+  assert.equal(taskGpuUtilizationPercent(util, [1, 2]), 60);
+  assert.equal(taskGpuUtilizationPercent(util, [2]), null);
 });
 
 test("a task's progress counts to its bar's total, else its declared steps, else nothing", () => {

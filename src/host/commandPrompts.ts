@@ -42,7 +42,7 @@ export async function pickActiveTask(deps: CommandDeps, verb: string, arg: unkno
 }
 
 /** A quick pick that offers `offered` and also takes whatever the user types. */
-export async function pickOrType(title: string, offered: string[], value: string, placeholder: string): Promise<string | undefined> {
+async function pickOrType(title: string, offered: string[], value: string, placeholder: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const qp = vscode.window.createQuickPick();
     qp.title = title;

@@ -113,7 +113,7 @@ export function findBottlenecks(tallies: readonly RuleTally[], thresholds: Perfo
   };
 }
 
-export type AdviceCategory = Exclude<RecommendationCategory, 'generationTime'>;
+type AdviceCategory = Exclude<RecommendationCategory, 'generationTime'>;
 
 /** The original's advice per flag, in its order. */
 const ADVICE: Record<AdviceCategory, [string, string][]> = {

@@ -3,7 +3,7 @@ import type { PerformanceMetrics, PerformanceTrends } from '../../shared/metrics
 
 const TREND_BUCKETS = 10;
 
-export function emptyTrends(): PerformanceTrends {
+function emptyTrends(): PerformanceTrends {
   return { bucketStartTimes: [], bucketTaskCounts: [], generationTimeSeconds: [], successRate: [], peakVramUsageMb: [], averageCpuUsagePercent: [] };
 }
 

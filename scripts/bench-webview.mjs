@@ -54,7 +54,8 @@ try {
       const wave = (i, k) => 50 + 40 * Math.sin(i / (60 + k * 17));
       const gpu = (index, i) => ({
         index, uuid: `GPU-${index}`, name: 'NVIDIA RTX 4090', utilizationPercent: wave(i, index), memoryUtilizationPercent: 20,
-        vramUsedMb: 12000 + 100 * wave(i, index + 3), vramTotalMb: 24564, temperatureCelsius: 65, powerDrawWatts: 300,
+        vramUsedMb: 12000 + 100 * wave(i, index + 3), vramTotalMb: 24564, vramUsedPercent: ((12000 + 100 * wave(i, index + 3)) / 24564) * 100,
+        temperatureCelsius: 65, powerDrawWatts: 300,
         powerLimitWatts: 450, smClockMhz: 2500, performanceState: 'P2', mig: false,
       });
       const snap = (i) => ({
@@ -67,7 +68,7 @@ try {
       const series = {
         range: '1h', resolution: 'sample', timestamps: col((s) => s.timestamp), cpuUsagePercent: col((s) => s.cpuUsagePercent),
         ramUsageMb: col((s) => s.ramUsageMb), ramTotalMb: 32000,
-        gpus: [0, 1].map((g) => ({ index: g, name: 'NVIDIA RTX 4090', vramTotalMb: 24564, utilizationPercent: col((s) => s.gpus[g].utilizationPercent), vramUsedMb: col((s) => s.gpus[g].vramUsedMb) })),
+        gpus: [0, 1].map((g) => ({ index: g, name: 'NVIDIA RTX 4090', vramTotalMb: 24564, utilizationPercent: col((s) => s.gpus[g].utilizationPercent), vramUsedPercent: col((s) => s.gpus[g].vramUsedPercent) })),
       };
       const emptyAnalysis = {
         generatedAt: Date.now(), windowStart: Date.now() - 86400000, timeWindowHours: 24, taskCount: 0,

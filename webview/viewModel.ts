@@ -33,10 +33,6 @@ export function formatMbOf(used: number | null | undefined, total: number | null
   return `${u} / ${(total / 1024).toFixed(1)} GB`;
 }
 
-export function percentOf(used: number | null | undefined, total: number | null | undefined): number | null {
-  return isKnown(used) && isKnown(total) && total > 0 ? (used / total) * 100 : null;
-}
-
 const pad2 = (n: number): string => String(Math.floor(n)).padStart(2, '0');
 
 /** Seconds as `4.2 s`, `42 s`, `3 min 05 s`, `1 h 02 min`, `2 d 03 h`. */

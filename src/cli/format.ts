@@ -2,7 +2,7 @@
 // report. Pure functions of the engine's figures; unknown figures print as "n/a", never as 0.
 import type { CurrentSystemStatus } from '../core/engine/monitor';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
-import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
+import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import { safeErrorText, safeLabel, safeTaskId } from '../shared/text';
 
 export const NA = 'n/a';
@@ -33,9 +33,10 @@ export function seconds(value: number | null | undefined): string {
   return h > 0 ? `${h} h ${m} min ${s} s` : `${m} min ${s} s`;
 }
 
-function usedOfTotal(used: number | null, total: number | null): string {
+/** `used / total MiB (share)`; the share is the engine's figure, shown only when known. */
+function usedOfTotal(used: number | null, total: number | null, sharePercent: number | null): string {
   if (used === null && total === null) return NA;
-  const share = used !== null && total !== null && total > 0 ? ` (${pct((used / total) * 100)})` : '';
+  const share = sharePercent !== null ? ` (${pct(sharePercent)})` : '';
   return `${num(used)} / ${num(total)} MiB${share}`;
 }
 
@@ -64,7 +65,7 @@ function gpuRows(gpus: readonly GpuReading[]): string[] {
     g.name + (g.mig ? ' (MIG)' : ''),
     pct(g.utilizationPercent),
     pct(g.memoryUtilizationPercent),
-    usedOfTotal(g.vramUsedMb, g.vramTotalMb),
+    usedOfTotal(g.vramUsedMb, g.vramTotalMb, g.vramUsedPercent),
     g.temperatureCelsius === null ? NA : `${num(g.temperatureCelsius)} C`,
     g.powerDrawWatts === null ? NA : `${num(g.powerDrawWatts)}${g.powerLimitWatts === null ? '' : ` / ${num(g.powerLimitWatts)}`} W`,
     g.smClockMhz === null ? NA : `${num(g.smClockMhz)} MHz`,
@@ -82,7 +83,7 @@ function gpuHeadline(availability: GpuAvailability, count: number): string {
 export function machineLines(snapshot: SystemPerformanceSnapshot, availability: GpuAvailability): string[] {
   const lines = [
     `CPU   ${pct(snapshot.cpuUsagePercent, 1)}`,
-    `RAM   ${usedOfTotal(snapshot.ramUsageMb, snapshot.ramTotalMb)}`,
+    `RAM   ${usedOfTotal(snapshot.ramUsageMb, snapshot.ramTotalMb, usedPercent(snapshot.ramUsageMb, snapshot.ramTotalMb))}`,
     `Disk  ${pct(snapshot.diskUsagePercent)}`,
     gpuHeadline(availability, snapshot.gpus.length),
   ];

@@ -8,7 +8,7 @@ import {
   type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type HistoryRow,
   type LiveRange, type LiveSeries, type SeriesGpu, type TaskDetail, type TaskTimeline, type ToWebview,
 } from '../shared/protocol';
-import type { GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
+import { taskGpuUtilizationPercent, taskVramUsedMb, usedPercent, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import type { DashboardDataSource } from './dashboardPanel';
 
 const MINUTE_MS = 60_000;
@@ -26,7 +26,7 @@ export function seriesFromSnapshots(range: LiveRange, snapshots: readonly System
   gpuOrder.sort((a, b) => a - b);
   const gpus: SeriesGpu[] = gpuOrder.map((index) => {
     const g = names.get(index) as GpuReading;
-    return { index, name: g.name, vramTotalMb: g.vramTotalMb, utilizationPercent: [], vramUsedMb: [] };
+    return { index, name: g.name, vramTotalMb: g.vramTotalMb, utilizationPercent: [], vramUsedPercent: [] };
   });
   const series: LiveSeries = { range, resolution: 'sample', timestamps: [], cpuUsagePercent: [], ramUsageMb: [], ramTotalMb: null, gpus };
   for (const s of snapshots) {
@@ -37,18 +37,21 @@ export function seriesFromSnapshots(range: LiveRange, snapshots: readonly System
     for (const col of gpus) {
       const g = s.gpus.find((x) => x.index === col.index);
       col.utilizationPercent.push(g ? g.utilizationPercent : null);
-      col.vramUsedMb.push(g ? g.vramUsedMb : null);
+      col.vramUsedPercent.push(g ? g.vramUsedPercent : null);
     }
   }
   return series;
 }
 
-/** Columns of per-minute roll-ups (means); GPUs are one "all GPUs" entry, as the roll-ups keep them. */
+/**
+ * Columns of per-minute roll-ups (means); GPUs are one "all GPUs" entry, as the roll-ups keep them,
+ * its VRAM share of the newest known total (usedPercent, the readings' own definition).
+ */
 export function seriesFromRollups(range: LiveRange, rollups: readonly MinuteRollup[], ramTotalMb: number | null): LiveSeries {
   const anyGpu = rollups.some((r) => r.averageGpuUsagePercent !== null || r.averageVramUsageMb !== null);
   const vramTotal = [...rollups].reverse().find((r) => r.vramTotalMb !== null)?.vramTotalMb ?? null;
   const gpus: SeriesGpu[] = anyGpu
-    ? [{ index: -1, name: 'All GPUs', vramTotalMb: vramTotal, utilizationPercent: rollups.map((r) => r.averageGpuUsagePercent), vramUsedMb: rollups.map((r) => r.averageVramUsageMb) }]
+    ? [{ index: -1, name: 'All GPUs', vramTotalMb: vramTotal, utilizationPercent: rollups.map((r) => r.averageGpuUsagePercent), vramUsedPercent: rollups.map((r) => usedPercent(r.averageVramUsageMb, vramTotal)) }]
     : [];
   return {
     range,
@@ -67,25 +70,8 @@ export function buildSeries(source: DashboardDataSource, range: LiveRange, now: 
   return seriesFromSnapshots(range, source.recentSnapshots(since));
 }
 
-/** The GPUs a task ran on, or every GPU of the snapshot when it names none. */
-function taskGpus(s: SystemPerformanceSnapshot, indices: readonly number[]): GpuReading[] {
-  return indices.length === 0 ? s.gpus : s.gpus.filter((g) => indices.includes(g.index));
-}
-
-function sumKnown(values: (number | null)[]): number | null {
-  let total: number | null = null;
-  for (const v of values) if (v !== null) total = (total ?? 0) + v;
-  return total;
-}
-
-function meanKnown(values: (number | null)[]): number | null {
-  const known = values.filter((v): v is number => v !== null);
-  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
-}
-
 export function activeTaskInfo(task: PerformanceMetrics, latest: SystemPerformanceSnapshot | null, progressPercent: number | null): ActiveTaskInfo {
-  const gpus = latest ? taskGpus(latest, task.gpuIndices) : [];
-  return { task, progressPercent, currentVramMb: sumKnown(gpus.map((g) => g.vramUsedMb)) };
+  return { task, progressPercent, currentVramMb: latest ? taskVramUsedMb(latest.gpus, task.gpuIndices) : null };
 }
 
 export function historyRow(t: PerformanceMetrics): HistoryRow {
@@ -115,8 +101,8 @@ export function taskTimeline(task: PerformanceMetrics, snapshots: readonly Syste
     return {
       resolution: 'sample',
       timestamps: inTask.map((s) => s.timestamp),
-      vramUsedMb: inTask.map((s) => sumKnown(taskGpus(s, task.gpuIndices).map((g) => g.vramUsedMb))),
-      gpuUtilizationPercent: inTask.map((s) => meanKnown(taskGpus(s, task.gpuIndices).map((g) => g.utilizationPercent))),
+      vramUsedMb: inTask.map((s) => taskVramUsedMb(s.gpus, task.gpuIndices)),
+      gpuUtilizationPercent: inTask.map((s) => taskGpuUtilizationPercent(s.gpus, task.gpuIndices)),
       cpuUsagePercent: inTask.map((s) => s.cpuUsagePercent),
     };
   }

@@ -1,5 +1,6 @@
 // Adapts the host engine to what the dashboard reads (DashboardDataSource). Selection only: every
 // figure comes from the engine.
+import { progressStepsPercent } from '../shared/metrics';
 import type { HostEngine } from './engine';
 import type { DashboardDataSource } from './dashboardPanel';
 
@@ -14,9 +15,7 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
     activeTasks: () => m.getActiveTasks(),
     taskProgress: (taskId) => {
       const t = m.getActiveTasks().find((task) => task.taskId === taskId);
-      const done = t?.stepsCompleted;
-      const total = t ? (t.stepsTotal ?? (t.steps > 0 ? t.steps : null)) : null;
-      return t && done !== null && done !== undefined && total !== null && total > 0 ? Math.min(100, (done / total) * 100) : null;
+      return t ? progressStepsPercent(t) : null;
     },
     analysis: (hours) => m.getPerformanceAnalysis(hours),
     history: (hours) => (hours === null ? m.getHistory() : m.getHistory(hours)),

@@ -1,8 +1,8 @@
 // Turns the engine's latest snapshot into the status bar's text, accessible label and tooltip
 // Markdown. Pure (no `vscode` import) so plain-node unit tests cover every case; figures are
 // formatted here, never computed.
-import type { PerformanceMetrics } from '../shared/metrics';
-import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../shared/snapshot';
+import { progressStepsTotal, type PerformanceMetrics } from '../shared/metrics';
+import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 
 export interface StatusBarView {
   /** Text with codicons, e.g. `$(pulse) GPU 87% · 21.4/24.0 GB`. */
@@ -34,12 +34,8 @@ export function formatGb(mb: number | null | undefined): string {
   return mb === null || mb === undefined || !Number.isFinite(mb) ? UNKNOWN : (mb / 1024).toFixed(1);
 }
 
-function ratioPercent(used: number | null, total: number | null): number | null {
-  return used !== null && total !== null && total > 0 ? (used / total) * 100 : null;
-}
-
 function ramPercent(s: SystemPerformanceSnapshot): number | null {
-  return ratioPercent(s.ramUsageMb, s.ramTotalMb);
+  return usedPercent(s.ramUsageMb, s.ramTotalMb);
 }
 
 /**
@@ -59,7 +55,7 @@ export function pickGpu(gpus: readonly GpuReading[], selection: 'auto' | 'busies
     if (!best) { best = g; continue; }
     const a = g.utilizationPercent ?? -1;
     const b = best.utilizationPercent ?? -1;
-    if (a > b || (a === b && (ratioPercent(g.vramUsedMb, g.vramTotalMb) ?? -1) > (ratioPercent(best.vramUsedMb, best.vramTotalMb) ?? -1))) best = g;
+    if (a > b || (a === b && (g.vramUsedPercent ?? -1) > (best.vramUsedPercent ?? -1))) best = g;
   }
   return best;
 }
@@ -78,7 +74,7 @@ function severityOf(s: SystemPerformanceSnapshot, t: StatusThresholds): StatusBa
     else if (value >= limit && level !== 'error') level = 'warning';
   };
   for (const g of s.gpus) {
-    bump(ratioPercent(g.vramUsedMb, g.vramTotalMb), t.vramPercent);
+    bump(g.vramUsedPercent, t.vramPercent);
     if (g.temperatureCelsius !== null) {
       if (g.temperatureCelsius >= t.temperatureCelsius + 5) level = 'error';
       else if (g.temperatureCelsius >= t.temperatureCelsius && level !== 'error') level = 'warning';
@@ -122,12 +118,12 @@ export function shortTaskName(taskId: string): string {
 
 /**
  * A running task's progress as its run reports it: `12/50 ETA 0:14` (ETA from the reported rate),
- * or null when it reports none. The total is the current bar's, else the task's steps.
+ * or null when it reports none. The total is the current bar's, else the task's steps (progressStepsTotal).
  */
 export function taskProgress(task: PerformanceMetrics): { text: string; label: string } | null {
   const done = task.stepsCompleted;
   if (done === null || done === undefined) return null;
-  const total = task.stepsTotal ?? (task.steps > 0 ? task.steps : null);
+  const total = progressStepsTotal(task);
   if (total === null) return { text: `${done}`, label: `${done} steps done` };
   const rate = task.stepsPerSecond;
   const left = Math.max(0, total - done);
@@ -135,6 +131,43 @@ export function taskProgress(task: PerformanceMetrics): { text: string; label: s
   return {
     text: `${done}/${total}${eta !== null && left > 0 ? ` ETA ${eta}` : ''}`,
     label: `step ${done} of ${total}${eta !== null && left > 0 ? `, about ${eta} left` : ''}`,
+  };
+}
+
+/** The machine part of the item: the chosen GPU's figures, else CPU and RAM. */
+function machineText(s: SystemPerformanceSnapshot, gpu: GpuReading | undefined, format: NonNullable<StatusContext['format']>): { text: string; label: string } {
+  if (!gpu) {
+    return {
+      text: format === 'compact'
+        ? `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatPercent(ramPercent(s))}`
+        : `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB`,
+      label: `CPU ${formatPercent(s.cpuUsagePercent)}, RAM ${formatGb(s.ramUsageMb)} of ${formatGb(s.ramTotalMb)} gigabytes`,
+    };
+  }
+  const more = s.gpus.length > 1 ? ` (+${s.gpus.length - 1})` : '';
+  let text: string;
+  if (format === 'compact') {
+    text = `$(pulse) ${formatPercent(gpu.utilizationPercent)} · ${formatPercent(gpu.vramUsedPercent)}${more}`;
+  } else {
+    text = `$(pulse) GPU ${formatPercent(gpu.utilizationPercent)} · ${formatGb(gpu.vramUsedMb)}/${formatGb(gpu.vramTotalMb)} GB${more}`;
+    if (format === 'detailed') {
+      text += ` · ${gpu.temperatureCelsius === null ? 'N/A' : `${Math.round(gpu.temperatureCelsius)}°C`} · ${gpu.powerDrawWatts === null ? 'N/A' : `${Math.round(gpu.powerDrawWatts)} W`}`;
+    }
+  }
+  const label = `GPU ${gpu.index} utilisation ${formatPercent(gpu.utilizationPercent)}, VRAM ${formatGb(gpu.vramUsedMb)} of ${formatGb(gpu.vramTotalMb)} gigabytes${s.gpus.length > 1 ? `, ${s.gpus.length} GPUs` : ''}`;
+  return { text, label };
+}
+
+/** The first active task's part of the item: name, elapsed time, progress, and how many more run. */
+function taskText(tasks: readonly PerformanceMetrics[], now: number): { text: string; label: string } {
+  const task = tasks[0];
+  if (!task) return { text: '', label: '' };
+  const more = tasks.length > 1 ? ` +${tasks.length - 1}` : '';
+  const elapsed = formatElapsed(now - task.startTime);
+  const progress = taskProgress(task);
+  return {
+    text: ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${progress ? ` · ${progress.text}` : ''}${more}`,
+    label: `, task ${shortTaskName(task.taskId)} running for ${elapsed}${progress ? `, ${progress.label}` : ''}${tasks.length > 1 ? `, ${tasks.length} active tasks` : ''}`,
   };
 }
 
@@ -155,39 +188,12 @@ export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: Status
       severity: null,
     };
   }
-  const format = ctx.format ?? 'standard';
-  const task = ctx.activeTasks[0];
-  const gpu = pickGpu(s.gpus, ctx.gpuSelection ?? 'auto', task?.gpuIndices ?? []);
-  let text: string;
-  let label: string;
-  if (gpu) {
-    const more = s.gpus.length > 1 ? ` (+${s.gpus.length - 1})` : '';
-    const vramPct = formatPercent(ratioPercent(gpu.vramUsedMb, gpu.vramTotalMb));
-    if (format === 'compact') {
-      text = `$(pulse) ${formatPercent(gpu.utilizationPercent)} · ${vramPct}${more}`;
-    } else {
-      text = `$(pulse) GPU ${formatPercent(gpu.utilizationPercent)} · ${formatGb(gpu.vramUsedMb)}/${formatGb(gpu.vramTotalMb)} GB${more}`;
-      if (format === 'detailed') {
-        text += ` · ${gpu.temperatureCelsius === null ? 'N/A' : `${Math.round(gpu.temperatureCelsius)}°C`} · ${gpu.powerDrawWatts === null ? 'N/A' : `${Math.round(gpu.powerDrawWatts)} W`}`;
-      }
-    }
-    label = `GPU ${gpu.index} utilisation ${formatPercent(gpu.utilizationPercent)}, VRAM ${formatGb(gpu.vramUsedMb)} of ${formatGb(gpu.vramTotalMb)} gigabytes${s.gpus.length > 1 ? `, ${s.gpus.length} GPUs` : ''}`;
-  } else {
-    text = format === 'compact'
-      ? `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatPercent(ramPercent(s))}`
-      : `$(pulse) CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB`;
-    label = `CPU ${formatPercent(s.cpuUsagePercent)}, RAM ${formatGb(s.ramUsageMb)} of ${formatGb(s.ramTotalMb)} gigabytes`;
-  }
-  if (task) {
-    const more = ctx.activeTasks.length > 1 ? ` +${ctx.activeTasks.length - 1}` : '';
-    const elapsed = formatElapsed(ctx.now - task.startTime);
-    const progress = taskProgress(task);
-    text += ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${progress ? ` · ${progress.text}` : ''}${more}`;
-    label += `, task ${shortTaskName(task.taskId)} running for ${elapsed}${progress ? `, ${progress.label}` : ''}${ctx.activeTasks.length > 1 ? `, ${ctx.activeTasks.length} active tasks` : ''}`;
-  }
+  const gpu = pickGpu(s.gpus, ctx.gpuSelection ?? 'auto', ctx.activeTasks[0]?.gpuIndices ?? []);
+  const machine = machineText(s, gpu, ctx.format ?? 'standard');
+  const task = taskText(ctx.activeTasks, ctx.now);
   return {
-    text,
-    accessibleLabel: label.replace(/%/g, ' percent'),
+    text: machine.text + task.text,
+    accessibleLabel: (machine.label + task.label).replace(/%/g, ' percent'),
     tooltipMarkdown: formatTooltip(s, ctx),
     severity: severityOf(s, ctx.thresholds ?? defaultStatusThresholds),
   };

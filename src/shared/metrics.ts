@@ -236,6 +236,21 @@ export interface PerformanceAnalysis {
   failuresByErrorCategory: Record<string, number>;
 }
 
+/**
+ * The steps a task's progress counts to: its current progress bar's total, else its declared
+ * `steps` when positive; null when neither is known. The status bar and the dashboard both use it.
+ */
+export function progressStepsTotal(task: Pick<PerformanceMetrics, 'steps' | 'stepsTotal'>): number | null {
+  return task.stepsTotal ?? (task.steps > 0 ? task.steps : null);
+}
+
+/** Share of `progressStepsTotal` done, in percent (at most 100); null when the task reports no progress. */
+export function progressStepsPercent(task: Pick<PerformanceMetrics, 'steps' | 'stepsTotal' | 'stepsCompleted'>): number | null {
+  const done = task.stepsCompleted;
+  const total = progressStepsTotal(task);
+  return done !== null && done !== undefined && total !== null && total > 0 ? Math.min(100, (done / total) * 100) : null;
+}
+
 /** True for a status that ended the task. */
 export function isFinished(status: TaskStatus): boolean {
   return status !== 'running';

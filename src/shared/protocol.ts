@@ -59,7 +59,8 @@ export interface SeriesGpu {
   name: string;
   vramTotalMb: number | null;
   utilizationPercent: (number | null)[];
-  vramUsedMb: (number | null)[];
+  /** VRAM in use, percent of the GPU's total: each reading's `vramUsedPercent` (what the chart draws). */
+  vramUsedPercent: (number | null)[];
 }
 
 /**
@@ -82,7 +83,7 @@ export interface ActiveTaskInfo {
   task: PerformanceMetrics;
   /** 0..100 where the task reports progress, else null. */
   progressPercent: number | null;
-  /** VRAM in use now on the task's GPUs (or by its process tree), null when unknown. */
+  /** VRAM in use now on the task's GPUs (every GPU when it names none; shared taskVramUsedMb), null when unknown. */
   currentVramMb: number | null;
 }
 
@@ -190,7 +191,7 @@ const taskStatus = oneOf(TASK_STATUSES);
 
 const gpuReading = obj<GpuReading>({
   index: int, uuid: nstr, name: text, utilizationPercent: nnum, memoryUtilizationPercent: nnum,
-  vramUsedMb: nnum, vramTotalMb: nnum, temperatureCelsius: nnum, powerDrawWatts: nnum,
+  vramUsedMb: nnum, vramTotalMb: nnum, vramUsedPercent: nnum, temperatureCelsius: nnum, powerDrawWatts: nnum,
   powerLimitWatts: nnum, smClockMhz: nnum, performanceState: nstr, mig: bool,
 });
 
@@ -261,7 +262,7 @@ export const checkPerformanceAnalysis = obj<PerformanceAnalysis>({
 
 const thresholds = obj<DashboardThresholds>({ cpuPercent: num, ramPercent: num, vramPercent: num, minSuccessRate: num, efficiencyBaselineSeconds: num });
 
-const seriesGpu = obj<SeriesGpu>({ index: int, name: text, vramTotalMb: nnum, utilizationPercent: nnumArr, vramUsedMb: nnumArr });
+const seriesGpu = obj<SeriesGpu>({ index: int, name: text, vramTotalMb: nnum, utilizationPercent: nnumArr, vramUsedPercent: nnumArr });
 
 /** Columns must all have one value per timestamp, or the charts would misalign. */
 function sameLength<T>(check: Check<T>, columns: (v: T) => unknown[][], anchor: (v: T) => unknown[]): Check<T> {
@@ -278,7 +279,7 @@ export const checkLiveSeries = sameLength(
     range, resolution: oneOf(['sample', 'minute'] as const), timestamps: arr(num), cpuUsagePercent: nnumArr,
     ramUsageMb: nnumArr, ramTotalMb: nnum, gpus: arr(seriesGpu, 64),
   }),
-  (s) => [s.cpuUsagePercent, s.ramUsageMb, ...s.gpus.flatMap((g) => [g.utilizationPercent, g.vramUsedMb])],
+  (s) => [s.cpuUsagePercent, s.ramUsageMb, ...s.gpus.flatMap((g) => [g.utilizationPercent, g.vramUsedPercent])],
   (s) => s.timestamps,
 );
 

@@ -13,6 +13,12 @@ export interface GpuReading {
   memoryUtilizationPercent: number | null;
   vramUsedMb: number | null;
   vramTotalMb: number | null;
+  /**
+   * VRAM in use as a percent of the device's total (not `memoryUtilizationPercent`, which is the
+   * memory controller's busy time). Set by `gpuReading()` from the two figures above, so every
+   * face shows the same figure and none computes it.
+   */
+  vramUsedPercent: number | null;
   temperatureCelsius: number | null;
   powerDrawWatts: number | null;
   powerLimitWatts: number | null;
@@ -60,20 +66,51 @@ export interface SystemPerformanceSnapshot {
   gpus: GpuReading[];
 }
 
-/** A reading with every figure unknown except those given: providers that see only a few fields. */
-export function gpuReading(known: Pick<GpuReading, 'index' | 'name'> & Partial<GpuReading>): GpuReading {
+/** `used` as a percent of `total`; null when either is unknown or the total is not positive. */
+export function usedPercent(used: number | null | undefined, total: number | null | undefined): number | null {
+  return typeof used === 'number' && Number.isFinite(used) && typeof total === 'number' && Number.isFinite(total) && total > 0 ? (used / total) * 100 : null;
+}
+
+/**
+ * Every GPU reading is built here: the figures a provider read (any it could not stay unknown), and
+ * `vramUsedPercent` derived from them, never given.
+ */
+export function gpuReading(known: Pick<GpuReading, 'index' | 'name'> & Partial<Omit<GpuReading, 'vramUsedPercent'>>): GpuReading {
+  const vramUsedMb = known.vramUsedMb ?? null;
+  const vramTotalMb = known.vramTotalMb ?? null;
+  // Fields in the interface's order, so a reading prints the same whichever provider built it.
   return {
-    uuid: null,
-    utilizationPercent: null,
-    memoryUtilizationPercent: null,
-    vramUsedMb: null,
-    vramTotalMb: null,
-    temperatureCelsius: null,
-    powerDrawWatts: null,
-    powerLimitWatts: null,
-    smClockMhz: null,
-    performanceState: null,
-    mig: false,
-    ...known,
+    index: known.index,
+    uuid: known.uuid ?? null,
+    name: known.name,
+    utilizationPercent: known.utilizationPercent ?? null,
+    memoryUtilizationPercent: known.memoryUtilizationPercent ?? null,
+    vramUsedMb,
+    vramTotalMb,
+    vramUsedPercent: usedPercent(vramUsedMb, vramTotalMb),
+    temperatureCelsius: known.temperatureCelsius ?? null,
+    powerDrawWatts: known.powerDrawWatts ?? null,
+    powerLimitWatts: known.powerLimitWatts ?? null,
+    smClockMhz: known.smClockMhz ?? null,
+    performanceState: known.performanceState ?? null,
+    mig: known.mig ?? false,
   };
+}
+
+/** The GPUs a task ran on, or every GPU of the sample when it names none. */
+function taskGpus(gpus: readonly GpuReading[], taskGpuIndices: readonly number[]): readonly GpuReading[] {
+  return taskGpuIndices.length === 0 ? gpus : gpus.filter((g) => taskGpuIndices.includes(g.index));
+}
+
+/** VRAM in use on a task's GPUs (every GPU of the sample when it names none); null when none is known. */
+export function taskVramUsedMb(gpus: readonly GpuReading[], taskGpuIndices: readonly number[]): number | null {
+  let total: number | null = null;
+  for (const g of taskGpus(gpus, taskGpuIndices)) if (g.vramUsedMb !== null) total = (total ?? 0) + g.vramUsedMb;
+  return total;
+}
+
+/** Mean utilisation of a task's GPUs that report one (every GPU when it names none); null when none does. */
+export function taskGpuUtilizationPercent(gpus: readonly GpuReading[], taskGpuIndices: readonly number[]): number | null {
+  const known = taskGpus(gpus, taskGpuIndices).map((g) => g.utilizationPercent).filter((v): v is number => v !== null);
+  return known.length === 0 ? null : known.reduce((a, b) => a + b, 0) / known.length;
 }

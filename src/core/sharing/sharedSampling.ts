@@ -7,7 +7,7 @@
 // than a small skew in the future, and every figure outside what hardware can show (negative,
 // a share over 100 %, more VRAM used than there is, a temperature no GPU survives) is unknown.
 import { join } from 'node:path';
-import type { GpuAvailability, GpuReading } from '../../shared/snapshot';
+import { gpuReading, type GpuAvailability, type GpuReading } from '../../shared/snapshot';
 import { safeText } from '../../shared/text';
 import { isFreshTimestamp } from './freshness';
 import type { Role, RoleSource } from './leadership';
@@ -58,7 +58,8 @@ function parseGpuReading(v: unknown): GpuReading | null {
   const o = obj(v);
   if (!o || !Number.isInteger(o.index) || (o.index as number) < 0 || (o.index as number) > 1023 || typeof o.name !== 'string') return null;
   const vramTotalMb = mebibytes(o.vramTotalMb);
-  return {
+  // Through the builder: the percent is derived here, never taken from the file.
+  return gpuReading({
     index: o.index as number,
     uuid: strOrNull(o.uuid),
     name: safeText(o.name, 200),
@@ -73,7 +74,7 @@ function parseGpuReading(v: unknown): GpuReading | null {
     smClockMhz: inRange(o.smClockMhz, 0, 100_000),
     performanceState: strOrNull(o.performanceState, 8),
     mig: o.mig === true,
-  };
+  });
 }
 
 function parseGpuSample(v: unknown): GpuSample | null {

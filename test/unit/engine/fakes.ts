@@ -1,6 +1,6 @@
 // Fakes for the engine's ports and a builder for task records, shared by the engine tests.
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
-import type { GpuAvailability, GpuReading } from '../../../src/shared/snapshot';
+import { gpuReading, type GpuAvailability, type GpuReading } from '../../../src/shared/snapshot';
 import type { GpuProvider, GpuSample, ProcessSampler, ProcessTreeReading, SystemReading, SystemSampler } from '../../../src/core/ports';
 
 export function makeTask(overrides: Partial<PerformanceMetrics> = {}): PerformanceMetrics {
@@ -49,8 +49,8 @@ export function makeTask(overrides: Partial<PerformanceMetrics> = {}): Performan
   };
 }
 
-export function gpu(index: number, overrides: Partial<GpuReading> = {}): GpuReading {
-  return {
+export function gpu(index: number, overrides: Partial<Omit<GpuReading, 'vramUsedPercent'>> = {}): GpuReading {
+  return gpuReading({
     index,
     uuid: `GPU-${index}`,
     name: 'NVIDIA Test',
@@ -65,7 +65,7 @@ export function gpu(index: number, overrides: Partial<GpuReading> = {}): GpuRead
     performanceState: 'P2',
     mig: false,
     ...overrides,
-  };
+  });
 }
 
 /** Returns the queued readings in order (the last one repeats); an Error entry rejects that call. */

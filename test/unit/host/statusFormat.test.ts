@@ -3,17 +3,17 @@ import assert from 'node:assert/strict';
 import { escapeMarkdown, formatElapsed, formatGb, formatPercent, formatStatusBar, pickGpu, shortTaskName, taskProgress } from '../../../src/host/statusFormat';
 import { formatStatusReport } from '../../../src/host/statusReport';
 import { readSettings } from '../../../src/host/settings';
-import type { GpuReading, SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
+import { gpuReading, type GpuReading, type SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
 import { makeTask } from '../engine/fakes';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
 
-function gpu(over: Partial<GpuReading>): GpuReading {
-  return {
+function gpu(over: Partial<Omit<GpuReading, 'vramUsedPercent'>>): GpuReading {
+  return gpuReading({
     index: 0, uuid: null, name: 'NVIDIA RTX 4090', utilizationPercent: 87, memoryUtilizationPercent: 40,
     vramUsedMb: 21913.6, vramTotalMb: 24576, temperatureCelsius: 70, powerDrawWatts: 300, powerLimitWatts: 450,
     smClockMhz: 2500, performanceState: 'P2', mig: false, ...over,
-  };
+  });
 }
 
 function snap(over: Partial<SystemPerformanceSnapshot> = {}): SystemPerformanceSnapshot {
@@ -147,4 +147,17 @@ test('a running task that reports progress shows steps and ETA after its name', 
   assert.equal(taskProgress({ ...task, stepsCompleted: 50 })?.text, '50/50');
   assert.equal(taskProgress({ ...task, stepsCompleted: null }), null);
   assert.equal(taskProgress(makeTask()), null);
+});
+
+test('the VRAM share is the reading\'s own figure: the status bar formats it, never recomputes it', () => {
+  // A reading whose share disagrees with its MiB (as no built reading can): the face must show the share.
+  const reading: GpuReading = { ...gpu({}), vramUsedPercent: 12 };
+  const ctx = { gpu: null, activeTasks: [], now: NOW };
+  assert.equal(formatStatusBar(snap({ gpus: [reading] }), { ...ctx, format: 'compact' }).text, '$(pulse) 87% · 12%');
+  assert.equal(formatStatusBar(snap({ gpus: [{ ...reading, vramUsedPercent: 96 }] }), ctx).severity, 'error');
+  assert.equal(formatStatusBar(snap({ gpus: [{ ...reading, vramUsedPercent: null }] }), { ...ctx, format: 'compact' }).text, '$(pulse) 87% · N/A');
+  // Busiest: equal utilisation, then the larger share.
+  const a = { ...reading, index: 0, vramUsedPercent: 10 };
+  const b = { ...reading, index: 1, vramUsedPercent: 20 };
+  assert.equal(pickGpu([a, b], 'busiest')?.index, 1);
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { LeaderLock } from '../../../src/core/sharing/leadership';
 import { LIVE_FILE_NAME, SharedSampling, parsePublishedSample } from '../../../src/core/sharing/sharedSampling';
 import type { GpuProvider, GpuSample, SystemReading, SystemSampler } from '../../../src/core/ports';
-import type { GpuAvailability } from '../../../src/shared/snapshot';
+import { gpuReading, type GpuAvailability } from '../../../src/shared/snapshot';
 import { FakeClock, flushPromises } from '../helpers/fakeClock';
 import { waitUntil } from '../helpers/waitUntil';
 
@@ -36,7 +36,7 @@ class CountingGpu implements GpuProvider {
     this.reads++;
     return {
       timestamp: this.clock.now(),
-      gpus: [{ index: 0, uuid: 'GPU-1', name: 'Fake', utilizationPercent: 50, memoryUtilizationPercent: 5, vramUsedMb: 512, vramTotalMb: 8192, temperatureCelsius: 40, powerDrawWatts: 100, powerLimitWatts: 300, smClockMhz: 1000, performanceState: 'P0', mig: false }],
+      gpus: [gpuReading({ index: 0, uuid: 'GPU-1', name: 'Fake', utilizationPercent: 50, memoryUtilizationPercent: 5, vramUsedMb: 512, vramTotalMb: 8192, temperatureCelsius: 40, powerDrawWatts: 100, powerLimitWatts: 300, smClockMhz: 1000, performanceState: 'P0', mig: false })],
       processes: [{ pid: 4242, gpuUuid: 'GPU-1', usedMemoryMb: 500 }],
     };
   }
@@ -145,6 +145,13 @@ test('a stale or hostile live file gives unknowns, not figures', async () => {
   assert.equal(odd?.gpu?.gpus[0]?.name.length, 200);
   assert.equal(odd?.gpu?.gpus[0]?.vramUsedMb, null);
   assert.deepEqual(odd?.gpu?.processes, [{ pid: 3, gpuUuid: null, usedMemoryMb: 7 }]);
+  // The VRAM share is derived from the file's MiB figures, never taken from the file.
+  const share = parsePublishedSample(JSON.stringify({
+    version: 1, pid: 1, publishedAt: 5,
+    gpu: { timestamp: 5, gpus: [{ index: 0, name: 'g', vramUsedMb: 2048, vramTotalMb: 8192, vramUsedPercent: 99 }, { index: 1, name: 'h', vramUsedMb: 1, vramUsedPercent: 'x' }] },
+    availability: { provider: 'nvidia', available: true, reason: null },
+  }));
+  assert.deepEqual(share?.gpu?.gpus.map((g) => g.vramUsedPercent), [25, null]);
   await b.shared.dispose();
   await b.lock.stop();
 });

@@ -18,6 +18,9 @@ test('snapshot columns: one GPU entry per device, missing readings are null', ()
   assert.deepEqual(s.gpus.map((g) => g.index), [0, 1]);
   assert.deepEqual(s.gpus[0]?.utilizationPercent, [10, null]);
   assert.deepEqual(s.gpus[1]?.utilizationPercent, [null, 30], 'a GPU absent from a sample is unknown there, not 0');
+  // The VRAM column is each reading's own share (what the chart draws), not MiB for the page to divide.
+  assert.deepEqual(s.gpus[0]?.vramUsedPercent, [snaps[0]?.gpus[0]?.vramUsedPercent, snaps[1]?.gpus[1]?.vramUsedPercent]);
+  assert.deepEqual(s.gpus[1]?.vramUsedPercent, [null, snaps[1]?.gpus[0]?.vramUsedPercent]);
   assert.ok(parseToWebview({ type: 'series', series: s }).ok);
   const none = seriesFromSnapshots('1h', []);
   assert.deepEqual(none.timestamps, []);
@@ -38,6 +41,9 @@ test('roll-up columns: per-minute means, GPUs merged, none when no GPU was ever 
   assert.deepEqual(s.cpuUsagePercent, [30, null]);
   assert.equal(s.gpus.length, 1);
   assert.equal(s.gpus[0]?.name, 'All GPUs');
+  assert.deepEqual(s.gpus[0]?.vramUsedPercent, [(12_000 / 24_564) * 100, (12_000 / 24_564) * 100]);
+  const noTotal = seriesFromRollups('24h', [rollup(NOW, { vramTotalMb: null })], null);
+  assert.deepEqual(noTotal.gpus[0]?.vramUsedPercent, [null], 'no known total: the share is unknown');
   const cpuOnly = seriesFromRollups('24h', [rollup(NOW, { averageGpuUsagePercent: null, averageVramUsageMb: null })], null);
   assert.deepEqual(cpuOnly.gpus, []);
 });

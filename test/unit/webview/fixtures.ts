@@ -4,18 +4,18 @@ import { analyzePerformance } from '../../../src/core/engine/analysis';
 import { DEFAULT_THRESHOLDS } from '../../../src/core/engine/config';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import type { DashboardState } from '../../../src/shared/protocol';
-import type { GpuReading, SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
+import { gpuReading as buildGpuReading, type GpuReading, type SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
 import { makeTask } from '../engine/fakes';
 
 export const NOW = Date.UTC(2026, 0, 10, 12);
 export const HOSTILE = '<img src=x onerror=alert(1)>';
 
-export function gpuReading(index: number, over: Partial<GpuReading> = {}): GpuReading {
-  return {
+export function gpuReading(index: number, over: Partial<Omit<GpuReading, 'vramUsedPercent'>> = {}): GpuReading {
+  return buildGpuReading({
     index, uuid: `GPU-${index}`, name: 'NVIDIA RTX 4090', utilizationPercent: 50, memoryUtilizationPercent: 20,
     vramUsedMb: 8000, vramTotalMb: 24_564, temperatureCelsius: 60, powerDrawWatts: 200, powerLimitWatts: 450,
     smClockMhz: 2500, performanceState: 'P2', mig: false, ...over,
-  };
+  });
 }
 
 export function snapshot(timestamp: number, over: Partial<SystemPerformanceSnapshot> = {}): SystemPerformanceSnapshot {
@@ -49,7 +49,7 @@ export function sampleState(tasks = sampleTasks()): DashboardState {
     gpuAvailability: { provider: 'nvidia', available: true, reason: null },
     monitoring: true,
     latest: snapshot(NOW),
-    series: { range: '5m', resolution: 'sample', timestamps: [NOW - 1000, NOW], cpuUsagePercent: [10, null], ramUsageMb: [8000, 8100], ramTotalMb: 32_000, gpus: [{ index: 0, name: 'GPU', vramTotalMb: 24_564, utilizationPercent: [null, 40], vramUsedMb: [1000, 1200] }] },
+    series: { range: '5m', resolution: 'sample', timestamps: [NOW - 1000, NOW], cpuUsagePercent: [10, null], ramUsageMb: [8000, 8100], ramTotalMb: 32_000, gpus: [{ index: 0, name: 'GPU', vramTotalMb: 24_564, utilizationPercent: [null, 40], vramUsedPercent: [4, 5] }] },
     activeTasks: [{ task: task({ taskId: 'live', status: 'running', endTime: null, generationTimeSeconds: null }), progressPercent: null, currentVramMb: 9000 }],
     analysis: { windowHours: 24, analysis, rows: [], totalRows: tasks.length },
     totalTaskCount: tasks.length,

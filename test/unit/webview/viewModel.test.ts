@@ -9,7 +9,7 @@ import { historyRow } from '../../../src/host/dashboardData';
 import {
   DEFAULT_QUERY, NA, decimate, distinctValues, efficiencyExplanation, formatDateTime, formatElapsed, formatEvidence,
   formatMb, formatMbOf, formatPercent, formatRatio, formatRelative, formatSeconds, formatTick, formatWindow,
-  percentOf, queryRows, rowResolution, timeTicks,
+  queryRows, rowResolution, timeTicks,
 } from '../../../webview/viewModel';
 import { HOSTILE, NOW, sampleTasks, task } from './fixtures';
 
@@ -26,10 +26,6 @@ test('unknown values read N/A, never 0', () => {
   assert.equal(formatRatio(0), '0.0%');
   assert.equal(formatMb(0), '0 MB');
   assert.equal(formatSeconds(0), '0.0 s');
-  assert.equal(percentOf(null, 100), null);
-  assert.equal(percentOf(50, null), null);
-  assert.equal(percentOf(50, 0), null);
-  assert.equal(percentOf(50, 200), 25);
 });
 
 test('percents, ratios and memory sizes', () => {

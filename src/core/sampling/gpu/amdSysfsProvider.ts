@@ -2,7 +2,7 @@
 // sample, no child process, no root. Per-process VRAM is not attributed (it would need fdinfo scans).
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import type { GpuAvailability, GpuReading } from '../../../shared/snapshot';
+import { gpuReading, type GpuAvailability, type GpuReading } from '../../../shared/snapshot';
 import { systemClock, type Clock, type GpuProvider, type GpuSample } from '../../ports';
 import { sanitizeText } from './nvidiaSmiParser';
 
@@ -100,7 +100,7 @@ export async function readAmdCard(card: AmdCard): Promise<GpuReading> {
     h ? readInt(join(h, 'freq1_input')) : null,
   ]);
   const powerMicro = powerAvgMicro ?? powerInputMicro;
-  return {
+  return gpuReading({
     index: card.index,
     uuid: card.uuid,
     name: card.name,
@@ -114,7 +114,7 @@ export async function readAmdCard(card: AmdCard): Promise<GpuReading> {
     smClockMhz: sclkHz !== null && sclkHz > 0 ? sclkHz / 1e6 : null,
     performanceState: null,
     mig: false,
-  };
+  });
 }
 
 export class AmdSysfsProvider implements GpuProvider {

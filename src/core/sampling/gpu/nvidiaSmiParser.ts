@@ -1,7 +1,7 @@
 // Pure parsing of `nvidia-smi --query-gpu=... --format=csv,noheader,nounits` lines and of
 // `--query-compute-apps` lines. No I/O here: the provider feeds lines, tests feed recorded fixtures.
 // Every value the tool could not give ([N/A], [Not Supported], garbage) becomes null, never 0.
-import type { GpuReading } from '../../../shared/snapshot';
+import { gpuReading, type GpuReading } from '../../../shared/snapshot';
 import type { GpuProcessUsage } from '../../ports';
 
 /** The query names this project asks for, in the order they appear on a line. */
@@ -121,7 +121,7 @@ export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]):
   const migText = get('mig.mode.current');
   const mig = (migText !== null && migText.toLowerCase() === 'enabled') || (uuid !== null && uuid.startsWith('MIG-'));
 
-  const reading: GpuReading = {
+  const reading = gpuReading({
     index: Number(indexText),
     uuid,
     name: name || `GPU ${indexText}`,
@@ -135,7 +135,7 @@ export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]):
     smClockMhz: nonNegative(num('clocks.sm')),
     performanceState,
     mig,
-  };
+  });
   // A line whose every value is unknown (a lost GPU) is kept: the device showing as unknown tells
   // the user more than the device vanishing from the list.
   return { ok: true, reading };

@@ -29,6 +29,7 @@ test('one GPU: every field lands in its named figure with its unit', () => {
       memoryUtilizationPercent: 41,
       vramUsedMb: 20314,
       vramTotalMb: 24564,
+      vramUsedPercent: (20314 / 24564) * 100,
       temperatureCelsius: 71,
       powerDrawWatts: 412.38,
       powerLimitWatts: 450,

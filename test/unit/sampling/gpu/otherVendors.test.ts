@@ -29,6 +29,7 @@ test('AMD sysfs: two cards, units converted, connectors and render nodes skipped
     memoryUtilizationPercent: 30,
     vramUsedMb: 16384,
     vramTotalMb: 25753026560 / MiB,
+    vramUsedPercent: (16384 / (25753026560 / MiB)) * 100,
     temperatureCelsius: 64,
     powerDrawWatts: 310,
     powerLimitWatts: 355,

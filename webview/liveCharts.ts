@@ -1,0 +1,114 @@
+// The page's charts, made once after the skeleton, and the live ones' drawing: the columns held are
+// trimmed to the range, a new snapshot is appended, and a tick only updates data in place.
+import { LIVE_RANGE_MS, type LiveSeries } from '../src/shared/protocol';
+import { usedPercent, type SystemPerformanceSnapshot } from '../src/shared/snapshot';
+import { LineChart, type SeriesSpec } from './charts';
+import { canvases } from './layout';
+import { page } from './page';
+import { decimate, formatMb, formatPercent, formatSeconds, isKnown } from './viewModel';
+
+function percentAxis(): { min: number; max: number; format: (v: number) => string } {
+  return { min: 0, max: 100, format: (v) => `${v}%` };
+}
+
+export function makeCharts() {
+  return {
+  gpu: new LineChart(canvases.gpu, { y: percentAxis(), valueText: (_i, y) => formatPercent(y), ariaLabel: 'GPU utilisation over time, per GPU' }, page.theme),
+  vram: new LineChart(canvases.vram, { y: percentAxis(), valueText: (i, y) => vramTooltip(i, y), ariaLabel: 'VRAM used over time, percent of each GPU' }, page.theme),
+  cpuRam: new LineChart(canvases.cpuRam, {
+    y: percentAxis(),
+    valueText: (i, y) => (i === 0 ? formatPercent(y) : `${formatPercent(y)} (${formatMb(ramTotal() === null ? null : ((ramTotal() as number) * y) / 100)})`),
+    ariaLabel: 'CPU use and RAM used over time, percent',
+  }, page.theme),
+  trendTime: new LineChart(canvases.trendTime, { y: { min: 0, format: (v) => formatSeconds(v) }, valueText: (_i, y) => formatSeconds(y), showPoints: true, ariaLabel: 'Mean generation time per bucket of tasks' }, page.theme),
+  trendSuccess: new LineChart(canvases.trendSuccess, { y: percentAxis(), valueText: (_i, y) => formatPercent(y, 1), showPoints: true, ariaLabel: 'Success rate per bucket of tasks' }, page.theme),
+  trendVram: new LineChart(canvases.trendVram, { y: { min: 0, format: (v) => formatMb(v) }, valueText: (_i, y) => formatMb(y), showPoints: true, ariaLabel: 'Mean peak VRAM per bucket of tasks' }, page.theme),
+  trendCpu: new LineChart(canvases.trendCpu, { y: { min: 0, format: (v) => `${v}%` }, valueText: (_i, y) => formatPercent(y), showPoints: true, ariaLabel: 'Mean CPU use per bucket of tasks' }, page.theme),
+  detail: new LineChart(canvases.detail, {
+    y: percentAxis(), y1: { min: 0, format: (v) => formatMb(v) },
+    valueText: (i, y) => (i === 0 ? formatMb(y) : formatPercent(y)), ariaLabel: 'The selected task’s VRAM, GPU and CPU over its run, with its phases',
+    phaseBands: true,
+  }, page.theme),
+  };
+}
+
+/** Built after the skeleton, so every canvas is in the page when its chart is made. */
+export const charts = {} as ReturnType<typeof makeCharts>;
+
+function ramTotal(): number | null {
+  return page.state?.series.ramTotalMb ?? page.state?.latest?.ramTotalMb ?? null;
+}
+
+function vramTooltip(i: number, y: number): string {
+  const g = page.state?.series.gpus[i];
+  return g && isKnown(g.vramTotalMb) ? `${formatPercent(y)} (${formatMb((g.vramTotalMb * y) / 100)} of ${formatMb(g.vramTotalMb)})` : formatPercent(y);
+}
+
+function gpuLabel(g: { index: number; name: string; vramTotalMb: number | null }): string {
+  return g.index < 0 ? g.name : `GPU ${g.index} · ${g.name}`;
+}
+
+/** Redraws the three live charts from the columns held; the only work a live tick does. */
+export function drawLiveCharts(): void {
+  if (!page.state) return;
+  const s = page.state.series;
+  const last = s.timestamps[s.timestamps.length - 1];
+  const xMax = Math.max(last ?? 0, page.state.now);
+  const xMin = xMax - LIVE_RANGE_MS[s.range];
+  trimSeries(s, xMin);
+  const t = page.state.thresholds;
+  const gpuSpecs: SeriesSpec[] = s.gpus.map((g, i) => ({ label: gpuLabel(g), colour: i }));
+  charts.gpu.setSeries(gpuSpecs);
+  charts.vram.setSeries(s.gpus.map((g, i) => ({ label: `${gpuLabel(g)} (${formatMb(g.vramTotalMb)})`, colour: i })));
+  charts.cpuRam.setSeries([{ label: 'CPU (all cores)', colour: 0 }, { label: `RAM (${formatMb(s.ramTotalMb)} total)`, colour: 2 }]);
+  charts.vram.setThresholds([{ value: t.vramPercent, label: `VRAM threshold ${t.vramPercent}%` }]);
+  charts.cpuRam.setThresholds([{ value: t.cpuPercent, label: `CPU threshold ${t.cpuPercent}%` }, { value: t.ramPercent, label: `RAM threshold ${t.ramPercent}%`, align: 'left' }]);
+  const all = [charts.gpu, charts.vram, charts.cpuRam];
+  for (const c of all) c.setXRange(xMin, xMax);
+  s.gpus.forEach((g, i) => {
+    charts.gpu.setData(i, decimate(s.timestamps, g.utilizationPercent, xMin, xMax, charts.gpu.plotWidth));
+    charts.vram.setData(i, decimate(s.timestamps, g.vramUsedPercent, xMin, xMax, charts.vram.plotWidth));
+  });
+  charts.cpuRam.setData(0, decimate(s.timestamps, s.cpuUsagePercent, xMin, xMax, charts.cpuRam.plotWidth));
+  const ram = s.ramTotalMb;
+  charts.cpuRam.setData(1, decimate(s.timestamps, s.ramUsageMb, xMin, xMax, charts.cpuRam.plotWidth, (mb) => usedPercent(mb, ram) ?? Number.NaN));
+  for (const c of all) c.update();
+}
+
+/** Drops rows older than the window (keeping one, so the line reaches the left edge). */
+function trimSeries(s: LiveSeries, xMin: number): void {
+  let drop = 0;
+  while (drop + 1 < s.timestamps.length && (s.timestamps[drop + 1] as number) < xMin) drop++;
+  if (drop === 0) return;
+  s.timestamps.splice(0, drop);
+  s.cpuUsagePercent.splice(0, drop);
+  s.ramUsageMb.splice(0, drop);
+  for (const g of s.gpus) {
+    g.utilizationPercent.splice(0, drop);
+    g.vramUsedPercent.splice(0, drop);
+  }
+}
+
+/** Appends one snapshot to full-rate columns (a GPU seen for the first time gets a column of gaps). */
+export function appendSnapshot(s: LiveSeries, snap: SystemPerformanceSnapshot): void {
+  if (s.resolution !== 'sample') return;
+  const last = s.timestamps[s.timestamps.length - 1];
+  if (last !== undefined && snap.timestamp <= last) return;
+  const n = s.timestamps.length;
+  for (const g of snap.gpus) {
+    if (!s.gpus.some((c) => c.index === g.index)) {
+      s.gpus.push({ index: g.index, name: g.name, vramTotalMb: g.vramTotalMb, utilizationPercent: new Array<number | null>(n).fill(null), vramUsedPercent: new Array<number | null>(n).fill(null) });
+      s.gpus.sort((a, b) => a.index - b.index);
+    }
+  }
+  s.timestamps.push(snap.timestamp);
+  s.cpuUsagePercent.push(snap.cpuUsagePercent);
+  s.ramUsageMb.push(snap.ramUsageMb);
+  if (snap.ramTotalMb !== null) s.ramTotalMb = snap.ramTotalMb;
+  for (const col of s.gpus) {
+    const g = snap.gpus.find((x) => x.index === col.index);
+    col.utilizationPercent.push(g ? g.utilizationPercent : null);
+    col.vramUsedPercent.push(g ? g.vramUsedPercent : null);
+    if (g && g.vramTotalMb !== null) col.vramTotalMb = g.vramTotalMb;
+  }
+}

@@ -4,7 +4,7 @@
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = ['node:*', 'fs', 'fs/promises', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'events', 'util', 'stream', 'worker_threads', 'url'];
-const noVscode = { group: ['vscode'], message: 'The engine and the shared protocol must run in plain node: no `vscode` import here (see ARCHITECTURE.md).' };
+const noVscode = { group: ['vscode'], message: 'The engine and the shared protocol must run in plain node: no `vscode` import here (see docs/ARCHITECTURE.md).' };
 const noNode = { group: nodeBuiltins, message: 'This code also runs in the webview (a browser): no node modules here.' };
 
 export default tseslint.config(

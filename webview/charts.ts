@@ -62,7 +62,7 @@ export interface SeriesSpec {
   dashed?: boolean;
 }
 
-export interface AxisSpec {
+interface AxisSpec {
   min?: number;
   max?: number;
   format: (v: number) => string;

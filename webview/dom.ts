@@ -30,7 +30,7 @@ export function h(tag: string, props: Props | null = null, ...children: Child[])
   return el;
 }
 
-export function append(el: Node, children: Child[]): void {
+function append(el: Node, children: Child[]): void {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
     el.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);

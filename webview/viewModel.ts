@@ -112,7 +112,7 @@ export function formatCount(n: number, one: string, many = `${one}s`): string {
 }
 
 /** A measured value in the evidence's unit. */
-export function formatEvidenceValue(value: number, unit: string): string {
+function formatEvidenceValue(value: number, unit: string): string {
   if (unit === '%') return formatPercent(value, 1);
   if (unit === 's') return formatSeconds(value);
   if (unit === 'ratio') return formatRatio(value);

@@ -2,9 +2,9 @@
 // flag, a missing or malformed value or a stray argument is a UsageError with a one-line message,
 // which the CLI prints with the command's usage line and exit status 2.
 
-export type FlagKind = 'boolean' | 'string' | 'number' | 'integer' | 'choice';
+type FlagKind = 'boolean' | 'string' | 'number' | 'integer' | 'choice';
 
-export interface FlagSpec {
+interface FlagSpec {
   /** Long name without dashes (`window-hours`). */
   name: string;
   kind: FlagKind;
@@ -34,7 +34,7 @@ export interface CommandSpec {
   details: readonly string[];
 }
 
-export type FlagValue = string | number | boolean;
+type FlagValue = string | number | boolean;
 
 export interface ParsedCommand {
   command: CommandName;
@@ -144,7 +144,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
 ];
 
-export function commandSpec(name: CommandName): CommandSpec {
+function commandSpec(name: CommandName): CommandSpec {
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) throw new Error(`no command ${name}`);
   return spec;

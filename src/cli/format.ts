@@ -5,25 +5,25 @@ import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics'
 import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import { safeErrorText, safeLabel, safeTaskId } from '../shared/text';
 
-export const NA = 'n/a';
+const NA = 'n/a';
 
 /** A number with thousands separators and `digits` decimals, or n/a. */
-export function num(value: number | null | undefined, digits = 0): string {
+function num(value: number | null | undefined, digits = 0): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return NA;
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-export function pct(value: number | null | undefined, digits = 0): string {
+function pct(value: number | null | undefined, digits = 0): string {
   const n = num(value, digits);
   return n === NA ? NA : `${n} %`;
 }
 
-export function mib(value: number | null | undefined): string {
+function mib(value: number | null | undefined): string {
   const n = num(value);
   return n === NA ? NA : `${n} MiB`;
 }
 
-export function seconds(value: number | null | undefined): string {
+function seconds(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return NA;
   if (value < 60) return `${num(value, 1)} s`;
   const total = Math.round(value);
@@ -47,7 +47,7 @@ function localTime(epochMs: number): string {
 }
 
 /** Lays out rows as columns; the first row is the header. Right-aligns columns listed in `right`. */
-export function table(rows: readonly (readonly string[])[], right: ReadonlySet<number> = new Set()): string[] {
+function table(rows: readonly (readonly string[])[], right: ReadonlySet<number> = new Set()): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row) =>

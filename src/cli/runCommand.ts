@@ -97,7 +97,7 @@ async function descendants(relations: ProcRelations, rootPid: number, limit = 40
  * own (never ours: the child's pid is not our group), and each descendant found. ESRCH (already
  * gone) is expected and ignored.
  */
-export async function killProcessTree(rootPid: number, relations: ProcRelations): Promise<void> {
+async function killProcessTree(rootPid: number, relations: ProcRelations): Promise<void> {
   const below = await descendants(relations, rootPid);
   const kill = (target: number) => {
     try {

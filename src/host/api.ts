@@ -11,7 +11,7 @@ import type { SystemPerformanceSnapshot } from '../shared/snapshot';
 import { parseCompleteArgs, parseStartArgs, parseTaskIdArg } from './commandArgs';
 import type { HostEngine } from './engine';
 
-export interface StartTaskRequest {
+interface StartTaskRequest {
   /** Default: `task-<epoch ms>`. Must be unique among running tasks. */
   taskId?: string;
   modelType?: string;

@@ -147,7 +147,7 @@ export function buildTaskDetail(source: DashboardDataSource, taskId: string, sta
 
 export function buildActiveTasks(source: DashboardDataSource): ActiveTaskInfo[] {
   const latest = source.latestSnapshot();
-  return source.activeTasks().map((t) => activeTaskInfo(t, latest, source.taskProgress?.(t.taskId) ?? null));
+  return source.activeTasks().map((t) => activeTaskInfo(t, latest, source.taskProgressPercent?.(t.taskId) ?? null));
 }
 
 export function buildAnalysisView(source: DashboardDataSource, windowHours: AnalysisWindowHours): { analysis: AnalysisView; totalTaskCount: number } {

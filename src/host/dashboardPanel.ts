@@ -14,11 +14,11 @@ import {
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
 import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildTaskDetail, stateMessage } from './dashboardData';
 
-export const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
-export const OPEN_DASHBOARD_COMMAND = 'modelPerf.openDashboard';
+const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
+const OPEN_DASHBOARD_COMMAND = 'modelPerf.openDashboard';
 const START_TASK_COMMAND = 'modelPerf.startTask';
 
-export interface DataSourceDisposable {
+interface DataSourceDisposable {
   dispose(): void;
 }
 
@@ -40,7 +40,7 @@ export interface DashboardDataSource {
   /** Running tasks with their live figures. */
   activeTasks(): PerformanceMetrics[];
   /** Progress of a running task in percent (0..100) where the task reports it; absent or null: unknown. */
-  taskProgress?(taskId: string): number | null;
+  taskProgressPercent?(taskId: string): number | null;
   /** The engine's analysis of the tasks started in the last `windowHours`. */
   analysis(windowHours: number): PerformanceAnalysis;
   /** Finished tasks started in the last `windowHours` (every kept task for null), oldest first. */
@@ -58,7 +58,7 @@ export interface DashboardDataSource {
 }
 
 /** The page: a stylesheet and a script from the bundle, nothing inline, one fresh nonce. */
-export function dashboardHtml(opts: { cspSource: string; nonce: string; scriptUri: string; styleUri: string }): string {
+function dashboardHtml(opts: { cspSource: string; nonce: string; scriptUri: string; styleUri: string }): string {
   const csp = [
     "default-src 'none'",
     `img-src ${opts.cspSource} data:`,
@@ -82,7 +82,7 @@ export function dashboardHtml(opts: { cspSource: string; nonce: string; scriptUr
 </html>`;
 }
 
-export function makeNonce(): string {
+function makeNonce(): string {
   return randomBytes(18).toString('base64');
 }
 

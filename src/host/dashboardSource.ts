@@ -13,7 +13,7 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
     recentSnapshots: (sinceMs) => m.getRecentSnapshots(sinceMs),
     minuteRollups: (sinceMs) => m.getMinuteRollups(sinceMs),
     activeTasks: () => m.getActiveTasks(),
-    taskProgress: (taskId) => {
+    taskProgressPercent: (taskId) => {
       const t = m.getActiveTasks().find((task) => task.taskId === taskId);
       return t ? progressStepsPercent(t) : null;
     },

@@ -26,7 +26,7 @@ const UNCAUGHT = /^(Uncaught \w*(Error|Exception)\b|Traceback \(most recent call
  * the adapter to end it before the adapter said `terminated`) is interrupted; otherwise the
  * output decides: js-debug's "Process exited with code N", an uncaught exception, else success.
  */
-export function debugEndWithoutExitCode(stoppedByUser: boolean, outputTail: string): { exitCode: number | undefined; unknownCategory: string } {
+function debugEndWithoutExitCode(stoppedByUser: boolean, outputTail: string): { exitCode: number | undefined; unknownCategory: string } {
   if (stoppedByUser) return { exitCode: undefined, unknownCategory: 'debug_stopped' };
   const exited = PROCESS_EXITED.exec(outputTail);
   if (exited) return { exitCode: Number(exited[1]), unknownCategory: 'debug_stopped' };
@@ -39,7 +39,7 @@ function stringArgs(value: unknown): string[] {
 }
 
 /** The command line a launch configuration stands for (`python gen.py --steps 5`), or null. */
-export function debugCommand(config: vscode.DebugConfiguration): string[] | null {
+function debugCommand(config: vscode.DebugConfiguration): string[] | null {
   if (config.request !== 'launch') return null;
   const args = stringArgs(config.args);
   if (PYTHON_TYPES.has(config.type)) {

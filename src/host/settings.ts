@@ -4,9 +4,9 @@
 import type * as vscode from 'vscode';
 import type { MonitorConfigInput } from '../core/engine/config';
 
-export type StatusBarFormat = 'standard' | 'compact' | 'detailed';
+type StatusBarFormat = 'standard' | 'compact' | 'detailed';
 /** `auto`: the GPU the active task uses, else the busiest; `busiest`; or a GPU index. */
-export type GpuSelection = 'auto' | 'busiest' | number;
+type GpuSelection = 'auto' | 'busiest' | number;
 
 export interface HostSettings {
   monitoringIntervalMs: number;

@@ -7,7 +7,7 @@ import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snaps
 import type { HostSettings } from './settings';
 import { formatStatusBar, type StatusBarView } from './statusFormat';
 
-export const STATUS_ITEM_ID = 'status';
+const STATUS_ITEM_ID = 'status';
 
 export interface StatusSource {
   snapshot(): SystemPerformanceSnapshot | null;

@@ -15,13 +15,13 @@ export interface StatusBarView {
   severity: 'warning' | 'error' | null;
 }
 
-export interface StatusThresholds {
+interface StatusThresholds {
   vramPercent: number;
   ramPercent: number;
   temperatureCelsius: number;
 }
 
-export const defaultStatusThresholds: StatusThresholds = { vramPercent: 90, ramPercent: 85, temperatureCelsius: 85 };
+const defaultStatusThresholds: StatusThresholds = { vramPercent: 90, ramPercent: 85, temperatureCelsius: 85 };
 
 const UNKNOWN = 'N/A';
 
@@ -120,7 +120,7 @@ export function shortTaskName(taskId: string): string {
  * A running task's progress as its run reports it: `12/50 ETA 0:14` (ETA from the reported rate),
  * or null when it reports none. The total is the current bar's, else the task's steps (progressStepsTotal).
  */
-export function taskProgress(task: PerformanceMetrics): { text: string; label: string } | null {
+export function taskProgressText(task: PerformanceMetrics): { text: string; label: string } | null {
   const done = task.stepsCompleted;
   if (done === null || done === undefined) return null;
   const total = progressStepsTotal(task);
@@ -164,7 +164,7 @@ function taskText(tasks: readonly PerformanceMetrics[], now: number): { text: st
   if (!task) return { text: '', label: '' };
   const more = tasks.length > 1 ? ` +${tasks.length - 1}` : '';
   const elapsed = formatElapsed(now - task.startTime);
-  const progress = taskProgress(task);
+  const progress = taskProgressText(task);
   return {
     text: ` · $(run) ${shortTaskName(task.taskId)} ${elapsed}${progress ? ` · ${progress.text}` : ''}${more}`,
     label: `, task ${shortTaskName(task.taskId)} running for ${elapsed}${progress ? `, ${progress.label}` : ''}${tasks.length > 1 ? `, ${tasks.length} active tasks` : ''}`,
@@ -199,7 +199,7 @@ export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: Status
   };
 }
 
-export function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext): string {
+function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext): string {
   const lines: string[] = ['**Model Performance Monitor**', ''];
   if (s.gpus.length > 0) {
     lines.push('| GPU | Util | VRAM | Temp | Power |', '|---|---:|---:|---:|---:|');
@@ -219,7 +219,7 @@ export function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext):
   if (ctx.activeTasks.length > 0) {
     lines.push('', '| Task | Model | Elapsed | Progress | Peak VRAM |', '|---|---|---:|---:|---:|');
     for (const t of ctx.activeTasks) {
-      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${escapeMarkdown(taskProgress(t)?.text ?? UNKNOWN)} | ${formatGb(t.peakVramUsageMb)} GB |`);
+      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${escapeMarkdown(taskProgressText(t)?.text ?? UNKNOWN)} | ${formatGb(t.peakVramUsageMb)} GB |`);
     }
   }
   lines.push(

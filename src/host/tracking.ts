@@ -14,7 +14,7 @@ import type { HostEngine } from './engine';
 import { TerminalTracker } from './terminalTracker';
 import { VsCodeTaskTracker } from './vscodeTaskTracker';
 
-export interface TrackingSettings {
+interface TrackingSettings {
   enabled: boolean;
   patterns: RegExp[];
 }
@@ -31,7 +31,7 @@ function readTrackingSettings(log: vscode.LogOutputChannel): TrackingSettings {
 }
 
 /** The folder holding model_perf.py, shipped with the extension. */
-export function helperFolder(extensionPath: string): string {
+function helperFolder(extensionPath: string): string {
   return join(extensionPath, 'media', 'python');
 }
 

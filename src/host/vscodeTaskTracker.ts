@@ -12,7 +12,7 @@ function quote(arg: string | vscode.ShellQuotedString): string {
 }
 
 /** The command line of a task's execution, or null for a custom execution. */
-export function taskCommandLine(execution: vscode.Task['execution']): string | null {
+function taskCommandLine(execution: vscode.Task['execution']): string | null {
   if (execution instanceof vscode.ShellExecution) {
     if (execution.commandLine) return execution.commandLine;
     if (execution.command !== undefined) return [execution.command, ...(execution.args ?? [])].map(quote).join(' ');

@@ -3,7 +3,7 @@
 // names the path of the first bad field, so a rejected message can be logged with its reason.
 // Pure: no node, no vscode, no DOM.
 
-export class GuardError extends Error {
+class GuardError extends Error {
   constructor(
     readonly path: string,
     readonly expected: string,
@@ -15,7 +15,7 @@ export class GuardError extends Error {
 }
 
 /** A short, safe description of a bad value for logs (never the whole value). */
-export function describe(v: unknown): string {
+function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return `an array of ${v.length}`;
   switch (typeof v) {
@@ -33,7 +33,7 @@ export function describe(v: unknown): string {
 export type Check<T> = (value: unknown, path: string) => T;
 
 /** Longest string accepted anywhere in the protocol: long enough for any name, short enough to render. */
-export const MAX_STRING_LENGTH = 4096;
+const MAX_STRING_LENGTH = 4096;
 
 export const num: Check<number> = (v, p) => {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new GuardError(p, 'a finite number', v);

@@ -251,11 +251,6 @@ export function progressStepsPercent(task: Pick<PerformanceMetrics, 'steps' | 's
   return done !== null && done !== undefined && total !== null && total > 0 ? Math.min(100, (done / total) * 100) : null;
 }
 
-/** True for a status that ended the task. */
-export function isFinished(status: TaskStatus): boolean {
-  return status !== 'running';
-}
-
 /** How a field of a task record is stored and checked. */
 export type MetricsFieldKind =
   | 'text'

@@ -26,8 +26,8 @@ export const LIVE_RANGE_MS: Readonly<Record<LiveRange, number>> = { '5m': 300_00
 export type AnalysisWindowHours = 1 | 24 | 168 | 720;
 export const ANALYSIS_WINDOWS: readonly AnalysisWindowHours[] = [1, 24, 168, 720];
 
-export const DEFAULT_RANGE: LiveRange = '5m';
-export const DEFAULT_WINDOW: AnalysisWindowHours = 24;
+const DEFAULT_RANGE: LiveRange = '5m';
+const DEFAULT_WINDOW: AnalysisWindowHours = 24;
 
 /**
  * A task's phases as the dashboard takes them: names are the run's own strings (the engine allows
@@ -205,7 +205,7 @@ const gpuAvailability = obj<GpuAvailability>({
   provider: oneOf(['nvidia', 'amd', 'apple', 'windows', 'none'] as const), available: bool, reason: nstr,
 });
 
-export const checkPerformanceMetrics = obj<PerformanceMetrics>({
+const checkPerformanceMetrics = obj<PerformanceMetrics>({
   taskId: text, modelType: text, resolution: text, resolutionClass: nstr, steps: num, status: taskStatus,
   startTime: num, endTime: nnum, generationTimeSeconds: nnum, modelLoadTimeSeconds: nnum,
   peakVramUsageMb: nnum, averageVramUsageMb: nnum, peakRamUsageMb: nnum, averageCpuUsagePercent: nnum,
@@ -249,7 +249,7 @@ const trends = obj<PerformanceTrends>({
   peakVramUsageMb: nnumArr, averageCpuUsagePercent: nnumArr,
 });
 
-export const checkPerformanceAnalysis = obj<PerformanceAnalysis>({
+const checkPerformanceAnalysis = obj<PerformanceAnalysis>({
   generatedAt: num, windowStart: num, timeWindowHours: num, taskCount: num,
   statusCounts: obj<StatusCounts>({ succeeded: num, failed: num, cancelled: num, interrupted: num }),
   averageGenerationTimeSeconds: nnum, p50GenerationTimeSeconds: nnum, p95GenerationTimeSeconds: nnum,
@@ -274,7 +274,7 @@ function sameLength<T>(check: Check<T>, columns: (v: T) => unknown[][], anchor: 
   };
 }
 
-export const checkLiveSeries = sameLength(
+const checkLiveSeries = sameLength(
   obj<LiveSeries>({
     range, resolution: oneOf(['sample', 'minute'] as const), timestamps: arr(num), cpuUsagePercent: nnumArr,
     ramUsageMb: nnumArr, ramTotalMb: nnum, gpus: arr(seriesGpu, 64),

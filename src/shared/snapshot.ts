@@ -38,7 +38,7 @@ export interface GpuAvailability {
   reason: string | null;
 }
 
-export type GpuProviderKind = 'nvidia' | 'amd' | 'apple' | 'windows' | 'none';
+type GpuProviderKind = 'nvidia' | 'amd' | 'apple' | 'windows' | 'none';
 
 /**
  * One sample of the whole machine. Field names follow the original module's

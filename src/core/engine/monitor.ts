@@ -15,7 +15,7 @@ import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './c
 import { FailureReport } from './failureReport';
 import type { CurrentSystemStatus, HistoryLoadReport, MonitorErrorKind, MonitorEvents, MonitorLogger, MonitorPorts } from './monitorTypes';
 import { assembleSnapshot } from './snapshot';
-import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
+import { SnapshotRing, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
 import { safeErrorText, safeLabel } from '../../shared/text';
 import {
@@ -66,7 +66,7 @@ export class PerformanceMonitor {
    */
   private readonly ownMarkers = new Set<string>();
   private history: PerformanceMetrics[] = [];
-  private readonly snapshots: SnapshotHistory;
+  private readonly snapshots: SnapshotRing;
 
   private running = false;
   private disposed = false;
@@ -112,7 +112,7 @@ export class PerformanceMonitor {
       if (event === 'error') this.logger?.error(message);
       else this.failures.failed('listener', message, err);
     });
-    this.snapshots = new SnapshotHistory(this.config.maxSnapshots, this.config.maxRollupMinutes, this.config.monitoringIntervalMs * 2);
+    this.snapshots = new SnapshotRing(this.config.maxSnapshots, this.config.maxRollupMinutes, this.config.monitoringIntervalMs * 2);
     this.gpuRecheckDelayMs = this.config.gpuRecheckInitialMs;
     this.gpuAvailability = this.initialGpuAvailability();
   }

@@ -80,7 +80,7 @@ const ROLLED: readonly RolledKey[] = ['cpuUsagePercent', 'ramUsageMb', 'gpuUsage
 
 const MINUTE_MS = 60_000;
 
-export class SnapshotHistory {
+export class SnapshotRing {
   private readonly ring: Ring<SystemPerformanceSnapshot>;
   private readonly rollups: Ring<MinuteRollup> | null;
   private current: { minuteStart: number; sampleCount: number; fields: Record<RolledKey, WeightedField>; vramTotalMb: number | null; peakTemperatureCelsius: number | null } | null = null;
@@ -172,7 +172,7 @@ export class SnapshotHistory {
   }
 
   private render(): MinuteRollup {
-    const cur = this.current as NonNullable<SnapshotHistory['current']>;
+    const cur = this.current as NonNullable<SnapshotRing['current']>;
     const avg = (f: WeightedField): number | null => (f.weight > 0 ? f.weighted / f.weight : null);
     const f = cur.fields;
     return {

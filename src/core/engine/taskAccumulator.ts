@@ -99,7 +99,7 @@ export interface TaskDescription {
 }
 
 /** A run reporting more phases than this keeps its first ones (a phase per step is a misuse). */
-export const MAX_PHASES = 100;
+const MAX_PHASES = 100;
 
 function sumKnown(values: Iterable<number | null>): number | null {
   let total: number | null = null;

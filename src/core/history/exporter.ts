@@ -6,7 +6,7 @@ import { HISTORY_SCHEMA_VERSION, WriteFileError, writeFileAtomic } from './histo
 
 export type ExportFormat = 'json' | 'csv';
 
-export const EXPORT_SCHEMA_VERSION = 1;
+const EXPORT_SCHEMA_VERSION = 1;
 
 /** What the numbers were measured on, so an export read elsewhere says which machine it describes. */
 export interface MachineInventory {

@@ -67,7 +67,7 @@ export interface HistoryStore {
   clear(): Promise<number>;
 }
 
-export interface RetentionOptions {
+interface RetentionOptions {
   retentionDays: number;
   retentionMaxTasks: number;
 }
@@ -222,7 +222,7 @@ interface ParsedLine {
 }
 
 /** Splits file text into lines; a last line without its newline is a torn write and is reported. */
-export function parseHistoryText(text: string, file: string): { lines: ParsedLine[]; warnings: StoreWarning[] } {
+function parseHistoryText(text: string, file: string): { lines: ParsedLine[]; warnings: StoreWarning[] } {
   const lines: ParsedLine[] = [];
   const warnings: StoreWarning[] = [];
   const parts = text.split('\n');

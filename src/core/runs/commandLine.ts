@@ -161,7 +161,7 @@ export function stripWrappers(words: readonly string[]): string[] {
   return words.slice(i);
 }
 
-export type Launcher = 'python' | 'uv' | 'torchrun' | 'accelerate' | 'deepspeed' | 'model-perf' | 'node' | 'other';
+type Launcher = 'python' | 'uv' | 'torchrun' | 'accelerate' | 'deepspeed' | 'model-perf' | 'node' | 'other';
 
 export interface RecognisedRun {
   /** The simple command that matched, wrappers removed. */
@@ -320,7 +320,7 @@ const STEP_FLAGS = ['--steps', '--num_inference_steps', '--num-inference-steps',
 const TASK_ID_FLAGS = ['--task-id', '--task_id'];
 
 /** The value of the last occurrence of any of `names` (`--steps 30` or `--steps=30`). */
-export function flagValue(args: readonly string[], names: readonly string[]): string | null {
+function flagValue(args: readonly string[], names: readonly string[]): string | null {
   let found: string | null = null;
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;

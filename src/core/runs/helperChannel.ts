@@ -22,7 +22,7 @@ import { hasControlCharacters, MAX_LABEL_CHARS } from '../../shared/text';
 
 export const CHANNEL_ENV = 'MODEL_PERF_CHANNEL';
 export const TOKEN_ENV = 'MODEL_PERF_TOKEN';
-export const PROTOCOL_VERSION = 1;
+const HELPER_PROTOCOL_VERSION = 1;
 
 export type HelperMessage =
   | { type: 'hello'; pid: number; script: string | null }
@@ -77,7 +77,7 @@ export function validateMessage(value: Record<string, unknown>): HelperMessage |
   const type = own(value, 'type');
   const rest: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(value)) if (key !== 'token' && key !== 'v' && key !== 'pid' && key !== 'type') rest[key] = value[key];
-  if (v !== PROTOCOL_VERSION) return `"v" must be ${PROTOCOL_VERSION}`;
+  if (v !== HELPER_PROTOCOL_VERSION) return `"v" must be ${HELPER_PROTOCOL_VERSION}`;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return '"pid" must be a process id';
   const extra = (allowed: string[]) => Object.keys(rest).find((k) => !allowed.includes(k));
   if (type === 'hello') {

@@ -27,7 +27,7 @@ function pids(text: string): number[] {
 }
 
 /** /proc on Linux: `task/*\/children` and field 4 of `stat` (after the parenthesised name). */
-export function procfsRelations(root = '/proc'): ProcRelations {
+function procfsRelations(root = '/proc'): ProcRelations {
   return {
     async children(pid) {
       try {
@@ -56,7 +56,7 @@ export function procfsRelations(root = '/proc'): ProcRelations {
 }
 
 /** `ps` (macOS, BSD): slower, one child process per question. */
-export function psRelations(): ProcRelations {
+function psRelations(): ProcRelations {
   return {
     async children(pid) {
       return pids(await run('pgrep', ['-P', String(pid)]));

@@ -10,7 +10,7 @@ import type { TaskGuess } from './commandLine';
 export type RunSource = 'terminal' | 'debug' | 'task' | 'cli';
 
 /** Progress reaches the monitor at most this often (the status bar redraws on each update). */
-export const PROGRESS_UPDATE_MS = 250;
+const PROGRESS_UPDATE_MS = 250;
 
 export interface RunEnd {
   /** The exit code, or undefined when unknown (terminal closed, shell integration lost). */

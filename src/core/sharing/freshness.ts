@@ -6,7 +6,7 @@
  * count: clocks of one machine agree, so anything further ahead was forged or left by a clock
  * that jumped back, and must not keep its writer "fresh" for ever.
  */
-export const MAX_CLOCK_SKEW_MS = 2000;
+const MAX_CLOCK_SKEW_MS = 2000;
 
 /** True when `writtenAt` is current at `now`: neither older than `staleMs` nor from the future. */
 export function isFreshTimestamp(writtenAt: number, now: number, staleMs: number): boolean {

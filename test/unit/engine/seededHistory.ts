@@ -6,7 +6,7 @@ import type { PerformanceMetrics, TaskStatus } from '../../../src/shared/metrics
 import { makeTask } from './fakes';
 
 /** mulberry32: a small seeded generator, so the history is the same on every machine. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

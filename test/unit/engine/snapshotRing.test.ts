@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ring, SnapshotHistory } from '../../../src/core/engine/snapshotRing';
+import { Ring, SnapshotRing } from '../../../src/core/engine/snapshotRing';
 import { assembleSnapshot } from '../../../src/core/engine/snapshot';
 import { gpu } from './fakes';
 
@@ -17,7 +17,7 @@ test('the ring keeps the newest entries, oldest first', () => {
 });
 
 test('snapshots: bounded ring at full rate, per-minute roll-ups with time-weighted means and true peaks', () => {
-  const h = new SnapshotHistory(5, 2, 2000);
+  const h = new SnapshotRing(5, 2, 2000);
   const snap = (t: number, cpu: number | null) => assembleSnapshot(t, { cpuUsagePercent: cpu, ramUsedMb: 100, ramAvailableMb: 1, ramTotalMb: 200, diskUsagePercent: 1 }, [gpu(0, { utilizationPercent: 80, temperatureCelsius: cpu ?? 0 })]);
   h.push(snap(T0, 10));
   h.push(snap(T0 + 1000, 20));
@@ -33,7 +33,7 @@ test('snapshots: bounded ring at full rate, per-minute roll-ups with time-weight
   assert.equal(rollups[0]?.sampleCount, 1);
   assert.equal(rollups[0]?.averageCpuUsagePercent, 50);
 
-  const one = new SnapshotHistory(100, 10, 2000);
+  const one = new SnapshotRing(100, 10, 2000);
   for (const [t, cpu] of [[0, 10], [1000, 20], [2000, 90], [30_000, 30], [31_000, null]] as const) one.push(snap(T0 + t, cpu));
   const [m] = one.minuteRollups();
   assert.ok(m);
@@ -44,7 +44,7 @@ test('snapshots: bounded ring at full rate, per-minute roll-ups with time-weight
   assert.equal(m.averageGpuUsagePercent, 80);
   assert.equal(m.peakTemperatureCelsius, 90);
   assert.equal(m.vramTotalMb, 24_000);
-  assert.deepEqual(new SnapshotHistory(10, 0, 1000).minuteRollups(), []);
+  assert.deepEqual(new SnapshotRing(10, 0, 1000).minuteRollups(), []);
 });
 
 test('snapshot assembly: utilisation is kernel time, VRAM % is separate, unknowns stay null', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeMarkdown, formatElapsed, formatGb, formatPercent, formatStatusBar, pickGpu, shortTaskName, taskProgress } from '../../../src/host/statusFormat';
+import { escapeMarkdown, formatElapsed, formatGb, formatPercent, formatStatusBar, pickGpu, shortTaskName, taskProgressText } from '../../../src/host/statusFormat';
 import { formatStatusReport } from '../../../src/host/statusReport';
 import { readSettings } from '../../../src/host/settings';
 import { gpuReading, type GpuReading, type SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
@@ -142,11 +142,11 @@ test('a running task that reports progress shows steps and ETA after its name', 
   assert.equal(v.text, '$(pulse) CPU 12% · RAM 5.1/23.4 GB · $(run) generate.py@14:05:03 1:05 · 12/50 ETA 0:19');
   assert.match(v.accessibleLabel, /step 12 of 50, about 0:19 left/);
   assert.match(v.tooltipMarkdown, /\| 12\/50 ETA 0:19 \|/);
-  assert.deepEqual(taskProgress({ ...task, stepsTotal: null, steps: 8, stepsPerSecond: null, stepsCompleted: 3 }), { text: '3/8', label: 'step 3 of 8' });
-  assert.deepEqual(taskProgress({ ...task, stepsTotal: null, steps: 0, stepsCompleted: 7 }), { text: '7', label: '7 steps done' });
-  assert.equal(taskProgress({ ...task, stepsCompleted: 50 })?.text, '50/50');
-  assert.equal(taskProgress({ ...task, stepsCompleted: null }), null);
-  assert.equal(taskProgress(makeTask()), null);
+  assert.deepEqual(taskProgressText({ ...task, stepsTotal: null, steps: 8, stepsPerSecond: null, stepsCompleted: 3 }), { text: '3/8', label: 'step 3 of 8' });
+  assert.deepEqual(taskProgressText({ ...task, stepsTotal: null, steps: 0, stepsCompleted: 7 }), { text: '7', label: '7 steps done' });
+  assert.equal(taskProgressText({ ...task, stepsCompleted: 50 })?.text, '50/50');
+  assert.equal(taskProgressText({ ...task, stepsCompleted: null }), null);
+  assert.equal(taskProgressText(makeTask()), null);
 });
 
 test('the VRAM share is the reading\'s own figure: the status bar formats it, never recomputes it', () => {

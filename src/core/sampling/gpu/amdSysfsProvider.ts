@@ -84,7 +84,7 @@ export async function discoverAmdCards(sysfsRoot: string): Promise<AmdCard[]> {
 }
 
 /** One reading of one card. Every missing or unreadable file leaves its figure null. */
-export async function readAmdCard(card: AmdCard): Promise<GpuReading> {
+async function readAmdCard(card: AmdCard): Promise<GpuReading> {
   const d = card.deviceDir;
   const h = card.hwmonDir;
   const [busy, memBusy, vramUsed, vramTotal, tempMilli, powerAvgMicro, powerInputMicro, powerCapMicro, sclkHz] = await Promise.all([

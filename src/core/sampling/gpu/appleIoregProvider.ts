@@ -76,7 +76,7 @@ export function parseIoreg(text: string): IoregAccelerator[] {
 }
 
 /** GpuReading for an accelerator. Unified memory has no separate total: vramTotalMb stays unknown. */
-export function ioregToReading(acc: IoregAccelerator, index: number): GpuReading {
+function ioregToReading(acc: IoregAccelerator, index: number): GpuReading {
   if (acc.vramUsedBytes !== null) {
     const total = acc.vramFreeBytes !== null ? acc.vramUsedBytes + acc.vramFreeBytes : null;
     return {

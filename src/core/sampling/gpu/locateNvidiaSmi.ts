@@ -16,7 +16,7 @@ export type LocateResult =
   | { found: true; path: string; source: 'config' | 'path' | 'wsl' | 'windows-default' }
   | { found: false; reason: string; searched: string[] };
 
-export const WSL_NVIDIA_SMI = '/usr/lib/wsl/lib/nvidia-smi';
+const WSL_NVIDIA_SMI = '/usr/lib/wsl/lib/nvidia-smi';
 
 async function defaultIsExecutable(file: string, platform: NodeJS.Platform): Promise<boolean> {
   try {

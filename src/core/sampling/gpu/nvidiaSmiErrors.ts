@@ -2,7 +2,7 @@
 // act on. Kept apart from the provider so every known failure has a fixture-backed test.
 
 /** What went wrong, coarse enough to decide what to do next (retry, fall back, give up). */
-export type NvidiaSmiFailureKind =
+type NvidiaSmiFailureKind =
   | 'not-installed'
   | 'permission-denied'
   | 'no-gpu'

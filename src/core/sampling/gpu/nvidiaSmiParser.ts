@@ -38,7 +38,7 @@ export const OPTIONAL_NVIDIA_FIELDS: ReadonlySet<NvidiaQueryField> = new Set<Nvi
 ]);
 
 /** The compute-apps query; gpu_uuid lets a process be tied to its device on multi-GPU machines. */
-export const NVIDIA_COMPUTE_APPS_FIELDS = ['pid', 'gpu_uuid', 'used_memory'] as const;
+const NVIDIA_COMPUTE_APPS_FIELDS = ['pid', 'gpu_uuid', 'used_memory'] as const;
 
 export type GpuLineResult =
   | { ok: true; reading: GpuReading }

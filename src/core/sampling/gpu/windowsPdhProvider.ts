@@ -8,8 +8,8 @@ import { describeSimpleFailure } from './simpleFailure';
 import { nodeSpawn, type SpawnPort } from './spawnPort';
 import { OnceLog } from '../../util/onceLog';
 
-export const ENGINE_COUNTER = '\\GPU Engine(*)\\Utilization Percentage';
-export const MEMORY_COUNTER = '\\GPU Adapter Memory(*)\\Dedicated Usage';
+const ENGINE_COUNTER = '\\GPU Engine(*)\\Utilization Percentage';
+const MEMORY_COUNTER = '\\GPU Adapter Memory(*)\\Dedicated Usage';
 export const TYPEPERF_ARGS = [ENGINE_COUNTER, MEMORY_COUNTER, '-sc', '1'] as const;
 const BYTES_PER_MIB = 1024 * 1024;
 
@@ -95,7 +95,7 @@ export function parseTypeperf(text: string): PdhAdapter[] {
   });
 }
 
-export function pdhToReading(adapter: PdhAdapter, index: number): GpuReading {
+function pdhToReading(adapter: PdhAdapter, index: number): GpuReading {
   // The LUID identifies the adapter until reboot; PDH has no product name or uuid.
   return gpuReading({
     index,

@@ -25,7 +25,6 @@ export function createProcessSampler(platform: NodeJS.Platform, options: Sampler
   return new SiProcessSampler(options.onLog ? { onLog: options.onLog } : {});
 }
 
-export { ProcSystemSampler } from './procSystemSampler';
-export { ProcTreeSampler } from './procTreeSampler';
-export { SiProcessSampler, SiSystemSampler } from './siSystemSampler';
-export { collectInventory, type MachineInventory } from './inventory';
+;
+;
+;

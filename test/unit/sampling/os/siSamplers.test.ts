@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectInventory, type InventorySiPort } from '../../../../src/core/sampling/os/inventory';
 import { createProcessSampler, createSystemSampler } from '../../../../src/core/sampling/os';
 import { ProcSystemSampler } from '../../../../src/core/sampling/os/procSystemSampler';
 import { ProcTreeSampler } from '../../../../src/core/sampling/os/procTreeSampler';
@@ -86,73 +85,4 @@ test('factories: /proc on Linux, systeminformation elsewhere', () => {
   assert.ok(createSystemSampler('win32', 'C:\\') instanceof SiSystemSampler);
   assert.ok(createProcessSampler('linux') instanceof ProcTreeSampler);
   assert.ok(createProcessSampler('win32') instanceof SiProcessSampler);
-});
-
-const fakeSi: InventorySiPort = {
-  cpu: async () => ({ manufacturer: 'AMD', brand: 'Ryzen 9 7950X', cores: 32, physicalCores: 16 }),
-  mem: async () => ({ total: 64 * GiB }),
-  osInfo: async () => ({ platform: 'linux', distro: 'Ubuntu', release: '24.04', kernel: '6.8.0-45-generic', arch: 'x64' }),
-  graphics: async () => ({
-    controllers: [
-      { vendor: 'NVIDIA', model: 'NVIDIA GeForce RTX 4090', vram: 24564, driverVersion: '550.120', bus: 'PCI' },
-      { vendor: 'AMD', model: 'Raphael\u0007', vram: 0, bus: 'PCI' },
-    ],
-  }),
-};
-
-test('inventory: a plain serialisable object from systeminformation', async () => {
-  const inv = await collectInventory({ si: fakeSi, now: () => 42 });
-  assert.deepEqual(JSON.parse(JSON.stringify(inv)), inv);
-  assert.deepEqual(inv, {
-    collectedAt: 42,
-    cpuModel: 'AMD Ryzen 9 7950X',
-    cpuPhysicalCores: 16,
-    cpuLogicalCores: 32,
-    ramTotalMb: 65536,
-    os: { platform: 'linux', distro: 'Ubuntu', release: '24.04', kernel: '6.8.0-45-generic', arch: 'x64' },
-    gpuControllers: [
-      { vendor: 'NVIDIA', model: 'NVIDIA GeForce RTX 4090', vramMb: 24564, driverVersion: '550.120', bus: 'PCI' },
-      { vendor: 'AMD', model: 'Raphael', vramMb: null, driverVersion: null, bus: 'PCI' },
-    ],
-    problems: [],
-  });
-});
-
-// Two calls never answer: that the inventory comes back at all (within the generous test timeout)
-// is the proof; no wall-clock assertion.
-test('inventory: a hung or failing call cannot hold up start-up; node fills in what it can', { timeout: 60_000 }, async () => {
-  const inv = await collectInventory({
-    timeoutMs: 50,
-    si: {
-      ...fakeSi,
-      cpu: () => new Promise(() => {}),
-      mem: async () => {
-        throw new Error('boom');
-      },
-      graphics: () => new Promise(() => {}),
-    },
-  });
-  assert.ok(inv.cpuModel && inv.cpuModel.length > 0, 'from os.cpus()');
-  assert.ok(inv.ramTotalMb !== null && inv.ramTotalMb > 0, 'from os.totalmem()');
-  assert.equal(inv.cpuPhysicalCores, null);
-  assert.deepEqual(inv.gpuControllers, []);
-  assert.equal(inv.problems.length, 3);
-  assert.ok(inv.problems.some((p) => /CPU model.*no answer within 50 ms/.test(p)));
-  assert.ok(inv.problems.some((p) => /total RAM.*boom/.test(p)));
-});
-
-test('inventory: GPU controllers can be skipped (si.graphics blocks on nvidia-smi)', async () => {
-  let graphicsCalled = false;
-  const inv = await collectInventory({
-    si: {
-      ...fakeSi,
-      graphics: async () => {
-        graphicsCalled = true;
-        return { controllers: [] };
-      },
-    },
-    includeGpuControllers: false,
-  });
-  assert.equal(graphicsCalled, false);
-  assert.deepEqual(inv.gpuControllers, []);
 });

@@ -132,7 +132,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'FILE [--window-hours H] [--format json|csv]',
     flags: [WINDOW, { name: 'format', kind: 'choice', valueName: 'F', choices: ['json', 'csv'], description: 'json or csv (default: from the file name, else json)' }],
     positionals: { min: 1, max: 1, names: 'FILE' },
-    details: ['The file is written whole or not at all (through a temporary file).', HISTORY_NOTE],
+    details: [
+      'The file is written whole or not at all (through a temporary file renamed into place).',
+      'A named pipe, device, folder or symbolic link at FILE is refused; an existing file keeps its permissions.',
+      HISTORY_NOTE,
+    ],
   },
   {
     name: 'import',

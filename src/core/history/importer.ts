@@ -244,7 +244,7 @@ function toTask(value: unknown, nowMs: number): Conversion {
   const keys = Object.keys(source);
   const style: ImportKeyStyle | null = Object.hasOwn(source, 'taskId') ? 'model-perf' : Object.hasOwn(source, 'task_id') ? 'original' : null;
   if (style === null) return { ok: false, reason: 'has neither "taskId" nor "task_id": not a task record' };
-  // Built from own keys only, through a map: a hostile key never reaches a prototype.
+  // Built from own keys only, into a map: a hostile key never reaches a prototype.
   const record = new Map<string, unknown>();
   const ignored: string[] = [];
   for (const key of keys) {
@@ -854,7 +854,9 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
         } catch (err) {
           report.records++;
           report.rejected++;
-          problem(where, `not valid JSON (${err instanceof Error ? err.message : String(err)})`);
+          // Python's json module writes NaN and Infinity, which JSON does not have.
+          const why = /(?:^|[\s:,[])-?(?:NaN|Infinity)\s*[,}\]]/.test(r.text) ? 'holds NaN or Infinity, which JSON does not allow' : err instanceof Error ? err.message : String(err);
+          problem(where, `not valid JSON (${why})`);
           return;
         }
         await accept(value, where);

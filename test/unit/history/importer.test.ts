@@ -311,6 +311,15 @@ test('files that are no export at all are refused with the reason', async (t) =>
     assert.match(report.fileError ?? '', error, name);
     assert.equal(store.tasks.length, 0, name);
   }
+  // A byte order mark is not content.
+  const bom = join(dir, 'bom.json');
+  await writeFile(bom, `\ufeff${await readFile(await exportTo(dir, 'plain.json', tasks(2)), 'utf8')}`);
+  assert.equal((await run(dir, bom)).report.imported, 2);
+  // Python writes NaN for a missing float: that record is rejected with the reason, the others read on.
+  const nan = await rawExport(dir, [JSON.stringify(makeTask({ taskId: 'n' })).replace('"peakVramUsageMb":null', '"peakVramUsageMb":NaN'), good()], 'nan.json');
+  const nanReport = (await run(dir, nan, new MemoryHistoryStore(), true)).report;
+  assert.deepEqual(nanReport.problems, [{ where: 'metrics[0], line 4', reason: 'not valid JSON (holds NaN or Infinity, which JSON does not allow)' }]);
+  assert.equal(nanReport.imported, 1);
   // A bare list of records (a JSON array) is read like the metrics list.
   const list = join(dir, 'list.json');
   await writeFile(list, JSON.stringify(tasks(2)));

@@ -707,13 +707,11 @@ async function openInput(path: string): Promise<{ fh: FileHandle; size: number }
 }
 
 /** Appends the accepted tasks to the history: the one place the store is written, so a batch API can replace `append`. */
-export async function appendImported(store: ImportTarget, tasks: AsyncIterable<PerformanceMetrics>): Promise<number> {
-  let count = 0;
+export async function appendImported(store: ImportTarget, tasks: AsyncIterable<PerformanceMetrics>, progress: { appended: number }): Promise<void> {
   for await (const task of tasks) {
     await store.append(task);
-    count++;
+    progress.appended++;
   }
-  return count;
 }
 
 /** Accepted records, one history line each, in a file: memory stays flat however large the import. */
@@ -726,9 +724,13 @@ class Spool {
   private constructor(readonly path: string) {}
 
   static async create(dir: string): Promise<Spool> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     const spool = new Spool(join(dir, `import-${process.pid}-${randomBytes(4).toString('hex')}.spool`));
-    spool.fh = await open(spool.path, 'wx', 0o600);
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      spool.fh = await open(spool.path, 'wx', 0o600);
+    } catch (err) {
+      throw new ImportError(spool.path, `cannot create the import spool "${spool.path}": ${describeFsError(err)}; nothing was imported`, err);
+    }
     return spool;
   }
 
@@ -745,7 +747,11 @@ class Spool {
     const text = this.pending.join('');
     this.pending = [];
     this.pendingChars = 0;
-    await this.fh.writeFile(text);
+    try {
+      await this.fh.writeFile(text);
+    } catch (err) {
+      throw new ImportError(this.path, `cannot write the import spool "${this.path}": ${describeFsError(err)}; nothing was imported`, err);
+    }
   }
 
   async *tasks(): AsyncGenerator<PerformanceMetrics> {
@@ -948,7 +954,16 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
     report.ignoredFields = [...ignored];
     const clean = report.rejected === 0 && report.fileError === null;
     if ((clean || options.partial) && spool.count > 0) {
-      report.imported = await appendImported(store, spool.tasks());
+      const progress = { appended: 0 };
+      try {
+        await appendImported(store, spool.tasks(), progress);
+      } catch (err) {
+        // The history may refuse midway (disk full, lock held): say how far it got. Importing the
+        // same file again is safe: the tasks already appended are skipped as duplicates.
+        const why = err instanceof Error ? err.message : String(err);
+        throw new ImportError(filePath, `${progress.appended} of ${spool.count} task(s) were imported, then: ${why}. Run the same import again to add the rest (those already in are skipped).`, err);
+      }
+      report.imported = progress.appended;
       report.written = report.imported > 0;
     }
     return report;

@@ -377,3 +377,30 @@ test('implausibility and safeText', () => {
   assert.equal(safeText('a\u001bb\u202ec'), 'a\\u001bb\\u202ec');
   assert.equal(safeText('x'.repeat(10), 4), 'xxxx…');
 });
+
+test('a history that refuses midway: the error says how many got in; the same import again adds the rest', async (t) => {
+  const dir = await tempDir(t);
+  const file = await exportTo(dir, 'a.json', tasks(5));
+  const memory = new MemoryHistoryStore();
+  let allowed = 2;
+  const flaky = {
+    load: (nowMs: number) => memory.load(nowMs),
+    append: async (task: PerformanceMetrics) => {
+      if (allowed-- <= 0) throw new Error('Cannot append to the history file "h": the disk is full');
+      await memory.append(task);
+    },
+  };
+  await assert.rejects(importHistory(file, flaky, { partial: false, nowMs: NOW, spoolDir: join(dir, 'home') }), {
+    name: 'ImportError',
+    message: '2 of 5 task(s) were imported, then: Cannot append to the history file "h": the disk is full. Run the same import again to add the rest (those already in are skipped).',
+  });
+  assert.deepEqual(await readdir(join(dir, 'home')), []); // the spool is gone
+  allowed = Number.POSITIVE_INFINITY;
+  const again = await importHistory(file, flaky, { partial: false, nowMs: NOW, spoolDir: join(dir, 'home') });
+  assert.deepEqual({ imported: again.imported, duplicates: again.duplicates }, { imported: 3, duplicates: 2 });
+  sameTasks(memory.tasks, tasks(5));
+  // No place for the spool: nothing is read or written, and the reason is given.
+  const blocker = join(dir, 'a-file');
+  await writeFile(blocker, '');
+  await assert.rejects(importHistory(file, memory, { partial: false, nowMs: NOW, spoolDir: join(blocker, 'home') }), (e: unknown) => e instanceof ImportError && /^cannot create the import spool ".*": part of the path is a file, not a folder; nothing was imported$/.test(e.message));
+});

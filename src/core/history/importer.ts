@@ -30,7 +30,8 @@ const MAX_KEY_CHARS = 1024;
 const MAX_CSV_COLUMNS = 256;
 /** Problems kept for the report; the rest are only counted. */
 const DEFAULT_MAX_PROBLEMS = 1000;
-const READ_CHUNK_BYTES = 1024 * 1024;
+/** Small enough that the records found in one read (at worst one per two bytes) stay few. */
+const READ_CHUNK_BYTES = 64 * 1024;
 const SPOOL_BATCH_BYTES = 256 * 1024;
 
 const DAY_MS = 86_400_000;

@@ -404,3 +404,13 @@ test('a history that refuses midway: the error says how many got in; the same im
   await writeFile(blocker, '');
   await assert.rejects(importHistory(file, memory, { partial: false, nowMs: NOW, spoolDir: join(blocker, 'home') }), (e: unknown) => e instanceof ImportError && /^cannot create the import spool ".*": part of the path is a file, not a folder; nothing was imported$/.test(e.message));
 });
+
+test('a flood of bad records: each counted, the first 1000 kept for the report, the rest counted as omitted', async (t) => {
+  const dir = await tempDir(t);
+  const file = join(dir, 'flood.json');
+  await writeFile(file, `[${'1,'.repeat(9_999)}1]`);
+  const { report, store } = await run(dir, file, new MemoryHistoryStore(), true);
+  assert.deepEqual({ records: report.records, rejected: report.rejected, kept: report.problems.length, omitted: report.problemsOmitted }, { records: 10_000, rejected: 10_000, kept: 1000, omitted: 9000 });
+  assert.deepEqual(report.problems[999], { where: '[999], line 1', reason: 'not a JSON object' });
+  assert.equal(store.tasks.length, 0);
+});

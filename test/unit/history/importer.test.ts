@@ -384,7 +384,7 @@ test('a history that refuses midway: the error says how many got in; the same im
   const memory = new MemoryHistoryStore();
   let allowed = 2;
   const flaky = {
-    load: (nowMs: number) => memory.load(nowMs),
+    load: () => memory.load(),
     append: async (task: PerformanceMetrics) => {
       if (allowed-- <= 0) throw new Error('Cannot append to the history file "h": the disk is full');
       await memory.append(task);

@@ -245,8 +245,8 @@ function toTask(value: unknown, nowMs: number): Conversion {
   const keys = Object.keys(source);
   const style: ImportKeyStyle | null = Object.hasOwn(source, 'taskId') ? 'model-perf' : Object.hasOwn(source, 'task_id') ? 'original' : null;
   if (style === null) return { ok: false, reason: 'has neither "taskId" nor "task_id": not a task record' };
-  // Built from own keys only, into a map: a hostile key never reaches a prototype.
-  const record = new Map<string, unknown>();
+  // Built from own keys only, under task field names only: a hostile key never reaches a prototype.
+  const record: Record<string, unknown> = {};
   const ignored: string[] = [];
   for (const key of keys) {
     if (PROTOTYPE_KEYS.has(key)) return { ok: false, reason: `holds the key ${JSON.stringify(key)}, which no task record has` };
@@ -255,19 +255,19 @@ function toTask(value: unknown, nowMs: number): Conversion {
       if (key !== 'schemaVersion') ignored.push(key);
       continue;
     }
-    record.set(field, source[key]);
+    record[field] = source[key];
   }
   if (style === 'original') {
-    for (const f of TIME_FIELDS) if (record.has(f)) record.set(f, originalTime(record.get(f)));
+    for (const f of TIME_FIELDS) if (Object.hasOwn(record, f)) record[f] = originalTime(record[f]);
     // The original has no status: it is success or failure.
-    if (!record.has('status') && typeof record.get('success') === 'boolean') record.set('status', record.get('success') ? 'succeeded' : 'failed');
+    if (!Object.hasOwn(record, 'status') && typeof record.success === 'boolean') record.status = record.success ? 'succeeded' : 'failed';
   }
-  if (!record.has('resolutionClass') && typeof record.get('resolution') === 'string') {
-    const cls = normalizeResolution(record.get('resolution') as string);
-    record.set('resolutionClass', cls !== null && /^\d{2,5}p$/.test(cls) ? cls : null);
+  if (!Object.hasOwn(record, 'resolutionClass') && typeof record.resolution === 'string') {
+    const cls = normalizeResolution(record.resolution);
+    record.resolutionClass = cls !== null && /^\d{2,5}p$/.test(cls) ? cls : null;
   }
-  const version = Object.hasOwn(source, 'schemaVersion') ? source.schemaVersion : HISTORY_SCHEMA_VERSION;
-  const parsed = parseRecord({ ...Object.fromEntries(record), schemaVersion: version });
+  record.schemaVersion = Object.hasOwn(source, 'schemaVersion') ? source.schemaVersion : HISTORY_SCHEMA_VERSION;
+  const parsed = parseRecord(record);
   if (parsed.kind === 'bad') return { ok: false, reason: parsed.reason };
   if (parsed.kind === 'newerSchema') return { ok: false, reason: `written by a newer version of model-perf (record schema ${parsed.version})` };
   const why = implausibility(parsed.task, nowMs);

@@ -141,8 +141,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'import',
     summary: 'merge an export (JSON or CSV, from model-perf or the original module) into the history',
-    usage: 'FILE [--partial]',
-    flags: [{ name: 'partial', kind: 'boolean', description: 'import the good records even when others are rejected (they are listed)' }],
+    usage: 'FILE [--partial] [--list-all]',
+    flags: [
+      { name: 'partial', kind: 'boolean', description: 'import the good records even when others are rejected (they are listed)' },
+      { name: 'list-all', kind: 'boolean', description: 'list every rejected record (default: the first 50, then a count)' },
+    ],
     positionals: { min: 1, max: 1, names: 'FILE' },
     details: [
       "Reads a JSON export of model-perf export or of the original Python module (snake_case keys;",

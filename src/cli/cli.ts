@@ -6,7 +6,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { version } from '../../package.json';
 import { HISTORY_FILE_NAME, JsonlHistoryStore, defaultStorageDir } from '../core/history/historyStore';
 import { DEFAULT_CONFIG } from '../core/engine/config';
-import { importHistory, safeText, type ImportReport } from '../core/history/importer';
+import { importHistory, safeText, type ImportProblem } from '../core/history/importer';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
 import type { ExportFormat } from '../core/history/exporter';
@@ -150,7 +150,7 @@ async function exportCommand(parsed: ParsedCommand, io: CliIo): Promise<number> 
   }
 }
 
-/** Rejected records listed on stderr; the count of the rest follows. */
+/** Rejected records listed on stderr without --list-all; the count of the rest follows. */
 const MAX_PROBLEMS_SHOWN = 50;
 
 async function importCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
@@ -164,9 +164,19 @@ async function importCommand(parsed: ParsedCommand, io: CliIo): Promise<number> 
     retentionMaxTasks: DEFAULT_CONFIG.retentionMaxTasks,
     onWarning: () => unreadable++,
   });
-  const report = await importHistory(file, store, { partial, nowMs: Date.now(), spoolDir: dir });
+  const listAll = flagBoolean(parsed, 'list-all');
+  let shown = 0;
+  // Listed as found, so that --list-all can list millions without holding them.
+  const onProblem = async (p: ImportProblem): Promise<void> => {
+    if (!listAll && shown >= MAX_PROBLEMS_SHOWN) return;
+    const line = `${shown === 0 ? 'model-perf import: rejected:\n' : ''}  ${p.where}: ${p.reason}\n`;
+    shown++;
+    if (!io.stderr.write(line) && io.stderr.once) await new Promise<void>((resolve) => io.stderr.once?.('drain', resolve));
+  };
+  const report = await importHistory(file, store, { partial, nowMs: Date.now(), spoolDir: dir, onProblem });
+  const total = report.problems.length + report.problemsOmitted;
+  if (total > shown) io.stderr.write(`  ... and ${total - shown} more (--list-all lists every one)\n`);
   if (unreadable > 0) io.stderr.write(`model-perf import: skipped ${unreadable} unreadable record(s) in ${store.historyFile}\n`);
-  io.stderr.write(importProblemsText(report));
   const shownFile = safeText(file, 500);
   const source = `${report.format === 'csv' ? 'CSV' : 'JSON'}${report.keyStyles.includes('original') ? ', original module keys' : ''}`;
   const skipped = report.duplicates > 0 ? `; skipped ${report.duplicates} already in the history` : '';
@@ -180,19 +190,6 @@ async function importCommand(parsed: ParsedCommand, io: CliIo): Promise<number> 
   }
   if (report.ignoredFields.length > 0) io.stderr.write(`model-perf import: ignored fields that are no task field: ${report.ignoredFields.join(', ')}\n`);
   return report.rejected === 0 && report.fileError === null ? 0 : 1;
-}
-
-function importProblemsText(report: ImportReport): string {
-  const total = report.problems.length + report.problemsOmitted;
-  if (total === 0) return '';
-  const shown = report.problems.slice(0, MAX_PROBLEMS_SHOWN);
-  const more = total - shown.length;
-  return [
-    `model-perf import: ${report.rejected} record(s) rejected${report.fileError !== null ? ', and the file could not be read to its end' : ''}:`,
-    ...shown.map((p) => `  ${p.where}: ${p.reason}`),
-    ...(more > 0 ? [`  ... and ${more} more`] : []),
-    '',
-  ].join('\n');
 }
 
 // ANSI: cursor home, clear to end of line / of screen, hide and show the cursor.

@@ -81,6 +81,11 @@ export interface ImportOptions {
   /** Where the spool of accepted records lives while the file is read (the history's folder). */
   spoolDir: string;
   maxProblems?: number;
+  /**
+   * Called with every problem as it is found, the ones past `maxProblems` too, so that all of them
+   * can be listed without being held; awaited (a slow terminal holds the import back, not memory).
+   */
+  onProblem?: (problem: ImportProblem) => void | Promise<void>;
   /** Bytes read at a time (tests use tiny ones to cut records, characters and CRLFs anywhere). */
   readChunkBytes?: number;
 }
@@ -808,9 +813,11 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
     ignoredFields: [],
     written: false,
   };
-  const problem = (where: string, reason: string): void => {
-    if (report.problems.length < maxProblems) report.problems.push({ where, reason: safeText(reason, 300) });
+  const problem = async (where: string, reason: string): Promise<void> => {
+    const p = { where, reason: safeText(reason, 300) };
+    if (report.problems.length < maxProblems) report.problems.push(p);
     else report.problemsOmitted++;
+    await options.onProblem?.(p);
   };
   const { fh, size } = await openInput(filePath);
   let spool: Spool | null = null;
@@ -826,7 +833,7 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
       const result = toTask(value, options.nowMs);
       if (!result.ok) {
         report.rejected++;
-        problem(where, result.reason);
+        await problem(where, result.reason);
         return;
       }
       styles.add(result.style);
@@ -852,7 +859,7 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
         if (r.text === null) {
           report.records++;
           report.rejected++;
-          problem(where, `the record is ${r.refused ?? 'unreadable'}`);
+          await problem(where, `the record is ${r.refused ?? 'unreadable'}`);
           return;
         }
         let value: unknown;
@@ -863,7 +870,7 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
           report.rejected++;
           // Python's json module writes NaN and Infinity, which JSON does not have.
           const why = /(?:^|[\s:,[])-?(?:NaN|Infinity)\s*[,}\]]/.test(r.text) ? 'holds NaN or Infinity, which JSON does not allow' : err instanceof Error ? err.message : String(err);
-          problem(where, `not valid JSON (${why})`);
+          await problem(where, `not valid JSON (${why})`);
           return;
         }
         await accept(value, where);
@@ -891,7 +898,7 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
         if (row.refused !== null || row.cells.length !== cols.length) {
           report.records++;
           report.rejected++;
-          problem(where, row.refused !== null ? `the row ${row.refused}` : `the row has ${row.cells.length} cells, the header ${cols.length}`);
+          await problem(where, row.refused !== null ? `the row ${row.refused}` : `the row has ${row.cells.length} cells, the header ${cols.length}`);
           return;
         }
         await accept(csvRecord(cols, row.cells), where);
@@ -949,7 +956,7 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
     } catch (err) {
       if (!(err instanceof FileFormatError)) throw err;
       report.fileError = err.message;
-      problem('file', err.message);
+      await problem('file', err.message);
     }
     report.keyStyles = [...styles];
     report.ignoredFields = [...ignored];

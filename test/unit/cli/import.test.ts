@@ -26,7 +26,7 @@ const recent = (i: number) => makeTask({ taskId: `t${i}`, startTime: Date.now() 
 
 test('import --help, parsing and the command list', () => {
   assert.match(helpText(null), /\n {2}import {3}merge an export/);
-  assert.match(helpText('import'), /Usage: model-perf import FILE \[--partial\]/);
+  assert.match(helpText('import'), /Usage: model-perf import FILE \[--partial\] \[--list-all\]/);
   const r = parseArgs(['import', 'x.json', '--partial']);
   assert.ok(r.kind === 'command' && r.parsed.command === 'import' && r.parsed.flags.get('partial') === true && r.parsed.positionals[0] === 'x.json');
   assert.throws(() => parseArgs(['import']), { message: 'missing FILE' });
@@ -68,7 +68,7 @@ test('a file with a bad record: nothing imported, the record named, exit 1; --pa
   assert.equal(
     strict.err.text,
     [
-      'model-perf import: 1 record(s) rejected:',
+      'model-perf import: rejected:',
       '  metrics[1], line 46: field "taskId" contains control characters',
       'model-perf import: nothing was imported: 1 of 3 record(s) were rejected (--partial imports the 2 good one(s))',
       '',
@@ -92,4 +92,21 @@ test('import of a missing file or a folder fails with the reason', async (t) => 
   const folder = io(env, dir);
   assert.equal(await runCli(['import', '.'], folder), 1);
   assert.match(folder.err.text, /it is a folder; give an export file \(JSON or CSV\)\n$/);
+});
+
+test('the first 50 rejected records are listed, then a count; --list-all lists every one', async (t) => {
+  const { dir, env } = await setup(t);
+  const file = join(dir, 'many-bad.json');
+  await writeFile(file, JSON.stringify({ metrics: Array.from({ length: 60 }, (_, i) => ({ ...recent(i), steps: -1 })) }));
+  const short = io(env, dir);
+  assert.equal(await runCli(['import', file], short), 1);
+  const lines = short.err.text.split('\n');
+  assert.equal(lines[0], 'model-perf import: rejected:');
+  assert.equal(lines.filter((l) => /^ {2}metrics\[\d+\], line 1: field "steps" must be between/.test(l)).length, 50);
+  assert.equal(lines[51], '  ... and 10 more (--list-all lists every one)');
+  assert.equal(lines[52], 'model-perf import: nothing was imported: 60 of 60 record(s) were rejected');
+  const all = io(env, dir);
+  assert.equal(await runCli(['import', file, '--list-all'], all), 1);
+  assert.equal(all.err.text.split('\n').filter((l) => l.startsWith('  metrics[')).length, 60);
+  assert.doesNotMatch(all.err.text, /more \(--list-all/);
 });

@@ -413,4 +413,9 @@ test('a flood of bad records: each counted, the first 1000 kept for the report, 
   assert.deepEqual({ records: report.records, rejected: report.rejected, kept: report.problems.length, omitted: report.problemsOmitted }, { records: 10_000, rejected: 10_000, kept: 1000, omitted: 9000 });
   assert.deepEqual(report.problems[999], { where: '[999], line 1', reason: 'not a JSON object' });
   assert.equal(store.tasks.length, 0);
+  // Every one of them reaches onProblem, the omitted ones too, in file order.
+  const seen: string[] = [];
+  await importHistory(file, new MemoryHistoryStore(), { partial: true, nowMs: NOW, spoolDir: join(dir, 'home'), onProblem: (p) => void seen.push(p.where) });
+  assert.equal(seen.length, 10_000);
+  assert.equal(seen[9_999], '[9999], line 1');
 });

@@ -909,6 +909,7 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
     const chunkBytes = Math.max(1, options.readChunkBytes ?? READ_CHUNK_BYTES);
     const buffer = Buffer.allocUnsafe(chunkBytes);
     let position = 0;
+    let blankLines = 0;
     try {
       // Read no further than the size seen at the start: a file that grows while read ends there.
       while (position < size) {
@@ -923,11 +924,16 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
         }
         if (format === null) {
           const first = /\S/.exec(text);
-          if (!first) continue;
+          if (!first) {
+            // Leading blank reads: only their lines matter, for the line numbers after them.
+            for (let k = text.indexOf('\n'); k >= 0; k = text.indexOf('\n', k + 1)) blankLines++;
+            continue;
+          }
           format = first[0] === '{' || first[0] === '[' ? 'json' : 'csv';
           report.format = format;
           if (format === 'json') json = new JsonExportScanner(onRecord);
           else csv = new CsvScanner(onRow);
+          (json ?? (csv as CsvScanner)).line += blankLines;
         }
         try {
           if (json) json.feed(text);

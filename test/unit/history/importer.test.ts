@@ -311,6 +311,11 @@ test('files that are no export at all are refused with the reason', async (t) =>
     assert.match(report.fileError ?? '', error, name);
     assert.equal(store.tasks.length, 0, name);
   }
+  // Blank lines before the document, even a whole read of them, still count in line numbers.
+  const blank = join(dir, 'blank.json');
+  await writeFile(blank, `\n\n\n{"metrics": [\n${JSON.stringify({ ...makeTask(), steps: -1 })}]}`);
+  const blankReport = await importHistory(blank, new MemoryHistoryStore(), { partial: false, nowMs: NOW, spoolDir: join(dir, 'home'), readChunkBytes: 2 });
+  assert.deepEqual(blankReport.problems[0]?.where, 'metrics[0], line 5');
   // A byte order mark is not content.
   const bom = join(dir, 'bom.json');
   await writeFile(bom, `\ufeff${await readFile(await exportTo(dir, 'plain.json', tasks(2)), 'utf8')}`);

@@ -19,7 +19,7 @@ interface FlagSpec {
   choices?: readonly string[];
 }
 
-export type CommandName = 'status' | 'run' | 'analyze' | 'export' | 'watch';
+export type CommandName = 'status' | 'run' | 'analyze' | 'export' | 'import' | 'watch';
 
 export interface CommandSpec {
   name: CommandName;
@@ -132,7 +132,29 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'FILE [--window-hours H] [--format json|csv]',
     flags: [WINDOW, { name: 'format', kind: 'choice', valueName: 'F', choices: ['json', 'csv'], description: 'json or csv (default: from the file name, else json)' }],
     positionals: { min: 1, max: 1, names: 'FILE' },
-    details: ['The file is written whole or not at all (through a temporary file).', HISTORY_NOTE],
+    details: [
+      'The file is written whole or not at all (through a temporary file renamed into place).',
+      'A named pipe, device, folder or symbolic link at FILE is refused; an existing file keeps its permissions.',
+      HISTORY_NOTE,
+    ],
+  },
+  {
+    name: 'import',
+    summary: 'merge an export (JSON or CSV, from model-perf or the original module) into the history',
+    usage: 'FILE [--partial] [--list-all]',
+    flags: [
+      { name: 'partial', kind: 'boolean', description: 'import the good records even when others are rejected (they are listed)' },
+      { name: 'list-all', kind: 'boolean', description: 'list every rejected record (default: the first 50, then a count)' },
+    ],
+    positionals: { min: 1, max: 1, names: 'FILE' },
+    details: [
+      "Reads a JSON export of model-perf export or of the original Python module (snake_case keys;",
+      'its times in seconds), or a CSV export of model-perf export. The format is read from the file.',
+      'A task already in the history (same task id and start time) is skipped and counted.',
+      'Every rejected record is listed with where it is and why. Without --partial nothing is',
+      'written unless every record is good; the exit status is 1 when any record was rejected.',
+      HISTORY_NOTE,
+    ],
   },
   {
     name: 'watch',
@@ -289,6 +311,7 @@ export function helpText(command: CommandName | null): string {
       '  model-perf run --model-type sdxl --resolution 1080p --steps 30 -- python generate.py',
       '  model-perf analyze --window-hours 168',
       '  model-perf export tasks.csv',
+      '  model-perf import other-machine.json',
       '',
       HISTORY_NOTE,
       '',

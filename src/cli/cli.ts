@@ -4,7 +4,9 @@
 import { hostname } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { version } from '../../package.json';
-import { HISTORY_FILE_NAME, defaultStorageDir } from '../core/history/historyStore';
+import { HISTORY_FILE_NAME, JsonlHistoryStore, defaultStorageDir } from '../core/history/historyStore';
+import { DEFAULT_CONFIG } from '../core/engine/config';
+import { importHistory, safeText, type ImportProblem } from '../core/history/importer';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
 import type { ExportFormat } from '../core/history/exporter';
@@ -51,6 +53,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await analyzeCommand(parsed, io);
       case 'export':
         return await exportCommand(parsed, io);
+      case 'import':
+        return await importCommand(parsed, io);
       case 'watch':
         return await watchCommand(parsed, io);
     }
@@ -144,6 +148,48 @@ async function exportCommand(parsed: ParsedCommand, io: CliIo): Promise<number> 
   } finally {
     await monitor.dispose();
   }
+}
+
+/** Rejected records listed on stderr without --list-all; the count of the rest follows. */
+const MAX_PROBLEMS_SHOWN = 50;
+
+async function importCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
+  const file = resolvePath(io.cwd, parsed.positionals[0] as string);
+  const partial = flagBoolean(parsed, 'partial');
+  const dir = defaultStorageDir(io.env);
+  let unreadable = 0;
+  // The history's own store; its retention settings only matter to compaction, which import never runs.
+  const store = new JsonlHistoryStore(dir, {
+    retentionDays: DEFAULT_CONFIG.retentionDays,
+    retentionMaxTasks: DEFAULT_CONFIG.retentionMaxTasks,
+    onWarning: () => unreadable++,
+  });
+  const listAll = flagBoolean(parsed, 'list-all');
+  let shown = 0;
+  // Listed as found, so that --list-all can list millions without holding them.
+  const onProblem = async (p: ImportProblem): Promise<void> => {
+    if (!listAll && shown >= MAX_PROBLEMS_SHOWN) return;
+    const line = `${shown === 0 ? 'model-perf import: rejected:\n' : ''}  ${p.where}: ${p.reason}\n`;
+    shown++;
+    if (!io.stderr.write(line) && io.stderr.once) await new Promise<void>((resolve) => io.stderr.once?.('drain', resolve));
+  };
+  const report = await importHistory(file, store, { partial, nowMs: Date.now(), spoolDir: dir, onProblem });
+  const total = report.problems.length + report.problemsOmitted;
+  if (total > shown) io.stderr.write(`  ... and ${total - shown} more (--list-all lists every one)\n`);
+  if (unreadable > 0) io.stderr.write(`model-perf import: skipped ${unreadable} unreadable record(s) in ${store.historyFile}\n`);
+  const shownFile = safeText(file, 500);
+  const source = `${report.format === 'csv' ? 'CSV' : 'JSON'}${report.keyStyles.includes('original') ? ', original module keys' : ''}`;
+  const skipped = report.duplicates > 0 ? `; skipped ${report.duplicates} already in the history` : '';
+  if (report.written) io.stdout.write(`Imported ${report.imported} task(s) from ${shownFile} (${source}) into ${store.historyFile}${skipped}\n`);
+  else if (report.rejected === 0 && report.fileError === null) io.stdout.write(`Nothing to import from ${shownFile}: ${report.records === 0 ? 'it holds no tasks' : `all ${report.records} task(s) are already in the history`}\n`);
+  else {
+    const good = report.records - report.rejected - report.duplicates;
+    const why = report.fileError !== null ? 'the file could not be read to its end' : `${report.rejected} of ${report.records} record(s) were rejected`;
+    const hint = good > 0 ? ` (--partial imports the ${good} good one(s)${report.fileError !== null ? ' read before the error' : ''})` : '';
+    io.stderr.write(`model-perf import: nothing was imported: ${why}${partial ? '' : hint}\n`);
+  }
+  if (report.ignoredFields.length > 0) io.stderr.write(`model-perf import: ignored fields that are no task field: ${report.ignoredFields.join(', ')}\n`);
+  return report.rejected === 0 && report.fileError === null ? 0 : 1;
 }
 
 // ANSI: cursor home, clear to end of line / of screen, hide and show the cursor.

@@ -7,6 +7,10 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/pr
 import { homedir, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { TASK_STATUSES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
+import { writeFileAtomic } from '../util/atomicWrite';
+
+// Moved to util/atomicWrite; re-exported for the modules that import it from here.
+export { WriteFileError, writeFileAtomic, type WriteFileAtomicOptions } from '../util/atomicWrite';
 
 export const HISTORY_SCHEMA_VERSION = 1;
 export const HISTORY_FILE_NAME = 'history.jsonl';
@@ -547,52 +551,6 @@ export class JsonlHistoryStore implements HistoryStore {
       // Gone, or still being written by its owner: not stale.
       return false;
     }
-  }
-}
-
-/**
- * Writes through a temporary file in the same folder and renames it into place, so a crash or a
- * full disk never leaves half a file at `path`. Errors name the path and the reason.
- */
-export interface WriteFileAtomicOptions {
-  /**
-   * Flush to disk before the rename (default true), so a power cut leaves the old file or the new
-   * one. Heartbeats and other files rewritten every few seconds may skip it.
-   */
-  durable?: boolean;
-}
-
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  let fh: FileHandle | null = null;
-  try {
-    fh = await open(tmp, 'wx');
-    await fh.writeFile(data);
-    if (options.durable !== false) await fh.sync();
-    await fh.close();
-    fh = null;
-    await rename(tmp, path);
-  } catch (err) {
-    if (fh) await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw new WriteFileError(path, err);
-  }
-}
-
-export class WriteFileError extends Error {
-  /** Why, in words (`the folder does not exist`, `the disk is full`, ...). */
-  readonly reason: string;
-  /** The errno code of the cause (`ENOENT`, `ENOSPC`, ...), for callers that branch on it. */
-  readonly code: string | undefined;
-  constructor(
-    readonly path: string,
-    override readonly cause: unknown,
-  ) {
-    const reason = errnoReason(cause);
-    super(`Cannot write "${path}": ${reason}`);
-    this.name = 'WriteFileError';
-    this.reason = reason;
-    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
   }
 }
 

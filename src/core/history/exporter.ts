@@ -9,7 +9,7 @@ import { HISTORY_SCHEMA_VERSION } from './historyStore';
 
 export type ExportFormat = 'json' | 'csv';
 
-const EXPORT_SCHEMA_VERSION = 1;
+export const EXPORT_SCHEMA_VERSION = 1;
 
 /** What the numbers were measured on, so an export read elsewhere says which machine it describes. */
 export interface MachineInventory {

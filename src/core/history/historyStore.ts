@@ -9,9 +9,6 @@ import { join } from 'node:path';
 import { TASK_STATUSES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
 import { writeFileAtomic } from '../util/atomicWrite';
 
-// Moved to util/atomicWrite; re-exported for the modules that import it from here.
-export { WriteFileError, writeFileAtomic, type WriteFileAtomicOptions } from '../util/atomicWrite';
-
 export const HISTORY_SCHEMA_VERSION = 1;
 export const HISTORY_FILE_NAME = 'history.jsonl';
 const LOCK_FILE_NAME = 'history.lock';

@@ -40,9 +40,9 @@ const EARLIEST_TIME_MS = Date.UTC(2000, 0, 1);
 /** Another machine's clock may run ahead of ours a little; a day ahead is a wrong clock or a forgery. */
 const CLOCK_SKEW_MS = DAY_MS;
 
-export type ImportFormat = 'json' | 'csv';
+type ImportFormat = 'json' | 'csv';
 /** Whose field names the records use. */
-export type ImportKeyStyle = 'model-perf' | 'original';
+type ImportKeyStyle = 'model-perf' | 'original';
 
 export interface ImportProblem {
   /** Where: `metrics[3], line 40`, `line 12` (CSV), or `file`. */
@@ -713,7 +713,7 @@ async function openInput(path: string): Promise<{ fh: FileHandle; size: number }
 }
 
 /** Appends the accepted tasks to the history: the one place the store is written, so a batch API can replace `append`. */
-export async function appendImported(store: ImportTarget, tasks: AsyncIterable<PerformanceMetrics>, progress: { appended: number }): Promise<void> {
+async function appendImported(store: ImportTarget, tasks: AsyncIterable<PerformanceMetrics>, progress: { appended: number }): Promise<void> {
   for await (const task of tasks) {
     await store.append(task);
     progress.appended++;

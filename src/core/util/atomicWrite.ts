@@ -21,7 +21,7 @@ export interface WriteFileAtomicOptions {
 export type AtomicWriteData = string | Uint8Array | Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>;
 
 /** Why the target was refused: not an errno, so callers can tell it from a failing disk. */
-export type TargetRefusal = 'ESYMLINK' | 'ENOTREG';
+type TargetRefusal = 'ESYMLINK' | 'ENOTREG';
 
 export class WriteFileError extends Error {
   /** Why, in words (`the folder does not exist`, `the disk is full`, ...). */

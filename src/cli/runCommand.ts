@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { HelperChannel, HelperRouter } from '../core/runs/helperChannel';
-import { HISTORY_FILE_NAME } from '../core/history/historyStore';
+import { HISTORY_DIR_NAME, segmentNameFor } from '../core/history/historyStore';
 import { processRelations } from '../core/runs/procRelations';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
@@ -150,14 +150,22 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     forward(proc.stdout as Readable, io.stdout, tail);
     forward(proc.stderr as Readable, io.stderr, tail);
 
+    // The monitor reports a failed save as an error event (and logs it): the summary must not say "recorded".
+    let saveError: string | null = null;
+    const saveWatch = monitor.on('error', (e) => {
+      if (e.kind === 'history' && e.message.startsWith(`Task "${taskId}" could not be saved`)) saveError = e.message;
+    });
     const end = await closed;
     const outcome = classifyOutcome(end, tail.text(), stopSignal);
     // Ctrl-C (or a stop signal to model-perf) is recorded as `interrupted`, not as a plain failure.
     const task = outcome.errorCategory === 'interrupted'
       ? await monitor.interruptTaskMonitoring(taskId)
       : await monitor.completeTaskMonitoring(taskId, outcome.success, outcome.errorCategory);
+    saveWatch.dispose();
     const location = monitor.storageLocation;
-    io.stderr.write(runSummary(task, outcome.exitDescription, location ? join(location, HISTORY_FILE_NAME) : null));
+    io.stderr.write(runSummary(task, outcome.exitDescription, location && saveError === null ? join(location, HISTORY_DIR_NAME, segmentNameFor(task)) : null));
+    // The reason and where the task waits were printed just above by the logger.
+    if (saveError !== null) io.stderr.write(`  NOT recorded in the history yet (see above); the command's exit code is kept\n`);
     const gpu = monitor.getGpuAvailability();
     if (!gpu.available && !flagBoolean(parsed, 'no-gpu')) io.stderr.write(`  no GPU figures: ${gpu.reason ?? 'no GPU found'}\n`);
     return outcome.exitCode;

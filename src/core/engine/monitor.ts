@@ -7,7 +7,7 @@ import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from '../
 import { analyzePerformance } from './analysis';
 import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './config';
 import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
-import { defaultStorageDir, JsonlHistoryStore, type HistoryStore, type StoreWarning } from '../history/historyStore';
+import { defaultStorageDir, HistorySpooledError, JsonlHistoryStore, type HistoryStore, type StoreWarning } from '../history/historyStore';
 import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemReading, type SystemSampler, type TimerHandle } from '../ports';
 import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
@@ -415,11 +415,8 @@ export class PerformanceMonitor {
     const report: HistoryLoadReport = { loaded: 0, recovered: [], warnings: [], error: null };
     try {
       report.recovered = await this.store.recoverInterrupted(this.clock.now(), new Set(this.active.keys()));
-      let result = await this.store.load(this.clock.now());
-      if (result.needsCompaction) {
-        await this.store.compact(this.clock.now());
-        result = await this.store.load(this.clock.now());
-      }
+      // Only what memory keeps is read; compaction is the write path's (never on a read).
+      const result = await this.store.load(this.clock.now(), { lastN: this.config.maxHistorySize });
       report.warnings = result.warnings;
       report.loaded = result.tasks.length;
       // Keep tasks this process finished that the file does not show yet (an append in flight).
@@ -834,6 +831,8 @@ export class PerformanceMonitor {
         );
       }
     } catch (err) {
+      // Spooled: the record is safe, so its running marker must not record it as interrupted too.
+      if (err instanceof HistorySpooledError) await entry.markerChain.then(() => this.store.clearRunning(taskId)).catch(() => undefined);
       this.report('history', `Task "${taskId}" could not be saved to the history in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
     }
     return { ...metrics };

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -69,8 +69,11 @@ function runModelPerf(args: string[], home: string, options: RunOptions = {}): P
   });
 }
 
+/** Every record in the day segments of the history folder, oldest segment first. */
 async function history(home: string): Promise<PerformanceMetrics[]> {
-  const text = await readFile(join(home, 'history.jsonl'), 'utf8');
+  const dir = join(home, 'history');
+  const segments = (await readdir(dir)).filter((n) => /^\d{4}-\d{2}-\d{2}\.jsonl$/.test(n)).sort();
+  const text = (await Promise.all(segments.map((n) => readFile(join(dir, n), 'utf8')))).join('');
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')

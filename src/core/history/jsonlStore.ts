@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { HistoryStore } from './historyStore';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomic } from './files';
-import { readChunks } from './lines';
+import { readChunks, readLines, readLinesBackward } from './lines';
 import { withLock } from './lock';
 import { HISTORY_SCHEMA_VERSION, HistorySpooledError, HistoryStoreError, errnoReason, parseRecord, recordKey, serializeRecord, type StoreWarning } from './records';
 import {
@@ -22,6 +22,8 @@ import {
   QUARANTINE_LOG_NAME,
   SPOOL_DIR_NAME,
   classifiedLines,
+  classify,
+  quickStartTime,
   listSegments,
   readSummary,
   scanSummary,
@@ -531,20 +533,32 @@ export class JsonlHistoryStore implements HistoryStore {
     return plan;
   }
 
-  private async *tasksIn(entry: ReadPlanEntry, warnings: StoreWarning[]): AsyncGenerator<PerformanceMetrics> {
+  /**
+   * The tasks of one file, in file order, or last first with `backward` (the newest N cost only
+   * N). Lines whose start time is plainly before `minStartMs` are skipped without being parsed.
+   */
+  private async *tasksIn(entry: ReadPlanEntry, warnings: StoreWarning[], backward = false, minStartMs = -Infinity): AsyncGenerator<PerformanceMetrics> {
     try {
-      for await (const l of classifiedLines(entry.path, 0, entry.end)) {
+      for await (const raw of backward ? readLinesBackward(entry.path, entry.end) : readLines(entry.path, 0, entry.end)) {
+        if (minStartMs !== -Infinity && raw.bytes !== null) {
+          const start = quickStartTime(raw.bytes);
+          if (start !== null && start < minStartMs) continue;
+        }
+        const l = classify(raw);
+        const line = backward ? null : raw.lineNo;
+        const where = backward ? ` (at byte ${raw.offset})` : '';
         if (l.unreadable !== null) {
-          const w = { file: entry.path, line: l.raw.lineNo, reason: `${l.unreadable}; skipped` };
+          const w = { file: entry.path, line, reason: `${l.unreadable}${where}; skipped` };
           warnings.push(w);
           this.warn(w);
         } else if (l.parsed?.kind === 'newerSchema') {
-          const w = { file: entry.path, line: l.raw.lineNo, reason: `schema version ${l.parsed.version} is newer than this build reads (${HISTORY_SCHEMA_VERSION}); skipped, and kept in the file for the newer build` };
+          const w = { file: entry.path, line, reason: `schema version ${l.parsed.version} is newer than this build reads (${HISTORY_SCHEMA_VERSION})${where}; skipped, and kept in the file for the newer build` };
           warnings.push(w);
           this.warn(w);
         } else if (l.parsed?.kind === 'task') yield l.parsed.task;
       }
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // removed by a compaction meanwhile
       throw new HistoryStoreError(`Cannot read the history file "${entry.path}": ${errnoReason(err)}`, err);
     }
   }
@@ -562,18 +576,22 @@ export class JsonlHistoryStore implements HistoryStore {
     let needsCompaction = plan.some((e) => e.dayStart === null || e.dayStart + DAY_MS <= cutoff);
     const chunks: PerformanceMetrics[][] = [];
     let found = 0;
+    // The newest N: each file is read from its end, and reading stops once N are found.
+    const backward = options.lastN !== undefined;
     for (let i = plan.length - 1; i >= 0 && found < want; i--) {
       const e = plan[i] as ReadPlanEntry;
       // A segment holds tasks that ended that day: all of them started before its day ended.
       if (e.dayStart !== null && e.dayStart + DAY_MS <= since) continue;
       const got: PerformanceMetrics[] = [];
-      for await (const t of this.tasksIn(e, warnings)) {
+      for await (const t of this.tasksIn(e, warnings, backward, options.sinceMs ?? -Infinity)) {
         if ((t.endTime ?? t.startTime) < cutoff) continue;
         if (options.sinceMs !== undefined && t.startTime < options.sinceMs) continue;
         got.push(t);
+        if (backward && found + got.length >= want) break;
         // Keep memory bounded by what is asked for, even within one large segment.
-        if (got.length > 2 * want && want !== Infinity) got.splice(0, got.length - want);
+        if (!backward && got.length > 2 * want && want !== Infinity) got.splice(0, got.length - want);
       }
+      if (backward) got.reverse();
       chunks.push(got);
       found += got.length;
     }
@@ -592,7 +610,7 @@ export class JsonlHistoryStore implements HistoryStore {
     const warnings: StoreWarning[] = [];
     for (const e of await this.readPlan()) {
       if (e.dayStart !== null && e.dayStart + DAY_MS <= since) continue;
-      for await (const t of this.tasksIn(e, warnings)) {
+      for await (const t of this.tasksIn(e, warnings, false, options.sinceMs ?? -Infinity)) {
         if ((t.endTime ?? t.startTime) < cutoff) continue;
         if (options.sinceMs !== undefined && t.startTime < options.sinceMs) continue;
         if (options.untilMs !== undefined && t.startTime >= options.untilMs) continue;

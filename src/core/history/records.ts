@@ -131,23 +131,19 @@ export function parseRecord(value: unknown): Parsed {
     if (!Array.isArray(phases) || phases.length > 1000 || !phases.every(isPhase)) return { kind: 'bad', reason: 'field "phases" must be a list of {name, startTime, endTime}' };
     task.phases = phases.map((p: TaskPhase) => ({ name: p.name, startTime: p.startTime, endTime: p.endTime ?? null }));
   }
-  return {
-    kind: 'task',
-    task: {
-      ...(task as unknown as PerformanceMetrics),
-      taskId: r.taskId as string,
-      modelType: r.modelType as string,
-      resolution: r.resolution as string,
-      steps: r.steps as number,
-      startTime: r.startTime as number,
-      status: r.status as TaskStatus,
-      success: r.success,
-      gpuIndices: gpuIndices as number[],
-      optimizationsApplied: optimizations as string[],
-      sampleCount,
-      offloadUsed,
-    },
-  };
+  // Assigned onto the same object, not spread into a new one: this runs once per record read.
+  task.taskId = r.taskId;
+  task.modelType = r.modelType;
+  task.resolution = r.resolution;
+  task.steps = r.steps;
+  task.startTime = r.startTime;
+  task.status = r.status;
+  task.success = r.success;
+  task.gpuIndices = gpuIndices;
+  task.optimizationsApplied = optimizations;
+  task.sampleCount = sampleCount;
+  task.offloadUsed = offloadUsed;
+  return { kind: 'task', task: task as unknown as PerformanceMetrics };
 }
 
 /** One line of the history, newline included. */

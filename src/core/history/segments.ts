@@ -99,6 +99,31 @@ export async function* classifiedLines(path: string, start = 0, end?: number): A
   }
 }
 
+const START_KEY = Buffer.from('"startTime":');
+
+/**
+ * The task's start time read straight from the line's bytes, without parsing it, or null. A
+ * quote inside a JSON string is escaped, so the key pattern only matches a key; the first match
+ * is the record's own (this product writes it before the phases, which have their own).
+ * Used only to skip records that a time window leaves out; everything kept is fully parsed.
+ */
+export function quickStartTime(bytes: Buffer): number | null {
+  const at = bytes.indexOf(START_KEY);
+  if (at < 0) return null;
+  let i = at + START_KEY.length;
+  let n = 0;
+  let digits = 0;
+  for (; i < bytes.length && digits < 16; i++, digits++) {
+    const c = bytes[i] as number;
+    if (c < 0x30 || c > 0x39) break;
+    n = n * 10 + (c - 0x30);
+  }
+  const next = bytes[i];
+  // Only a plain integer followed by the end of the value; anything else is left to the parser.
+  if (digits === 0 || (next !== 0x2c && next !== 0x7d)) return null;
+  return n;
+}
+
 /** Counts a segment's lines by kind, streaming. */
 export async function scanSummary(path: string, bytes: number): Promise<SegmentSummary> {
   const s: SegmentSummary = { bytes, tasks: 0, newerSchema: 0, unreadable: 0, torn: false };

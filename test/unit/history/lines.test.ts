@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitLines, type RawLine } from '../../../src/core/history/lines';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readLines, readLinesBackward, splitLines, type RawLine } from '../../../src/core/history/lines';
 import { parseLineBytes } from '../../../src/core/history/records';
+import { quickStartTime } from '../../../src/core/history/segments';
 
 async function* chunksOf(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.isBuffer(p) ? p : Buffer.from(p);
@@ -65,4 +69,37 @@ test('a BOM at the start of a line is tolerated; bytes that are not UTF-8 make t
   assert.equal(parseLineBytes(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), rec]))?.kind, 'task');
   assert.deepEqual(parseLineBytes(Buffer.from([0x7b, 0xc3, 0x28, 0x7d])), { kind: 'bad', reason: 'not valid UTF-8 text' });
   assert.equal(parseLineBytes(Buffer.from('   ')), null);
+});
+
+test('reading from the end gives the same lines as reading forward, last first, whatever the block size', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpm-lines-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'f');
+  const cases = ['', '\n', 'a', 'a\n', '\nab\n\ncde\nf', 'one\ntwo\nthree\n', `${'x'.repeat(50)}\nshort\n${'y'.repeat(23)}`];
+  for (const text of cases) {
+    await writeFile(file, text);
+    const forward: RawLine[] = [];
+    for await (const l of readLines(file)) forward.push(l);
+    for (const block of [1, 3, 7, 64]) {
+      for (const cap of [10, 1000]) {
+        const back: RawLine[] = [];
+        for await (const l of readLinesBackward(file, undefined, block, cap)) back.push(l);
+        const simplify = (l: RawLine) => [l.offset, l.length, l.length > cap ? null : text.slice(l.offset, l.offset + l.length), l.terminated];
+        assert.deepEqual(
+          back.reverse().map((l) => [l.offset, l.length, l.bytes === null ? null : l.bytes.toString(), l.terminated]),
+          forward.map(simplify),
+          `${JSON.stringify(text)} block ${block} cap ${cap}`,
+        );
+      }
+    }
+  }
+});
+
+test('the start-time prefilter reads only a plain integer start of the record itself; anything else is left to the parser', () => {
+  const b = (s: string) => Buffer.from(s);
+  assert.equal(quickStartTime(b('{"schemaVersion":1,"taskId":"a","startTime":1700000000000,"endTime":1}')), 1_700_000_000_000);
+  assert.equal(quickStartTime(b('{"startTime":42}')), 42);
+  // A task id that spells the key is escaped in JSON, so it never matches.
+  assert.equal(quickStartTime(b(JSON.stringify({ taskId: '"startTime":1,', startTime: 99 }))), 99);
+  for (const s of ['{"startTime":-5,"x":1}', '{"startTime":1.5,"x":1}', '{"startTime":"1","x":1}', '{"startTime":1e3}', '{"x":1}', '{"startTime":12345678901234567890}']) assert.equal(quickStartTime(b(s)), null, s);
 });

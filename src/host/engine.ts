@@ -2,11 +2,11 @@
 // shares one sampler among all windows (LeaderLock + SharedSampling in the storage folder), applies
 // settings live, and reloads the history when another window or the CLI records a task. Node only:
 // no `vscode` import, so host-side logic stays testable in plain node.
-import { watch, type FSWatcher } from 'node:fs';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MonitorConfigInput } from '../core/engine/config';
-import { HISTORY_FILE_NAME, JsonlHistoryStore, RUNNING_DIR_NAME, defaultStorageDir, type StoreWarning } from '../core/history/historyStore';
+import { HISTORY_DIR_NAME, JsonlHistoryStore, RUNNING_DIR_NAME, defaultStorageDir, type StoreWarning } from '../core/history/historyStore';
 import { LeaderLock, type Role } from '../core/sharing/leadership';
 import { createGpuProvider } from '../core/machine';
 import { PerformanceMonitor, type Disposable, type MonitorLogger } from '../core/engine/monitor';
@@ -104,6 +104,7 @@ export class HostEngine {
       retentionDays: settings.retentionDays,
       retentionMaxTasks: settings.retentionMaxTasks,
       onWarning: (w) => log.warn(describeStoreWarning(w)),
+      onLog: (m) => log.info(m),
     });
   }
 
@@ -242,9 +243,12 @@ export class HostEngine {
    */
   private watchHistory(): void {
     this.historyWatcher?.close();
+    // Tasks are appended to day segments in the history folder (made here so it can be watched).
+    const segments = join(this.storageDir, HISTORY_DIR_NAME);
     try {
-      this.historyWatcher = watch(this.storageDir, { persistent: false }, (_event, name) => {
-        if (name && name !== HISTORY_FILE_NAME) return;
+      mkdirSync(segments, { recursive: true, mode: 0o700 });
+      this.historyWatcher = watch(segments, { persistent: false }, (_event, name) => {
+        if (name && !name.endsWith('.jsonl')) return;
         if (this.reloadTimer) clearTimeout(this.reloadTimer);
         this.reloadTimer = setTimeout(() => {
           this.reloadTimer = null;

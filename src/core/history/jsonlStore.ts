@@ -12,7 +12,7 @@ import type { HistoryStore } from './historyStore';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, writeFileAtomic } from './files';
 import { readChunks, readLines, readLinesBackward } from './lines';
 import { withLock } from './lock';
-import { HISTORY_SCHEMA_VERSION, HistorySpooledError, HistoryStoreError, errnoReason, parseRecord, recordKey, serializeRecord, type StoreWarning } from './records';
+import { HISTORY_SCHEMA_VERSION, HistorySpooledError, HistoryStoreError, errnoReason, parseLineBytes, parseRecord, recordKey, serializeRecord, type StoreWarning } from './records';
 import {
   DAY_MS,
   HISTORY_DIR_NAME,
@@ -374,7 +374,12 @@ export class JsonlHistoryStore implements HistoryStore {
       throw await this.spool(task, line, err);
     }
     // The record is safe; an old spool that still cannot move only waits for the next time.
-    await this.lock(() => this.flushSpoolLocked()).catch((err: unknown) => this.log(`Spooled tasks could not be moved into the history yet: ${err instanceof Error ? err.message : String(err)}`));
+    // Most appends find no spool: only then is the lock taken again.
+    const spooled = await readdir(this.spoolDir).then(
+      (names) => names.some((n) => n.endsWith('.jsonl')),
+      () => false,
+    );
+    if (spooled) await this.lock(() => this.flushSpoolLocked()).catch((err: unknown) => this.log(`Spooled tasks could not be moved into the history yet: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   /** Under the lock: appends whole lines to a segment, never gluing them onto a cut-off line. */
@@ -420,11 +425,15 @@ export class JsonlHistoryStore implements HistoryStore {
     if (!prev || prev.bytes !== sizeBefore) return; // out of date already: the next compaction rescans
     let tasks = 0;
     let newer = 0;
-    for (const raw of data.toString('utf8').split('\n')) {
-      if (raw === '') continue;
-      const p = parseRecord(JSON.parse(raw));
-      if (p.kind === 'task') tasks++;
-      else if (p.kind === 'newerSchema') newer++;
+    // Counted as a reader would count them (a byte-order mark is tolerated there too).
+    for (let from = 0; from < data.length; ) {
+      const nl = data.indexOf(0x0a, from);
+      const end = nl === -1 ? data.length : nl;
+      const p = parseLineBytes(data.subarray(from, end));
+      if (p?.kind === 'task') tasks++;
+      else if (p?.kind === 'newerSchema') newer++;
+      else if (p?.kind === 'bad') return; // not ours to count: the next compaction rescans
+      from = end + 1;
     }
     const next: SegmentSummary = { bytes: sizeBefore + out.length, tasks: prev.tasks + tasks, newerSchema: prev.newerSchema + newer, unreadable: prev.unreadable, torn: false };
     // Not durable: a summary lost to a power cut is only out of date, and rescanned.

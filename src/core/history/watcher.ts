@@ -51,17 +51,26 @@ export class HistoryWatcher {
   }
 
   start(): void {
-    for (const dir of [this.source.historyDir, dirname(this.source.legacyFile)]) {
-      try {
-        const w = watch(dir, { persistent: false }, () => this.schedule());
-        w.on('error', () => undefined);
-        this.watchers.push(w);
-      } catch {
-        // A folder not there yet: the poll covers it.
-      }
-    }
+    this.arm();
     this.poll = setInterval(() => this.schedule(), this.pollMs);
     this.poll.unref?.();
+  }
+
+  private readonly armed = new Set<string>();
+
+  /** Watches each folder once it exists (the segment folder appears with the first write). */
+  private arm(): void {
+    for (const dir of [this.source.historyDir, dirname(this.source.legacyFile)]) {
+      if (this.armed.has(dir) || this.disposed) continue;
+      try {
+        const w = watch(dir, { persistent: false }, () => this.schedule());
+        w.on('error', () => this.armed.delete(dir));
+        this.watchers.push(w);
+        this.armed.add(dir);
+      } catch {
+        // Not there yet: the poll covers it, and each check tries again.
+      }
+    }
   }
 
   dispose(): void {
@@ -122,6 +131,7 @@ export class HistoryWatcher {
   }
 
   private async doCheck(): Promise<void> {
+    this.arm();
     const now = await this.files();
     let rewritten = false;
     const appended: PerformanceMetrics[] = [];

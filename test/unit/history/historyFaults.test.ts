@@ -158,7 +158,8 @@ test('the old single history.jsonl is migrated on the first write, announced, ba
   const legacy = join(dir, LEGACY_FILE_NAME);
   const day1 = task('d1', { startTime: NOW - 3 * DAY, endTime: NOW - 3 * DAY + 1000 });
   const day2 = task('d2');
-  await writeFile(legacy, serializeRecord(day1) + 'garbage\n' + serializeRecord(day2) + `${JSON.stringify({ schemaVersion: 0, taskId: 'old' })}\n`);
+  // day2's line starts with a byte-order mark (an editor saved the file): read, migrated, counted.
+  await writeFile(legacy, serializeRecord(day1) + 'garbage\n' + '\uFEFF' + serializeRecord(day2) + `${JSON.stringify({ schemaVersion: 0, taskId: 'old' })}\n`);
   await chmod(legacy, 0o644); // as an older build under umask 022 left it
   const logs: string[] = [];
   const warnings: StoreWarning[] = [];
@@ -178,6 +179,8 @@ test('the old single history.jsonl is migrated on the first write, announced, ba
     { file: legacy, line: 4, reason: `unknown schema version 0; moved to ${q}` },
   ]);
   assert.equal(await readFile(segment(dir, day1), 'utf8'), serializeRecord(day1));
+  // Its summary counted the BOM line as the task it is (a compaction finds nothing to fix).
+  assert.deepEqual(await s.compact(NOW), { kept: 3, droppedExpired: 0, droppedOverCount: 0, droppedCorrupt: 0, keptUnknownSchema: 0 });
   assert.deepEqual((await s.load(NOW)).tasks.map((x) => x.taskId), ['d1', 'd2', 'new']);
   assert.equal(await readFile(join(dir, HISTORY_DIR_NAME, QUARANTINE_FILE_NAME), 'utf8'), `garbage\n${JSON.stringify({ schemaVersion: 0, taskId: 'old' })}\n`);
 });

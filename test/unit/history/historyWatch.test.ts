@@ -39,3 +39,16 @@ test('a store reports other processes\' appends as new tail records, its own not
   assert.ok(changes.length >= 1);
   assert.deepEqual(new Set(changes.map((c) => c.kind)), new Set(['rewritten']));
 });
+
+test('a watch started before the history folder exists reports the first tasks written into it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpm-watch-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const opts = { retentionDays: 30, retentionMaxTasks: 1000 };
+  const changes: HistoryChange[] = [];
+  const w = new JsonlHistoryStore(dir, opts).onDidChange((c) => changes.push(c), { pollMs: 3_600_000 });
+  t.after(() => w.dispose());
+  await w.whenReady();
+  await new JsonlHistoryStore(dir, opts).append(task('first'));
+  await w.check();
+  assert.deepEqual(changes.flatMap((c) => (c.kind === 'appended' ? c.tasks.map((x) => x.taskId) : [])), ['first']);
+});

@@ -102,6 +102,8 @@ export interface JsonlHistoryStoreOptions extends RetentionOptions {
   hostname?: string;
   isProcessAlive?: (pid: number) => boolean;
   fs?: Partial<StoreFsPort>;
+  /** The time retention is applied against at start (default Date.now). */
+  now?: () => number;
 }
 
 interface RunningMarker {
@@ -170,6 +172,10 @@ export class JsonlHistoryStore implements HistoryStore {
     return this.historyDir;
   }
 
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   private warn(w: StoreWarning): void {
     this.options.onWarning?.(w);
   }
@@ -221,6 +227,13 @@ export class JsonlHistoryStore implements HistoryStore {
       await this.undoInterruptedMigration();
       await this.migrateLegacy();
       await this.flushSpoolLocked();
+      // Retention on the write path, once per process: a CLI that appends once per run would
+      // otherwise never apply it. Cheap when nothing is due (a folder listing and small summaries).
+      const result = await this.compactLocked(this.now());
+      if (result.droppedExpired + result.droppedOverCount + result.droppedCorrupt > 0) {
+        const days = this.options.retentionDays;
+        this.log(`History retention: ${result.droppedExpired} tasks older than ${days} day${days === 1 ? '' : 's'} and ${result.droppedOverCount} over the limit of ${this.options.retentionMaxTasks} removed, ${result.droppedCorrupt} unreadable lines moved to "${this.quarantineFile}"; ${result.kept} kept.`);
+      }
     });
   }
 
@@ -733,59 +746,61 @@ export class JsonlHistoryStore implements HistoryStore {
    */
   async compact(nowMs: number): Promise<CompactionResult> {
     await this.prepare();
-    return this.lock(async () => {
-      const result: CompactionResult = { kept: 0, droppedExpired: 0, droppedOverCount: 0, droppedCorrupt: 0, keptUnknownSchema: 0 };
-      const cutoff = nowMs - this.options.retentionDays * DAY_MS;
-      const live: { name: string; s: SegmentSummary }[] = [];
-      for (const name of await listSegments(this.historyDir)) {
-        const s = await this.segmentSummary(name);
-        if (!s) continue;
-        const dayStart = segmentDayStart(name) as number;
-        if (dayStart + DAY_MS <= cutoff) {
-          if (s.unreadable === 0 && s.newerSchema === 0 && !s.torn) {
-            await unlink(join(this.historyDir, name));
-            await unlink(join(this.historyDir, summaryName(name))).catch(() => undefined);
-            result.droppedExpired += s.tasks;
-          } else {
-            const c = await this.rewriteSegment(name, Infinity);
-            result.droppedExpired += c.dropped;
-            result.droppedCorrupt += c.quarantined;
-            result.keptUnknownSchema += c.newer;
-          }
-          continue;
-        }
-        if (s.unreadable > 0 || s.torn) {
-          const c = await this.rewriteSegment(name, 0);
+    return this.lock(() => this.compactLocked(nowMs));
+  }
+
+  private async compactLocked(nowMs: number): Promise<CompactionResult> {
+    const result: CompactionResult = { kept: 0, droppedExpired: 0, droppedOverCount: 0, droppedCorrupt: 0, keptUnknownSchema: 0 };
+    const cutoff = nowMs - this.options.retentionDays * DAY_MS;
+    const live: { name: string; s: SegmentSummary }[] = [];
+    for (const name of await listSegments(this.historyDir)) {
+      const s = await this.segmentSummary(name);
+      if (!s) continue;
+      const dayStart = segmentDayStart(name) as number;
+      if (dayStart + DAY_MS <= cutoff) {
+        if (s.unreadable === 0 && s.newerSchema === 0 && !s.torn) {
+          await unlink(join(this.historyDir, name));
+          await unlink(join(this.historyDir, summaryName(name))).catch(() => undefined);
+          result.droppedExpired += s.tasks;
+        } else {
+          const c = await this.rewriteSegment(name, Infinity);
+          result.droppedExpired += c.dropped;
           result.droppedCorrupt += c.quarantined;
-          live.push({ name, s: { bytes: 0, tasks: c.kept, newerSchema: c.newer, unreadable: 0, torn: false } });
-        } else live.push({ name, s });
-      }
-      let total = live.reduce((n, x) => n + x.s.tasks, 0);
-      const max = this.options.retentionMaxTasks;
-      const slack = Math.max(1, Math.floor(max * (this.options.countSlack ?? 0.1)));
-      if (total > max + slack) {
-        let excess = total - max;
-        for (const { name, s } of live) {
-          if (excess <= 0) break;
-          if (s.tasks <= excess && s.newerSchema === 0) {
-            await unlink(join(this.historyDir, name));
-            await unlink(join(this.historyDir, summaryName(name))).catch(() => undefined);
-            result.droppedOverCount += s.tasks;
-            excess -= s.tasks;
-            s.tasks = 0;
-          } else {
-            const c = await this.rewriteSegment(name, excess);
-            result.droppedOverCount += c.dropped;
-            excess -= c.dropped;
-            s.tasks = c.kept;
-          }
+          result.keptUnknownSchema += c.newer;
         }
-        total = live.reduce((n, x) => n + x.s.tasks, 0);
+        continue;
       }
-      result.kept = total;
-      result.keptUnknownSchema += live.reduce((n, x) => n + x.s.newerSchema, 0);
-      return result;
-    });
+      if (s.unreadable > 0 || s.torn) {
+        const c = await this.rewriteSegment(name, 0);
+        result.droppedCorrupt += c.quarantined;
+        live.push({ name, s: { bytes: 0, tasks: c.kept, newerSchema: c.newer, unreadable: 0, torn: false } });
+      } else live.push({ name, s });
+    }
+    let total = live.reduce((n, x) => n + x.s.tasks, 0);
+    const max = this.options.retentionMaxTasks;
+    const slack = Math.max(1, Math.floor(max * (this.options.countSlack ?? 0.1)));
+    if (total > max + slack) {
+      let excess = total - max;
+      for (const { name, s } of live) {
+        if (excess <= 0) break;
+        if (s.tasks <= excess && s.newerSchema === 0) {
+          await unlink(join(this.historyDir, name));
+          await unlink(join(this.historyDir, summaryName(name))).catch(() => undefined);
+          result.droppedOverCount += s.tasks;
+          excess -= s.tasks;
+          s.tasks = 0;
+        } else {
+          const c = await this.rewriteSegment(name, excess);
+          result.droppedOverCount += c.dropped;
+          excess -= c.dropped;
+          s.tasks = c.kept;
+        }
+      }
+      total = live.reduce((n, x) => n + x.s.tasks, 0);
+    }
+    result.kept = total;
+    result.keptUnknownSchema += live.reduce((n, x) => n + x.s.newerSchema, 0);
+    return result;
   }
 
   /** Removes every finished task; returns how many there were. Running markers and newer-schema records stay; unreadable lines go to the quarantine. */

@@ -25,7 +25,7 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
 }
 
 function store(dir: string, extra: Partial<ConstructorParameters<typeof JsonlHistoryStore>[1]> = {}, warnings: StoreWarning[] = [], logs: string[] = []): JsonlHistoryStore {
-  return new JsonlHistoryStore(dir, { retentionDays: 30, retentionMaxTasks: 1000, onWarning: (w) => warnings.push(w), onLog: (m) => logs.push(m), ...extra });
+  return new JsonlHistoryStore(dir, { retentionDays: 30, retentionMaxTasks: 1000, now: () => NOW, onWarning: (w) => warnings.push(w), onLog: (m) => logs.push(m), ...extra });
 }
 
 const task = (id: string, overrides: Partial<PerformanceMetrics> = {}): PerformanceMetrics => makeTask({ taskId: id, startTime: NOW - DAY, endTime: NOW - DAY + 100_000, ...overrides });

@@ -20,7 +20,7 @@ async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<str
 }
 
 function store(dir: string, extra: Partial<ConstructorParameters<typeof JsonlHistoryStore>[1]> = {}, warnings: StoreWarning[] = [], logs: string[] = []): JsonlHistoryStore {
-  return new JsonlHistoryStore(dir, { retentionDays: 30, retentionMaxTasks: 1000, onWarning: (w) => warnings.push(w), onLog: (m) => logs.push(m), ...extra });
+  return new JsonlHistoryStore(dir, { retentionDays: 30, retentionMaxTasks: 1000, now: () => NOW, onWarning: (w) => warnings.push(w), onLog: (m) => logs.push(m), ...extra });
 }
 
 const task = (id: string, overrides: Partial<PerformanceMetrics> = {}): PerformanceMetrics => makeTask({ taskId: id, startTime: NOW - DAY, endTime: NOW - DAY + 100_000, ...overrides });
@@ -140,6 +140,12 @@ test('retention: whole expired segments are dropped; the count is trimmed only p
   const after = await s.load(NOW);
   assert.deepEqual(after.tasks.map((x) => x.taskId), ['n2', 'n3', 'n4', 'n5', 'n6', 'n7', 'n8', 'n9', 'n10', 'n11']);
   assert.equal(after.needsCompaction, false);
+
+  // The next process applies retention on its first write (a CLI appends once per run), with a log line.
+  const logs: string[] = [];
+  await store(dir, { retentionDays: 1, retentionMaxTasks: 10, now: () => NOW + 5 * DAY }, [], logs).append(task('late', { startTime: NOW + 5 * DAY - 1000, endTime: NOW + 5 * DAY }));
+  assert.deepEqual(logs, [`History retention: 10 tasks older than 1 day and 0 over the limit of 10 removed, 0 unreadable lines moved to "${join(dir, HISTORY_DIR_NAME, QUARANTINE_FILE_NAME)}"; 0 kept.`]);
+  assert.deepEqual((await readdir(join(dir, HISTORY_DIR_NAME))).filter((n) => n.endsWith('.jsonl')), ['2026-01-15.jsonl']);
 });
 
 test('load lastN and sinceMs read only the segments they need; iterate streams in order', async (t) => {
@@ -165,7 +171,7 @@ test('concurrent appends from two processes lose nothing and never interleave', 
   const script = `
     const { JsonlHistoryStore } = require(process.argv[1]);
     const [dir, prefix, n] = process.argv.slice(2);
-    const s = new JsonlHistoryStore(dir, { retentionDays: 30, retentionMaxTasks: 100000 });
+    const s = new JsonlHistoryStore(dir, { retentionDays: 36500, retentionMaxTasks: 100000 });
     const pad = 'x'.repeat(3000); // long lines make torn interleaving visible if it happened
     (async () => {
       for (let i = 0; i < Number(n); i++) {

@@ -14,7 +14,7 @@ const task = (id: string, overrides: Partial<PerformanceMetrics> = {}): Performa
 test('a store reports other processes\' appends as new tail records, its own not at all, and a compaction as rewritten', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'mpm-watch-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const opts = { retentionDays: 30, retentionMaxTasks: 1000 };
+  const opts = { retentionDays: 30, retentionMaxTasks: 1000, now: () => NOW };
   const mine = new JsonlHistoryStore(dir, opts);
   const other = new JsonlHistoryStore(dir, opts);
   await mine.append(task('existing'));
@@ -43,7 +43,7 @@ test('a store reports other processes\' appends as new tail records, its own not
 test('a watch started before the history folder exists reports the first tasks written into it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'mpm-watch-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const opts = { retentionDays: 30, retentionMaxTasks: 1000 };
+  const opts = { retentionDays: 30, retentionMaxTasks: 1000, now: () => NOW };
   const changes: HistoryChange[] = [];
   const w = new JsonlHistoryStore(dir, opts).onDidChange((c) => changes.push(c), { pollMs: 3_600_000 });
   t.after(() => w.dispose());

@@ -18,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DAY_MS = 86_400_000;
-const FIXTURE_VERSION = 1;
+const FIXTURE_VERSION = 3;
 const OLD_COMMIT = 'ff72e32';
 
 function parseArgs(argv) {
@@ -126,6 +126,9 @@ async function makeFixture(E, n) {
   let stream = null;
   let current = null;
   let bytes = 0;
+  // Each segment with the summary the store keeps beside it (as appends and migration leave it).
+  // Tasks near midnight alternate between two days' segments, so counts are kept per segment.
+  const counts = new Map();
   for (let i = 0; i < n; i++) {
     const t = fixtureTask(i, now - 30 * DAY_MS + Math.floor((i / n) * span));
     const name = E.segmentNameFor(t);
@@ -135,10 +138,18 @@ async function makeFixture(E, n) {
       current = name;
     }
     const line = E.serializeRecord(t);
-    bytes += Buffer.byteLength(line);
+    const size = Buffer.byteLength(line);
+    bytes += size;
+    const c = counts.get(name) ?? { bytes: 0, tasks: 0 };
+    c.bytes += size;
+    c.tasks++;
+    counts.set(name, c);
     if (!stream.write(line)) await new Promise((r) => stream.once('drain', r));
   }
   if (stream) await new Promise((r) => stream.end(r));
+  for (const [name, c] of counts) {
+    writeFileSync(join(dir, 'history', name.replace(/\.jsonl$/, '.summary.json')), JSON.stringify({ bytes: c.bytes, tasks: c.tasks, newerSchema: 0, unreadable: 0, torn: false }));
+  }
   writeFileSync(metaFile, JSON.stringify({ n, now, bytes }));
   console.error(`  generated ${n} tasks (${(bytes / 1e6).toFixed(0)} MB) in ${((Date.now() - started) / 1000).toFixed(1)} s: ${dir}`);
   return { dir, n, now, bytes };
@@ -149,7 +160,8 @@ function workCopy(fixture, into, legacy = false) {
   rmSync(into, { recursive: true, force: true });
   mkdirSync(join(into, 'history'), { recursive: true, mode: 0o700 });
   if (!fixture) return into;
-  const names = readdirSync(join(fixture.dir, 'history')).filter((x) => x.endsWith('.jsonl')).sort();
+  const all = readdirSync(join(fixture.dir, 'history')).sort();
+  const names = all.filter((x) => x.endsWith('.jsonl'));
   if (legacy) {
     // The single file of the old store: all segments in one.
     rmSync(join(into, 'history'), { recursive: true });
@@ -157,12 +169,14 @@ function workCopy(fixture, into, legacy = false) {
     for (const n of names) writeFileSync(out, readFileSync(join(fixture.dir, 'history', n)), { flag: 'a' });
     return into;
   }
-  names.forEach((n, i) => {
+  const newest = names[names.length - 1];
+  for (const n of all) {
     const src = join(fixture.dir, 'history', n);
     const dst = join(into, 'history', n);
-    if (i === names.length - 1) copyFileSync(src, dst);
+    // The newest segment and its summary are written by appends: copies, never the fixture.
+    if (newest && n.startsWith(newest.replace(/\.jsonl$/, ''))) copyFileSync(src, dst);
     else linkSync(src, dst);
-  });
+  }
   return into;
 }
 

@@ -229,7 +229,7 @@ export class JsonlHistoryStore implements HistoryStore {
       await this.flushSpoolLocked();
       // Retention on the write path, once per process: a CLI that appends once per run would
       // otherwise never apply it. Cheap when nothing is due (a folder listing and small summaries).
-      const result = await this.compactLocked(this.now());
+      const result = await this.compactLocked(this.now(), true);
       if (result.droppedExpired + result.droppedOverCount + result.droppedCorrupt > 0) {
         const days = this.options.retentionDays;
         this.log(`History retention: ${result.droppedExpired} tasks older than ${days} day${days === 1 ? '' : 's'} and ${result.droppedOverCount} over the limit of ${this.options.retentionMaxTasks} removed, ${result.droppedCorrupt} unreadable lines moved to "${this.quarantineFile}"; ${result.kept} kept.`);
@@ -664,7 +664,8 @@ export class JsonlHistoryStore implements HistoryStore {
 
   // ----- compaction and clearing (write path) -----
 
-  private async segmentSummary(name: string): Promise<SegmentSummary | null> {
+  /** The segment's summary; an out-of-date one is rebuilt by reading the segment, unless `rescan` is false (then null). */
+  private async segmentSummary(name: string, rescan = true): Promise<SegmentSummary | null> {
     const path = join(this.historyDir, name);
     const size = await stat(path).then(
       (s) => s.size,
@@ -673,6 +674,7 @@ export class JsonlHistoryStore implements HistoryStore {
     if (size === null) return null;
     const s = await readSummary(this.historyDir, name);
     if (s && s.bytes === size) return s;
+    if (!rescan) return null;
     const fresh = await scanSummary(path, size);
     await writeFileAtomic(join(this.historyDir, summaryName(name)), JSON.stringify(fresh), { durable: false, mode: PRIVATE_FILE_MODE }).catch(() => undefined);
     return fresh;
@@ -749,15 +751,25 @@ export class JsonlHistoryStore implements HistoryStore {
     return this.lock(() => this.compactLocked(nowMs));
   }
 
-  private async compactLocked(nowMs: number): Promise<CompactionResult> {
+  /**
+   * With `quick` (at start, on the way to a `run`'s command): no segment is read to rebuild an
+   * out-of-date summary; such a segment is left for the next full compaction, and the count is
+   * not trimmed without all summaries. Expired segments are always handled.
+   */
+  private async compactLocked(nowMs: number, quick = false): Promise<CompactionResult> {
     const result: CompactionResult = { kept: 0, droppedExpired: 0, droppedOverCount: 0, droppedCorrupt: 0, keptUnknownSchema: 0 };
     const cutoff = nowMs - this.options.retentionDays * DAY_MS;
     const live: { name: string; s: SegmentSummary }[] = [];
+    let unknown = false;
     for (const name of await listSegments(this.historyDir)) {
-      const s = await this.segmentSummary(name);
-      if (!s) continue;
       const dayStart = segmentDayStart(name) as number;
-      if (dayStart + DAY_MS <= cutoff) {
+      const expired = dayStart + DAY_MS <= cutoff;
+      const s = await this.segmentSummary(name, !quick || expired);
+      if (!s) {
+        unknown = true;
+        continue;
+      }
+      if (expired) {
         if (s.unreadable === 0 && s.newerSchema === 0 && !s.torn) {
           await unlink(join(this.historyDir, name));
           await unlink(join(this.historyDir, summaryName(name))).catch(() => undefined);
@@ -779,7 +791,7 @@ export class JsonlHistoryStore implements HistoryStore {
     let total = live.reduce((n, x) => n + x.s.tasks, 0);
     const max = this.options.retentionMaxTasks;
     const slack = Math.max(1, Math.floor(max * (this.options.countSlack ?? 0.1)));
-    if (total > max + slack) {
+    if (total > max + slack && !(quick && unknown)) {
       let excess = total - max;
       for (const { name, s } of live) {
         if (excess <= 0) break;

@@ -308,3 +308,17 @@ test('default storage folder per OS; MODEL_PERF_HOME overrides', () => {
   assert.equal(defaultStorageDir({}, 'darwin', '/Users/u'), '/Users/u/Library/Application Support/model-perf');
   assert.equal(defaultStorageDir({ LOCALAPPDATA: 'C:\\Users\\u\\AppData\\Local' }, 'win32', 'C:\\Users\\u'), join('C:\\Users\\u\\AppData\\Local', 'model-perf'));
 });
+
+test('start-up never reads a segment to rebuild its summary; an explicit compaction does', async (t) => {
+  const dir = await tempDir(t);
+  await store(dir).append(task('seed'));
+  // Written behind the store's back (as an older build or a copy would): its summary is out of date.
+  await appendFile(segment(dir), serializeRecord(task('x1')) + serializeRecord(task('x2')) + serializeRecord(task('x3')));
+  const logs: string[] = [];
+  const s = store(dir, { retentionMaxTasks: 2 }, [], logs);
+  await s.append(task('other day', { startTime: NOW - 2 * DAY, endTime: NOW - 2 * DAY + 1 }));
+  assert.deepEqual(logs, []); // nothing trimmed at start: the count is not known without reading
+  assert.equal((await readFile(segment(dir), 'utf8')).split('\n').length - 1, 4);
+  assert.deepEqual((await s.load(NOW)).tasks.map((x) => x.taskId), ['x2', 'x3']); // reads still apply the cap
+  assert.deepEqual(await s.compact(NOW), { kept: 2, droppedExpired: 0, droppedOverCount: 3, droppedCorrupt: 0, keptUnknownSchema: 0 });
+});

@@ -925,7 +925,16 @@ export class JsonlHistoryStore implements HistoryStore {
         await unlink(claimed).catch(() => undefined);
         continue;
       }
-      await this.append(parsed.task);
+      try {
+        await this.append(parsed.task);
+      } catch (err) {
+        if (!(err instanceof HistorySpooledError)) {
+          // Left claimed: once this process has ended, a later start claims and records it again.
+          this.warn({ file: claimed, line: null, reason: `the interrupted task could not be recorded yet (${err instanceof Error ? err.message : String(err)})` });
+          continue;
+        }
+        // Safe in the spool: recorded with the spool's next flush.
+      }
       await unlink(claimed).catch(() => undefined);
       recovered.push(parsed.task);
     }

@@ -201,3 +201,19 @@ test('a migration cut short by a crash is undone and run again: nothing doubled'
   assert.deepEqual((await s.load(NOW)).tasks.map((x) => x.taskId), ['a', 'b', 'c']);
   assert.equal(existsSync(join(dir, HISTORY_DIR_NAME, 'migration.json')), false);
 });
+
+test('recovering a dead task on a full disk spools it instead of failing the start; it is recorded once later', async (t) => {
+  const dir = await tempDir(t);
+  await store(dir).append(task('seed'));
+  await store(dir, { pid: DEAD_PID }).markRunning(task('dead run', { status: 'running', success: false, endTime: null }), NOW - 1000);
+  const state = { full: true };
+  const warnings: StoreWarning[] = [];
+  const s = store(dir, { fs: fullDisk(5, state) }, warnings);
+  assert.deepEqual((await s.recoverInterrupted(NOW, new Set())).map((x) => [x.taskId, x.status]), [['dead run', 'interrupted']]);
+  assert.deepEqual(await readdir(join(dir, 'running')), []);
+  assert.equal((await readdir(join(dir, 'spool'))).length, 1);
+  const later = store(dir);
+  assert.deepEqual(await later.recoverInterrupted(NOW, new Set()), []);
+  await later.append(task('next'));
+  assert.deepEqual((await later.load(NOW)).tasks.map((x) => [x.taskId, x.status]), [['seed', 'succeeded'], ['dead run', 'interrupted'], ['next', 'succeeded']]);
+});

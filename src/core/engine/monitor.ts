@@ -295,6 +295,7 @@ export class PerformanceMonitor {
       new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
         retentionDays: this.config.retentionDays,
         retentionMaxTasks: this.config.retentionMaxTasks,
+        now: () => this.clock.now(),
       });
     this.emitter = new TypedEmitter<MonitorEvents>((event, err) => {
       const message = `A listener for "${String(event)}" threw: ${errorText(err)}`;

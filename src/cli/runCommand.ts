@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { HelperChannel, HelperRouter } from '../core/runs/helperChannel';
-import { defaultStorageDir, HISTORY_FILE_NAME } from '../core/history/historyStore';
-import { ensurePrivateDir } from '../core/sharing/privateFiles';
+import { defaultStorageDir, HISTORY_DIR_NAME, segmentNameFor } from '../core/history/historyStore';
+import { ensurePrivateDir } from '../core/util/privateFiles';
 import { processRelations, type ProcRelations } from '../core/runs/procRelations';
 import { safeErrorText, safeLabel, safeText, taskIdProblem } from '../shared/text';
 import { createMachineMonitor } from '../core/machine';
@@ -264,6 +264,11 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     // The reader may have gone while the command started.
     if (outputGone) stopForClosedOutput();
 
+    // The monitor reports a failed save as an error event (and logs it): the summary must not say "recorded".
+    let saveError: string | null = null;
+    const saveWatch = monitor.on('error', (e) => {
+      if (e.kind === 'history' && e.message.startsWith(`Task "${taskId}" could not be saved`)) saveError = e.message;
+    });
     const end = await Promise.race([
       closed,
       forced.then(async () => {
@@ -280,8 +285,11 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     const task = interrupted
       ? await monitor.interruptTaskMonitoring(taskId, category)
       : await monitor.completeTaskMonitoring(taskId, outcome.success, outcome.errorCategory);
+    saveWatch.dispose();
     const location = monitor.storageLocation;
-    io.stderr.write(runSummary(task, outcome.exitDescription, location ? join(location, HISTORY_FILE_NAME) : null));
+    io.stderr.write(runSummary(task, outcome.exitDescription, location && saveError === null ? join(location, HISTORY_DIR_NAME, segmentNameFor(task)) : null));
+    // The reason and where the task waits were printed just above by the logger.
+    if (saveError !== null) io.stderr.write(`  NOT recorded in the history yet (see above); the command's exit code is kept\n`);
     const gpu = monitor.getGpuAvailability();
     if (!gpu.available && !flagBoolean(parsed, 'no-gpu')) io.stderr.write(`  no GPU figures: ${gpu.reason ?? 'no GPU found'}\n`);
     // Stopped because nobody reads: end as a tool killed by SIGPIPE would (141), unless the kill

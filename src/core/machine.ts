@@ -14,7 +14,7 @@ import { DeferredGpuProvider } from './sampling/gpu/deferredProvider';
 import { selectGpuProvider } from './sampling/gpu/selectProvider';
 import { createNodeSpawn } from './sampling/gpu/spawnPort';
 import { createProcessSampler, createSystemSampler } from './sampling/os';
-import { historyFolderWatch, type HistoryFolderWatch } from './sharing/historyWatch';
+import { anyTaskRunning } from './sharing/runningMarkers';
 import { LeaderLock, LockObserver, type Role } from './sharing/leadership';
 import { SharedSampling } from './sharing/sharedSampling';
 import type { Disposable } from './util/emitter';
@@ -182,12 +182,11 @@ function monitorConfig(settings: SharedEngineSettings, env: NodeJS.ProcessEnv): 
   return validateConfig({ ...settings.config, storageDir: resolvedStorageDir(settings, env) });
 }
 
-/** Everything that lives in one storage folder: the sampler lock, the shared sample, the history's watch. */
+/** Everything that lives in one storage folder: the sampler lock, the shared sample. The history tells its own changes (JsonlHistoryStore.onDidChange). */
 interface FolderParts {
   dir: string;
   lock: LeaderLock;
   sharing: SharedSampling;
-  folder: HistoryFolderWatch;
 }
 
 /**
@@ -204,6 +203,8 @@ export class SharedEngine {
   private readonly listeners = new Set<(change: EngineChange) => void>();
   private readonly subscriptions: Disposable[] = [];
   private historyWatch: Disposable | null = null;
+  /** The history store the monitor writes to now (a new one when the folder or retention changes). */
+  private store!: JsonlHistoryStore;
   private disposed = false;
 
   /** Builds the engine (nothing starts: see start()). Throws ConfigError for settings out of range. */
@@ -254,15 +255,18 @@ export class SharedEngine {
       ),
       onLog,
     });
-    return { dir, lock, sharing, folder: historyFolderWatch(dir) };
+    return { dir, lock, sharing };
   }
 
   private historyStore(config: MonitorConfig): JsonlHistoryStore {
-    return new JsonlHistoryStore(config.storageDir as string, {
+    this.store = new JsonlHistoryStore(config.storageDir as string, {
       retentionDays: config.retentionDays,
       retentionMaxTasks: config.retentionMaxTasks,
       onWarning: (w) => this.log.warn(describeStoreWarning(w)),
+      // Migration, broken locks, tightened modes: said once in the log.
+      onLog: (m) => this.log.info(m),
     });
+    return this.store;
   }
 
   /**
@@ -271,7 +275,7 @@ export class SharedEngine {
    */
   async wantsGpuProcesses(): Promise<boolean> {
     if (this.monitor.getActiveTasks().length > 0) return true;
-    return this.parts.folder.anyTaskRunning();
+    return anyTaskRunning(this.parts.dir);
   }
 
   /** Takes the sampler lock (or follows its holder), loads the history and starts sampling. */
@@ -357,6 +361,7 @@ export class SharedEngine {
         ...(prev.nvidiaSmiPath !== next.nvidiaSmiPath ? { gpuProvider: this.parts.sharing.gpuProvider } : {}),
         ...(newHistory ? { historyStore: this.historyStore(config) } : {}),
       });
+      if (newHistory) this.watchHistory();
     }
     this.emit('monitoring');
   }
@@ -378,12 +383,13 @@ export class SharedEngine {
   /** Other windows and the CLI append to the same history: reload when it changes, so every face shows the same tasks. */
   private watchHistory(): void {
     this.historyWatch?.dispose();
-    this.historyWatch = this.parts.folder.watchHistory(
-      () => {
-        if (!this.disposed) void this.monitor.reloadHistory();
-      },
-      (message) => this.log.warn(message),
-    );
+    // The store tells only of other processes' records: those are added as they are; a rewrite
+    // (compaction, clearing, migration elsewhere) reloads what memory keeps.
+    this.historyWatch = this.store.onDidChange((change) => {
+      if (this.disposed) return;
+      if (change.kind === 'appended') this.monitor.addRecordedTasks(change.tasks);
+      else void this.monitor.reloadHistory();
+    });
   }
 
   async dispose(): Promise<void> {

@@ -4,7 +4,7 @@
 import type { PerformanceAnalysis, PerformanceMetrics, TaskMetricsUpdate } from '../../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
-import { defaultStorageDir, JsonlHistoryStore, type HistoryStore } from '../history/historyStore';
+import { defaultStorageDir, HistorySpooledError, JsonlHistoryStore, type HistoryStore } from '../history/historyStore';
 import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
 import { machineInventory } from '../sampling/os/machineInventory';
 import { OsSystemSampler } from '../sampling/os/osSystemSampler';
@@ -106,6 +106,7 @@ export class PerformanceMonitor {
       new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
         retentionDays: this.config.retentionDays,
         retentionMaxTasks: this.config.retentionMaxTasks,
+        now: () => this.clock.now(),
       });
     this.emitter = new TypedEmitter<MonitorEvents>((event, err) => {
       const message = `A listener for "${String(event)}" threw: ${errorText(err)}`;
@@ -203,11 +204,8 @@ export class PerformanceMonitor {
     const report: HistoryLoadReport = { loaded: 0, recovered: [], warnings: [], error: null };
     try {
       report.recovered = await this.store.recoverInterrupted(this.clock.now(), this.ownMarkers);
-      let result = await this.store.load(this.clock.now());
-      if (result.needsCompaction) {
-        await this.store.compact(this.clock.now());
-        result = await this.store.load(this.clock.now());
-      }
+      // Only what memory keeps is read; compaction is the write path's (never on a read).
+      const result = await this.store.load(this.clock.now(), { lastN: this.config.maxHistorySize });
       report.warnings = result.warnings;
       report.loaded = result.tasks.length;
       // Keep tasks this process finished that the file does not show yet (an append in flight).
@@ -224,6 +222,19 @@ export class PerformanceMonitor {
       this.failures.failed('history', report.error, err);
     }
     return report;
+  }
+
+  /**
+   * Tasks another process recorded (told by the history store's change notification): added
+   * without reading the history again; ones already held are skipped.
+   */
+  addRecordedTasks(tasks: readonly PerformanceMetrics[]): void {
+    const key = (t: PerformanceMetrics): string => `${t.taskId}\u0000${t.startTime}`;
+    const held = new Set(this.history.map(key));
+    const fresh = tasks.filter((t) => !held.has(key(t)));
+    if (fresh.length === 0) return;
+    this.history = this.history.concat(fresh.map((t) => ({ ...t }))).slice(-this.config.maxHistorySize);
+    this.emitter.emit('historyChanged', { count: this.history.length });
   }
 
   /** Completed tasks (oldest first) started within the window, or all of them. */
@@ -591,6 +602,8 @@ export class PerformanceMonitor {
         );
       }
     } catch (err) {
+      // Spooled: the record is safe, so its running marker must not record it as interrupted too.
+      if (err instanceof HistorySpooledError) await entry.markerChain.then(() => this.store.clearRunning(taskId)).catch(() => undefined);
       this.failures.failed('history', `Task "${taskId}" could not be saved to the history in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
     } finally {
       // A marker left by a failed append is recovered by the next reload, as after a crash.

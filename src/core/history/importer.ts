@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { METRICS_FIELDS, METRICS_FIELD_NAMES, type MetricsField, type PerformanceMetrics } from '../../shared/metrics';
 import { normalizeResolution } from '../engine/resolution';
-import { describeFsError } from '../util/atomicWrite';
+import { describeFsError } from '../util/errors';
 import { EXPORT_SCHEMA_VERSION } from './exporter';
 import { HISTORY_SCHEMA_VERSION, parseRecord, type HistoryStore } from './historyStore';
 

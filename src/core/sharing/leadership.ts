@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../ports';
 import { isProcessAlive } from '../history/historyStore';
 import { isFreshTimestamp } from './freshness';
-import { ensurePrivateDir, OversizedFileError, PRIVATE_FILE_MODE, readBoundedText, tighten, writePrivateFileAtomic } from './privateFiles';
+import { ensurePrivateDir, OversizedFileError, PRIVATE_FILE_MODE, readBoundedText, tighten, writePrivateFileAtomic } from '../util/privateFiles';
 import { LIVE_FILE_NAME } from './sharedSampling';
 
 export const LEADER_FILE_NAME = 'leader.lock';

@@ -11,7 +11,7 @@ import { gpuReading, type GpuAvailability, type GpuReading } from '../../shared/
 import { safeText } from '../../shared/text';
 import { isFreshTimestamp } from './freshness';
 import type { Role, RoleSource } from './leadership';
-import { OversizedFileError, readBoundedText, writePrivateFileAtomic } from './privateFiles';
+import { OversizedFileError, readBoundedText, writePrivateFileAtomic } from '../util/privateFiles';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
 
 export const LIVE_FILE_NAME = 'live-sample.json';

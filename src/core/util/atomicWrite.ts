@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { lstat, open, readlink, rename, unlink } from 'node:fs/promises';
+import { describeFsError } from './errors';
 
 export interface WriteFileAtomicOptions {
   /**
@@ -15,6 +16,8 @@ export interface WriteFileAtomicOptions {
   durable?: boolean;
   /** Permission bits of a new file (default: 0666 less the umask). An existing file keeps its own. */
   mode?: number;
+  /** Give the file `mode` even when it replaces one with other bits (private files of the storage folder). */
+  forceMode?: boolean;
 }
 
 /** Text or bytes, or a sequence of chunks written one after the other (never joined in memory). */
@@ -38,30 +41,6 @@ export class WriteFileError extends Error {
     this.name = 'WriteFileError';
     this.reason = why;
     this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  }
-}
-
-/** An errno in words a user can act on. */
-export function describeFsError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  switch (e?.code) {
-    case 'ENOENT':
-      return 'the folder does not exist';
-    case 'ENOTDIR':
-      return 'part of the path is a file, not a folder';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'ENOSPC':
-      return 'the disk is full';
-    case 'EDQUOT':
-      return 'the disk quota is exhausted';
-    case 'EROFS':
-      return 'the file system is read-only';
-    case 'EISDIR':
-      return 'the path is a folder';
-    default:
-      return e?.message ?? String(err);
   }
 }
 
@@ -155,7 +134,7 @@ export async function writeFileAtomic(path: string, data: AtomicWriteData, optio
   try {
     // 'wx' (O_EXCL) never follows a link planted at the temporary name.
     fh = await open(tmp, 'wx', options.mode ?? 0o666);
-    if (existing?.mode != null) {
+    if (existing?.mode != null && !(options.forceMode && options.mode !== undefined)) {
       await fh.chmod(existing.mode);
       // Root replacing another user's file hands it back to that user; anyone else cannot and need not.
       if (process.getuid?.() === 0 && (existing.uid !== 0 || existing.gid !== 0)) await fh.chown(existing.uid, existing.gid);

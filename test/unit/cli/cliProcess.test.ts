@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
+import { historyRecords } from '../helpers/historyFiles';
 
 const ROOT = join(__dirname, '../../..');
 const BIN = join(ROOT, 'test/fixtures/bin');
@@ -72,13 +73,7 @@ function runModelPerf(args: string[], home: string, options: RunOptions = {}): P
   });
 }
 
-async function history(home: string): Promise<PerformanceMetrics[]> {
-  const text = await readFile(join(home, 'history.jsonl'), 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as PerformanceMetrics);
-}
+const history = historyRecords;
 
 /** A child script: writes its pid where the fake nvidia-smi looks, prints, works, then ends its way. */
 const CHILD = `

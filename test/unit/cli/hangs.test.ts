@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { BufferStream, runCli, type CliIo, type StopSignal } from '../../../src/cli/cli';
-import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import { waitUntil } from '../helpers/waitUntil';
+import { historyRecords } from '../helpers/historyFiles';
 
 const ROOT = join(__dirname, '../../..');
 const skip = process.platform === 'win32' ? 'POSIX signals and process groups' : false;
@@ -41,13 +41,7 @@ function io(env: NodeJS.ProcessEnv, killGraceMs: number): CliIo & { out: BufferS
   };
 }
 
-async function history(home: string): Promise<PerformanceMetrics[]> {
-  const text = await readFile(join(home, 'history.jsonl'), 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as PerformanceMetrics);
-}
+const history = historyRecords;
 
 /** Gone, or a zombie nobody reaped yet (it runs no more either way). */
 function isGone(pid: number): boolean {

@@ -3,13 +3,14 @@
 // and cut, and what `analyze` prints from the history is clean.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
 import { analysisText, runSummary } from '../../../src/cli/format';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../../../src/shared/metrics';
+import { historyRecords } from '../helpers/historyFiles';
 
 const ESC = '\u001b';
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
@@ -39,7 +40,7 @@ test('run --task-id of 130 000 characters or with an escape sequence: refused wi
     assert.ok(t.err.text.length < 1000, 'the id is not echoed back');
     assert.doesNotMatch(t.err.text, RAW_CONTROL);
   }
-  assert.equal(existsSync(join(home, 'history.jsonl')), false);
+  assert.deepEqual(await historyRecords(home), []);
 });
 
 test('run with hostile --model-type and --resolution: stored and printed cleaned and cut; analyze prints them clean', async () => {
@@ -48,7 +49,7 @@ test('run with hostile --model-type and --resolution: stored and printed cleaned
   const code = await runCli(['run', '--no-gpu', '--task-id', 'clean-me', '--model-type', modelType, '--resolution', `1024\r\n${ESC}[31mx`, '--', process.execPath, '-e', 'process.exit(3)'], t);
   assert.equal(code, 3);
   assert.doesNotMatch(t.err.text, RAW_CONTROL);
-  const [task] = (await readFile(join(home, 'history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as PerformanceMetrics);
+  const [task] = await historyRecords(home);
   assert.ok(task);
   assert.ok(task.modelType.startsWith('sdxl\uFFFDmmm'), task.modelType.slice(0, 20));
   assert.equal(task.modelType.length, 100);

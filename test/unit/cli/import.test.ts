@@ -1,13 +1,14 @@
 // `model-perf import FILE [--partial]` in-process, against a history in a throwaway folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { helpText, parseArgs } from '../../../src/cli/args';
 import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
 import { JsonlHistoryStore } from '../../../src/core/history/historyStore';
 import { makeTask } from '../engine/fakes';
+import { historyRecords } from '../helpers/historyFiles';
 
 function io(env: NodeJS.ProcessEnv, cwd: string): CliIo & { out: BufferStream; err: BufferStream } {
   const out = new BufferStream();
@@ -44,9 +45,9 @@ test('export from one history, import into another: the tasks arrive once; a sec
 
   const first = io(env, dir);
   assert.equal(await runCli(['import', 'from-other.csv'], first), 0, first.err.text);
-  assert.equal(first.out.text, `Imported 3 task(s) from ${join(dir, 'from-other.csv')} (CSV) into ${join(home, 'history.jsonl')}\n`);
+  assert.equal(first.out.text, `Imported 3 task(s) from ${join(dir, 'from-other.csv')} (CSV) into ${join(home, 'history')}\n`);
   assert.equal(first.err.text, '');
-  const lines = (await readFile(join(home, 'history.jsonl'), 'utf8')).trim().split('\n');
+  const lines = (await historyRecords(home)).map((t) => JSON.stringify(t));
   assert.deepEqual(
     lines.map((l) => (JSON.parse(l) as { taskId: string }).taskId),
     ['t0', 't1', 't2'],
@@ -75,13 +76,13 @@ test('a file with a bad record: nothing imported, the record named, exit 1; --pa
     ].join('\n'),
   );
   assert.doesNotMatch(strict.err.text, /\u001b/); // the hostile id is never echoed
-  await assert.rejects(readFile(join(home, 'history.jsonl')), { code: 'ENOENT' });
+  assert.deepEqual(await historyRecords(home), []);
 
   const partial = io(env, dir);
   assert.equal(await runCli(['import', file, '--partial'], partial), 1);
   assert.match(partial.out.text, /^Imported 2 task\(s\) from .*mixed\.json \(JSON\) into /);
   assert.match(partial.err.text, /metrics\[1\], line 46: /);
-  assert.equal((await readFile(join(home, 'history.jsonl'), 'utf8')).trim().split('\n').length, 2);
+  assert.equal((await historyRecords(home)).length, 2);
 });
 
 test('import of a missing file or a folder fails with the reason', async (t) => {

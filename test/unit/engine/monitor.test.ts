@@ -369,7 +369,7 @@ test('history survives restarts; a task of a dead process is recorded as interru
   const mk = (pid?: number) =>
     new PerformanceMonitor(
       { storageDir: dir, enableGpuMonitoring: false },
-      { clock, systemSampler: new FakeSystemSampler(), historyStore: new JsonlHistoryStore(dir, { retentionDays: 90, retentionMaxTasks: 1000, ...(pid ? { pid } : {}) }) },
+      { clock, systemSampler: new FakeSystemSampler(), historyStore: new JsonlHistoryStore(dir, { retentionDays: 90, retentionMaxTasks: 1000, now: () => clock.now(), ...(pid ? { pid } : {}) }) },
     );
   // "Process" one: finishes a task, then dies with another still running.
   const first = mk(DEAD_PID);

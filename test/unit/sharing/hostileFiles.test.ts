@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEADER_FILE_NAME, LeaderLock, LockObserver, MAX_LEADER_FILE_BYTES } from '../../../src/core/sharing/leadership';
 import { LIVE_FILE_NAME, MAX_LIVE_FILE_BYTES, SharedSampling, parsePublishedSample } from '../../../src/core/sharing/sharedSampling';
-import { OversizedFileError, readBoundedText } from '../../../src/core/sharing/privateFiles';
+import { OversizedFileError, readBoundedText } from '../../../src/core/util/privateFiles';
 import type { Role, RoleSource } from '../../../src/core/sharing/leadership';
 import type { GpuProvider, SystemSampler } from '../../../src/core/ports';
 import { FakeClock } from '../helpers/fakeClock';

@@ -3,11 +3,11 @@
 // files 0600 whatever the umask (umask only removes bits, so asking for these modes is enough);
 // a folder or file found more open is tightened, with a log line. Reads of these small files are
 // bounded, so a huge or hostile file costs a few kilobytes, never its whole size.
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { writeFileAtomic } from './atomicWrite';
 
-const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
 /** Modes mean nothing to Windows' ACLs: nothing is checked or changed there. */
@@ -46,23 +46,12 @@ export async function tighten(path: string, mode: number, what: string, log: (me
 }
 
 /**
- * Writes `data` to a 0600 temporary file beside `path`, then renames it over `path`: readers see
- * the old file or the new one, and the new one is private whatever the umask.
+ * Replaces `path` whole with `data` as a 0600 file, whatever the umask and whatever mode the file
+ * had: readers see the old file or the new one. Not flushed to disk: these files are rewritten
+ * every few seconds and mean nothing after a reboot.
  */
 export async function writePrivateFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  let fh: FileHandle | null = null;
-  try {
-    fh = await open(tmp, 'wx', PRIVATE_FILE_MODE);
-    await fh.writeFile(data);
-    await fh.close();
-    fh = null;
-    await rename(tmp, path);
-  } catch (err) {
-    if (fh) await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw new Error(`Cannot write "${path}": ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
+  await writeFileAtomic(path, data, { mode: PRIVATE_FILE_MODE, forceMode: true, durable: false });
 }
 
 /** A file larger than the limit of a bounded read. */

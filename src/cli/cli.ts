@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { version } from '../../package.json';
-import { HISTORY_FILE_NAME, JsonlHistoryStore, defaultStorageDir } from '../core/history/historyStore';
+import { HISTORY_DIR_NAME, JsonlHistoryStore, defaultStorageDir } from '../core/history/historyStore';
 import { DEFAULT_CONFIG } from '../core/engine/config';
 import { importHistory, safeText, type ImportProblem } from '../core/history/importer';
 import { createMachineMonitor } from '../core/machine';
@@ -97,8 +97,11 @@ async function statusCommand(parsed: ParsedCommand, io: CliIo): Promise<number> 
   }
 }
 
-/** A monitor over the shared history only: no sampling, no GPU tool started. */
-async function historyMonitor(parsed: ParsedCommand, io: CliIo): Promise<PerformanceMonitor | null> {
+/**
+ * A monitor over the shared history only (no sampling, no GPU tool started), holding the tasks of
+ * the window the command shows: its cost follows the window, not the history's size.
+ */
+async function historyMonitor(parsed: ParsedCommand, io: CliIo, windowHours: number): Promise<PerformanceMonitor | null> {
   const monitor = await createMachineMonitor({
     enableGpu: false,
     env: io.env,
@@ -106,7 +109,7 @@ async function historyMonitor(parsed: ParsedCommand, io: CliIo): Promise<Perform
     // Analyse everything the history keeps, not only the extension's in-memory share.
     config: { maxHistorySize: 1_000_000 },
   });
-  const report = await monitor.ready();
+  const report = await monitor.loadHistoryWindow(windowHours);
   if (report.error) {
     // Already printed by the logger.
     await monitor.dispose();
@@ -119,14 +122,15 @@ async function historyMonitor(parsed: ParsedCommand, io: CliIo): Promise<Perform
 }
 
 function historyFile(monitor: PerformanceMonitor): string {
-  return join(monitor.storageLocation ?? '', HISTORY_FILE_NAME);
+  return join(monitor.storageLocation ?? '', HISTORY_DIR_NAME);
 }
 
 async function analyzeCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
-  const monitor = await historyMonitor(parsed, io);
+  const windowHours = flagNumber(parsed, 'window-hours') ?? DEFAULT_WINDOW_HOURS;
+  const monitor = await historyMonitor(parsed, io, windowHours);
   if (!monitor) return 1;
   try {
-    const analysis = monitor.getPerformanceAnalysis(flagNumber(parsed, 'window-hours') ?? DEFAULT_WINDOW_HOURS);
+    const analysis = monitor.getPerformanceAnalysis(windowHours);
     if (flagBoolean(parsed, 'json')) io.stdout.write(`${JSON.stringify(analysis, null, 2)}\n`);
     else io.stdout.write(`History: ${historyFile(monitor)}\n${analysisText(analysis)}`);
     return 0;
@@ -136,10 +140,10 @@ async function analyzeCommand(parsed: ParsedCommand, io: CliIo): Promise<number>
 }
 
 async function exportCommand(parsed: ParsedCommand, io: CliIo): Promise<number> {
-  const monitor = await historyMonitor(parsed, io);
+  const windowHours = flagNumber(parsed, 'window-hours') ?? DEFAULT_WINDOW_HOURS;
+  const monitor = await historyMonitor(parsed, io, windowHours);
   if (!monitor) return 1;
   try {
-    const windowHours = flagNumber(parsed, 'window-hours') ?? DEFAULT_WINDOW_HOURS;
     const file = resolvePath(io.cwd, parsed.positionals[0] as string);
     const format = flagString(parsed, 'format') as ExportFormat | undefined;
     const result = await monitor.exportMetrics(file, windowHours, format);

@@ -231,6 +231,9 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
       // One task is watched closely: per-process GPU memory every 2 intervals (at least 1 s)
       // instead of the extension's 5 s, so short runs still get their own VRAM figure.
       gpuProcessIntervalMs: Math.max(1000, 2 * intervalMs),
+      // `run` appends its one task and shows none of the others: read only the newest, so a
+      // million tasks on disk cost the start-up nothing.
+      config: { maxHistorySize: 1 },
     });
     await monitor.startMonitoring();
     if (stopSignal !== null) {

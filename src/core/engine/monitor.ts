@@ -201,11 +201,25 @@ export class PerformanceMonitor {
 
   /** Re-reads the shared history, e.g. to see tasks other windows or the CLI recorded. Never rejects. */
   async reloadHistory(): Promise<HistoryLoadReport> {
+    return this.loadHistory({ lastN: this.config.maxHistorySize });
+  }
+
+  /**
+   * Holds only the tasks started in the last `timeWindowHours` (at most maxHistorySize, the
+   * newest): a read-only face (analyze, export) pays for the window it shows, not for the history.
+   */
+  async loadHistoryWindow(timeWindowHours: number): Promise<HistoryLoadReport> {
+    checkTimeWindow(timeWindowHours);
+    this.readyPromise = this.loadHistory({ sinceMs: this.clock.now() - timeWindowHours * 3_600_000, lastN: this.config.maxHistorySize });
+    return this.readyPromise;
+  }
+
+  private async loadHistory(options: { sinceMs?: number; lastN: number }): Promise<HistoryLoadReport> {
     const report: HistoryLoadReport = { loaded: 0, recovered: [], warnings: [], error: null };
     try {
       report.recovered = await this.store.recoverInterrupted(this.clock.now(), this.ownMarkers);
       // Only what memory keeps is read; compaction is the write path's (never on a read).
-      const result = await this.store.load(this.clock.now(), { lastN: this.config.maxHistorySize });
+      const result = await this.store.load(this.clock.now(), options);
       report.warnings = result.warnings;
       report.loaded = result.tasks.length;
       // Keep tasks this process finished that the file does not show yet (an append in flight).
@@ -263,8 +277,9 @@ export class PerformanceMonitor {
     if (this.disposed) throw new Error('This PerformanceMonitor was disposed; create a new one');
     if (this.running) return;
     this.running = true;
-    await this.ready();
-    if (!this.running) return;
+    // The history loads beside the first sample: the status bar's first figures never wait for
+    // the history, however large it is.
+    const history = this.ready();
     if (this.config.enableGpuMonitoring && this.gpuProvider && !this.gpuStarted) {
       await this.exclusive(() => this.startGpu());
       if (!this.running) return;
@@ -274,6 +289,8 @@ export class PerformanceMonitor {
     this.logger?.info(`Monitoring started, one sample every ${this.config.monitoringIntervalMs} ms`);
     await this.requestSample();
     this.scheduleNext();
+    // Resolves once the history is in memory too, as callers expect.
+    await history;
   }
 
   /** Stops the loop, waits for the sample in flight, and stops every timer and GPU child process. */

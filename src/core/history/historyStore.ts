@@ -9,10 +9,8 @@ import { recordKey } from './records';
 
 export { HISTORY_SCHEMA_VERSION, HistorySpooledError, HistoryStoreError, parseRecord,   serializeRecord,  type StoreWarning } from './records';
 export { JsonlHistoryStore,  RUNNING_DIR_NAME, isProcessAlive, type CompactionResult, type IterateOptions,  type LoadOptions, type LoadResult,   } from './jsonlStore';
-export { HISTORY_DIR_NAME, LEGACY_FILE_NAME, QUARANTINE_FILE_NAME,  segmentNameFor } from './segments';
-export {  type HistoryChange } from './watcher';
-/** The single history file of earlier builds (now migrated into `history/`). */
-export { LEGACY_FILE_NAME as HISTORY_FILE_NAME } from './segments';
+export { HISTORY_DIR_NAME, LEGACY_FILE_NAME, QUARANTINE_FILE_NAME, segmentNameFor } from './segments';
+export { type HistoryChange } from './watcher';
 
 /** The port through which the monitor persists history; tests use MemoryHistoryStore. */
 export interface HistoryStore {

@@ -154,7 +154,7 @@ export function buildAnalysisView(source: DashboardDataSource, windowHours: Anal
   const tasks = source.history(windowHours);
   return {
     analysis: { windowHours, analysis: source.analysis(windowHours), rows: historyRows(tasks), totalRows: tasks.length },
-    totalTaskCount: source.history(null).length,
+    totalTaskCount: source.historyCount(),
   };
 }
 

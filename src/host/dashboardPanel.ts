@@ -45,14 +45,19 @@ export interface DashboardDataSource {
   analysis(windowHours: number): PerformanceAnalysis;
   /** Finished tasks started in the last `windowHours` (every kept task for null), oldest first. */
   history(windowHours: number | null): PerformanceMetrics[];
+  /** How many finished tasks the engine keeps (without copying them). */
+  historyCount(): number;
   /** Where GPU figures come from, or why there are none. */
   gpuAvailability(): GpuAvailability;
   /** The limits drawn as threshold lines (the engine's analysis thresholds). */
   thresholds(): DashboardThresholds;
   /** Called after each new snapshot. */
   onSnapshot(listener: (snapshot: SystemPerformanceSnapshot) => void): DataSourceDisposable;
-  /** Called when a task starts, is updated or ends, and when the history is reloaded. */
-  onTasksChanged(listener: () => void): DataSourceDisposable;
+  /**
+   * Called when a task starts or is updated (`finished` false: only the running tasks changed), and
+   * when one ends or the history is reloaded (`finished` true: the analysis changed too).
+   */
+  onTasksChanged(listener: (finished: boolean) => void): DataSourceDisposable;
   /** Called when a GPU appears or is lost (optional: otherwise the next full state carries it). */
   onGpuAvailabilityChanged?(listener: (availability: GpuAvailability) => void): DataSourceDisposable;
 }
@@ -107,6 +112,8 @@ class DashboardPanel implements vscode.Disposable {
   private windowHours: AnalysisWindowHours;
   private lastSeriesMinute = 0;
   private tasksTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A task ended (or the history was reloaded) since the last analysis was posted. */
+  private analysisDue = false;
   private reloadedForVersion = false;
 
   constructor(
@@ -132,7 +139,7 @@ class DashboardPanel implements vscode.Disposable {
       }),
       panel.onDidDispose(() => this.dispose()),
       toVscode(source.onSnapshot((s) => this.snapshotArrived(s))),
-      toVscode(source.onTasksChanged(() => this.tasksChanged())),
+      toVscode(source.onTasksChanged((finished) => this.tasksChanged(finished))),
     );
     if (source.onGpuAvailabilityChanged) {
       this.disposables.push(toVscode(source.onGpuAvailabilityChanged((availability) => {
@@ -195,11 +202,13 @@ class DashboardPanel implements vscode.Disposable {
     }
   }
 
-  private tasksChanged(): void {
+  private tasksChanged(finished: boolean): void {
     if (!this.live()) {
       this.stale = true;
       return;
     }
+    // A running task's progress changes no finished task: the analysis is rebuilt only when one ends.
+    this.analysisDue ||= finished;
     if (this.tasksTimer) return;
     this.tasksTimer = setTimeout(() => {
       this.tasksTimer = undefined;
@@ -207,7 +216,8 @@ class DashboardPanel implements vscode.Disposable {
         this.stale = true;
         return;
       }
-      this.postAnalysis();
+      if (this.analysisDue) this.postAnalysis();
+      this.analysisDue = false;
       this.post({ type: 'activeTasks', activeTasks: buildActiveTasks(this.source) });
     }, TASKS_DEBOUNCE_MS);
   }

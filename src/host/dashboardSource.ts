@@ -31,9 +31,16 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
       };
     },
     onSnapshot: (listener) => m.on('snapshot', listener),
-    onTasksChanged: (listener) => engine.onChange((c) => {
-      if (c === 'tasks' || c === 'history') listener();
-    }),
+    historyCount: () => m.historyCount,
+    onTasksChanged: (listener) => {
+      const subs = [
+        m.on('taskStarted', () => listener(false)),
+        m.on('taskUpdated', () => listener(false)),
+        m.on('taskEnded', () => listener(true)),
+        m.on('historyChanged', () => listener(true)),
+      ];
+      return { dispose: () => subs.forEach((d) => d.dispose()) };
+    },
     onGpuAvailabilityChanged: (listener) => m.on('gpuAvailabilityChanged', listener),
   };
 }

@@ -251,6 +251,11 @@ export class PerformanceMonitor {
     this.emitter.emit('historyChanged', { count: this.history.length });
   }
 
+  /** How many completed tasks are held (without copying them). */
+  get historyCount(): number {
+    return this.history.length;
+  }
+
   /** Completed tasks (oldest first) started within the window, or all of them. */
   getHistory(timeWindowHours?: number): PerformanceMetrics[] {
     if (timeWindowHours === undefined) return this.history.map((t) => ({ ...t }));

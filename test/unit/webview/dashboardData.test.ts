@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MinuteRollup } from '../../../src/core/engine/snapshotRing';
-import { activeTaskInfo, historyRows, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
+import { activeTaskInfo, buildAnalysisView, historyRows, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
+import type { DashboardDataSource } from '../../../src/host/dashboardPanel';
 import { MAX_HISTORY_ROWS, parseToWebview } from '../../../src/shared/protocol';
 import { gpuReading, NOW, snapshot, task } from './fixtures';
 
@@ -81,4 +82,21 @@ test('history rows are newest first and capped', () => {
   const rows = historyRows(many);
   assert.equal(rows.length, MAX_HISTORY_ROWS);
   assert.equal(rows[0]?.taskId, `t${MAX_HISTORY_ROWS + 4}`);
+});
+
+test('the analysis view counts the kept tasks without asking for all of them', () => {
+  const inWindow = [task({ taskId: 'a' }), task({ taskId: 'b' })];
+  const asked: (number | null)[] = [];
+  const source = {
+    analysis: () => ({}) as never,
+    history: (hours: number | null) => {
+      asked.push(hours);
+      return inWindow;
+    },
+    historyCount: () => 100_000,
+  } as unknown as DashboardDataSource;
+  const { analysis, totalTaskCount } = buildAnalysisView(source, 24);
+  assert.equal(totalTaskCount, 100_000);
+  assert.equal(analysis.totalRows, 2);
+  assert.deepEqual(asked, [24], 'only the window is copied, never the whole history');
 });

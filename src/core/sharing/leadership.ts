@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../ports';
-import { isProcessAlive, writeFileAtomic } from '../history/historyStore';
+import { isProcessAlive } from '../history/historyStore';
+import { replaceFile } from './replaceFile';
 
 export const LEADER_FILE_NAME = 'leader.lock';
 
@@ -118,6 +119,7 @@ export class LeaderLock implements RoleSource {
   private readonly token = randomBytes(16).toString('hex');
   private readonly staleMs: number;
   private readonly heartbeatMs: number;
+  private readonly leaderBeatMs: number;
   private readonly pid: number;
   private readonly isAlive: (pid: number) => boolean;
   private readonly onLog: (message: string) => void;
@@ -131,6 +133,9 @@ export class LeaderLock implements RoleSource {
     this.file = join(options.dir, LEADER_FILE_NAME);
     this.staleMs = options.staleMs ?? 5000;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
+    // The holder rewrites the lock no more often than readers need: three beats per stale window
+    // (a reader calls the lock stale after staleMs), never faster than followers check.
+    this.leaderBeatMs = Math.max(this.heartbeatMs, Math.floor(this.staleMs / 3));
     this.pid = options.pid ?? process.pid;
     this.isAlive = options.isAlive ?? isProcessAlive;
     this.onLog = options.onLog ?? (() => {});
@@ -189,7 +194,7 @@ export class LeaderLock implements RoleSource {
       .catch((err: unknown) => this.reportFailure(err))
       .finally(() => {
         if (this.currentRole === 'stopped') return;
-        this.timer = this.options.clock.setTimeout(() => void this.runTick(), this.heartbeatMs);
+        this.timer = this.options.clock.setTimeout(() => void this.runTick(), this.currentRole === 'leader' ? this.leaderBeatMs : this.heartbeatMs);
         this.timer.unref?.();
       });
     return this.inFlight;
@@ -199,7 +204,7 @@ export class LeaderLock implements RoleSource {
     const holder = await this.readHolder();
     const now = this.options.clock.now();
     if (holder?.token === this.token) {
-      await writeFileAtomic(this.file, JSON.stringify({ pid: this.pid, token: this.token, heartbeatAt: now }), { durable: false });
+      await replaceFile(this.file, JSON.stringify({ pid: this.pid, token: this.token, heartbeatAt: now }));
       this.loggedFailure = false;
       this.setRole('leader');
       return;

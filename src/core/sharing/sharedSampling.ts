@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GpuAvailability, GpuReading } from '../../shared/snapshot';
-import { writeFileAtomic } from '../history/historyStore';
+import { replaceFile } from './replaceFile';
 import type { Role, RoleSource } from './leadership';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
 
@@ -250,7 +250,7 @@ export class SharedSampling {
         availability: this.gpuProvider.availability(),
       };
       this.publishing = this.publishing
-        .then(() => writeFileAtomic(this.file, JSON.stringify(doc), { durable: false }))
+        .then(() => replaceFile(this.file, JSON.stringify(doc)))
         .then(
           () => { this.publishFailureLogged = false; },
           (err: unknown) => {

@@ -128,6 +128,7 @@ export class LeaderLock implements RoleSource {
   private readonly token = randomBytes(16).toString('hex');
   private readonly staleMs: number;
   private readonly heartbeatMs: number;
+  private readonly leaderBeatMs: number;
   private readonly pid: number;
   private readonly isAlive: (pid: number) => boolean;
   private readonly onLog: (message: string) => void;
@@ -142,6 +143,9 @@ export class LeaderLock implements RoleSource {
     this.file = join(options.dir, LEADER_FILE_NAME);
     this.staleMs = options.staleMs ?? 5000;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
+    // The holder rewrites the lock no more often than readers need: three beats per stale window
+    // (a reader calls the lock stale after staleMs), never faster than followers check.
+    this.leaderBeatMs = Math.max(this.heartbeatMs, Math.floor(this.staleMs / 3));
     this.pid = options.pid ?? process.pid;
     this.isAlive = options.isAlive ?? isProcessAlive;
     this.onLog = options.onLog ?? (() => {});
@@ -203,7 +207,7 @@ export class LeaderLock implements RoleSource {
       .catch((err: unknown) => this.reportFailure(err))
       .finally(() => {
         if (this.currentRole === 'stopped') return;
-        this.timer = this.options.clock.setTimeout(() => void this.runTick(), this.heartbeatMs);
+        this.timer = this.options.clock.setTimeout(() => void this.runTick(), this.currentRole === 'leader' ? this.leaderBeatMs : this.heartbeatMs);
         this.timer.unref?.();
       });
     return this.inFlight;

@@ -5,7 +5,8 @@
 // bounded, so a huge or hostile file costs a few kilobytes, never its whole size.
 import { chmod, mkdir, open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { writeFileAtomic } from './atomicWrite';
+import { rename, unlink, writeFile } from 'node:fs';
+import { WriteFileError } from './atomicWrite';
 
 export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
@@ -45,13 +46,36 @@ export async function tighten(path: string, mode: number, what: string, log: (me
   }
 }
 
+let tmpCounter = 0;
+
+function writeNew(path: string, data: string): Promise<void> {
+  return new Promise((resolve, reject) => writeFile(path, data, { flag: 'wx', mode: PRIVATE_FILE_MODE }, (err) => (err ? reject(err) : resolve())));
+}
+
 /**
- * Replaces `path` whole with `data` as a 0600 file, whatever the umask and whatever mode the file
- * had: readers see the old file or the new one. Not flushed to disk: these files are rewritten
- * every few seconds and mean nothing after a reboot.
+ * Replaces `path` whole with `data` as a 0600 file (the umask can only narrow it): readers see the
+ * old file or the new one. These files (the lock's heartbeat, the published sample) are rewritten
+ * every second or two for as long as a window is open, so the write is kept cheap: callback fs (no
+ * FileHandle objects to create and collect), no random name (a per-process counter; a leftover of a
+ * dead process that had our pid is removed and the write tried once more), no flush to disk.
  */
 export async function writePrivateFileAtomic(path: string, data: string): Promise<void> {
-  await writeFileAtomic(path, data, { mode: PRIVATE_FILE_MODE, forceMode: true, durable: false });
+  tmpCounter = (tmpCounter + 1) % 1_000_000_000;
+  const tmp = `${path}.tmp-${process.pid}-${tmpCounter}`;
+  const remove = (): Promise<void> => new Promise((resolve) => unlink(tmp, () => resolve()));
+  try {
+    try {
+      await writeNew(tmp, data);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      await remove();
+      await writeNew(tmp, data);
+    }
+    await new Promise<void>((resolve, reject) => rename(tmp, path, (err) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    await remove();
+    throw new WriteFileError(path, err);
+  }
 }
 
 /** A file larger than the limit of a bounded read. */

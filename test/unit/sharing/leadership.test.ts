@@ -94,6 +94,9 @@ test('if another window wins the race, this one steps down at its next heartbeat
   const a = new LeaderLock({ dir: d, clock, pid: 101, isAlive: () => true, onLog: (m) => logs.push(m) });
   await a.start();
   writeFileSync(join(d, LEADER_FILE_NAME), JSON.stringify({ pid: 202, token: 'b'.repeat(32), heartbeatAt: clock.now() }));
+  // The holder beats every staleMs / 3 (1666 ms by default), not every second.
+  await step(clock, [a], 1_000);
+  assert.equal(a.role, 'leader');
   await step(clock, [a], 1_000);
   assert.equal(a.role, 'follower');
   assert.match(logs.join('\n'), /Another window took over GPU sampling/);
@@ -137,4 +140,28 @@ test('LockObserver follows a window that holds a fresh lock, samples itself othe
   assert.ok(clock.now() - heartbeatAt > 5000, 'not before the lock went stale (fake time)');
   assert.deepEqual(roles, ['follower', 'leader']);
   observer.stop();
+});
+
+test('the holder rewrites the lock three times per stale window, not every second; followers still check every second', async () => {
+  const d = dir();
+  const clock = new FakeClock();
+  const a = new LeaderLock({ dir: d, clock, pid: 101, isAlive: () => true, staleMs: 6000 });
+  const b = new LeaderLock({ dir: d, clock, pid: 102, isAlive: () => true, staleMs: 6000 });
+  await a.start();
+  await b.start();
+  const beats: number[] = [];
+  let last = parseLeaderRecord(readFileSync(join(d, LEADER_FILE_NAME), 'utf8'))?.heartbeatAt;
+  for (let t = 0; t < 12_000; t += 500) {
+    await clock.advance(500);
+    await Promise.all([a.whenIdle(), b.whenIdle()]);
+    const at = parseLeaderRecord(readFileSync(join(d, LEADER_FILE_NAME), 'utf8'))?.heartbeatAt;
+    if (at !== last && at !== undefined) beats.push(at);
+    last = at;
+  }
+  assert.equal(beats.length, 6, `one beat per 2 s over 12 s: ${beats.join(', ')}`);
+  assert.ok(beats.every((at, i) => i === 0 || at - (beats[i - 1] as number) === 2000));
+  assert.equal(a.role, 'leader');
+  assert.equal(b.role, 'follower', 'never stale between two beats');
+  await a.stop();
+  await b.stop();
 });

@@ -170,21 +170,37 @@ export function parseGpuOutput(
 export function parseComputeApps(text: string): GpuProcessUsage[] {
   const out: GpuProcessUsage[] = [];
   for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '') continue;
-    const cols = splitCsv(line);
-    if (cols.length !== NVIDIA_COMPUTE_APPS_FIELDS.length) continue;
-    const [pidText, uuidText, memText] = cols as [string, string, string];
-    if (!/^\d{1,10}$/.test(pidText)) continue;
-    const pid = Number(pidText);
-    if (pid <= 0 || pid > 0x7fffffff) continue;
-    out.push({
-      pid,
-      gpuUuid: /^(GPU|MIG)-[0-9A-Za-z-/]{1,80}$/.test(uuidText) ? uuidText : null,
-      usedMemoryMb: nonNegative(parseNumberField(memText)),
-    });
+    const usage = parseComputeAppsLine(raw);
+    if (usage) out.push(usage);
   }
   return out;
+}
+
+/** One compute-apps line as a process, or null for anything else (a header, a message, garbage). */
+export function parseComputeAppsLine(raw: string): GpuProcessUsage | null {
+  const line = raw.trim();
+  if (line === '') return null;
+  const cols = splitCsv(line);
+  if (cols.length !== NVIDIA_COMPUTE_APPS_FIELDS.length) return null;
+  const [pidText, uuidText, memText] = cols as [string, string, string];
+  if (!/^\d{1,10}$/.test(pidText)) return null;
+  const pid = Number(pidText);
+  if (pid <= 0 || pid > 0x7fffffff) return null;
+  return {
+    pid,
+    gpuUuid: /^(GPU|MIG)-[0-9A-Za-z-/]{1,80}$/.test(uuidText) ? uuidText : null,
+    usedMemoryMb: nonNegative(parseNumberField(memText)),
+  };
+}
+
+/**
+ * The header nvidia-smi prints before each block of a looping compute-apps query (asked for with
+ * a header for exactly this reason): a block may hold no process at all, so without it an empty
+ * tick could not be told from a silent tool. Its first column is the first field's name.
+ */
+export function isComputeAppsHeader(raw: string): boolean {
+  const line = raw.trim();
+  return line.startsWith(`${NVIDIA_COMPUTE_APPS_FIELDS[0]},`) || line === NVIDIA_COMPUTE_APPS_FIELDS[0];
 }
 
 /** Builds the `--query-gpu` argument list for a long-lived (`loopMs`) or one-shot query. */
@@ -196,4 +212,12 @@ export function gpuQueryArgs(fields: readonly NvidiaQueryField[], loopMs?: numbe
 
 export function computeAppsArgs(): string[] {
   return [`--query-compute-apps=${NVIDIA_COMPUTE_APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits'];
+}
+
+/**
+ * The long-lived per-process query: like `computeAppsArgs` but looping every `loopMs`, and WITH the
+ * header, which marks where each block starts (see isComputeAppsHeader).
+ */
+export function computeAppsStreamArgs(loopMs: number): string[] {
+  return [`--query-compute-apps=${NVIDIA_COMPUTE_APPS_FIELDS.join(',')}`, '--format=csv,nounits', '-lms', String(Math.max(1, Math.round(loopMs)))];
 }

@@ -1,7 +1,9 @@
 // NVIDIA GPUs through one long-lived `nvidia-smi --query-gpu=... -lms N` child per monitor: the
 // child prints one line per GPU every N ms and `read()` answers from the latest complete tick, so
-// sampling spawns nothing. A watchdog restarts a silent or dead child with backoff; per-process
-// memory comes from a short `--query-compute-apps` run on a slower, never-overlapping cadence.
+// sampling spawns nothing. A watchdog restarts a silent or dead child with backoff. Per-process
+// memory comes from a second long-lived child (`--query-compute-apps ... -lms N`, on a slower
+// cadence) that runs only while processes are wanted; a driver that refuses to loop that query
+// gets a short one-off run per period instead.
 import type { GpuAvailability, GpuReading } from '../../../shared/snapshot';
 import { systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample, type TimerHandle } from '../../ports';
 import { describeNvidiaSmiFailure, type NvidiaSmiFailure } from './nvidiaSmiErrors';
@@ -9,8 +11,11 @@ import {
   NVIDIA_QUERY_FIELDS,
   OPTIONAL_NVIDIA_FIELDS,
   computeAppsArgs,
+  computeAppsStreamArgs,
   gpuQueryArgs,
+  isComputeAppsHeader,
   parseComputeApps,
+  parseComputeAppsLine,
   parseGpuLine,
   parseGpuOutput,
   sanitizeText,
@@ -30,6 +35,11 @@ export interface NvidiaSmiProviderOptions {
   fields?: readonly NvidiaQueryField[];
   /** Cadence of the per-process memory query; 0 turns it off. Default 5000. */
   computeAppsIntervalMs?: number;
+  /**
+   * True (default): per-process memory from a long-lived looping child, so steady state spawns
+   * nothing. False: a one-off run per period (what a driver that refuses the loop gets anyway).
+   */
+  computeAppsStream?: boolean;
   /**
    * Asked before each per-process query: false skips it (and per-process figures read unknown).
    * Only tasks with a root process need them, so an idle monitor spawns nothing. Default: always.
@@ -51,6 +61,10 @@ export interface NvidiaSmiProviderOptions {
 const MIN_INTERVAL_MS = 50;
 /** Captured stderr of the long-lived child, enough to classify why it died. */
 const MAX_STDERR_CHARS = 4096;
+/** More processes than this in one compute-apps block is garbage (no header seen): start over. */
+const MAX_PROCESSES_PER_TICK = 4096;
+/** A compute-apps stream that ends this many times in a row is given up for one-off runs. */
+const MAX_APPS_STREAM_FAILURES = 3;
 
 export class NvidiaSmiProvider implements GpuProvider {
   readonly kind = 'nvidia' as const;
@@ -60,6 +74,7 @@ export class NvidiaSmiProvider implements GpuProvider {
   private readonly clock: Clock;
   private readonly onLog: (message: string) => void;
   private readonly computeAppsIntervalMs: number;
+  private appsStreamWanted: boolean;
   private readonly wantProcesses: (() => boolean | Promise<boolean>) | undefined;
   private readonly commandTimeoutMs: number;
   private readonly watchdogIntervals: number;
@@ -89,6 +104,13 @@ export class NvidiaSmiProvider implements GpuProvider {
   private watchdogTimer: TimerHandle | null = null;
   private restartTimer: TimerHandle | null = null;
   private computeTimer: TimerHandle | null = null;
+  /** The long-lived compute-apps child, while processes are wanted. */
+  private appsStream: ChildHandle | null = null;
+  private appsGeneration = 0;
+  /** The block being filled: set at each header, so an empty block reads as no process. */
+  private appsTick: GpuProcessUsage[] | null = null;
+  private appsLastHeaderAt = 0;
+  private appsStreamFailures = 0;
 
   constructor(options: NvidiaSmiProviderOptions) {
     this.path = options.nvidiaSmiPath;
@@ -98,6 +120,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.once = new OnceLog(this.onLog);
     this.fields = [...(options.fields ?? NVIDIA_QUERY_FIELDS)];
     this.computeAppsIntervalMs = options.computeAppsIntervalMs ?? 5000;
+    this.appsStreamWanted = options.computeAppsStream ?? true;
     this.wantProcesses = options.wantProcesses;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 10_000;
     this.watchdogIntervals = options.watchdogIntervals ?? 3;
@@ -252,8 +275,8 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.armWatchdog();
   }
 
-  private watchdogMs(): number {
-    return Math.max(this.watchdogMinMs, this.watchdogIntervals * this.intervalMs);
+  private watchdogMs(intervalMs = this.intervalMs): number {
+    return Math.max(this.watchdogMinMs, this.watchdogIntervals * intervalMs);
   }
 
   private armWatchdog(): void {
@@ -322,7 +345,11 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.computeTimer.unref?.();
   }
 
-  /** The next run is scheduled only after this one ended, so runs never overlap. */
+  /**
+   * Runs once per period: starts or stops the compute-apps stream as processes are (no longer)
+   * wanted, or, without the stream, makes one one-off run. The next period is scheduled only after
+   * this one ended, so one-off runs never overlap.
+   */
   private async runComputeApps(): Promise<void> {
     if (this.stopped) return;
     let wanted = true;
@@ -333,10 +360,28 @@ export class NvidiaSmiProvider implements GpuProvider {
     }
     if (this.stopped) return;
     if (!wanted) {
+      this.stopAppsStream();
       this.processes = null;
       this.scheduleComputeApps(this.computeAppsIntervalMs);
       return;
     }
+    if (this.appsStreamWanted) {
+      if (this.appsStream && this.clock.now() - this.appsLastHeaderAt > this.watchdogMs(this.computeAppsIntervalMs)) {
+        // Silent for several periods: its figures are stale. Kill it; the next period starts another.
+        this.stopAppsStream();
+        this.processes = null;
+        this.onAppsStreamFailed('it stopped printing');
+      } else if (!this.appsStream) {
+        this.spawnAppsStream();
+      }
+      this.scheduleComputeApps(this.computeAppsIntervalMs);
+      return;
+    }
+    await this.runComputeAppsOnce();
+    this.scheduleComputeApps(this.computeAppsIntervalMs);
+  }
+
+  private async runComputeAppsOnce(): Promise<void> {
     const run = await runToCompletion(this.spawn, this.path, computeAppsArgs(), {
       timeoutMs: Math.min(this.commandTimeoutMs, Math.max(1000, this.computeAppsIntervalMs)),
       clock: this.clock,
@@ -350,7 +395,73 @@ export class NvidiaSmiProvider implements GpuProvider {
     } else {
       this.processes = parseComputeApps(run.stdout);
     }
-    this.scheduleComputeApps(this.computeAppsIntervalMs);
+  }
+
+  private spawnAppsStream(): void {
+    const generation = ++this.appsGeneration;
+    this.appsTick = null;
+    // Counts as heard from now: a child that never prints is caught by the same silence check.
+    this.appsLastHeaderAt = this.clock.now();
+    let child: ChildHandle;
+    try {
+      child = this.spawn(this.path, computeAppsStreamArgs(this.computeAppsIntervalMs));
+    } catch {
+      this.onAppsStreamFailed('it could not be started', true);
+      return;
+    }
+    this.appsStream = child;
+    let headers = 0;
+    let stderr = '';
+    const lines = new LineSplitter((line) => {
+      if (generation !== this.appsGeneration) return;
+      if (isComputeAppsHeader(line)) {
+        headers++;
+        this.appsLastHeaderAt = this.clock.now();
+        this.appsStreamFailures = 0;
+        // The new block replaces the last one as it fills: read() sees whole blocks but for the
+        // instant between two chunks of one block, which a pipe write of a few lines never splits.
+        this.appsTick = [];
+        this.processes = this.appsTick;
+        return;
+      }
+      const usage = parseComputeAppsLine(line);
+      if (usage && this.appsTick && this.appsTick.length < MAX_PROCESSES_PER_TICK) this.appsTick.push(usage);
+    });
+    child.onStdout((chunk) => lines.push(chunk));
+    child.onStderr((chunk) => {
+      if (stderr.length < MAX_STDERR_CHARS) stderr += chunk;
+    });
+    child.onExit((exit) => {
+      if (generation !== this.appsGeneration) return; // We stopped it ourselves.
+      lines.flush();
+      this.appsStream = null;
+      this.appsTick = null;
+      this.processes = null;
+      if (this.stopped) return;
+      // A child that ends before its first block was refused (an old driver, a tool that does not
+      // loop this query): go back to one-off runs at once. One that worked is restarted next period.
+      const failure = describeNvidiaSmiFailure({ ...exit, stderr, stdout: '', command: this.path });
+      this.onAppsStreamFailed(failure?.reason ?? 'it exited', headers === 0);
+    });
+  }
+
+  private onAppsStreamFailed(why: string, refused = false): void {
+    this.appsStreamFailures++;
+    if (refused || this.appsStreamFailures >= MAX_APPS_STREAM_FAILURES) {
+      this.appsStreamWanted = false;
+      this.once.say(
+        'compute-apps-stream',
+        `nvidia-smi did not keep reporting per-process GPU memory (${sanitizeText(why, 200)}); asking it once every ${Math.round(this.computeAppsIntervalMs / 100) / 10} s instead.`,
+      );
+    }
+  }
+
+  private stopAppsStream(): void {
+    this.appsGeneration++;
+    const child = this.appsStream;
+    this.appsStream = null;
+    this.appsTick = null;
+    child?.kill('SIGTERM');
   }
 
   private trackOneShot(child: ChildHandle): void {
@@ -385,6 +496,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     const exited = this.streamExited;
     const hadStream = this.stream !== null;
     this.abandonStream('SIGTERM');
+    this.stopAppsStream();
     for (const child of this.oneShotChildren) child.kill('SIGKILL');
     this.oneShotChildren.clear();
     this.latest = null;

@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { SystemReading, SystemSampler } from '../../ports';
 import { OnceLog, errnoCode } from '../../util/onceLog';
+import { ProcFile } from './procFile';
 
 /** The statfs fields used, so tests can inject a fake filesystem. */
 export interface StatfsResult {
@@ -93,12 +94,16 @@ export class ProcSystemSampler implements SystemSampler {
   private readonly once: OnceLog;
   /** The reading the next CPU delta is taken against; starts as a baseline read at construction. */
   private previousCpu: Promise<CpuTimes | null>;
+  private readonly statFile: ProcFile;
+  private readonly meminfoFile: ProcFile;
 
   constructor(options: ProcSystemSamplerOptions = {}) {
     this.procRoot = options.procRoot ?? '/proc';
     this.diskPath = options.diskPath ?? null;
     this.statfs = options.statfs ?? ((p) => fsp.statfs(p));
     this.once = new OnceLog(options.onLog ?? (() => {}));
+    this.statFile = new ProcFile(join(this.procRoot, 'stat'));
+    this.meminfoFile = new ProcFile(join(this.procRoot, 'meminfo'));
     // Taken now so the first sample() already has a delta to report.
     this.previousCpu = this.readCpu();
   }
@@ -116,9 +121,9 @@ export class ProcSystemSampler implements SystemSampler {
   }
 
   private async readCpu(): Promise<CpuTimes | null> {
-    const path = join(this.procRoot, 'stat');
+    const path = this.statFile.path;
     try {
-      const times = parseProcStat(await fsp.readFile(path, 'utf8'));
+      const times = parseProcStat(await this.statFile.readPrefix());
       if (!times) this.once.say('cpu-parse', `${path} has no aggregate cpu line; CPU % is unknown.`);
       return times;
     } catch (err) {
@@ -128,15 +133,21 @@ export class ProcSystemSampler implements SystemSampler {
   }
 
   private async readMem(): Promise<MemInfo> {
-    const path = join(this.procRoot, 'meminfo');
+    const path = this.meminfoFile.path;
     try {
-      const mem = parseMeminfo(await fsp.readFile(path, 'utf8'));
+      const mem = parseMeminfo(await this.meminfoFile.readPrefix());
       if (mem.ramUsedMb === null) this.once.say('mem-parse', `${path} lacks MemTotal or MemAvailable; RAM use is unknown.`);
       return mem;
     } catch (err) {
       this.once.say('mem-read', `Could not read ${path} (${errnoCode(err)}); RAM figures are unknown.`);
       return { ramTotalMb: null, ramAvailableMb: null, ramUsedMb: null };
     }
+  }
+
+  /** Closes the /proc files kept open between samples. */
+  dispose(): void {
+    this.statFile.close();
+    this.meminfoFile.close();
   }
 
   private async readDisk(): Promise<number | null> {

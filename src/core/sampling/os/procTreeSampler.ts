@@ -1,7 +1,11 @@
 // Linux RAM and CPU of a task's whole process tree, read from /proc without a shell. Descendants
 // come from /proc/PID/task/*/children where the kernel has it (CONFIG_PROC_CHILDREN), else from one
 // scan of every /proc/*/stat per sample; CPU % comes from utime+stime tick deltas between samples.
-import { promises as fsp } from 'node:fs';
+// The /proc files are read synchronously: procfs text is generated in memory (no disk to wait
+// for), and a tree of a few processes means a dozen small files per sample, each of which costs
+// five thread-pool round trips through fs/promises (open, fstat, read, read, close) against one
+// system call here.
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProcessSampler, ProcessTreeReading } from '../../ports';
 import { OnceLog, errnoCode } from '../../util/onceLog';
@@ -192,19 +196,17 @@ export class ProcTreeSampler implements ProcessSampler {
     const taskDir = join(this.procRoot, String(pid), 'task');
     let tids: string[];
     try {
-      tids = await fsp.readdir(taskDir);
+      tids = readdirSync(taskDir);
     } catch {
       return null;
     }
-    const lists = await Promise.all(
-      tids.map(async (tid) => {
-        try {
-          return await fsp.readFile(join(taskDir, tid, 'children'), 'utf8');
-        } catch {
-          return null;
-        }
-      }),
-    );
+    const lists = tids.map((tid) => {
+      try {
+        return readFileSync(join(taskDir, tid, 'children'), 'utf8');
+      } catch {
+        return null;
+      }
+    });
     if (lists.every((l) => l === null)) return null;
     return lists
       .flatMap((l) => (l ?? '').trim().split(/\s+/))
@@ -216,7 +218,7 @@ export class ProcTreeSampler implements ProcessSampler {
   private async collectViaScan(root: PidStat): Promise<PidStat[]> {
     let entries: string[];
     try {
-      entries = await fsp.readdir(this.procRoot);
+      entries = readdirSync(this.procRoot);
     } catch (err) {
       this.once.say('scan', `Could not list ${this.procRoot} (${errnoCode(err)}); process figures cover the root only.`);
       return [root];
@@ -244,7 +246,7 @@ export class ProcTreeSampler implements ProcessSampler {
 
   private async readStat(pid: number): Promise<PidStat | null> {
     try {
-      return parsePidStat(await fsp.readFile(join(this.procRoot, String(pid), 'stat'), 'utf8'));
+      return parsePidStat(readFileSync(join(this.procRoot, String(pid), 'stat'), 'utf8'));
     } catch {
       return null; // Gone between listing and reading: normal churn, not worth a log line.
     }
@@ -252,7 +254,7 @@ export class ProcTreeSampler implements ProcessSampler {
 
   private async readRssKb(pid: number): Promise<number | null> {
     try {
-      return parseStatusRssKb(await fsp.readFile(join(this.procRoot, String(pid), 'status'), 'utf8'));
+      return parseStatusRssKb(readFileSync(join(this.procRoot, String(pid), 'status'), 'utf8'));
     } catch {
       return null;
     }

@@ -65,9 +65,74 @@ test('1 GPU: live ticks every 100 ms from one child; VRAM follows the scenario f
 
     const t1 = (await provider.read())?.timestamp ?? 0;
     await waitFor('a newer tick', async () => ((await provider.read())?.timestamp ?? 0) > t1);
-    const calls = (await readFile(logFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { args: string[] });
-    assert.equal(calls.filter((c) => c.args.includes('-lms')).length, 1, 'exactly one long-lived child');
+    const calls = await spawnsIn(logFile);
+    assert.equal(calls.filter((c) => c.args.includes('-lms') && c.args.some((a) => a.startsWith('--query-gpu'))).length, 1, 'exactly one long-lived GPU child');
     assert.deepEqual(logs, []);
+  } finally {
+    await provider.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+interface LogEntry {
+  t: number;
+  pid: number;
+  args?: string[];
+  lines?: number;
+}
+
+async function logEntries(logFile: string): Promise<LogEntry[]> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  return text.trim() === '' ? [] : text.trim().split('\n').map((l) => JSON.parse(l) as LogEntry);
+}
+
+/** The fake's log lines that are invocations (the others count printed blocks). */
+async function spawnsIn(logFile: string): Promise<Array<{ t: number; args: string[] }>> {
+  return (await logEntries(logFile)).flatMap((e) => (e.args ? [{ t: e.t, args: e.args }] : []));
+}
+
+test('per-process memory through the fake: two long-lived children, steady state spawns nothing (counted in its log)', { skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpm-fake-smi-'));
+  const vramFile = join(dir, 'vram');
+  const logFile = join(dir, 'calls.log');
+  await writeFile(vramFile, '5000');
+  // A watchdog far longer than the test, so a node child slow to start on a loaded machine is not
+  // restarted (a restart is a legitimate spawn; this test counts periodic ones).
+  const { provider, logs } = await providerFor('1gpu', { FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, FAKE_NVIDIA_SMI_PID: String(process.pid), FAKE_NVIDIA_SMI_LOG: logFile }, { computeAppsIntervalMs: 100, watchdogMinMs: 20_000 });
+  try {
+    await provider.start(100);
+    await waitFor('per-process figures', async () => (await provider.read())?.processes?.some((p) => p.pid === process.pid && p.usedMemoryMb === 5000));
+    const settledAt = Math.max(...(await spawnsIn(logFile)).map((c) => c.t));
+    // Steady state: at least ten more compute-apps blocks printed by the same child.
+    await waitFor('ten more compute-apps blocks', async () => {
+      const entries = await logEntries(logFile);
+      return entries.filter((e) => e.lines !== undefined && e.t > settledAt).length >= 20;
+    }, 8000);
+    await writeFile(vramFile, '7000');
+    await waitFor('the new figure', async () => (await provider.read())?.processes?.find((p) => p.pid === process.pid)?.usedMemoryMb === 7000);
+    const spawns = await spawnsIn(logFile);
+    assert.equal(spawns.filter((c) => c.t > settledAt).length, 0, `no spawn after start-up (settled at ${settledAt}): ${JSON.stringify(spawns)}`);
+    assert.deepEqual(spawns.map((c) => c.args.filter((a) => a === '-lms' || a.startsWith('--query')).map((a) => a.split('=')[0])), [
+      ['--query-gpu'],
+      ['--query-gpu', '-lms'],
+      ['--query-compute-apps', '-lms'],
+    ]);
+    assert.deepEqual(logs, []);
+  } finally {
+    await provider.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a driver that refuses to loop compute-apps: one-off runs instead, said once', { skip }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpm-fake-smi-'));
+  const logFile = join(dir, 'calls.log');
+  const { provider, logs } = await providerFor('apps-loop-refused', { FAKE_NVIDIA_SMI_LOG: logFile }, { computeAppsIntervalMs: 100 });
+  try {
+    await provider.start(100);
+    await waitFor('two one-off runs', async () => (await spawnsIn(logFile)).filter((c) => c.args[0]?.startsWith('--query-compute-apps') && !c.args.includes('-lms')).length >= 2, 8000);
+    await waitFor('per-process figures', async () => (await provider.read())?.processes?.length === 2);
+    assert.equal(logs.filter((l) => /asking it once every/.test(l)).length, 1, logs.join('\n'));
   } finally {
     await provider.stop();
     await rm(dir, { recursive: true, force: true });

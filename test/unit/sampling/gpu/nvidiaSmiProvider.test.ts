@@ -273,7 +273,7 @@ test('compute-apps: per-process memory on a slower cadence, runs never overlap, 
     }
     answer(child, { code: 0, stdout: twoGpus });
   });
-  const { clock, provider, logs } = setup(spawn, { computeAppsIntervalMs: 3000, commandTimeoutMs: 2000, watchdogMinMs: 60_000 });
+  const { clock, provider, logs } = setup(spawn, { computeAppsIntervalMs: 3000, computeAppsStream: false, commandTimeoutMs: 2000, watchdogMinMs: 60_000 });
   await provider.start(1000);
   await clock.advance(0);
   assert.equal(spawn.computeApps.length, 1);
@@ -307,7 +307,7 @@ test('compute-apps: per-process memory on a slower cadence, runs never overlap, 
 
 test('stop() kills every child and clears every timer, and is safe to call twice', async () => {
   const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus }, computeApps: 'hang' });
-  const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 2000 });
+  const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 2000, computeAppsStream: false });
   await provider.start(1000);
   await clock.advance(0);
   assert.equal(spawn.alive.length, 2, 'stream and a hung compute-apps run');
@@ -348,7 +348,7 @@ test('start() twice joins the first start', async () => {
 test('per-process memory is queried only while wanted: an idle monitor spawns nothing', async () => {
   const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus }, computeApps: { code: 0, stdout: fixture('compute-apps-normal.csv') } });
   let wanted = false;
-  const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 1000, watchdogMinMs: 60_000, wantProcesses: () => wanted });
+  const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 1000, computeAppsStream: false, watchdogMinMs: 60_000, wantProcesses: () => wanted });
   await provider.start(1000);
   await clock.advance(5000);
   assert.equal(spawn.computeApps.length, 0, 'no task with a process: no compute-apps run');
@@ -363,4 +363,117 @@ test('per-process memory is queried only while wanted: an idle monitor spawns no
   await clock.advance(3000);
   assert.equal(spawn.computeApps.length, 1);
   await provider.stop();
+});
+
+const APPS_HEADER = 'pid, gpu_uuid, used_memory [MiB]\n';
+
+test('compute-apps stream: one long-lived child while wanted, blocks replace each other, no periodic spawn', async () => {
+  const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
+  let wanted = false;
+  const { clock, provider, logs } = setup(spawn, { computeAppsIntervalMs: 1000, watchdogMinMs: 60_000, wantProcesses: () => wanted });
+  await provider.start(1000);
+  await clock.advance(5000);
+  assert.equal(spawn.appsStreams.length, 0, 'nothing wanted: no per-process child');
+  wanted = true;
+  await clock.advance(1000);
+  assert.equal(spawn.appsStreams.length, 1);
+  const apps = spawn.appsStreams[0] as FakeChild;
+  assert.deepEqual(apps.args, ['--query-compute-apps=pid,gpu_uuid,used_memory', '--format=csv,nounits', '-lms', '1000']);
+  apps.stdout(APPS_HEADER + fixture('compute-apps-normal.csv'));
+  spawn.streams[0]?.stdout(line(0, 1) + line(1, 2));
+  assert.deepEqual((await provider.read())?.processes?.map((p) => [p.pid, p.usedMemoryMb]), [
+    [48213, 38912],
+    [48377, 1024],
+    [50112, 2],
+  ]);
+  // A block split over two chunks, then an empty block: no process, not the last block's.
+  apps.stdout(APPS_HEADER + '48213, GPU-00000000-1111-2222-3333-444455556666, 40');
+  apps.stdout('000\n');
+  assert.deepEqual((await provider.read())?.processes?.map((p) => [p.pid, p.usedMemoryMb]), [[48213, 40000]]);
+  apps.stdout(APPS_HEADER);
+  assert.deepEqual((await provider.read())?.processes, []);
+  // Steady state: many periods, the child keeps printing, nothing else is spawned.
+  const before = spawn.children.length;
+  for (let i = 0; i < 30; i++) {
+    await clock.advance(1000);
+    apps.stdout(APPS_HEADER + fixture('compute-apps-normal.csv'));
+  }
+  assert.equal(spawn.children.length, before, 'no spawn in steady state');
+  assert.equal((await provider.read())?.processes?.length, 3);
+  // No longer wanted: the child is stopped and per-process figures read unknown.
+  wanted = false;
+  await clock.advance(1000);
+  assert.deepEqual(apps.killSignals, ['SIGTERM']);
+  assert.equal((await provider.read())?.processes, null);
+  assert.equal(spawn.computeApps.length, 0, 'no one-off run either');
+  assert.deepEqual(logs, []);
+  await provider.stop();
+});
+
+test('compute-apps stream: hostile lines are skipped, a block without header is never trusted', async () => {
+  const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
+  const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 1000, watchdogMinMs: 60_000 });
+  await provider.start(1000);
+  await clock.advance(0);
+  const apps = spawn.appsStreams[0] as FakeChild;
+  apps.stdout('48213, GPU-00000000-1111-2222-3333-444455556666, 100\n');
+  assert.equal((await provider.read())?.processes, null, 'rows before the first header are not a block');
+  apps.stdout(`${APPS_HEADER}-1, GPU-x, 5\n0, GPU-x, 5\n99999999999, GPU-x, 5\n12, GPU-\u0000evil, 5\n13, GPU-a, -5\n14, GPU-a, 1e309\ngarbage\n${'x'.repeat(100_000)}\n`);
+  assert.deepEqual((await provider.read())?.processes, [
+    { pid: 12, gpuUuid: null, usedMemoryMb: 5 },
+    { pid: 13, gpuUuid: 'GPU-a', usedMemoryMb: null },
+    { pid: 14, gpuUuid: 'GPU-a', usedMemoryMb: null },
+  ]);
+  await provider.stop();
+});
+
+test('compute-apps stream refused by the driver: one-off runs per period instead, said once', async () => {
+  const spawn = new FakeSpawn((child) => {
+    if (isStream(child) && isComputeApps(child)) {
+      child.stdout("Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.\n");
+      child.exit(2);
+      return;
+    }
+    if (isStream(child)) return;
+    answer(child, isComputeApps(child) ? { code: 0, stdout: fixture('compute-apps-normal.csv') } : { code: 0, stdout: twoGpus });
+  });
+  const { clock, provider, logs } = setup(spawn, { computeAppsIntervalMs: 1000, watchdogMinMs: 60_000 });
+  await provider.start(1000);
+  await clock.advance(0);
+  assert.equal(spawn.appsStreams.length, 1);
+  await clock.advance(1000);
+  assert.equal(spawn.computeApps.length, 1, 'the fallback: a one-off run');
+  spawn.streams[0]?.stdout(line(0, 1) + line(1, 2));
+  assert.equal((await provider.read())?.processes?.length, 3);
+  await clock.advance(3000);
+  assert.equal(spawn.appsStreams.length, 1, 'the loop is not asked again');
+  assert.equal(spawn.computeApps.length, 4);
+  assert.equal(logs.filter((l) => /asking it once every 1 s instead/.test(l)).length, 1, logs.join('\n'));
+  await provider.stop();
+});
+
+test('compute-apps stream: a child that dies is restarted next period; a silent one is killed', async () => {
+  const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
+  const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 1000, watchdogMinMs: 60_000 });
+  await provider.start(1000);
+  await clock.advance(0);
+  const first = spawn.appsStreams[0] as FakeChild;
+  first.stdout(APPS_HEADER);
+  first.exit(0);
+  spawn.streams[0]?.stdout(line(0, 1) + line(1, 2));
+  assert.equal((await provider.read())?.processes, null, 'unknown while it is down');
+  await clock.advance(1000);
+  assert.equal(spawn.appsStreams.length, 2, 'restarted');
+  const second = spawn.appsStreams[1] as FakeChild;
+  second.stdout(APPS_HEADER);
+  // Silent past the watchdog (60 s here): killed, and another started a period later.
+  await clock.advance(59_000);
+  assert.ok(!second.killed);
+  await clock.advance(3000);
+  assert.ok(second.killed);
+  await clock.advance(1000);
+  assert.equal(spawn.appsStreams.length, 3);
+  await provider.stop();
+  assert.equal(spawn.alive.length, 0);
+  assert.equal(clock.pending, 0);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -11,8 +12,9 @@ import {
   parseMeminfo,
   parseProcStat,
 } from '../../../../src/core/sampling/os/procSystemSampler';
-import { ProcTreeSampler, parsePidStat, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
 import { waitUntil } from '../../helpers/waitUntil';
+import { ProcFile } from '../../../../src/core/sampling/os/procFile';
+import { ProcTreeSampler, parsePidStat, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
 
 const PROC = join(__dirname, '../../../fixtures/proc');
 const isLinux = process.platform === 'linux';
@@ -232,5 +234,44 @@ test('real /proc: the test process tree is found, with a child and CPU in range'
     assert.ok(second.cpuPercent >= 0 && second.cpuPercent <= 100 * 64, `cpu ${second.cpuPercent}`);
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('ProcFile on the real /proc: one descriptor kept across reads, fresh text each time, closed on dispose', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async () => {
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const file = new ProcFile('/proc/self/stat');
+  const first = await file.readPrefix();
+  const held = fds();
+  assert.equal(held, before + 1, 'one descriptor kept open');
+  // utime/stime of this process move as it works: the second read is regenerated, not cached.
+  let later = first;
+  for (let i = 0; i < 50 && later === first; i++) {
+    for (let j = 0; j < 2e6; j++) Math.sqrt(j);
+    later = await file.readPrefix();
+  }
+  assert.notEqual(later, first);
+  assert.match(later, new RegExp(`^${process.pid} \\(`));
+  assert.equal(fds(), held, 'no descriptor per read');
+  file.close();
+  await waitUntil('the descriptor to be closed', () => fds() === before || null, { timeoutMs: 2000, everyMs: 10 });
+  await assert.rejects(file.readPrefix(), /closed/);
+});
+
+test('ProcFile on a regular file (a recorded /proc): read afresh each time, nothing kept open', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpm-procfile-'));
+  try {
+    const path = join(dir, 'stat');
+    await writeFile(path, 'cpu  1 2 3 4\n');
+    const file = new ProcFile(path);
+    assert.equal(await file.readPrefix(), 'cpu  1 2 3 4\n');
+    await rm(path);
+    await writeFile(path, 'cpu  5 6 7 8\n');
+    assert.equal(await file.readPrefix(), 'cpu  5 6 7 8\n', 'the replaced file, not the old one');
+    await rm(path);
+    await assert.rejects(file.readPrefix(), /ENOENT/);
+    file.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

@@ -79,13 +79,19 @@ export class FakeSpawn {
     return child;
   };
 
-  /** Long-lived `-lms` children, oldest first. */
+  /** Long-lived `-lms --query-gpu` children, oldest first. */
   get streams(): FakeChild[] {
-    return this.children.filter((c) => c.args.includes('-lms'));
+    return this.children.filter((c) => isStream(c) && !isComputeApps(c));
   }
 
+  /** One-off `--query-compute-apps` runs. */
   get computeApps(): FakeChild[] {
-    return this.children.filter((c) => c.args.some((a) => a.startsWith('--query-compute-apps')));
+    return this.children.filter((c) => isComputeApps(c) && !isStream(c));
+  }
+
+  /** Long-lived `--query-compute-apps ... -lms` children, oldest first. */
+  get appsStreams(): FakeChild[] {
+    return this.children.filter((c) => isComputeApps(c) && isStream(c));
   }
 
   get probes(): FakeChild[] {

@@ -54,7 +54,9 @@ export function normalizeResolution(input: string): string | null {
     const h = Number(lines[1]);
     return h > 0 ? classForShortSide(h) : null;
   }
-  const named = NAMED[text.replace(/[\s_-]+/g, '')];
+  // Own keys only: a resolution such as "__proto__" or "constructor" comes from users.
+  const key = text.replace(/[\s_-]+/g, '');
+  const named = Object.hasOwn(NAMED, key) ? NAMED[key] : undefined;
   return named === undefined ? null : `${named}p`;
 }
 

@@ -59,4 +59,6 @@ test('resolution spellings are normalised to one class', () => {
   assert.equal(normalizeResolution('4k'), '2160p');
   assert.equal(normalizeResolution('1000x1000'), '1000p');
   for (const s of ['', 'banana', '720', 'x720', '0x0']) assert.equal(normalizeResolution(s), null, s);
+  // Names that only an inherited property would match are no resolution.
+  for (const s of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) assert.equal(normalizeResolution(s), null, s);
 });

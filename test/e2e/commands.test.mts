@@ -42,7 +42,7 @@ async function quickInput(text: string, opts: { replace?: boolean } = {}): Promi
   const value = () => input.inputValue({ timeout: 2000 }).catch(() => null);
   await waitUntil(`the quick input to hold "${text}"`, async () => (await value()) === text, { timeoutMs: 10000 });
   await wb.page.keyboard.press('Enter');
-  await waitUntil(`the quick input to take "${text}"`, async () => !(await input.isVisible()) || (await value()) !== text, { timeoutMs: 10000 });
+  await waitUntil(`the quick input to take "${text}"`, async () => !(await input.isVisible()) || (await value()) !== text, { timeoutMs: 30000 });
 }
 
 async function notification(re: RegExp): Promise<string> {

@@ -13,6 +13,7 @@ import { analysisText, statusText, watchLine, watchScreen } from './format';
 import { BROKEN_PIPE_EXIT_CODE, type CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
 import { runCommand } from './runCommand';
+import { serveCommand } from './serveCommand';
 
 export type { CliIo, OutStream, StopSignal } from './io';
 export { BufferStream } from './io';
@@ -53,6 +54,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await exportCommand(parsed, io);
       case 'watch':
         return await watchCommand(parsed, io);
+      case 'serve':
+        return await serveCommand(parsed, io);
     }
   } catch (err) {
     io.stderr.write(`model-perf ${parsed.command}: ${errorMessage(err)}\n`);

@@ -19,7 +19,7 @@ export interface FlagSpec {
   choices?: readonly string[];
 }
 
-export type CommandName = 'status' | 'run' | 'analyze' | 'export' | 'watch' | 'serve';
+export type CommandName = 'status' | 'run' | 'analyze' | 'export' | 'watch' | 'serve' | 'cluster';
 
 export interface CommandSpec {
   name: CommandName;
@@ -165,6 +165,23 @@ export const COMMANDS: readonly CommandSpec[] = [
       "While a VS Code window samples this machine, serves that window's figures: no second nvidia-smi.",
       'With a token (--token-file or $MODEL_PERF_TOKEN), every request needs "Authorization: Bearer TOKEN".',
       HISTORY_NOTE,
+    ],
+  },
+  {
+    name: 'cluster',
+    summary: 'every node Prometheus knows: GPUs, utilisation, memory, running tasks',
+    usage: '--prometheus URL [--json] [--token-file F] [--timeout S]',
+    flags: [
+      { name: 'prometheus', kind: 'string', valueName: 'URL', description: 'the Prometheus server to ask (http://host:9090)' },
+      JSON_FLAG,
+      { name: 'token-file', kind: 'string', valueName: 'F', description: 'a file holding a bearer token for Prometheus (else $MODEL_PERF_PROMETHEUS_TOKEN)' },
+      { name: 'timeout', kind: 'number', valueName: 'S', min: 0.5, max: 300, unit: 'seconds', description: 'give up on a query after S seconds, 0.5 to 300 (default 10)' },
+    ],
+    positionals: { min: 0, max: 0, names: '' },
+    details: [
+      "Reads model-perf serve's metrics (model_perf_*) and NVIDIA DCGM exporter's (DCGM_FI_DEV_*).",
+      'A node is named by its scrape instance, with DCGM\'s Hostname where it has one.',
+      'A node is stale when its target is down (up == 0) or has not been scraped for two intervals.',
     ],
   },
 ];
@@ -315,6 +332,7 @@ export function helpText(command: CommandName | null): string {
       '  model-perf analyze --window-hours 168',
       '  model-perf export tasks.csv',
       '  model-perf serve --port 9478',
+      '  model-perf cluster --prometheus http://prometheus:9090',
       '',
       HISTORY_NOTE,
       '',

@@ -49,16 +49,16 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 }
 
 /** A token as read from a file or the environment: one line, no blanks inside, long enough. Throws with a message a user can act on. */
-export function checkToken(raw: string, from: string): string {
+export function checkToken(raw: string, from: string, minChars = MIN_TOKEN_CHARS): string {
   const token = raw.trim();
   if (token === '') throw new Error(`${from} is empty`);
   if (/\s/.test(token)) throw new Error(`${from} must hold one token on one line (it has blanks inside)`);
-  if (token.length < MIN_TOKEN_CHARS) throw new Error(`${from} holds a token of ${token.length} characters; use at least ${MIN_TOKEN_CHARS} (e.g. openssl rand -hex 32)`);
+  if (token.length < minChars) throw new Error(`${from} holds a token of ${token.length} characters; use at least ${minChars} (e.g. openssl rand -hex 32)`);
   return token;
 }
 
-/** The token from --token-file, else $MODEL_PERF_TOKEN, else null. */
-export async function loadToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv, cwd: string, envName: string): Promise<string | null> {
+/** The token from --token-file, else `$envName`, else null (one we serve behind must have `minChars`). */
+export async function loadToken(tokenFile: string | undefined, env: NodeJS.ProcessEnv, cwd: string, envName: string, minChars = MIN_TOKEN_CHARS): Promise<string | null> {
   if (tokenFile !== undefined) {
     const path = resolvePath(cwd, tokenFile);
     let text: string;
@@ -67,10 +67,10 @@ export async function loadToken(tokenFile: string | undefined, env: NodeJS.Proce
     } catch (err) {
       throw new Error(`cannot read the token file ${path}: ${errorMessage(err)}`);
     }
-    return checkToken(text, `the token file ${path}`);
+    return checkToken(text, `the token file ${path}`, minChars);
   }
   const fromEnv = env[envName];
-  return fromEnv === undefined || fromEnv === '' ? null : checkToken(fromEnv, `$${envName}`);
+  return fromEnv === undefined || fromEnv === '' ? null : checkToken(fromEnv, `$${envName}`, minChars);
 }
 
 export interface MetricsServerOptions {

@@ -180,3 +180,31 @@ test('serve says so when the port is taken', async () => {
     assert.match(t.err.text, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is in use \\(choose another with --port\\)`));
   });
 });
+
+test("serve beside a VS Code window: serves the window's figures and starts no nvidia-smi stream of its own", async () => {
+  const { SharedEngine } = await import('../../../src/core/machine');
+  const home = join(await work, 'shared');
+  const bin = join(ROOT, 'test/fixtures/bin');
+  const path = `${bin}${delimiter}${process.env.PATH ?? ''}`;
+  // The window samples 8 fake GPUs; serve, were it to sample itself, would see 2 and log its runs.
+  const window = new SharedEngine({ settings: { config: { monitoringIntervalMs: 250 }, nvidiaSmiPath: null, storageDir: home }, diskPath: home, logger: { info() {}, warn() {}, error() {} }, env: { ...process.env, PATH: path, FAKE_NVIDIA_SMI_SCENARIO: '8gpu' } });
+  await window.start();
+  const log = join(await work, 'serve-nvidia-smi.log');
+  const t = io({ MODEL_PERF_HOME: home, PATH: path, FAKE_NVIDIA_SMI_SCENARIO: '2gpu', FAKE_NVIDIA_SMI_LOG: log });
+  const done = runCli(['serve', '--port', '0', '--interval', '0.25'], t);
+  after(async () => {
+    t.signal('SIGTERM');
+    await window.dispose();
+  });
+  assert.equal(window.role, 'leader');
+  const port = await waitUntil('serve to listen', () => /serving http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(t.out.text)?.[1]);
+  await waitUntil("the window's 8 GPUs in the exposition", async () => {
+    const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    return (body.match(/^model_perf_gpu_utilization_ratio\{/gm)?.length ?? 0) === 8;
+  });
+  const { readFile } = await import('node:fs/promises');
+  const runs = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('-lms'));
+  assert.deepEqual(runs, [], 'no nvidia-smi stream started by serve');
+  t.signal('SIGTERM');
+  assert.equal(await done, 0, t.err.text);
+});

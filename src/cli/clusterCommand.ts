@@ -63,7 +63,7 @@ export async function clusterCommand(parsed: ParsedCommand, io: CliIo): Promise<
     return 2;
   }
   try {
-    const view = await client.clusterView(Date.now() / 1000);
+    const view = await client.clusterView();
     if (flagBoolean(parsed, 'json')) io.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
     else io.stdout.write(clusterText(view, `Prometheus ${new URL(url).origin}`));
     return 0;

@@ -114,7 +114,8 @@ export function scrapesByInstance(up: readonly RangeSeries[]): Map<string, Targe
     if (!instance || !last) continue;
     const recent = s.points.slice(-11);
     const gaps = recent.slice(1).map((p, i) => p.timestampSeconds - (recent[i] as { timestampSeconds: number }).timestampSeconds).sort((a, b) => a - b);
-    const intervalSeconds = gaps.length > 0 ? (gaps[Math.floor(gaps.length / 2)] as number) : null;
+    // Whole milliseconds: timestamps are floats of seconds, and 1.0039999 s says nothing more than 1.004 s.
+    const intervalSeconds = gaps.length > 0 ? Math.round((gaps[Math.floor(gaps.length / 2)] as number) * 1000) / 1000 : null;
     const seen = out.get(instance);
     // An instance scraped by two jobs: the latest scrape speaks for it.
     if (!seen || last.timestampSeconds > seen.lastAt) out.set(instance, { lastValue: last.value, lastAt: last.timestampSeconds, intervalSeconds });

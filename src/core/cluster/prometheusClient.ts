@@ -5,7 +5,7 @@
 // and only for failures a retry can cure (network, timeout, 5xx); the rest run once, a few at a
 // time, and the first failure stops them all.
 import { buildClusterView, CLUSTER_QUERIES, UP_QUERY, type ClusterAnswers, type ClusterQueryName, type ClusterView } from './clusterView';
-import { parseQueryAnswer, PrometheusAnswerError, type InstantSample, type QueryData, type RangeSeries } from './prometheusApi';
+import { parseQueryAnswer, PrometheusAnswerError, type QueryData, type RangeSeries } from './prometheusApi';
 
 /** An answer larger than this is not read (a cluster view is a few MB at most). */
 export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
@@ -87,21 +87,33 @@ export class PrometheusClient {
     return data.result;
   }
 
-  /** Every node with our or DCGM's metrics, at `nowSeconds`. */
-  async clusterView(nowSeconds: number): Promise<ClusterView> {
+  /**
+   * Every node with our or DCGM's metrics, as of Prometheus' own clock (asked first, with
+   * `time()`), so a client whose clock is off does not make fresh nodes look stale.
+   */
+  async clusterView(): Promise<ClusterView> {
     // The first query says whether the server is there at all; only it is retried.
-    const upData = await this.withRetries(() => this.query(UP_QUERY, nowSeconds));
-    if (upData.resultType !== 'matrix') throw new ClusterError('notPrometheus', `${this.where} answered ${UP_QUERY} with a ${upData.resultType}, not a matrix: is it Prometheus?`);
+    const clock = await this.withRetries(() => this.query('time()', Date.now() / 1000));
+    const nowSeconds = clock.resultType === 'scalar' ? (clock.result[0]?.value ?? Number.NaN) : Number.NaN;
+    if (!Number.isFinite(nowSeconds)) throw new ClusterError('notPrometheus', `${this.where} answered time() with no time: is it Prometheus?`);
     const names = Object.keys(CLUSTER_QUERIES) as ClusterQueryName[];
     const answers = {} as ClusterAnswers;
+    let up: RangeSeries[] = [];
+    const jobs: (() => Promise<void>)[] = [
+      async () => {
+        const data = await this.query(UP_QUERY, nowSeconds, abort.signal);
+        if (data.resultType !== 'matrix') throw new ClusterError('notPrometheus', `${this.where} answered ${UP_QUERY} with a ${data.resultType}, not a matrix: is it Prometheus?`);
+        up = data.result;
+      },
+      ...names.map((name) => async () => {
+        const data = await this.query(CLUSTER_QUERIES[name], nowSeconds, abort.signal);
+        answers[name] = data.resultType === 'vector' ? data.result : [];
+      }),
+    ];
     const abort = new AbortController();
     let next = 0;
     const worker = async () => {
-      while (next < names.length && !abort.signal.aborted) {
-        const name = names[next++] as ClusterQueryName;
-        const data = await this.query(CLUSTER_QUERIES[name], nowSeconds, abort.signal);
-        answers[name] = data.resultType === 'vector' ? data.result : ([] as InstantSample[]);
-      }
+      while (next < jobs.length && !abort.signal.aborted) await (jobs[next++] as () => Promise<void>)();
     };
     try {
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -115,7 +127,7 @@ export class PrometheusClient {
         `Prometheus at ${this.where} has none of model-perf's metrics (model_perf_*) nor NVIDIA DCGM exporter's (DCGM_FI_DEV_*) from the last hour: add \`model-perf serve\` or dcgm-exporter targets to its scrape configuration (README, "More than one machine").`,
       );
     }
-    return buildClusterView(answers, upData.result, nowSeconds);
+    return buildClusterView(answers, up, nowSeconds);
   }
 
   private async withRetries<T>(fn: () => Promise<T>): Promise<T> {

@@ -151,6 +151,13 @@ class ExpositionWriter {
   }
 }
 
+/** `P0`..`P15` as 0..15; null for anything else. */
+export function performanceStateNumber(state: string | null): number | null {
+  const m = /^P(\d{1,2})$/.exec(state ?? '');
+  const n = m ? Number(m[1]) : Number.NaN;
+  return n >= 0 && n <= 15 ? n : null;
+}
+
 const ratio = (percent: number | null): number | null => (percent === null ? null : percent / 100);
 const bytes = (mib: number | null): number | null => (mib === null ? null : mib * MIB);
 
@@ -172,7 +179,9 @@ export function renderExposition(input: NodeExpositionInput, format: ExpositionF
     w.family(`${p}disk_used_ratio`, 'gauge', "Share of the monitored file system's space in use (0 to 1).", [[[], ratio(s.diskUsagePercent)]]);
     const gpus = s.gpus.map((g) => ({ g, labels: [['gpu', String(g.index)], ['uuid', boundedLabelValue(g.uuid ?? '')], ['name', boundedLabelValue(g.name)]] as Labels }));
     const per = (pick: (g: (typeof gpus)[number]['g']) => number | null) => gpus.map(({ g, labels }) => [labels, pick(g)] as const);
-    w.family(`${p}gpu_info`, 'gauge', 'One series per GPU (always 1), with its performance state and MIG mode.', gpus.map(({ g, labels }) => [[...labels, ['pstate', boundedLabelValue(g.performanceState ?? '')], ['mig', g.mig ? 'true' : 'false']] as Labels, 1] as const));
+    // The performance state changes with load: a gauge of its own, not a label (no series churn).
+    w.family(`${p}gpu_info`, 'gauge', 'One series per GPU (always 1), with its MIG mode.', gpus.map(({ g, labels }) => [[...labels, ['mig', g.mig ? 'true' : 'false']] as Labels, 1] as const));
+    w.family(`${p}gpu_performance_state`, 'gauge', 'GPU performance state: 0 (P0, most performance) to 15 (P15, least).', per((g) => performanceStateNumber(g.performanceState)));
     w.family(`${p}gpu_utilization_ratio`, 'gauge', 'Share of the last sample period in which a kernel ran on the GPU (0 to 1).', per((g) => ratio(g.utilizationPercent)));
     w.family(`${p}gpu_memory_utilization_ratio`, 'gauge', "Share of the last sample period in which the GPU's memory controller was busy (0 to 1).", per((g) => ratio(g.memoryUtilizationPercent)));
     w.family(`${p}gpu_memory_used_bytes`, 'gauge', 'GPU memory in use (all processes).', per((g) => bytes(g.vramUsedMb)));

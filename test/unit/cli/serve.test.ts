@@ -4,12 +4,13 @@
 // the fake nvidia-smi, scraped over loopback.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { BufferStream, runCli, type CliIo, type StopSignal } from '../../../src/cli/cli';
 import { bearerMatches, checkToken, createMetricsServer, isLoopback, loadToken } from '../../../src/cli/serveCommand';
+import { SharedEngine } from '../../../src/core/machine';
 import { parseRunningMarker, readRunningTasks } from '../../../src/core/metrics/runningMarkers';
 import { waitUntil } from '../helpers/waitUntil';
 
@@ -182,7 +183,6 @@ test('serve says so when the port is taken', async () => {
 });
 
 test("serve beside a VS Code window: serves the window's figures and starts no nvidia-smi stream of its own", async () => {
-  const { SharedEngine } = await import('../../../src/core/machine');
   const home = join(await work, 'shared');
   const bin = join(ROOT, 'test/fixtures/bin');
   const path = `${bin}${delimiter}${process.env.PATH ?? ''}`;
@@ -202,7 +202,6 @@ test("serve beside a VS Code window: serves the window's figures and starts no n
     const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     return (body.match(/^model_perf_gpu_utilization_ratio\{/gm)?.length ?? 0) === 8;
   });
-  const { readFile } = await import('node:fs/promises');
   const runs = (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('-lms'));
   assert.deepEqual(runs, [], 'no nvidia-smi stream started by serve');
   t.signal('SIGTERM');

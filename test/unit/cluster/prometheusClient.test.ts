@@ -22,6 +22,8 @@ function fakeFetch(handler: Handler): { fetch: typeof fetch; calls: { query: str
 const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 const vector = (result: unknown[]) => json({ status: 'success', data: { resultType: 'vector', result } });
 const UP = json({ status: 'success', data: { resultType: 'matrix', result: [{ metric: { instance: 'n:1', job: 'j' }, values: [[99, '1'], [100, '1']] }] } });
+/** Prometheus' clock, answered to time(): the evaluation time of every other query. */
+const TIME = () => json({ status: 'success', data: { resultType: 'scalar', result: [100, '100'] } });
 const refused = () => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9090'), { code: 'ECONNREFUSED' }) });
 
 function client(handler: Handler, extra: { timeoutMs?: number; token?: string } = {}) {
@@ -41,14 +43,14 @@ async function failure(p: Promise<unknown>): Promise<ClusterError> {
   throw new Error('expected a ClusterError');
 }
 
-test('a working Prometheus: up first, then every query at the same time, the token sent, nodes built', async () => {
-  const { c, calls } = client((q) => (q === UP_QUERY ? UP.clone() : q === CLUSTER_QUERIES.gpuUtil ? vector([{ metric: { instance: 'n:1', gpu: '0' }, value: [100, '0.5'] }]) : vector([])), { token: 'secret-token' });
-  const view = await c.clusterView(100);
+test("a working Prometheus: its clock first, then every query at that time, the token sent, nodes built", async () => {
+  const { c, calls } = client((q) => (q === 'time()' ? TIME() : q === UP_QUERY ? UP.clone() : q === CLUSTER_QUERIES.gpuUtil ? vector([{ metric: { instance: 'n:1', gpu: '0' }, value: [100, '0.5'] }]) : vector([])), { token: 'secret-token' });
+  const view = await c.clusterView();
   assert.equal(view.nodes.length, 1);
   assert.equal(view.nodes[0]?.gpus[0]?.utilizationRatio, 0.5);
-  assert.equal(calls[0]?.query, UP_QUERY);
-  assert.equal(calls.length, 1 + Object.keys(CLUSTER_QUERIES).length);
-  for (const call of calls) {
+  assert.equal(calls[0]?.query, 'time()');
+  assert.equal(calls.length, 2 + Object.keys(CLUSTER_QUERIES).length);
+  for (const call of calls.slice(1)) {
     assert.equal(call.url.pathname, '/api/v1/query');
     assert.equal(call.url.searchParams.get('time'), '100');
     assert.equal(call.headers.Authorization, 'Bearer secret-token');
@@ -59,7 +61,7 @@ test('connection refused: retried twice after growing pauses, then one message',
   const { c, calls, sleeps } = client(() => {
     throw refused();
   });
-  const err = await failure(c.clusterView(100));
+  const err = await failure(c.clusterView());
   assert.equal(err.kind, 'network');
   assert.equal(err.message, 'Cannot reach Prometheus at http://prom.example:9090: connection refused (is it running, on that port?).');
   assert.equal(calls.length, 1 + RETRY_DELAYS_MS.length);
@@ -68,25 +70,28 @@ test('connection refused: retried twice after growing pauses, then one message',
 
 test('a 503 once, then up: the retry cures it', async () => {
   let n = 0;
-  const { c, sleeps } = client((q) => (q === UP_QUERY ? (n++ === 0 ? new Response('busy', { status: 503 }) : UP.clone()) : vector([{ metric: { instance: 'n:1' }, value: [100, '1'] }])));
-  assert.equal((await c.clusterView(100)).nodes.length, 1);
+  const { c, sleeps } = client((q) => (q === 'time()' ? (n++ === 0 ? new Response('busy', { status: 503 }) : TIME()) : q === UP_QUERY ? UP.clone() : vector([{ metric: { instance: 'n:1' }, value: [100, '1'] }])));
+  assert.equal((await c.clusterView()).nodes.length, 1);
   assert.deepEqual(sleeps, [RETRY_DELAYS_MS[0]]);
 });
 
 test('401 and 403: one message each, never retried', async () => {
   const a = client(() => new Response('no', { status: 401 }));
-  const e401 = await failure(a.c.clusterView(100));
+  const e401 = await failure(a.c.clusterView());
   assert.equal(e401.kind, 'auth');
   assert.equal(e401.message, 'Prometheus at http://prom.example:9090 wants a token (HTTP 401): give one with --token-file F.');
   assert.equal(a.calls.length, 1);
   const b = client(() => new Response('no', { status: 403 }));
-  assert.match((await failure(b.c.clusterView(100))).message, /refused the token \(HTTP 403\)/);
+  assert.match((await failure(b.c.clusterView())).message, /refused the token \(HTTP 403\)/);
   assert.equal(b.calls.length, 1);
 });
 
 test('a timeout: says how long it waited and how to wait longer', async () => {
   const { c, calls } = client((_q, _u, init) => new Promise((_resolve, reject) => init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')))), { timeoutMs: 20 });
-  const err = await failure(c.clusterView(100));
+  // A real fetch's socket keeps the process alive while it waits; the fake has none, and the
+  // timeout's own timer does not (it is unref'd).
+  const keepAlive = setInterval(() => undefined, 1000);
+  const err = await failure(c.clusterView()).finally(() => clearInterval(keepAlive));
   assert.equal(err.kind, 'timeout');
   assert.equal(err.message, 'Prometheus at http://prom.example:9090 did not answer within 0.02 s (--timeout waits longer).');
   assert.equal(calls.length, 3);
@@ -95,7 +100,7 @@ test('a timeout: says how long it waited and how to wait longer', async () => {
 test('not Prometheus: an HTML page, a 404, JSON of another shape, an answer too large', async () => {
   for (const response of [() => new Response('<html>login</html>'), () => new Response('nope', { status: 404 }), () => json({ hello: 'world' }), () => new Response('x', { headers: { 'Content-Length': String(MAX_ANSWER_BYTES + 1) } })]) {
     const { c, calls } = client(response);
-    const err = await failure(c.clusterView(100));
+    const err = await failure(c.clusterView());
     assert.equal(err.kind, 'notPrometheus', err.message);
     assert.match(err.message, /is this the Prometheus server's address|more than the \d+ bytes read/);
     assert.equal(calls.length, 1, 'not retried');
@@ -107,30 +112,30 @@ test('not Prometheus: an HTML page, a 404, JSON of another shape, an answer too 
     },
   });
   const { c } = client(() => new Response(big));
-  assert.match((await failure(c.clusterView(100))).message, /larger than the \d+ bytes read/);
+  assert.match((await failure(c.clusterView())).message, /larger than the \d+ bytes read/);
 });
 
 test("the API's own error (bad_data) is shown with its reason, not retried", async () => {
   const { c, calls } = client(() => json({ status: 'error', errorType: 'bad_data', error: 'parse error' }, 400));
-  const err = await failure(c.clusterView(100));
+  const err = await failure(c.clusterView());
   assert.equal(err.kind, 'query');
   assert.equal(err.message, 'Prometheus refused the query: parse error (bad_data)');
   assert.equal(calls.length, 1);
 });
 
 test('none of our or DCGM metrics: one message that says what to add', async () => {
-  const { c } = client((q) => (q === UP_QUERY ? UP.clone() : vector([])));
-  const err = await failure(c.clusterView(100));
+  const { c } = client((q) => (q === 'time()' ? TIME() : q === UP_QUERY ? UP.clone() : vector([])));
+  const err = await failure(c.clusterView());
   assert.equal(err.kind, 'noMetrics');
   assert.match(err.message, /^Prometheus at http:\/\/prom\.example:9090 has none of model-perf's metrics \(model_perf_\*\) nor NVIDIA DCGM exporter's \(DCGM_FI_DEV_\*\)/);
 });
 
 test('a later query failing stops the rest: no storm of doomed queries', async () => {
   const { c, calls, sleeps } = client((q) => {
-    if (q === UP_QUERY) return UP.clone();
+    if (q === 'time()') return TIME();
     throw refused();
   });
-  assert.equal((await failure(c.clusterView(100))).kind, 'network');
+  assert.equal((await failure(c.clusterView())).kind, 'network');
   assert.ok(calls.length <= 1 + 4, `${calls.length} calls`);
   assert.deepEqual(sleeps, []);
 });
@@ -143,6 +148,11 @@ test('range queries: the matrix, on query_range with start, end and step', async
   assert.equal(calls[0]?.url.searchParams.get('step'), '1');
 });
 
+test('a server whose time() is no time is not Prometheus', async () => {
+  const { c } = client(() => json({ status: 'success', data: { resultType: 'vector', result: [] } }));
+  assert.match((await failure(c.clusterView())).message, /answered time\(\) with no time/);
+});
+
 test('URLs: http(s) only; a path prefix kept; credentials never shown in messages', async () => {
   assert.throws(() => checkPrometheusUrl('prometheus:9090x'), /is not http or https|is not a URL/);
   assert.throws(() => checkPrometheusUrl('not a url'), /is not a URL/);
@@ -151,5 +161,5 @@ test('URLs: http(s) only; a path prefix kept; credentials never shown in message
   await new PrometheusClient({ url: 'https://proxy.example/prom/', fetch: fake.fetch }).query('up', 1);
   assert.equal(fake.calls[0]?.url.href.split('?')[0], 'https://proxy.example/prom/api/v1/query');
   const leaky = new PrometheusClient({ url: 'http://user:pw@prom.example:9090', fetch: fakeFetch(() => new Response('', { status: 401 })).fetch });
-  assert.doesNotMatch((await failure(leaky.clusterView(1))).message, /pw/);
+  assert.doesNotMatch((await failure(leaky.clusterView())).message, /pw/);
 });

@@ -14,6 +14,7 @@ import {
   MAX_RUNNING_TASK_SERIES,
   MAX_TASK_COUNTER_SERIES,
   negotiateFormat,
+  performanceStateNumber,
   renderExposition,
   taskTotals,
   type NodeExpositionInput,
@@ -62,11 +63,19 @@ test('GPU figures in base units: ratios 0..1, bytes, celsius, watts, hertz', () 
   assert.equal(s.get(`model_perf_gpu_temperature_celsius${labels}`), '41');
   assert.equal(s.get(`model_perf_gpu_power_watts${labels}`), '300.5');
   assert.equal(s.get(`model_perf_gpu_sm_clock_hertz${labels}`), '1980000000');
+  assert.equal(s.get(`model_perf_gpu_performance_state${labels}`), '0');
+  assert.equal(s.get('model_perf_gpu_info{gpu="1",uuid="GPU-1",name="NVIDIA H100 80GB HBM3",mig="false"}'), '1');
   assert.equal(s.get('model_perf_cpu_utilization_ratio'), '0.25');
   assert.equal(s.get('model_perf_memory_used_bytes'), String(2048 * 1024 * 1024));
   assert.equal(s.get('model_perf_last_sample_timestamp_seconds'), '1700000000');
   assert.equal(s.get('model_perf_tasks_running'), '1');
   assert.equal(s.get('model_perf_task_progress_ratio{task_id="gen-1",model_type="sdxl"}'), '0.25');
+});
+
+test('performance states: P0..P15 as numbers, anything else unknown', () => {
+  assert.equal(performanceStateNumber('P0'), 0);
+  assert.equal(performanceStateNumber('P15'), 15);
+  for (const bad of ['P16', 'p2', 'P', 'P-1', '', null, '[N/A]']) assert.equal(performanceStateNumber(bad), null, String(bad));
 });
 
 test('an unknown figure is left out, never written as 0', () => {

@@ -130,6 +130,24 @@ export class PrometheusClient {
     return buildClusterView(answers, up, nowSeconds);
   }
 
+  /**
+   * Each node's mean GPU utilisation (0..1) over the last `rangeSeconds` before `endSeconds`, one
+   * point per `stepSeconds`, from range queries over both exporters: a small history per node.
+   */
+  async utilizationHistory(endSeconds: number, rangeSeconds = 3600, stepSeconds = 60): Promise<Map<string, { timestampSeconds: number; value: number }[]>> {
+    const start = endSeconds - rangeSeconds;
+    const [ours, dcgm] = await Promise.all([
+      this.queryRange('avg by (instance) (model_perf_gpu_utilization_ratio)', start, endSeconds, stepSeconds),
+      this.queryRange('avg by (instance) (DCGM_FI_DEV_GPU_UTIL) / 100', start, endSeconds, stepSeconds),
+    ]);
+    const out = new Map<string, { timestampSeconds: number; value: number }[]>();
+    for (const series of [...ours, ...dcgm]) {
+      const instance = series.labels.instance;
+      if (instance && !out.has(instance)) out.set(instance, series.points.filter((p) => Number.isFinite(p.value)));
+    }
+    return out;
+  }
+
   private async withRetries<T>(fn: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {

@@ -148,6 +148,20 @@ test('range queries: the matrix, on query_range with start, end and step', async
   assert.equal(calls[0]?.url.searchParams.get('step'), '1');
 });
 
+test('utilisation history per node: range queries over both exporters, by instance', async () => {
+  const { c, calls } = client((q) =>
+    json({ status: 'success', data: { resultType: 'matrix', result: q.includes('DCGM') ? [{ metric: { instance: 'd:9400' }, values: [[60, '0.64'], [120, 'NaN']] }] : [{ metric: { instance: 'n:9478' }, values: [[60, '0.5'], [120, '0.75']] }, { metric: {}, values: [[60, '1']] }] } }),
+  );
+  const history = await c.utilizationHistory(120, 60, 60);
+  assert.deepEqual([...history.keys()].sort(), ['d:9400', 'n:9478']);
+  assert.deepEqual(history.get('n:9478')?.map((p) => p.value), [0.5, 0.75]);
+  assert.deepEqual(history.get('d:9400')?.map((p) => p.value), [0.64]);
+  assert.deepEqual(calls.map((x) => [x.url.pathname, x.url.searchParams.get('start'), x.url.searchParams.get('end'), x.url.searchParams.get('step')]), [
+    ['/api/v1/query_range', '60', '120', '60'],
+    ['/api/v1/query_range', '60', '120', '60'],
+  ]);
+});
+
 test('a server whose time() is no time is not Prometheus', async () => {
   const { c } = client(() => json({ status: 'success', data: { resultType: 'vector', result: [] } }));
   assert.match((await failure(c.clusterView())).message, /answered time\(\) with no time/);

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import type { ClusterView } from '../../../src/core/cluster/clusterView';
+import { PrometheusClient } from '../../../src/core/cluster/prometheusClient';
 import { waitUntil } from '../helpers/waitUntil';
 
 const ROOT = join(__dirname, '../../..');
@@ -211,6 +212,13 @@ scrape_configs:
       assert.ok(n.scrapeIntervalSeconds !== null && Math.abs(n.scrapeIntervalSeconds - 1) < 0.1, `${n.instance} is scraped every second: ${n.scrapeIntervalSeconds}`);
       assert.ok(n.lastScrapeAgeSeconds !== null && n.lastScrapeAgeSeconds < 30);
     }
+
+    // The per-node history the dashboard will draw, from range queries over both exporters.
+    const history = await new PrometheusClient({ url: promUrl }).utilizationHistory(view.evaluatedAt, 30, 1);
+    const last = (instance: string) => history.get(instance)?.at(-1)?.value;
+    assert.ok(Math.abs((last(instanceB) ?? 0) - 0.935) < 1e-9, `B's mean utilisation: ${last(instanceB)}`);
+    assert.ok(Math.abs((last(instanceA) ?? 0) - 0.44) < 1e-9, `A's mean utilisation: ${last(instanceA)}`);
+    assert.ok(Math.abs((last(instanceC) ?? 0) - 0.335) < 1e-9, `C's mean utilisation: ${last(instanceC)}`);
 
     // The text view says the same in words.
     const text = await runCluster(['--prometheus', promUrl]);

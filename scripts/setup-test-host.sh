@@ -24,6 +24,7 @@ dpkg -s libkrb5-dev >/dev/null 2>&1 || missing+=(libkrb5-dev)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks `model-perf serve`'s exposition; prometheus runs the cluster test
 for p in python3-tqdm python3-rich; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done  # real progress bars: re-recording test/fixtures/progress (capture.py)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -19,7 +19,7 @@ interface FlagSpec {
   choices?: readonly string[];
 }
 
-export type CommandName = 'status' | 'run' | 'analyze' | 'export' | 'import' | 'watch';
+export type CommandName = 'status' | 'run' | 'analyze' | 'export' | 'import' | 'watch' | 'serve' | 'cluster';
 
 export interface CommandSpec {
   name: CommandName;
@@ -81,6 +81,9 @@ const WINDOW: FlagSpec = {
   unit: 'hours',
   description: 'look at tasks started in the last H hours (default 24)',
 };
+
+/** `model-perf serve`'s port unless --port says otherwise (free in Prometheus' list of exporter ports). */
+export const DEFAULT_SERVE_PORT = 9478;
 
 const HISTORY_NOTE = 'Tasks live in $MODEL_PERF_HOME (default ~/.local/share/model-perf), shared with the VS Code extension.';
 
@@ -163,6 +166,45 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: [INTERVAL, { name: 'count', kind: 'integer', valueName: 'N', min: 1, max: 1e9, description: 'stop after N samples (default: until Ctrl-C)' }, NO_GPU, NVIDIA_SMI],
     positionals: { min: 0, max: 0, names: '' },
     details: ['When stdout is not a terminal, prints one line per sample instead of redrawing.'],
+  },
+  {
+    name: 'serve',
+    summary: 'serve this machine\'s figures to Prometheus (GET /metrics)',
+    usage: '[--port N] [--bind ADDR [--allow-remote]] [--token-file F] [--interval S] [--no-gpu] [--nvidia-smi PATH]',
+    flags: [
+      { name: 'port', kind: 'integer', valueName: 'N', min: 0, max: 65535, description: `TCP port to listen on (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)` },
+      { name: 'bind', kind: 'string', valueName: 'ADDR', description: 'address to listen on (default 127.0.0.1)' },
+      { name: 'allow-remote', kind: 'boolean', description: 'allow an address other than loopback (then a token is required)' },
+      { name: 'token-file', kind: 'string', valueName: 'F', description: 'a file holding the bearer token scrapers must send (else $MODEL_PERF_TOKEN)' },
+      INTERVAL,
+      NO_GPU,
+      NVIDIA_SMI,
+    ],
+    positionals: { min: 0, max: 0, names: '' },
+    details: [
+      'Prometheus text format 0.0.4, or OpenMetrics 1.0 when the Accept header asks for it.',
+      'Runs in the foreground until Ctrl-C or SIGTERM (a systemd unit ships in media/systemd/).',
+      "While a VS Code window samples this machine, serves that window's figures: no second nvidia-smi.",
+      'With a token (--token-file or $MODEL_PERF_TOKEN), every request needs "Authorization: Bearer TOKEN".',
+      HISTORY_NOTE,
+    ],
+  },
+  {
+    name: 'cluster',
+    summary: 'every node Prometheus knows: GPUs, utilisation, memory, running tasks',
+    usage: '--prometheus URL [--json] [--token-file F] [--timeout S]',
+    flags: [
+      { name: 'prometheus', kind: 'string', valueName: 'URL', description: 'the Prometheus server to ask (http://host:9090)' },
+      JSON_FLAG,
+      { name: 'token-file', kind: 'string', valueName: 'F', description: 'a file holding a bearer token for Prometheus (else $MODEL_PERF_PROMETHEUS_TOKEN)' },
+      { name: 'timeout', kind: 'number', valueName: 'S', min: 0.5, max: 300, unit: 'seconds', description: 'give up on a query after S seconds, 0.5 to 300 (default 10)' },
+    ],
+    positionals: { min: 0, max: 0, names: '' },
+    details: [
+      "Reads model-perf serve's metrics (model_perf_*) and NVIDIA DCGM exporter's (DCGM_FI_DEV_*).",
+      'A node is named by its scrape instance, with DCGM\'s Hostname where it has one.',
+      'A node is stale when its target is down (up == 0) or has not been scraped for two intervals.',
+    ],
   },
 ];
 
@@ -312,6 +354,8 @@ export function helpText(command: CommandName | null): string {
       '  model-perf analyze --window-hours 168',
       '  model-perf export tasks.csv',
       '  model-perf import other-machine.json',
+      '  model-perf serve --port 9478',
+      '  model-perf cluster --prometheus http://prometheus:9090',
       '',
       HISTORY_NOTE,
       '',

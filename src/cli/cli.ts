@@ -14,7 +14,9 @@ import { flagBoolean, flagNumber, flagString, helpText, parseArgs, usageLine, Us
 import { analysisText, statusText, watchLine, watchScreen } from './format';
 import { BROKEN_PIPE_EXIT_CODE, type CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
+import { clusterCommand } from './clusterCommand';
 import { runCommand } from './runCommand';
+import { serveCommand } from './serveCommand';
 
 export type { CliIo, OutStream, StopSignal } from './io';
 export { BufferStream } from './io';
@@ -57,6 +59,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await importCommand(parsed, io);
       case 'watch':
         return await watchCommand(parsed, io);
+      case 'serve':
+        return await serveCommand(parsed, io);
+      case 'cluster':
+        return await clusterCommand(parsed, io);
     }
   } catch (err) {
     io.stderr.write(`model-perf ${parsed.command}: ${errorMessage(err)}\n`);

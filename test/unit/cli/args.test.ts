@@ -123,7 +123,7 @@ test('runCli: a usage mistake prints one error line and the usage line, exit 2, 
 
   const io2 = fakeIo();
   assert.equal(await runCli(['nope'], io2), 2);
-  assert.match(io2.err.text, /^model-perf: unknown command "nope"\nUsage: model-perf <status\|run\|analyze\|export\|import\|watch> \[options\]/);
+  assert.match(io2.err.text, /^model-perf: unknown command "nope"\nUsage: model-perf <status\|run\|analyze\|export\|import\|watch\|serve\|cluster> \[options\]/);
 });
 
 test('runCli: --help goes to stdout with exit 0', async () => {

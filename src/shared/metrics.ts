@@ -13,6 +13,20 @@ export const TASK_STATUSES: readonly TaskStatus[] = ['running', 'succeeded', 'fa
  */
 export type FigureScope = 'processTree' | 'device';
 
+/**
+ * What a task's headline VRAM figure measures. Beside the two FigureScopes, for runs whose own
+ * GPU memory the GPU tool hides (it lists no process, or only pids this machine cannot see):
+ * - `helper`: the framework allocator's peak read inside the run by the Python helper
+ *   (`torch.cuda.max_memory_reserved()`); a peak only, so the average is unknown;
+ * - `deviceDelta`: how much the device's memory rose over the run while nothing else started;
+ * - `device` then means the whole device's figure, the run's share unknown.
+ * Records written before these existed hold only `processTree` and `device`, with their old meaning.
+ */
+export type VramScope = FigureScope | 'deviceDelta' | 'helper';
+
+/** Every value a scope field may hold, for checking records and messages. */
+export const VRAM_SCOPES: readonly VramScope[] = ['processTree', 'device', 'deviceDelta', 'helper'];
+
 /** One generation task (or any monitored run). Times are epoch milliseconds. */
 export interface PerformanceMetrics {
   taskId: string;
@@ -38,7 +52,7 @@ export interface PerformanceMetrics {
   peakRamUsageMb: number | null;
   /** Process tree: percent of one core summed over the tree. Device: percent of all cores. */
   averageCpuUsagePercent: number | null;
-  vramScope: FigureScope | null;
+  vramScope: VramScope | null;
   ramScope: FigureScope | null;
   cpuScope: FigureScope | null;
 

@@ -5,7 +5,7 @@ import type { PerformanceAnalysis, PerformanceMetrics, TaskMetricsUpdate } from 
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
 import { defaultStorageDir, JsonlHistoryStore, type HistoryStore } from '../history/historyStore';
-import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
+import { systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
 import { machineInventory } from '../sampling/os/machineInventory';
 import { OsSystemSampler } from '../sampling/os/osSystemSampler';
 import { TypedEmitter, type Disposable } from '../util/emitter';
@@ -44,6 +44,26 @@ interface TaskEntry {
 }
 
 const MARKER_REFRESH_MS = 60_000;
+/**
+ * Samples in a row whose per-process list names only absent pids before the container case is
+ * reported: one such list can be a process that exited between the tool's reading and ours.
+ */
+const FOREIGN_PID_SAMPLES = 3;
+
+/** Signal 0 checks a pid without touching it: ESRCH means none; EPERM means it exists (another user's). */
+export function pidExistsHere(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The one-time note when the GPU tool's pids are not this machine's, with the remedy. */
+export const FOREIGN_PIDS_NOTE =
+  "The GPU tool lists processes whose pids do not exist here: this looks like a container that does not share the host's process ids, so a run's own GPU memory cannot be seen. " +
+  'Start the container with --pid=host (docker run --pid=host …) for per-process figures; until then a run\'s VRAM is taken from the helper, the device\'s rise during the run, or the device, and labelled as such.';
 /** A window left open for weeks still applies retention, not only at start. */
 const COMPACT_EVERY_APPENDS = 500;
 
@@ -55,6 +75,10 @@ export class PerformanceMonitor {
   private readonly processSampler: ProcessSampler | null;
   private store: HistoryStore;
   private readonly logger: MonitorLogger | null;
+  private readonly pidExists: (pid: number) => boolean;
+  /** Consecutive samples whose per-process list held only foreign pids; the note once it is said. */
+  private foreignPidSamples = 0;
+  private foreignPidsNote: string | null = null;
   private readonly emitter: TypedEmitter<MonitorEvents>;
 
   private readonly active = new Map<string, TaskEntry>();
@@ -101,6 +125,7 @@ export class PerformanceMonitor {
     this.gpuProvider = ports.gpuProvider ?? null;
     this.processSampler = ports.processSampler ?? null;
     this.logger = ports.logger ?? null;
+    this.pidExists = ports.pidExists ?? pidExistsHere;
     this.store =
       ports.historyStore ??
       new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
@@ -243,7 +268,12 @@ export class PerformanceMonitor {
   }
 
   getGpuAvailability(): GpuAvailability {
-    return { ...this.gpuAvailability };
+    return this.withNote(this.gpuAvailability);
+  }
+
+  /** Availability with the attribution note, once the container case was seen (it does not go away). */
+  private withNote(availability: GpuAvailability): GpuAvailability {
+    return this.foreignPidsNote !== null && availability.available ? { ...availability, note: this.foreignPidsNote } : { ...availability };
   }
 
   // ----- the loop -----
@@ -357,9 +387,31 @@ export class PerformanceMonitor {
     if (system === null && gpu === null) return null;
     const snapshot = assembleSnapshot(timestamp, system, gpu?.gpus ?? []);
     this.snapshots.push(snapshot);
-    targets.forEach((e, i) => e.acc.addSample({ timestamp, snapshot, gpuProcesses: gpu?.processes ?? null, tree: trees[i] ?? null }, e.endTime));
+    const gpuProcesses = gpu?.processes ?? null;
+    const processesHidden = this.processesHidden(gpuProcesses);
+    targets.forEach((e, i) => e.acc.addSample({ timestamp, snapshot, gpuProcesses, tree: trees[i] ?? null, processesHidden }, e.endTime));
     this.emitter.emit('snapshot', snapshot);
     return snapshot;
+  }
+
+  /**
+   * Whether the per-process list cannot show this machine's processes: it is empty (WSL, MIG and
+   * some drivers list none), or every pid it names is absent here (a container sees host pids).
+   * The latter, seen FOREIGN_PID_SAMPLES times in a row with memory in use, is said once.
+   */
+  private processesHidden(processes: GpuProcessUsage[] | null): boolean {
+    if (processes === null) return false;
+    if (processes.length === 0) return true;
+    const foreign = processes.every((p) => !this.pidExists(p.pid));
+    const inUse = processes.some((p) => p.usedMemoryMb === null || p.usedMemoryMb > 0);
+    this.foreignPidSamples = foreign && inUse ? this.foreignPidSamples + 1 : 0;
+    if (this.foreignPidSamples >= FOREIGN_PID_SAMPLES && this.foreignPidsNote === null) {
+      this.foreignPidsNote = FOREIGN_PIDS_NOTE;
+      const shown = processes.slice(0, 5).map((p) => p.pid).join(', ');
+      this.logger?.warn(`${FOREIGN_PIDS_NOTE} (pids listed: ${shown})`);
+      this.emitter.emit('gpuAvailabilityChanged', this.withNote(this.gpuAvailability));
+    }
+    return foreign;
   }
 
   private async readGpu(): Promise<GpuSample | null> {
@@ -442,10 +494,8 @@ export class PerformanceMonitor {
     const changed = !this.gpuAvailabilityKnown || availability.available !== this.gpuAvailability.available;
     this.gpuAvailability = { ...availability };
     this.gpuAvailabilityKnown = true;
-    if (changed) {
-      this.logger?.info(availability.available ? `GPU monitoring on (${availability.provider})` : `No GPU figures: ${availability.reason ?? 'no GPU found'}`);
-      this.emitter.emit('gpuAvailabilityChanged', { ...availability });
-    }
+    if (changed) this.logger?.info(availability.available ? `GPU monitoring on (${availability.provider})` : `No GPU figures: ${availability.reason ?? 'no GPU found'}`);
+    if (changed) this.emitter.emit('gpuAvailabilityChanged', this.withNote(availability));
   }
 
   // ----- tasks -----
@@ -473,6 +523,11 @@ export class PerformanceMonitor {
       gpuIndices: options.gpuIndices ?? null,
     });
     const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve() };
+    // Two tasks at once share the device: neither's rise of device memory is its own.
+    if (this.active.size > 0 || this.finishing.size > 0) {
+      acc.markDeviceShared();
+      for (const other of [...this.active.values(), ...this.finishing]) other.acc.markDeviceShared();
+    }
     this.active.set(taskId, entry);
     this.ownMarkers.add(taskId);
     const metrics = acc.toMetrics();
@@ -493,6 +548,20 @@ export class PerformanceMonitor {
     if (entries.some(([key]) => isProgressField(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
     const metrics = entry.acc.toMetrics();
     if (!progressOnly) this.persistMarker(entry, metrics);
+    this.emitter.emit('taskUpdated', metrics);
+    return metrics;
+  }
+
+  /**
+   * Records the framework allocator's peak (MiB) that the Python helper read in process `pid` of
+   * a running task; it becomes the task's VRAM (scope `helper`) when its process tree's own is unknown.
+   */
+  reportHelperVram(taskId: string, pid: number, peakMb: number): PerformanceMetrics {
+    const entry = this.requireActive('reportHelperVram', taskId);
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`reportHelperVram("${taskId}"): "pid" must be a process id (got ${showValue(pid)})`);
+    if (typeof peakMb !== 'number' || !Number.isFinite(peakMb) || peakMb < 0) throw invalidArgument(`reportHelperVram("${taskId}"): "peakMb" must be a number of MiB, 0 or more (got ${showValue(peakMb)})`);
+    entry.acc.addHelperVram(pid, peakMb);
+    const metrics = entry.acc.toMetrics();
     this.emitter.emit('taskUpdated', metrics);
     return metrics;
   }

@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
-import { TASK_STATUSES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
+import { TASK_STATUSES, VRAM_SCOPES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
 
 export const HISTORY_SCHEMA_VERSION = 1;
 export const HISTORY_FILE_NAME = 'history.jsonl';
@@ -129,7 +129,8 @@ const NULLABLE_TEXT_FIELDS = metricsFieldsOfKind('nullableText');
 const SCOPE_FIELDS = metricsFieldsOfKind('scope');
 const OPTIONAL_NUMBER_FIELDS = metricsFieldsOfKind('optionalNumber');
 
-const SCOPES = ['processTree', 'device'];
+// Every VRAM scope (RAM and CPU use the first two only); old records hold only the first two.
+const SCOPES: readonly string[] = VRAM_SCOPES;
 
 /** Checks one record's shape; absent optional fields become null so older v1 writers still load. */
 function isPhase(p: unknown): p is TaskPhase {
@@ -163,7 +164,7 @@ export function parseRecord(value: unknown): Parsed {
   }
   for (const key of SCOPE_FIELDS) {
     const v = r[key] ?? null;
-    if (v !== null && !SCOPES.includes(v as string)) return { kind: 'bad', reason: `field "${key}" must be processTree, device or null` };
+    if (v !== null && !SCOPES.includes(v as string)) return { kind: 'bad', reason: `field "${key}" must be ${SCOPES.join(', ')} or null` };
     task[key] = v;
   }
   for (const key of NULLABLE_TEXT_FIELDS) {

@@ -27,7 +27,12 @@ export const PROTOCOL_VERSION = 1;
 export type HelperMessage =
   | { type: 'hello'; pid: number; script: string | null }
   | { type: 'phase'; pid: number; name: string; event: 'start' | 'end'; atMs: number | null }
-  | { type: 'metrics'; pid: number; changes: TaskMetricsUpdate };
+  | { type: 'metrics'; pid: number; changes: TaskMetricsUpdate }
+  /** The framework allocator's peak in the sender's process (MiB), e.g. torch.cuda.max_memory_reserved(). */
+  | { type: 'memory'; pid: number; framework: 'torch'; peakReservedMb: number };
+
+/** Above any GPU made or planned (MiB): a larger figure is a bug or a lie, refused. */
+const MAX_HELPER_VRAM_MB = 16 * 1024 * 1024;
 
 export type RejectKind = 'bad_token' | 'bad_json' | 'schema' | 'oversized' | 'rate_limited' | 'too_many_connections' | 'too_many_unauthenticated' | 'auth_timeout';
 
@@ -111,6 +116,14 @@ export function validateMessage(value: Record<string, unknown>): HelperMessage |
     }
     if (Object.keys(changes).length === 0) return 'no metric given';
     return { type, pid, changes: changes as TaskMetricsUpdate };
+  }
+  if (type === 'memory') {
+    const bad = extra(['framework', 'peak_reserved_mb']);
+    if (bad) return `unknown field "${bad}"`;
+    if (rest.framework !== 'torch') return '"framework" must be "torch"';
+    const mb = rest.peak_reserved_mb;
+    if (typeof mb !== 'number' || !Number.isFinite(mb) || mb < 0 || mb > MAX_HELPER_VRAM_MB) return `"peak_reserved_mb" must be a number of MiB from 0 to ${MAX_HELPER_VRAM_MB}`;
+    return { type, pid, framework: 'torch', peakReservedMb: mb };
   }
   return `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`;
 }
@@ -390,6 +403,8 @@ export class HelperRouter {
         else this.monitor.endTaskPhase(taskId, message.name, at);
       } else if (message.type === 'metrics') {
         this.monitor.updateTaskMetrics(taskId, message.changes);
+      } else if (message.type === 'memory') {
+        this.monitor.reportHelperVram(taskId, message.pid, message.peakReservedMb);
       }
     } catch (err) {
       this.log.warn(`Helper channel: task "${taskId}" did not take a ${message.type} message: ${err instanceof Error ? err.message : String(err)}`);

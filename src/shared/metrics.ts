@@ -104,6 +104,12 @@ export interface PerformanceMetrics {
   progressUpdatedAt?: number | null;
   /** Named phases of the run in order (model_load, warmup, denoise, decode, save, ...). */
   phases?: TaskPhase[];
+  /**
+   * True for a run found already going when the extension activated (after a reload, or typed
+   * before activation) and followed from then on: its start is the process's own, its figures
+   * cover only the time it was followed. Absent (records before it, and every other task): false.
+   */
+  adopted?: boolean;
 }
 
 /** One phase of a run; `endTime` null while it lasts. Epoch ms. */
@@ -279,6 +285,8 @@ export type MetricsFieldKind =
   /** Came later than schema 1's first records: absent in old ones, number or null when present. */
   | 'optionalNumber'
   | 'boolean'
+  /** Came later: absent in older records, true or false when present. */
+  | 'optionalBoolean'
   | 'status'
   | 'scope'
   | 'numberList'
@@ -336,6 +344,7 @@ export const METRICS_FIELDS = {
   stepsPerSecond: 'optionalNumber',
   progressUpdatedAt: 'optionalNumber',
   phases: 'phases',
+  adopted: 'optionalBoolean',
 } as const satisfies { [K in keyof Required<PerformanceMetrics>]: MetricsFieldKind };
 
 export type MetricsField = keyof typeof METRICS_FIELDS;

@@ -219,6 +219,7 @@ export const checkPerformanceMetrics = obj<PerformanceMetrics>({
   optimizationsApplied: arr(text, 256), quantizationUsed: nstr, offloadUsed: bool, success: bool, errorCategory: nstr,
   stepsCompleted: optional(nnum), stepsTotal: optional(nnum), stepsPerSecond: optional(nnum), progressUpdatedAt: optional(nnum),
   phases: optional(arr(obj<TaskPhase>({ name: str(MAX_PHASE_NAME_LENGTH), startTime: num, endTime: nnum }), MAX_TASK_PHASES)),
+  adopted: optional(bool),
 });
 
 const evidence = obj<Evidence>({

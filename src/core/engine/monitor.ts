@@ -522,14 +522,44 @@ export class PerformanceMonitor {
       offloadUsed: options.offload ?? false,
       gpuIndices: options.gpuIndices ?? null,
     });
+    return this.addTask(acc);
+  }
+
+  /**
+   * Continues a run that was already going when this process started (a terminal's run after a
+   * window reload): like startTaskMonitoring, but the task starts at `startTimeMs` (the process's
+   * own start; clamped to now) and is marked `adopted`. Its figures cover the time it is followed;
+   * the device's rise is no evidence for it (its memory was taken before the first sample).
+   */
+  adoptTaskMonitoring(taskId: string, modelType: string, resolution: string, steps: number, options: { rootPid: number; startTimeMs: number | null }): PerformanceMetrics {
+    checkStartArguments(taskId, modelType, resolution, steps, { rootPid: options.rootPid });
+    const start = options.startTimeMs;
+    if (start !== null && (typeof start !== 'number' || !Number.isFinite(start) || start <= 0)) {
+      throw invalidArgument(`adoptTaskMonitoring("${taskId}"): "startTimeMs" must be epoch milliseconds or null (got ${showValue(start)})`);
+    }
+    if (this.active.has(taskId)) throw new TaskStateError('duplicateTask', `Task "${taskId}" is already being monitored; it cannot be adopted again`);
+    const now = this.clock.now();
+    const acc = new TaskAccumulator({
+      taskId,
+      modelType: safeLabel(modelType),
+      resolution: safeLabel(resolution),
+      steps,
+      startTime: start === null ? now : Math.min(start, now),
+      rootPid: options.rootPid,
+      adopted: true,
+    });
+    return this.addTask(acc);
+  }
+
+  private addTask(acc: TaskAccumulator): PerformanceMetrics {
     const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve() };
     // Two tasks at once share the device: neither's rise of device memory is its own.
     if (this.active.size > 0 || this.finishing.size > 0) {
       acc.markDeviceShared();
       for (const other of [...this.active.values(), ...this.finishing]) other.acc.markDeviceShared();
     }
-    this.active.set(taskId, entry);
-    this.ownMarkers.add(taskId);
+    this.active.set(acc.taskId, entry);
+    this.ownMarkers.add(acc.taskId);
     const metrics = acc.toMetrics();
     this.persistMarker(entry, metrics);
     this.emitter.emit('taskStarted', metrics);

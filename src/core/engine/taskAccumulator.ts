@@ -94,6 +94,8 @@ export interface TaskStartInfo {
    * from before the run, so the device's rise since then is not the run's (no `deviceDelta`).
    */
   startedLate?: boolean;
+  /** Found already running when this process started, and followed from then (see PerformanceMetrics.adopted). */
+  adopted?: boolean;
 }
 
 /** Mutable descriptive fields of a running task (what updateTaskMetrics may change). */
@@ -144,6 +146,7 @@ export class TaskAccumulator {
   readonly startTime: number;
   readonly description: TaskDescription;
   private readonly pinnedGpuIndices: number[] | null;
+  private readonly adopted: boolean;
   private sampleCount = 0;
 
   private readonly deviceRamMb = new TimeWeightedSeries();
@@ -176,7 +179,9 @@ export class TaskAccumulator {
   constructor(info: TaskStartInfo) {
     this.taskId = info.taskId;
     this.startTime = info.startTime;
-    this.deviceDeltaTrusted = info.startedLate !== true;
+    this.adopted = info.adopted === true;
+    // An adopted run had its memory before the first sample: its rise since is not its figure.
+    this.deviceDeltaTrusted = info.startedLate !== true && !this.adopted;
     this.pinnedGpuIndices = info.gpuIndices && info.gpuIndices.length > 0 ? [...info.gpuIndices] : null;
     this.description = {
       modelType: info.modelType,
@@ -432,6 +437,7 @@ export class TaskAccumulator {
       progressUpdatedAt: d.progressUpdatedAt,
       // A phase still open at the end closes with the task.
       phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
+      ...(this.adopted ? { adopted: true } : {}),
     };
   }
 }

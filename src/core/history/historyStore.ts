@@ -128,6 +128,7 @@ const NULLABLE_NUMBER_FIELDS = metricsFieldsOfKind('nullableNumber');
 const NULLABLE_TEXT_FIELDS = metricsFieldsOfKind('nullableText');
 const SCOPE_FIELDS = metricsFieldsOfKind('scope');
 const OPTIONAL_NUMBER_FIELDS = metricsFieldsOfKind('optionalNumber');
+const OPTIONAL_BOOLEAN_FIELDS = metricsFieldsOfKind('optionalBoolean');
 
 // Every VRAM scope (RAM and CPU use the first two only); old records hold only the first two.
 const SCOPES: readonly string[] = VRAM_SCOPES;
@@ -186,6 +187,11 @@ export function parseRecord(value: unknown): Parsed {
     const v = r[key] ?? null;
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) return { kind: 'bad', reason: `field "${key}" must be a number or null` };
     task[key] = v;
+  }
+  for (const key of OPTIONAL_BOOLEAN_FIELDS) {
+    if (!(key in r) || r[key] === undefined) continue;
+    if (typeof r[key] !== 'boolean') return { kind: 'bad', reason: `field "${key}" must be true or false` };
+    task[key] = r[key];
   }
   if ('phases' in r) {
     const phases = r.phases ?? [];

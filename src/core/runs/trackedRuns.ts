@@ -128,6 +128,30 @@ export class RunRegistry {
     return run;
   }
 
+  /**
+   * Continues a run found already going (see adoption.ts) as an `adopted` task from its own start;
+   * null (and a log line) when the monitor refuses it.
+   */
+  adopt(source: RunSource, found: { pid: number; guess: TaskGuess; startTimeMs: number | null }): TrackedRun | null {
+    const active = this.monitor.getActiveTasks();
+    if (active.some((t) => t.rootPid === found.pid)) return null;
+    const ids = new Set(active.map((t) => t.taskId));
+    let taskId = found.guess.taskId;
+    for (let n = 2; ids.has(taskId) && n < 1000; n++) taskId = `${found.guess.taskId}#${n}`;
+    try {
+      this.monitor.adoptTaskMonitoring(taskId, found.guess.modelType, found.guess.resolution, found.guess.steps, { rootPid: found.pid, startTimeMs: found.startTimeMs });
+    } catch (err) {
+      this.log.warn(`Could not adopt the run "${taskId}" (pid ${found.pid}): ${err instanceof Error ? err.message : String(err)}`);
+      return null;
+    }
+    const run = new TrackedRun(taskId, source, found.guess, this.monitor, this.log, this.now);
+    run.rootPid = found.pid;
+    this.runs.add(run);
+    const since = found.startTimeMs === null ? 'start unknown' : `started ${new Date(found.startTimeMs).toISOString()}`;
+    this.log.info(`Adopted ${source} run "${taskId}" already going (pid ${found.pid}, ${since})`);
+    return run;
+  }
+
   /** Runs not yet ended. */
   live(): TrackedRun[] {
     for (const r of this.runs) if (r.isEnded) this.runs.delete(r);

@@ -87,7 +87,10 @@ export class TerminalTracker implements vscode.Disposable {
    * patterns, continued as `adopted` tasks from the process's own start. Returns how many.
    */
   private async adoptRunning(probe: ProcessProbe | null, terminals: vscode.Terminal[]): Promise<number> {
-    if (!this.ctx.enabled() || terminals.length === 0) return 0;
+    if (!this.ctx.enabled() || terminals.length === 0) {
+      this.ctx.log.info(`No terminal searched for runs already going (${terminals.length} terminal(s), tracking ${this.ctx.enabled() ? 'on' : 'off'})`);
+      return 0;
+    }
     if (probe === null) {
       this.ctx.log.info('Runs already going in terminals are not adopted on this system (it needs /proc, as on Linux)');
       return 0;
@@ -96,7 +99,9 @@ export class TerminalTracker implements vscode.Disposable {
     for (const terminal of terminals) {
       const shellPid = await Promise.resolve(terminal.processId).then((p) => p, () => undefined);
       if (shellPid === undefined) continue;
-      for (const found of await findRuns(probe, shellPid, this.ctx.patterns())) {
+      const runs = await findRuns(probe, shellPid, this.ctx.patterns());
+      this.ctx.log.info(`Terminal "${terminal.name}" (shell pid ${shellPid}): ${runs.length} model run(s) already going`);
+      for (const found of runs) {
         const run = this.ctx.runs.adopt('terminal', found);
         if (!run) continue;
         this.adopted.add({ run, terminal, goneSince: null });

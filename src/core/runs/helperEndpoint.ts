@@ -3,7 +3,7 @@
 // token (kept by the host in its secret storage) and the same socket path (a private folder named
 // after the workspace). Pure node; the host decides the key and where the token is kept.
 import { createHash, randomBytes } from 'node:crypto';
-import { lstat, mkdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, rmdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +88,10 @@ export async function socketInode(socketPath: string): Promise<number | null> {
   }
 }
 
-/** Removes the socket at `socketPath` if it is still the one with inode `ino` (a newer host's is left). */
+/**
+ * Removes the socket at `socketPath` if it is still the one with inode `ino` (a newer host's is
+ * left), then its folder if empty (a newer host's socket in it makes that fail, harmlessly).
+ */
 export async function removeOwnSocket(socketPath: string, ino: number | null): Promise<void> {
   if (ino === null) return;
   try {
@@ -96,4 +99,5 @@ export async function removeOwnSocket(socketPath: string, ino: number | null): P
   } catch {
     // Gone already.
   }
+  await rmdir(join(socketPath, '..')).catch(() => undefined);
 }

@@ -85,6 +85,7 @@ test('a live socket of another host is never taken over: the channel falls back 
   // The live one still works, and its dispose removes its socket but not a newer host's.
   await assert.rejects(prepareSocketPath(socketPath), EndpointError);
   await live.dispose();
+  await assert.rejects(stat(join(dir, 'ws')), /ENOENT/, 'the emptied folder goes with the last socket');
   await prepareSocketPath(socketPath);
 });
 

@@ -69,6 +69,17 @@ export class TrackedRun {
     this.safely('root process', () => this.monitor.updateTaskMetrics(this.taskId, { rootPid: pid }));
   }
 
+  /**
+   * Sends the latest progress now and stops following the output, without ending the task: for
+   * a caller that records the end itself (`model-perf run`), so the task's record holds the last
+   * reading and no late update reaches an ended task.
+   */
+  flush(): void {
+    if (this.ended) return;
+    this.pushProgress();
+    this.ended = true;
+  }
+
   /** Records how the run ended; a second call does nothing. */
   async end(end: RunEnd): Promise<void> {
     if (this.ended) return;

@@ -16,9 +16,16 @@ to the extension. Anywhere else every call returns at once and does nothing. No 
 into your script: when the channel is gone or refuses us, the helper goes quiet for the rest of
 the run. Standard library only; Python 3.8 or newer. A single file: copy it next to a script to
 use it without the extension (it then does nothing).
+
+Where the GPU tool cannot show a run's own GPU memory (WSL, MIG, a container), the helper sends
+PyTorch's allocator peak (`torch.cuda.max_memory_reserved()`, current device) at each phase end
+and at exit, but only when the script has already imported torch and initialised CUDA: the
+helper never imports torch or starts CUDA itself.
 """
 
+import atexit
 import os
+import sys
 import threading
 import time
 
@@ -43,6 +50,8 @@ _lock = threading.Lock()
 _sock = None
 _quiet = not (_CHANNEL and _TOKEN)
 _last_step_sent = 0.0
+# A phase was started and not ended with `with`: the next phase() ends it, memory figure included.
+_phase_open = False
 
 
 def enabled():
@@ -106,6 +115,32 @@ def _send(kind, fields):
             raise
 
 
+def _torch_peak_reserved_mb():
+    """PyTorch's allocator peak on the current device in MiB, or None. Never imports torch and
+    never initialises CUDA: only a script that already uses CUDA through torch has a figure."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        cuda = getattr(torch, "cuda", None)
+        if cuda is None or not cuda.is_initialized():
+            return None
+        return float(cuda.max_memory_reserved()) / (1024.0 * 1024.0)
+    except Exception:
+        return None
+
+
+def _send_memory():
+    if _quiet:
+        return
+    peak = _torch_peak_reserved_mb()
+    if peak is not None:
+        _send("memory", {"framework": "torch", "peak_reserved_mb": peak})
+
+
+atexit.register(_send_memory)
+
+
 class _Phase(object):
     """Started when created; ended by `with` (or by the next phase)."""
 
@@ -116,7 +151,10 @@ class _Phase(object):
         return self
 
     def __exit__(self, *exc):
+        global _phase_open
+        _phase_open = False
         _send("phase", {"name": self.name, "event": "end", "t": time.time() * 1000.0})
+        _send_memory()
         return False
 
     def end(self):
@@ -127,7 +165,12 @@ def phase(name):
     """Marks the start of phase `name` (model_load, warmup, denoise, decode, save, ...).
 
     Use it as a context manager to mark its end too, or call it to move to the next phase."""
+    global _phase_open
     name = str(name)[:_PHASE_NAME_MAX]
+    # A new phase ends the one still open: the peak so far belongs to that end too.
+    if _phase_open:
+        _send_memory()
+    _phase_open = True
     _send("phase", {"name": name, "event": "start", "t": time.time() * 1000.0})
     return _Phase(name)
 

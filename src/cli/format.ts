@@ -120,6 +120,8 @@ export function watchLine(snapshot: SystemPerformanceSnapshot): string {
 function scopeNote(scope: PerformanceMetrics['vramScope']): string {
   if (scope === 'processTree') return ' (its processes)';
   if (scope === 'device') return ' (whole device)';
+  if (scope === 'deviceDelta') return " (the device's rise during the run)";
+  if (scope === 'helper') return " (the framework's peak, read in the run)";
   return '';
 }
 

@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { HelperChannel, HelperRouter } from '../core/runs/helperChannel';
+import { TrackedRun } from '../core/runs/trackedRuns';
 import { defaultStorageDir, HISTORY_DIR_NAME, segmentNameFor } from '../core/history/historyStore';
 import { ensurePrivateDir } from '../core/util/privateFiles';
 import { processRelations, type ProcRelations } from '../core/runs/procRelations';
@@ -54,10 +56,13 @@ export function defaultTaskId(commandLine: readonly string[], nowMs: number): st
  * Returns a function that resumes it for good: once our reader is gone, no 'drain' ever comes and
  * the child must not block on a full pipe while it is asked to stop.
  */
-function forward(source: Readable, target: OutStream, tail: OutputTail): () => void {
+function forward(source: Readable, target: OutStream, tail: OutputTail, onText?: (text: string) => void): () => void {
   let draining = false;
+  // Text for the progress parser: a character split across two chunks is joined, never mangled.
+  const decoder = new StringDecoder('utf8');
   source.on('data', (chunk: Buffer) => {
     tail.push(chunk);
+    if (onText) onText(decoder.write(chunk));
     if (!target.write(chunk) && target.once && !draining) {
       source.pause();
       target.once('drain', () => source.resume());
@@ -217,6 +222,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
 
   let monitor: PerformanceMonitor | null = null;
   let channel: HelperChannel | null = null;
+  let progress: TrackedRun[] = [];
   try {
     // The history folder holds this user's runs: private (0700) whatever the umask, an open one
     // tightened with a warning. A folder that cannot be made is reported by the history store.
@@ -263,7 +269,15 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     // After a successful start, an 'error' only reports a failed kill(): the exit still follows.
     proc.on('error', (err) => logger.warn(`could not signal "${shownCommand}": ${err.message}`));
     monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null });
-    resumeOutput = [forward(proc.stdout as Readable, io.stdout, tail), forward(proc.stderr as Readable, io.stderr, tail)];
+    // Progress bars become the task's progress as in a terminal run: one parser per stream (tqdm
+    // draws on stderr, rich and Keras on stdout), so the two never mix inside one line.
+    const guess = { taskId, modelType, resolution, steps, scriptName: scriptName([command, ...args]) };
+    progress = [new TrackedRun(taskId, 'cli', guess, monitor, logger, Date.now), new TrackedRun(taskId, 'cli', guess, monitor, logger, Date.now)];
+    const [outProgress, errProgress] = progress as [TrackedRun, TrackedRun];
+    resumeOutput = [
+      forward(proc.stdout as Readable, io.stdout, tail, (text) => outProgress.feed(text)),
+      forward(proc.stderr as Readable, io.stderr, tail, (text) => errProgress.feed(text)),
+    ];
     // The reader may have gone while the command started.
     if (outputGone) stopForClosedOutput();
 
@@ -280,6 +294,8 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
         return exited;
       }),
     ]);
+    // The last reading goes into the record before the end; nothing reaches the task after it.
+    for (const p of progress) p.flush();
     const outcome = classifyOutcome(end, tail.text(), stopSignal ?? (stoppedForClosedOutput ? 'SIGPIPE' : null));
     // Ctrl-C (or a stop signal to model-perf, or a closed output) is recorded as `interrupted`, not
     // as a plain failure; `killed` when it had to be killed after the grace period.
@@ -308,6 +324,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     if (forceTimer) clearTimeout(forceTimer);
     unsubscribe();
     unsubscribePipe?.();
+    for (const p of progress) p.flush();
     await channel?.dispose();
     await monitor?.dispose();
   }

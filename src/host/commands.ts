@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { HostEngine } from './engine';
 import { clearHistory, exportMetrics, startMonitoring, stopMonitoring } from './engineCommands';
 import { cancelTask, completeTask, startTask } from './taskCommands';
+import { rotateHelperToken } from './tracking';
 
 export interface CommandDeps {
   engine: HostEngine;
@@ -27,6 +28,7 @@ const COMMANDS: readonly [string, CommandHandler][] = [
   ['modelPerf.exportMetrics', exportMetrics],
   ['modelPerf.showCurrentStatus', (deps) => deps.showStatus()],
   ['modelPerf.clearHistory', clearHistory],
+  ['modelPerf.rotateHelperToken', () => rotateHelperToken()],
 ];
 
 /** Registers a command whose refused input or engine error becomes one clear message, logged once. */

@@ -212,6 +212,7 @@ function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext): string
   } else if (ctx.gpu && !ctx.gpu.available) {
     lines.push(`No GPU figures: ${escapeMarkdown(ctx.gpu.reason ?? 'no GPU found')}`, '');
   }
+  if (ctx.gpu?.note) lines.push(`$(warning) ${escapeMarkdown(ctx.gpu.note)}`, '');
   lines.push(
     `CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB (${formatPercent(ramPercent(s))}) · Disk ${formatPercent(s.diskUsagePercent)}`,
     '',

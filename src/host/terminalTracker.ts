@@ -6,6 +6,8 @@ import * as vscode from 'vscode';
 import { guessTask, recogniseCommand } from '../core/runs/commandLine';
 import type { ProcRelations } from '../core/runs/procRelations';
 import type { RunRegistry, TrackedRun } from '../core/runs/trackedRuns';
+import { findRuns, procfsProbe, type ProcessProbe } from '../core/runs/adoption';
+import { isProcessAlive } from '../core/util/process';
 
 export interface TrackerContext {
   runs: RunRegistry;
@@ -28,6 +30,18 @@ const SHELL_INTEGRATION_GRACE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How often an adopted run's process is checked for its exit (it has no shell execution of ours). */
+const ADOPTED_EXIT_POLL_MS = 2000;
+/** After an adopted run's process is gone, how long shell integration may take to report its exit code. */
+const ADOPTED_EXIT_GRACE_MS = 3000;
+
+interface Adopted {
+  run: TrackedRun;
+  terminal: vscode.Terminal;
+  /** When its process was first seen gone (epoch ms), or null while it runs. */
+  goneSince: number | null;
+}
+
 /**
  * The command the shell started: its newest child, polled briefly (the fork may lag the start
  * event). Falls back to the shell itself, whose tree holds the command anyway.
@@ -46,8 +60,13 @@ export class TerminalTracker implements vscode.Disposable {
   /** Children each shell had before its command, so an older background job is not taken for it. */
   private readonly subscriptions: vscode.Disposable[] = [];
   private noticeTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Runs found already going at activation, until they end. */
+  private readonly adopted = new Set<Adopted>();
+  private adoptedTimer: ReturnType<typeof setInterval> | null = null;
+  /** Resolves once the terminals open at activation have been searched (for tests and the API). */
+  readonly adoption: Promise<number>;
 
-  constructor(private readonly ctx: TrackerContext, private readonly state: vscode.Memento) {
+  constructor(private readonly ctx: TrackerContext, private readonly state: vscode.Memento, probe: ProcessProbe | null = process.platform === 'linux' ? procfsProbe(ctx.relations) : null) {
     this.subscriptions.push(
       vscode.window.onDidStartTerminalShellExecution((e) => this.started(e)),
       vscode.window.onDidEndTerminalShellExecution((e) => void this.ended(e)),
@@ -56,6 +75,67 @@ export class TerminalTracker implements vscode.Disposable {
     );
     for (const t of vscode.window.terminals) this.watchForShellIntegration(t);
     if (vscode.workspace.getConfiguration('terminal.integrated').get<boolean>('shellIntegration.enabled') === false) void this.noticeOnce();
+    this.adoption = this.adoptRunning(probe, [...vscode.window.terminals]).catch((err: unknown) => {
+      this.ctx.log.warn(`Runs already going in terminals could not be adopted: ${err instanceof Error ? err.message : String(err)}`);
+      return 0;
+    });
+  }
+
+  /**
+   * Adopts the model runs already going in `terminals` (after a window reload with persistent
+   * terminals, or typed before activation): each shell's descendants matched by the command
+   * patterns, continued as `adopted` tasks from the process's own start. Returns how many.
+   */
+  private async adoptRunning(probe: ProcessProbe | null, terminals: vscode.Terminal[]): Promise<number> {
+    if (!this.ctx.enabled() || terminals.length === 0) {
+      this.ctx.log.info(`No terminal searched for runs already going (${terminals.length} terminal(s), tracking ${this.ctx.enabled() ? 'on' : 'off'})`);
+      return 0;
+    }
+    if (probe === null) {
+      this.ctx.log.info('Runs already going in terminals are not adopted on this system (it needs /proc, as on Linux)');
+      return 0;
+    }
+    let count = 0;
+    for (const terminal of terminals) {
+      const shellPid = await Promise.resolve(terminal.processId).then((p) => p, () => undefined);
+      if (shellPid === undefined) continue;
+      const runs = await findRuns(probe, shellPid, this.ctx.patterns());
+      this.ctx.log.info(`Terminal "${terminal.name}" (shell pid ${shellPid}): ${runs.length} model run(s) already going`);
+      for (const found of runs) {
+        const run = this.ctx.runs.adopt('terminal', found);
+        if (!run) continue;
+        this.adopted.add({ run, terminal, goneSince: null });
+        count++;
+      }
+    }
+    if (this.adopted.size > 0 && !this.adoptedTimer) {
+      this.adoptedTimer = setInterval(() => void this.checkAdopted(), ADOPTED_EXIT_POLL_MS);
+      this.adoptedTimer.unref?.();
+    }
+    return count;
+  }
+
+  /**
+   * An adopted run whose process is gone ends with the exit code shell integration reports (see
+   * ended()), or, when none comes within the grace time, with an unknown outcome.
+   */
+  private async checkAdopted(now = Date.now()): Promise<void> {
+    for (const a of [...this.adopted]) {
+      if (a.run.isEnded) {
+        this.adopted.delete(a);
+        continue;
+      }
+      const pid = a.run.rootPid;
+      if (pid !== null && isProcessAlive(pid)) continue;
+      a.goneSince ??= now;
+      if (now - a.goneSince < ADOPTED_EXIT_GRACE_MS) continue;
+      this.adopted.delete(a);
+      await a.run.end({ exitCode: undefined, unknownCategory: 'unknown' });
+    }
+    if (this.adopted.size === 0 && this.adoptedTimer) {
+      clearInterval(this.adoptedTimer);
+      this.adoptedTimer = null;
+    }
   }
 
   /** Runs in the start event: `read()` must be called before anything is awaited, or output is lost. */
@@ -107,7 +187,15 @@ export class TerminalTracker implements vscode.Disposable {
 
   private async ended(e: vscode.TerminalShellExecutionEndEvent): Promise<void> {
     const f = this.followed.get(e.execution);
-    if (!f) return;
+    if (!f) {
+      // An execution that started before this activation: the adopted run of that terminal ended.
+      const a = [...this.adopted].find((x) => x.terminal === e.terminal && !x.run.isEnded);
+      if (a) {
+        this.adopted.delete(a);
+        await a.run.end({ exitCode: e.exitCode, unknownCategory: 'unknown' });
+      }
+      return;
+    }
     this.followed.delete(e.execution);
     // The stream may still hold the last lines (the out-of-memory message): let it drain briefly.
     await Promise.race([f.pump, sleep(1000)]);
@@ -115,6 +203,11 @@ export class TerminalTracker implements vscode.Disposable {
   }
 
   private async closed(terminal: vscode.Terminal): Promise<void> {
+    for (const a of [...this.adopted]) {
+      if (a.terminal !== terminal) continue;
+      this.adopted.delete(a);
+      await a.run.end({ exitCode: undefined, unknownCategory: 'terminal_closed' });
+    }
     for (const [execution, f] of [...this.followed]) {
       if (f.terminal !== terminal) continue;
       this.followed.delete(execution);
@@ -151,5 +244,8 @@ export class TerminalTracker implements vscode.Disposable {
     this.noticeTimers.clear();
     for (const s of this.subscriptions) s.dispose();
     this.followed.clear();
+    if (this.adoptedTimer) clearInterval(this.adoptedTimer);
+    this.adoptedTimer = null;
+    this.adopted.clear();
   }
 }

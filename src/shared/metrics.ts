@@ -13,6 +13,20 @@ export const TASK_STATUSES: readonly TaskStatus[] = ['running', 'succeeded', 'fa
  */
 export type FigureScope = 'processTree' | 'device';
 
+/**
+ * What a task's headline VRAM figure measures. Beside the two FigureScopes, for runs whose own
+ * GPU memory the GPU tool hides (it lists no process, or only pids this machine cannot see):
+ * - `helper`: the framework allocator's peak read inside the run by the Python helper
+ *   (`torch.cuda.max_memory_reserved()`); a peak only, so the average is unknown;
+ * - `deviceDelta`: how much the device's memory rose over the run while nothing else started;
+ * - `device` then means the whole device's figure, the run's share unknown.
+ * Records written before these existed hold only `processTree` and `device`, with their old meaning.
+ */
+export type VramScope = FigureScope | 'deviceDelta' | 'helper';
+
+/** Every value a scope field may hold, for checking records and messages. */
+export const VRAM_SCOPES: readonly VramScope[] = ['processTree', 'device', 'deviceDelta', 'helper'];
+
 /** One generation task (or any monitored run). Times are epoch milliseconds. */
 export interface PerformanceMetrics {
   taskId: string;
@@ -38,7 +52,7 @@ export interface PerformanceMetrics {
   peakRamUsageMb: number | null;
   /** Process tree: percent of one core summed over the tree. Device: percent of all cores. */
   averageCpuUsagePercent: number | null;
-  vramScope: FigureScope | null;
+  vramScope: VramScope | null;
   ramScope: FigureScope | null;
   cpuScope: FigureScope | null;
 
@@ -90,6 +104,12 @@ export interface PerformanceMetrics {
   progressUpdatedAt?: number | null;
   /** Named phases of the run in order (model_load, warmup, denoise, decode, save, ...). */
   phases?: TaskPhase[];
+  /**
+   * True for a run found already going when the extension activated (after a reload, or typed
+   * before activation) and followed from then on: its start is the process's own, its figures
+   * cover only the time it was followed. Absent (records before it, and every other task): false.
+   */
+  adopted?: boolean;
 }
 
 /** One phase of a run; `endTime` null while it lasts. Epoch ms. */
@@ -260,6 +280,8 @@ export type MetricsFieldKind =
   /** Came later than schema 1's first records: absent in old ones, number or null when present. */
   | 'optionalNumber'
   | 'boolean'
+  /** Came later: absent in older records, true or false when present. */
+  | 'optionalBoolean'
   | 'status'
   | 'scope'
   | 'numberList'
@@ -317,6 +339,7 @@ export const METRICS_FIELDS = {
   stepsPerSecond: 'optionalNumber',
   progressUpdatedAt: 'optionalNumber',
   phases: 'phases',
+  adopted: 'optionalBoolean',
 } as const satisfies { [K in keyof Required<PerformanceMetrics>]: MetricsFieldKind };
 
 export type MetricsField = keyof typeof METRICS_FIELDS;

@@ -9,7 +9,7 @@ import type {
   Bottleneck, BottleneckAnalysis, BreakdownEntry, EfficiencyFactors, Evidence, PerformanceAnalysis,
   PerformanceMetrics, PerformanceTrends, Recommendation, StatusCounts, TaskPhase,
 } from './metrics';
-import { TASK_STATUSES } from './metrics';
+import { TASK_STATUSES, VRAM_SCOPES } from './metrics';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from './snapshot';
 
 /** Bumped on any change a bundle of another version could not read. */
@@ -184,6 +184,7 @@ const nnumArr = arr(nnum);
 const range = oneOf(LIVE_RANGES);
 const windowHours = oneOf(ANALYSIS_WINDOWS);
 const scope = nullable(oneOf(['processTree', 'device'] as const));
+const vramScope = nullable(oneOf(VRAM_SCOPES));
 const severity = oneOf(['info', 'warning', 'critical'] as const);
 const confidence = oneOf(['low', 'medium', 'high'] as const);
 const bottleneckKind = oneOf(['vram', 'ram', 'cpu', 'modelLoad'] as const);
@@ -202,14 +203,14 @@ const snapshot = obj<SystemPerformanceSnapshot>({
 });
 
 const gpuAvailability = obj<GpuAvailability>({
-  provider: oneOf(['nvidia', 'amd', 'apple', 'windows', 'none'] as const), available: bool, reason: nstr,
+  provider: oneOf(['nvidia', 'amd', 'apple', 'windows', 'none'] as const), available: bool, reason: nstr, note: optional(text),
 });
 
 const checkPerformanceMetrics = obj<PerformanceMetrics>({
   taskId: text, modelType: text, resolution: text, resolutionClass: nstr, steps: num, status: taskStatus,
   startTime: num, endTime: nnum, generationTimeSeconds: nnum, modelLoadTimeSeconds: nnum,
   peakVramUsageMb: nnum, averageVramUsageMb: nnum, peakRamUsageMb: nnum, averageCpuUsagePercent: nnum,
-  vramScope: scope, ramScope: scope, cpuScope: scope, gpuIndices: arr(int, 64), vramTotalMb: nnum, ramTotalMb: nnum,
+  vramScope, ramScope: scope, cpuScope: scope, gpuIndices: arr(int, 64), vramTotalMb: nnum, ramTotalMb: nnum,
   averageGpuUtilizationPercent: nnum, peakGpuUtilizationPercent: nnum, devicePeakVramUsageMb: nnum,
   deviceAverageVramUsageMb: nnum, devicePeakRamUsageMb: nnum, deviceAverageRamUsageMb: nnum,
   deviceAverageCpuUsagePercent: nnum, peakTemperatureCelsius: nnum, processTreePeakRamUsageMb: nnum,
@@ -218,6 +219,7 @@ const checkPerformanceMetrics = obj<PerformanceMetrics>({
   optimizationsApplied: arr(text, 256), quantizationUsed: nstr, offloadUsed: bool, success: bool, errorCategory: nstr,
   stepsCompleted: optional(nnum), stepsTotal: optional(nnum), stepsPerSecond: optional(nnum), progressUpdatedAt: optional(nnum),
   phases: optional(arr(obj<TaskPhase>({ name: str(MAX_PHASE_NAME_LENGTH), startTime: num, endTime: nnum }), MAX_TASK_PHASES)),
+  adopted: optional(bool),
 });
 
 const evidence = obj<Evidence>({

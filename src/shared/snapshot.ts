@@ -36,6 +36,11 @@ export interface GpuAvailability {
   available: boolean;
   /** A sentence a user can act on when not available ("nvidia-smi not found on PATH; …"). */
   reason: string | null;
+  /**
+   * While available: what limits the figures, with the remedy (the GPU tool lists pids this
+   * machine cannot see, as in a container). Absent when nothing does.
+   */
+  note?: string;
 }
 
 type GpuProviderKind = 'nvidia' | 'amd' | 'apple' | 'windows' | 'none';

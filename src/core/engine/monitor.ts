@@ -9,6 +9,8 @@ import { systemClock, type Clock, type GpuProvider, type GpuSample, type Process
 import { machineInventory } from '../sampling/os/machineInventory';
 import { OsSystemSampler } from '../sampling/os/osSystemSampler';
 import { TypedEmitter, type Disposable } from '../util/emitter';
+import { isProcessAlive } from '../util/process';
+import { ForeignPidWatch } from './foreignPids';
 import { errorText } from '../util/errors';
 import { analyzePerformance } from './analysis';
 import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './config';
@@ -55,6 +57,7 @@ export class PerformanceMonitor {
   private readonly processSampler: ProcessSampler | null;
   private store: HistoryStore;
   private readonly logger: MonitorLogger | null;
+  private readonly foreignPids: ForeignPidWatch;
   private readonly emitter: TypedEmitter<MonitorEvents>;
 
   private readonly active = new Map<string, TaskEntry>();
@@ -101,6 +104,10 @@ export class PerformanceMonitor {
     this.gpuProvider = ports.gpuProvider ?? null;
     this.processSampler = ports.processSampler ?? null;
     this.logger = ports.logger ?? null;
+    this.foreignPids = new ForeignPidWatch(ports.pidExists ?? isProcessAlive, (note, pids) => {
+      this.logger?.warn(`${note} (pids listed: ${pids})`);
+      this.emitter.emit('gpuAvailabilityChanged', this.withNote(this.gpuAvailability));
+    });
     this.store =
       ports.historyStore ??
       new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
@@ -273,7 +280,13 @@ export class PerformanceMonitor {
   }
 
   getGpuAvailability(): GpuAvailability {
-    return { ...this.gpuAvailability };
+    return this.withNote(this.gpuAvailability);
+  }
+
+  /** Availability with the attribution note, once the container case was seen (it does not go away). */
+  private withNote(availability: GpuAvailability): GpuAvailability {
+    const note = this.foreignPids.note;
+    return note !== null && availability.available ? { ...availability, note } : { ...availability };
   }
 
   // ----- the loop -----
@@ -390,7 +403,9 @@ export class PerformanceMonitor {
     if (system === null && gpu === null) return null;
     const snapshot = assembleSnapshot(timestamp, system, gpu?.gpus ?? []);
     this.snapshots.push(snapshot);
-    targets.forEach((e, i) => e.acc.addSample({ timestamp, snapshot, gpuProcesses: gpu?.processes ?? null, tree: trees[i] ?? null }, e.endTime));
+    const gpuProcesses = gpu?.processes ?? null;
+    const processesHidden = this.foreignPids.hidden(gpuProcesses);
+    targets.forEach((e, i) => e.acc.addSample({ timestamp, snapshot, gpuProcesses, tree: trees[i] ?? null, processesHidden }, e.endTime));
     this.emitter.emit('snapshot', snapshot);
     return snapshot;
   }
@@ -475,10 +490,8 @@ export class PerformanceMonitor {
     const changed = !this.gpuAvailabilityKnown || availability.available !== this.gpuAvailability.available;
     this.gpuAvailability = { ...availability };
     this.gpuAvailabilityKnown = true;
-    if (changed) {
-      this.logger?.info(availability.available ? `GPU monitoring on (${availability.provider})` : `No GPU figures: ${availability.reason ?? 'no GPU found'}`);
-      this.emitter.emit('gpuAvailabilityChanged', { ...availability });
-    }
+    if (changed) this.logger?.info(availability.available ? `GPU monitoring on (${availability.provider})` : `No GPU figures: ${availability.reason ?? 'no GPU found'}`);
+    if (changed) this.emitter.emit('gpuAvailabilityChanged', this.withNote(availability));
   }
 
   // ----- tasks -----
@@ -505,9 +518,44 @@ export class PerformanceMonitor {
       offloadUsed: options.offload ?? false,
       gpuIndices: options.gpuIndices ?? null,
     });
+    return this.addTask(acc);
+  }
+
+  /**
+   * Continues a run that was already going when this process started (a terminal's run after a
+   * window reload): like startTaskMonitoring, but the task starts at `startTimeMs` (the process's
+   * own start; clamped to now) and is marked `adopted`. Its figures cover the time it is followed;
+   * the device's rise is no evidence for it (its memory was taken before the first sample).
+   */
+  adoptTaskMonitoring(taskId: string, modelType: string, resolution: string, steps: number, options: { rootPid: number; startTimeMs: number | null }): PerformanceMetrics {
+    checkStartArguments(taskId, modelType, resolution, steps, { rootPid: options.rootPid });
+    const start = options.startTimeMs;
+    if (start !== null && (typeof start !== 'number' || !Number.isFinite(start) || start <= 0)) {
+      throw invalidArgument(`adoptTaskMonitoring("${taskId}"): "startTimeMs" must be epoch milliseconds or null (got ${showValue(start)})`);
+    }
+    if (this.active.has(taskId)) throw new TaskStateError('duplicateTask', `Task "${taskId}" is already being monitored; it cannot be adopted again`);
+    const now = this.clock.now();
+    const acc = new TaskAccumulator({
+      taskId,
+      modelType: safeLabel(modelType),
+      resolution: safeLabel(resolution),
+      steps,
+      startTime: start === null ? now : Math.min(start, now),
+      rootPid: options.rootPid,
+      adopted: true,
+    });
+    return this.addTask(acc);
+  }
+
+  private addTask(acc: TaskAccumulator): PerformanceMetrics {
     const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve() };
-    this.active.set(taskId, entry);
-    this.ownMarkers.add(taskId);
+    // Two tasks at once share the device: neither's rise of device memory is its own.
+    if (this.active.size > 0 || this.finishing.size > 0) {
+      acc.markDeviceShared();
+      for (const other of [...this.active.values(), ...this.finishing]) other.acc.markDeviceShared();
+    }
+    this.active.set(acc.taskId, entry);
+    this.ownMarkers.add(acc.taskId);
     const metrics = acc.toMetrics();
     this.persistMarker(entry, metrics);
     this.emitter.emit('taskStarted', metrics);
@@ -526,6 +574,20 @@ export class PerformanceMonitor {
     if (entries.some(([key]) => isProgressField(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
     const metrics = entry.acc.toMetrics();
     if (!progressOnly) this.persistMarker(entry, metrics);
+    this.emitter.emit('taskUpdated', metrics);
+    return metrics;
+  }
+
+  /**
+   * Records the framework allocator's peak (MiB) that the Python helper read in process `pid` of
+   * a running task; it becomes the task's VRAM (scope `helper`) when its process tree's own is unknown.
+   */
+  reportHelperVram(taskId: string, pid: number, peakMb: number): PerformanceMetrics {
+    const entry = this.requireActive('reportHelperVram', taskId);
+    if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`reportHelperVram("${taskId}"): "pid" must be a process id (got ${showValue(pid)})`);
+    if (typeof peakMb !== 'number' || !Number.isFinite(peakMb) || peakMb < 0) throw invalidArgument(`reportHelperVram("${taskId}"): "peakMb" must be a number of MiB, 0 or more (got ${showValue(peakMb)})`);
+    entry.acc.addHelperVram(pid, peakMb);
+    const metrics = entry.acc.toMetrics();
     this.emitter.emit('taskUpdated', metrics);
     return metrics;
   }

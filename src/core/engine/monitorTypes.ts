@@ -43,6 +43,11 @@ export interface MonitorPorts {
   /** Defaults to the JSON-lines store in `config.storageDir` or the OS's per-user data folder. */
   historyStore?: HistoryStore;
   logger?: MonitorLogger;
+  /**
+   * Whether a process id exists on this machine (in this pid namespace), to tell a GPU tool's
+   * foreign pids (a container sees the host's) from ours. Defaults to a signal-0 probe.
+   */
+  pidExists?: (pid: number) => boolean;
 }
 
 export type CurrentSystemStatus =

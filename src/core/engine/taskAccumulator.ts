@@ -1,7 +1,7 @@
 // Per-task figures accumulated as samples arrive: time-weighted averages, true peaks, one sample at
 // start and one at end. Nothing is rebuilt from the snapshot ring at the end, so a 0.3 s task still
 // gets figures and a 10-hour task keeps its whole history after the ring has wrapped.
-import type { FigureScope, PerformanceMetrics, TaskPhase, TaskStatus } from '../../shared/metrics';
+import type { FigureScope, PerformanceMetrics, TaskPhase, TaskStatus, VramScope } from '../../shared/metrics';
 import type { SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { GpuProcessUsage, ProcessTreeReading } from '../ports';
 import { normalizeResolution } from './resolution';
@@ -15,7 +15,16 @@ export interface TaskSample {
   gpuProcesses: GpuProcessUsage[] | null;
   /** This task's process tree; null when it has no root pid or the tree could not be read. */
   tree: ProcessTreeReading | null;
+  /**
+   * True when the per-process list cannot show this machine's processes at this instant: it is
+   * empty (WSL, MIG, some drivers list nothing) or every pid it names is absent here (a container
+   * sees the host's pids). A tree missing from such a list is unknown, not 0. Absent: false.
+   */
+  processesHidden?: boolean;
 }
+
+/** A GPU counts as risen during a task when its memory grew by more than this (noise, a desktop's wobble). */
+const DEVICE_DELTA_NOISE_MB = 64;
 
 /**
  * Trapezoidal time-weighted mean and true peak of one series. A null value is a gap: the time
@@ -80,6 +89,13 @@ export interface TaskStartInfo {
   offloadUsed?: boolean;
   /** Pin the task to these GPUs instead of inferring them from per-process memory. */
   gpuIndices?: number[] | null;
+  /**
+   * Started after the run itself (adopted after a reload): the first sample is not a baseline
+   * from before the run, so the device's rise since then is not the run's (no `deviceDelta`).
+   */
+  startedLate?: boolean;
+  /** Found already running when this process started, and followed from then (see PerformanceMetrics.adopted). */
+  adopted?: boolean;
 }
 
 /** Mutable descriptive fields of a running task (what updateTaskMetrics may change). */
@@ -130,6 +146,7 @@ export class TaskAccumulator {
   readonly startTime: number;
   readonly description: TaskDescription;
   private readonly pinnedGpuIndices: number[] | null;
+  private readonly adopted: boolean;
   private sampleCount = 0;
 
   private readonly deviceRamMb = new TimeWeightedSeries();
@@ -144,9 +161,27 @@ export class TaskAccumulator {
   private readonly treeCpuPercent = new TimeWeightedSeries();
   private readonly treeVramMb = new TimeWeightedSeries();
 
+  // Evidence for a run's own VRAM when per-process figures are hidden (see toMetrics).
+  /** Samples at which the tree's GPU memory could not be seen (hidden list, or listed as [N/A]). */
+  private hiddenSamples = 0;
+  /** The tree was listed on a GPU with unknown memory: it does use the GPU, so a zero rise is no evidence. */
+  private treeListedWithoutMemory = false;
+  /** Each GPU's memory at the task's first sample: the baseline of the device's rise. */
+  private readonly baselineVramMb = new Map<number, number>();
+  /** False once anything else may have changed the device's memory during the task. */
+  private deviceDeltaTrusted: boolean;
+  /** Hidden lists: the pids listed at the first sample, and pids that appeared since. */
+  private firstHiddenPids: Set<number> | null = null;
+  private readonly newHiddenPids = new Set<number>();
+  /** Framework allocator peaks the Python helper reported, per sending process (MiB). */
+  private readonly helperPeakByPid = new Map<number, number>();
+
   constructor(info: TaskStartInfo) {
     this.taskId = info.taskId;
     this.startTime = info.startTime;
+    this.adopted = info.adopted === true;
+    // An adopted run had its memory before the first sample: its rise since is not its figure.
+    this.deviceDeltaTrusted = info.startedLate !== true && !this.adopted;
     this.pinnedGpuIndices = info.gpuIndices && info.gpuIndices.length > 0 ? [...info.gpuIndices] : null;
     this.description = {
       modelType: info.modelType,
@@ -210,6 +245,11 @@ export class TaskAccumulator {
           this.gpus.set(gpu.index, series);
         }
         series.vramUsedMb.add(t, gpu.vramUsedMb);
+        if (gpu.vramUsedMb !== null && !this.baselineVramMb.has(gpu.index)) {
+          // A GPU first seen after the first sample has no baseline from before the run.
+          if (this.sampleCount === 1) this.baselineVramMb.set(gpu.index, gpu.vramUsedMb);
+          else this.deviceDeltaTrusted = false;
+        }
         series.utilizationPercent.add(t, gpu.utilizationPercent);
         if (gpu.vramTotalMb !== null) series.vramTotalMb = gpu.vramTotalMb;
         if (gpu.temperatureCelsius !== null && (this.peakTemperatureCelsius === null || gpu.temperatureCelsius > this.peakTemperatureCelsius)) {
@@ -221,7 +261,8 @@ export class TaskAccumulator {
     if (tree) {
       this.treeRssMb.add(t, tree.rssMb);
       this.treeCpuPercent.add(t, tree.cpuPercent);
-      this.treeVramMb.add(t, this.treeVramShare(tree, sample.gpuProcesses, snap));
+      this.treeVramMb.add(t, this.treeVramShare(tree, sample.gpuProcesses, snap, sample.processesHidden === true));
+      if (sample.processesHidden === true && sample.gpuProcesses !== null) this.watchHiddenPids(sample.gpuProcesses);
     } else if (this.description.rootPid !== null) {
       // The tree could not be read at this instant: a gap, not a zero.
       this.treeRssMb.add(t, null);
@@ -232,30 +273,105 @@ export class TaskAccumulator {
 
   /**
    * The tree's GPU memory: the sum of what the GPU tool attributes to its pids; 0 when none of
-   * them is listed (the run uses no GPU); null when unattributed, or when a pid of the tree is
-   * listed with unknown memory (WSL, MIG report `[N/A]`): a partial sum would understate it.
+   * them is listed and the list shows this machine's processes (the run uses no GPU); null when
+   * unattributed, when the list hides this machine's processes (empty, or foreign pids only), or
+   * when a pid of the tree is listed with unknown memory (WSL, MIG report `[N/A]`): a partial sum
+   * would understate it, and a zero would be a false claim.
    */
-  private treeVramShare(tree: ProcessTreeReading, processes: GpuProcessUsage[] | null, snap: SystemPerformanceSnapshot | null): number | null {
+  private treeVramShare(tree: ProcessTreeReading, processes: GpuProcessUsage[] | null, snap: SystemPerformanceSnapshot | null, hidden: boolean): number | null {
     if (processes === null) return null;
     const pids = new Set(tree.pids);
     pids.add(tree.rootPid);
     let total = 0;
+    let listed = false;
     for (const p of processes) {
       if (!pids.has(p.pid)) continue;
-      if (p.usedMemoryMb === null) return null;
+      listed = true;
+      if (p.usedMemoryMb === null) {
+        this.treeListedWithoutMemory = true;
+        this.hiddenSamples++;
+        return null;
+      }
       total += p.usedMemoryMb;
       if (p.usedMemoryMb > 0 && p.gpuUuid !== null && snap) {
         const gpu = snap.gpus.find((g) => g.uuid === p.gpuUuid);
         if (gpu) this.attributedGpus.add(gpu.index);
       }
     }
+    if (!listed && hidden) {
+      this.hiddenSamples++;
+      return null;
+    }
     return total;
+  }
+
+  /**
+   * In a hidden list (foreign pids) the run's own process appears as one new pid. More than one
+   * new pid, or a pid of the first sample gone, means something else started or stopped on the
+   * GPUs: the device's rise is then no longer the run's alone.
+   */
+  private watchHiddenPids(processes: GpuProcessUsage[]): void {
+    const now = new Set(processes.map((p) => p.pid));
+    if (this.firstHiddenPids === null) {
+      this.firstHiddenPids = now;
+      return;
+    }
+    for (const pid of now) if (!this.firstHiddenPids.has(pid)) this.newHiddenPids.add(pid);
+    for (const pid of this.firstHiddenPids) if (!now.has(pid)) this.deviceDeltaTrusted = false;
+    if (this.newHiddenPids.size > 1) this.deviceDeltaTrusted = false;
+  }
+
+  /** Another task started on this machine while this one ran: the device's rise is shared. */
+  markDeviceShared(): void {
+    this.deviceDeltaTrusted = false;
+  }
+
+  /**
+   * The framework allocator's peak the Python helper read in process `pid` (for example
+   * `torch.cuda.max_memory_reserved()`); a process's figure only grows. Per process, summed over
+   * processes (one per GPU in a multi-process run).
+   */
+  addHelperVram(pid: number, peakMb: number): void {
+    if (!Number.isFinite(peakMb) || peakMb < 0) return;
+    this.helperPeakByPid.set(pid, Math.max(peakMb, this.helperPeakByPid.get(pid) ?? 0));
+  }
+
+  /**
+   * The device's rise over the task, on the GPUs that rose (or the pinned ones), or null when it
+   * is no evidence: no baseline from before the run, something else changed the device's memory,
+   * or the tree is known to be on a GPU while nothing rose.
+   */
+  private deviceDelta(candidates: number[]): { peakMb: number; averageMb: number; gpuIndices: number[] } | null {
+    if (!this.deviceDeltaTrusted) return null;
+    let peakMb = 0;
+    let averageMb = 0;
+    const risen: number[] = [];
+    for (const index of candidates) {
+      const base = this.baselineVramMb.get(index);
+      const series = this.gpus.get(index);
+      const peak = series?.vramUsedMb.peak ?? null;
+      const average = series?.vramUsedMb.average ?? null;
+      if (base === undefined || peak === null || average === null) return null;
+      if (this.pinnedGpuIndices === null && peak - base <= DEVICE_DELTA_NOISE_MB) continue;
+      risen.push(index);
+      peakMb += Math.max(0, peak - base);
+      averageMb += Math.max(0, average - base);
+    }
+    if (candidates.length === 0) return null;
+    if (risen.length === 0 && this.treeListedWithoutMemory) return null;
+    return { peakMb, averageMb, gpuIndices: risen.length > 0 ? risen : candidates };
   }
 
   /** The task's figures so far (status running), or final when given an end. */
   toMetrics(end?: { endTime: number; status: Exclude<TaskStatus, 'running'>; success: boolean; errorCategory: string | null; keepDuration?: boolean }): PerformanceMetrics {
     const d = this.description;
-    const gpuIndices = this.pinnedGpuIndices ?? (this.attributedGpus.size > 0 ? [...this.attributedGpus] : [...this.gpus.keys()]);
+    const treeKnownVram = this.treeVramMb.known;
+    const helperPeak = sumKnown(this.helperPeakByPid.values());
+    const seen = [...this.gpus.keys()].sort((a, b) => a - b);
+    // Best evidence first: the tree's own figures, the helper's in-process peak, the device's rise
+    // while per-process figures were hidden, else the device's figures named as such.
+    const delta = !treeKnownVram && helperPeak === null && this.hiddenSamples > 0 ? this.deviceDelta(this.pinnedGpuIndices ?? seen) : null;
+    const gpuIndices = this.pinnedGpuIndices ? [...this.pinnedGpuIndices] : this.attributedGpus.size > 0 ? [...this.attributedGpus] : delta ? [...delta.gpuIndices] : seen;
     gpuIndices.sort((a, b) => a - b);
     const chosen = gpuIndices.map((i) => this.gpus.get(i)).filter((g): g is GpuSeries => g !== undefined);
     // For one GPU the peak is exact; over several it is the sum of per-GPU peaks (an upper bound).
@@ -263,10 +379,15 @@ export class TaskAccumulator {
     const deviceAvgVram = sumKnown(chosen.map((g) => g.vramUsedMb.average));
     const treeKnownRam = this.treeRssMb.known;
     const treeKnownCpu = this.treeCpuPercent.known;
-    const treeKnownVram = this.treeVramMb.known;
     const ramScope: FigureScope | null = treeKnownRam ? 'processTree' : this.deviceRamMb.known ? 'device' : null;
     const cpuScope: FigureScope | null = treeKnownCpu ? 'processTree' : this.deviceCpuPercent.known ? 'device' : null;
-    const vramScope: FigureScope | null = treeKnownVram ? 'processTree' : devicePeakVram !== null ? 'device' : null;
+    let vramScope: VramScope | null = devicePeakVram !== null ? 'device' : null;
+    let peakVram = devicePeakVram;
+    let averageVram = deviceAvgVram;
+    if (treeKnownVram) [vramScope, peakVram, averageVram] = ['processTree', this.treeVramMb.peak, this.treeVramMb.average];
+    // The helper reports peaks only: the average stays unknown rather than borrowed from elsewhere.
+    else if (helperPeak !== null) [vramScope, peakVram, averageVram] = ['helper', helperPeak, null];
+    else if (delta) [vramScope, peakVram, averageVram] = ['deviceDelta', delta.peakMb, delta.averageMb];
     const status: TaskStatus = end ? end.status : 'running';
     const generationTimeSeconds = end && end.keepDuration !== false ? (end.endTime - this.startTime) / 1000 : null;
     return {
@@ -280,8 +401,8 @@ export class TaskAccumulator {
       endTime: end ? end.endTime : null,
       generationTimeSeconds,
       modelLoadTimeSeconds: d.modelLoadTimeSeconds,
-      peakVramUsageMb: treeKnownVram ? this.treeVramMb.peak : devicePeakVram,
-      averageVramUsageMb: treeKnownVram ? this.treeVramMb.average : deviceAvgVram,
+      peakVramUsageMb: peakVram,
+      averageVramUsageMb: averageVram,
       peakRamUsageMb: treeKnownRam ? this.treeRssMb.peak : this.deviceRamMb.peak,
       averageCpuUsagePercent: treeKnownCpu ? this.treeCpuPercent.average : this.deviceCpuPercent.average,
       vramScope,
@@ -316,6 +437,7 @@ export class TaskAccumulator {
       progressUpdatedAt: d.progressUpdatedAt,
       // A phase still open at the end closes with the task.
       phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
+      ...(this.adopted ? { adopted: true } : {}),
     };
   }
 }

@@ -8,7 +8,7 @@ import type { CompactionResult, IterateOptions, LoadOptions, LoadResult } from '
 import { recordKey } from './records';
 
 export { HISTORY_SCHEMA_VERSION, HistorySpooledError, HistoryStoreError, parseRecord,   serializeRecord,  type StoreWarning } from './records';
-export { JsonlHistoryStore,  RUNNING_DIR_NAME, isProcessAlive, type CompactionResult, type IterateOptions,  type LoadOptions, type LoadResult,   } from './jsonlStore';
+export { JsonlHistoryStore, RUNNING_DIR_NAME, type CompactionResult, type IterateOptions,  type LoadOptions, type LoadResult,   } from './jsonlStore';
 export { HISTORY_DIR_NAME, LEGACY_FILE_NAME, QUARANTINE_FILE_NAME, segmentNameFor } from './segments';
 export { type HistoryChange } from './watcher';
 

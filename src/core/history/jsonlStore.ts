@@ -25,6 +25,7 @@ import { DAY_MS, HISTORY_DIR_NAME, LEGACY_FILE_NAME, QUARANTINE_FILE_NAME, SPOOL
 import { ensureDir, type StoreContext, type StoreFsPort } from './storeContext';
 import { flushSpoolLocked, hasSpooled, spoolRecord } from './storeSpool';
 import { HistoryWatcher, type HistoryChange } from './watcher';
+import { isProcessAlive } from '../util/process';
 
 export type { CompactionResult } from './retention';
 export type { IterateOptions, LoadOptions, LoadResult } from './reading';
@@ -50,15 +51,6 @@ export interface JsonlHistoryStoreOptions extends RetentionOptions {
   now?: () => number;
 }
 
-/** True when a process with this id exists (EPERM means it exists but is not ours). */
-export function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class JsonlHistoryStore implements HistoryStore {
   readonly location: string;

@@ -1,7 +1,7 @@
 // The record format of the history: one JSON object per line, stamped with a schema version.
 // Parsing is strict (every input from disk is hostile until checked) and works on raw bytes, so a
 // line that is not valid UTF-8 is reported and its bytes kept, never rewritten as U+FFFD.
-import { TASK_STATUSES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
+import { TASK_STATUSES, VRAM_SCOPES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
 
 export const HISTORY_SCHEMA_VERSION = 1;
 
@@ -44,8 +44,10 @@ const NULLABLE_NUMBER_FIELDS = metricsFieldsOfKind('nullableNumber');
 const NULLABLE_TEXT_FIELDS = metricsFieldsOfKind('nullableText');
 const SCOPE_FIELDS = metricsFieldsOfKind('scope');
 const OPTIONAL_NUMBER_FIELDS = metricsFieldsOfKind('optionalNumber');
+const OPTIONAL_BOOLEAN_FIELDS = metricsFieldsOfKind('optionalBoolean');
 
-const SCOPES = ['processTree', 'device'];
+// Every VRAM scope (RAM and CPU use the first two only); old records hold only the first two.
+const SCOPES: readonly string[] = VRAM_SCOPES;
 
 function isPhase(p: unknown): p is TaskPhase {
   if (typeof p !== 'object' || p === null) return false;
@@ -80,7 +82,7 @@ export function parseRecord(value: unknown): Parsed {
   }
   for (const key of SCOPE_FIELDS) {
     const v = r[key] ?? null;
-    if (v !== null && !SCOPES.includes(v as string)) return { kind: 'bad', reason: `field "${key}" must be processTree, device or null` };
+    if (v !== null && !SCOPES.includes(v as string)) return { kind: 'bad', reason: `field "${key}" must be ${SCOPES.join(', ')} or null` };
     task[key] = v;
   }
   for (const key of NULLABLE_TEXT_FIELDS) {
@@ -102,6 +104,11 @@ export function parseRecord(value: unknown): Parsed {
     const v = r[key] ?? null;
     if (v !== null && (typeof v !== 'number' || !Number.isFinite(v))) return { kind: 'bad', reason: `field "${key}" must be a number or null` };
     task[key] = v;
+  }
+  for (const key of OPTIONAL_BOOLEAN_FIELDS) {
+    if (!(key in r) || r[key] === undefined) continue;
+    if (typeof r[key] !== 'boolean') return { kind: 'bad', reason: `field "${key}" must be true or false` };
+    task[key] = r[key];
   }
   if ('phases' in r) {
     const phases = r.phases ?? [];

@@ -9,13 +9,14 @@
 // deadline or it is dropped; a line that is not a JSON object closes the connection; connections
 // still waiting to authenticate are capped on their own (the oldest is dropped to admit a new one),
 // so idle or hostile clients can never take the room of the real helper, which authenticates at once.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MonitorLogger, PerformanceMonitor } from '../engine/monitor';
 import { PHASE_NAME } from '../engine/monitor';
+import { isHelperToken, newHelperToken, prepareSocketPath, removeOwnSocket, socketInode } from './helperEndpoint';
 import { ancestorAmong, type ProcRelations } from './procRelations';
 import type { TaskMetricsUpdate } from '../../shared/metrics';
 import { hasControlCharacters, MAX_LABEL_CHARS } from '../../shared/text';
@@ -27,7 +28,12 @@ const HELPER_PROTOCOL_VERSION = 1;
 export type HelperMessage =
   | { type: 'hello'; pid: number; script: string | null }
   | { type: 'phase'; pid: number; name: string; event: 'start' | 'end'; atMs: number | null }
-  | { type: 'metrics'; pid: number; changes: TaskMetricsUpdate };
+  | { type: 'metrics'; pid: number; changes: TaskMetricsUpdate }
+  /** The framework allocator's peak in the sender's process (MiB), e.g. torch.cuda.max_memory_reserved(). */
+  | { type: 'memory'; pid: number; framework: 'torch'; peakReservedMb: number };
+
+/** Above any GPU made or planned (MiB): a larger figure is a bug or a lie, refused. */
+const MAX_HELPER_VRAM_MB = 16 * 1024 * 1024;
 
 export type RejectKind = 'bad_token' | 'bad_json' | 'schema' | 'oversized' | 'rate_limited' | 'too_many_connections' | 'too_many_unauthenticated' | 'auth_timeout';
 
@@ -51,6 +57,18 @@ export interface HelperChannelOptions {
   /** Use loopback TCP instead of a Unix socket (always on Windows). */
   tcp?: boolean;
   now?: () => number;
+  /**
+   * A token kept across sessions (see helperEndpoint.ts), so terminals restored with their saved
+   * environment still authenticate; default a new random one. Must be 64 hex digits.
+   */
+  token?: string;
+  /**
+   * A stable Unix socket path (see stableSocketPath); when it cannot be used safely the channel
+   * falls back to a fresh private folder and logs why. Default: a fresh private folder.
+   */
+  socketPath?: string;
+  /** Loopback TCP: the port to try first (the previous session's), else any free one. */
+  preferredPort?: number;
 }
 
 // A null prototype: a message key such as "__proto__" or "constructor" finds nothing here.
@@ -112,6 +130,14 @@ export function validateMessage(value: Record<string, unknown>): HelperMessage |
     if (Object.keys(changes).length === 0) return 'no metric given';
     return { type, pid, changes: changes as TaskMetricsUpdate };
   }
+  if (type === 'memory') {
+    const bad = extra(['framework', 'peak_reserved_mb']);
+    if (bad) return `unknown field "${bad}"`;
+    if (rest.framework !== 'torch') return '"framework" must be "torch"';
+    const mb = rest.peak_reserved_mb;
+    if (typeof mb !== 'number' || !Number.isFinite(mb) || mb < 0 || mb > MAX_HELPER_VRAM_MB) return `"peak_reserved_mb" must be a number of MiB from 0 to ${MAX_HELPER_VRAM_MB}`;
+    return { type, pid, framework: 'torch', peakReservedMb: mb };
+  }
   return `unknown message type ${JSON.stringify(type)?.slice(0, 40)}`;
 }
 
@@ -120,9 +146,11 @@ function digest(text: string): Buffer {
 }
 
 export class HelperChannel {
-  readonly token = randomBytes(32).toString('hex');
-  private readonly tokenDigest = digest(this.token);
+  private currentToken: string;
+  private tokenDigest: Buffer;
   private server: Server | null = null;
+  /** The stable socket this channel listens on, and its inode (cleanup removes only that one). */
+  private stableSocket: { path: string; ino: number | null } | null = null;
   private socketDir: string | null = null;
   private address: string | null = null;
   private readonly sockets = new Set<Socket>();
@@ -146,6 +174,25 @@ export class HelperChannel {
     this.maxAuthenticated = options.maxConnections ?? 64;
     this.maxWaiting = options.maxUnauthenticated ?? 16;
     this.authTimeoutMs = options.authTimeoutMs ?? 2000;
+    if (options.token !== undefined && !isHelperToken(options.token)) throw new Error('The helper token must be 64 hexadecimal digits');
+    this.currentToken = options.token ?? newHelperToken();
+    this.tokenDigest = digest(this.currentToken);
+  }
+
+  /** The token a sender must present. */
+  get token(): string {
+    return this.currentToken;
+  }
+
+  /**
+   * Switches to a new token (default a random one) and returns it. Only new connections need it;
+   * a connection that already authenticated keeps going (a run in progress is not cut off).
+   */
+  rotateToken(token: string = newHelperToken()): string {
+    if (!isHelperToken(token)) throw new Error('The helper token must be 64 hexadecimal digits');
+    this.currentToken = token;
+    this.tokenDigest = digest(token);
+    return token;
   }
 
   /** Listens; returns the address for MODEL_PERF_CHANNEL (`unix:/path` or `tcp:127.0.0.1:PORT`). */
@@ -155,22 +202,46 @@ export class HelperChannel {
     // No server-wide cap (it would refuse the real helper once idle clients fill it): accept()
     // caps waiting and authenticated connections apart.
     const useTcp = this.options.tcp ?? process.platform === 'win32';
-    if (useTcp) {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve());
+    const listen = (target: number | string) =>
+      new Promise<void>((resolve, reject) => {
+        const failed = (err: Error) => reject(err);
+        server.once('error', failed);
+        const ready = () => {
+          server.off('error', failed);
+          resolve();
+        };
+        if (typeof target === 'number') server.listen(target, '127.0.0.1', ready);
+        else server.listen(target, ready);
       });
+    if (useTcp) {
+      const preferred = this.options.preferredPort;
+      let bound = false;
+      if (preferred !== undefined && Number.isInteger(preferred) && preferred > 0 && preferred < 65536) {
+        // The previous session's port keeps a restored terminal's address valid; taken, any port does.
+        bound = await listen(preferred).then(() => true, () => false);
+      }
+      if (!bound) await listen(0);
       const addr = server.address();
       this.address = `tcp:127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
     } else {
-      // A private folder (0700) of our own: only this user can reach the socket.
-      this.socketDir = await mkdtemp(join(tmpdir(), 'model-perf-'));
-      await chmod(this.socketDir, 0o700);
-      const path = join(this.socketDir, 'helper.sock');
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      });
+      let path: string | null = null;
+      if (this.options.socketPath !== undefined) {
+        try {
+          await prepareSocketPath(this.options.socketPath);
+          await listen(this.options.socketPath);
+          path = this.options.socketPath;
+          this.stableSocket = { path, ino: await socketInode(path) };
+        } catch (err) {
+          this.options.log.warn(`Helper channel: the stable socket ${this.options.socketPath} cannot be used (${err instanceof Error ? err.message : String(err)}); using a new one, so terminals restored from an earlier session must be reopened`);
+        }
+      }
+      if (path === null) {
+        // A private folder (0700) of our own: only this user can reach the socket.
+        this.socketDir = await mkdtemp(join(tmpdir(), 'model-perf-'));
+        await chmod(this.socketDir, 0o700);
+        path = join(this.socketDir, 'helper.sock');
+        await listen(path);
+      }
       this.address = `unix:${path}`;
     }
     server.on('error', (err) => this.options.log.warn(`The helper channel failed: ${err.message}`));
@@ -333,6 +404,9 @@ export class HelperChannel {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     if (this.socketDir) await rm(this.socketDir, { recursive: true, force: true }).catch(() => undefined);
     this.socketDir = null;
+    // The stable socket goes, its folder stays: a host of the next session may be using it already.
+    if (this.stableSocket) await removeOwnSocket(this.stableSocket.path, this.stableSocket.ino);
+    this.stableSocket = null;
   }
 }
 
@@ -390,6 +464,8 @@ export class HelperRouter {
         else this.monitor.endTaskPhase(taskId, message.name, at);
       } else if (message.type === 'metrics') {
         this.monitor.updateTaskMetrics(taskId, message.changes);
+      } else if (message.type === 'memory') {
+        this.monitor.reportHelperVram(taskId, message.pid, message.peakReservedMb);
       }
     } catch (err) {
       this.log.warn(`Helper channel: task "${taskId}" did not take a ${message.type} message: ${err instanceof Error ? err.message : String(err)}`);

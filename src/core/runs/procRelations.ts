@@ -27,7 +27,7 @@ function pids(text: string): number[] {
 }
 
 /** /proc on Linux: `task/*\/children` and field 4 of `stat` (after the parenthesised name). */
-function procfsRelations(root = '/proc'): ProcRelations {
+export function procfsRelations(root = '/proc'): ProcRelations {
   return {
     async children(pid) {
       try {

@@ -69,6 +69,17 @@ export class TrackedRun {
     this.safely('root process', () => this.monitor.updateTaskMetrics(this.taskId, { rootPid: pid }));
   }
 
+  /**
+   * Sends the latest progress now and stops following the output, without ending the task: for
+   * a caller that records the end itself (`model-perf run`), so the task's record holds the last
+   * reading and no late update reaches an ended task.
+   */
+  flush(): void {
+    if (this.ended) return;
+    this.pushProgress();
+    this.ended = true;
+  }
+
   /** Records how the run ended; a second call does nothing. */
   async end(end: RunEnd): Promise<void> {
     if (this.ended) return;
@@ -125,6 +136,30 @@ export class RunRegistry {
     run.rootPid = rootPid;
     this.runs.add(run);
     this.log.info(`Tracking ${source} run "${taskId}" (model ${guess.modelType}${guess.resolution ? `, ${guess.resolution}` : ''}${guess.steps ? `, ${guess.steps} steps` : ''})`);
+    return run;
+  }
+
+  /**
+   * Continues a run found already going (see adoption.ts) as an `adopted` task from its own start;
+   * null (and a log line) when the monitor refuses it.
+   */
+  adopt(source: RunSource, found: { pid: number; guess: TaskGuess; startTimeMs: number | null }): TrackedRun | null {
+    const active = this.monitor.getActiveTasks();
+    if (active.some((t) => t.rootPid === found.pid)) return null;
+    const ids = new Set(active.map((t) => t.taskId));
+    let taskId = found.guess.taskId;
+    for (let n = 2; ids.has(taskId) && n < 1000; n++) taskId = `${found.guess.taskId}#${n}`;
+    try {
+      this.monitor.adoptTaskMonitoring(taskId, found.guess.modelType, found.guess.resolution, found.guess.steps, { rootPid: found.pid, startTimeMs: found.startTimeMs });
+    } catch (err) {
+      this.log.warn(`Could not adopt the run "${taskId}" (pid ${found.pid}): ${err instanceof Error ? err.message : String(err)}`);
+      return null;
+    }
+    const run = new TrackedRun(taskId, source, found.guess, this.monitor, this.log, this.now);
+    run.rootPid = found.pid;
+    this.runs.add(run);
+    const since = found.startTimeMs === null ? 'start unknown' : `started ${new Date(found.startTimeMs).toISOString()}`;
+    this.log.info(`Adopted ${source} run "${taskId}" already going (pid ${found.pid}, ${since})`);
     return run;
   }
 

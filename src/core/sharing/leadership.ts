@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock, TimerHandle } from '../ports';
-import { isProcessAlive } from '../history/historyStore';
+import { isProcessAlive } from '../util/process';
 import { isFreshTimestamp } from './freshness';
 import { ensurePrivateDir, OversizedFileError, PRIVATE_FILE_MODE, readBoundedText, tighten, writePrivateFileAtomic } from '../util/privateFiles';
 import { LIVE_FILE_NAME } from './sharedSampling';

@@ -19,7 +19,7 @@ describe('activation', () => {
     await activeApi();
     const ext = vscode.extensions.getExtension(EXTENSION_ID)!;
     const contributed: string[] = ext.packageJSON.contributes.commands.map((c: { command: string }) => c.command);
-    for (const id of ['modelPerf.showCurrentStatus', 'modelPerf.showLog', 'modelPerf.startTask', 'modelPerf.completeTask', 'modelPerf.cancelTask', 'modelPerf.startMonitoring', 'modelPerf.stopMonitoring', 'modelPerf.exportMetrics', 'modelPerf.clearHistory', 'modelPerf.openDashboard']) {
+    for (const id of ['modelPerf.showCurrentStatus', 'modelPerf.showLog', 'modelPerf.startTask', 'modelPerf.completeTask', 'modelPerf.cancelTask', 'modelPerf.startMonitoring', 'modelPerf.stopMonitoring', 'modelPerf.exportMetrics', 'modelPerf.clearHistory', 'modelPerf.openDashboard', 'modelPerf.rotateHelperToken']) {
       assert.ok(contributed.includes(id), `${id} is contributed`);
     }
     const registered = new Set(await vscode.commands.getCommands(true));

@@ -91,6 +91,15 @@ if (mode === 'fail') process.exit(1);
 if (mode === 'oom') { process.stderr.write('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\\n'); process.exit(1); }
 if (mode === 'sigint') process.kill(process.pid, 'SIGINT');
 if (mode === 'wait') { process.stdout.write('ready\\n'); setInterval(() => {}, 1000); }
+if (mode === 'bar') {
+  // tqdm's redraws on stderr (one write each, split mid-character once), a rich-style log line on stdout.
+  for (let i = 0; i <= 50; i += 10) process.stderr.write('\\rSampling: ' + String(i * 2).padStart(3) + '%|' + '█'.repeat(i / 5) + ' '.repeat(10 - i / 5) + '| ' + i + '/50 [00:0' + (i / 10) + '<00:05, 9.80it/s]');
+  const split = Buffer.from(' done █\\n');
+  process.stderr.write(split.subarray(0, 7));
+  process.stderr.write(split.subarray(7));
+  process.stdout.write('saved out.png\\n');
+  process.exit(0);
+}
 `;
 
 async function freshHome(name: string): Promise<{ home: string; env: Record<string, string> }> {
@@ -177,6 +186,19 @@ describe('model-perf (built CLI)', { skip }, () => {
     const an = await runModelPerf(['analyze', '--json'], home);
     assert.equal(an.code, 0, an.stderr);
     assert.equal((JSON.parse(an.stdout) as { taskCount: number }).taskCount, 1);
+  });
+
+  test("run -- the command's progress bar becomes the task's progress and, without --steps, its steps", async () => {
+    const { home, env } = await freshHome('bar');
+    const r = await runModelPerf(['run', '--task-id', 'gen-bar', '--interval', '0.5', '--', process.execPath, 'child.js', 'bar'], home, { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /50\/50 \[00:05<00:05, 9\.80it\/s\] done █\n/, 'the output itself is passed on unchanged');
+    const [task] = await history(home);
+    assert.equal(task?.taskId, 'gen-bar');
+    assert.equal(task?.stepsCompleted, 50);
+    assert.equal(task?.stepsTotal, 50);
+    assert.equal(task?.steps, 50, 'the bar gives the steps the command line did not');
+    assert.equal(task?.stepsPerSecond, 9.8);
   });
 
   test('run -- failures: exit status passed on, error category from the exit and the output', async () => {

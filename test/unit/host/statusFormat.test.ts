@@ -161,3 +161,14 @@ test('the VRAM share is the reading\'s own figure: the status bar formats it, ne
   const b = { ...reading, index: 1, vramUsedPercent: 20 };
   assert.equal(pickGpu([a, b], 'busiest')?.index, 1);
 });
+
+test("the GPU availability's note (the container case and its remedy) is one tooltip line, escaped", () => {
+  const note = "The GPU tool lists pids that do not exist here. Start the container with --pid=host [x](command:evil)";
+  const view = formatStatusBar(snap({ gpus: [gpu({})] }), { gpu: { provider: 'nvidia', available: true, reason: null, note }, activeTasks: [], now: NOW });
+  const lines = view.tooltipMarkdown.split('\n').filter((l) => l.includes('pid=host'));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0] ?? '', /^\$\(warning\) The GPU tool/);
+  assert.ok(!view.tooltipMarkdown.includes('](command:evil)'), 'escaped: no link');
+  const without = formatStatusBar(snap({ gpus: [gpu({})] }), { gpu: { provider: 'nvidia', available: true, reason: null }, activeTasks: [], now: NOW });
+  assert.ok(!without.tooltipMarkdown.includes('$(warning)'));
+});

@@ -374,3 +374,109 @@ test('prototype keys never count as helper fields', () => {
   assert.equal(typeof parse('{"token":"t","v":1,"pid":7,"type":"metrics","model_type":"a\\u009b2J"}'), 'string');
   assert.equal(typeof parse(`{"token":"t","v":1,"pid":7,"type":"metrics","model_type":"${'m'.repeat(101)}"}`), 'string');
 });
+
+// ----- the framework's own VRAM figure (PyTorch's allocator peak) -----
+
+test('a memory message is validated: torch only, MiB within reason, nothing else', () => {
+  const base = { v: 1, pid: 7, type: 'memory' };
+  assert.deepEqual(validateMessage({ ...base, framework: 'torch', peak_reserved_mb: 20480.5 }), { type: 'memory', pid: 7, framework: 'torch', peakReservedMb: 20480.5 });
+  assert.deepEqual(validateMessage({ ...base, framework: 'torch', peak_reserved_mb: 0 }), { type: 'memory', pid: 7, framework: 'torch', peakReservedMb: 0 });
+  for (const bad of [
+    { framework: 'torch' },
+    { framework: 'jax', peak_reserved_mb: 1 },
+    { peak_reserved_mb: 1 },
+    { framework: 'torch', peak_reserved_mb: -1 },
+    { framework: 'torch', peak_reserved_mb: '100' },
+    { framework: 'torch', peak_reserved_mb: 1e12 },
+    { framework: 'torch', peak_reserved_mb: null },
+    { framework: 'torch', peak_reserved_mb: 1, device: 0 },
+    { framework: 'torch', peak_reserved_mb: 1, constructor: 1 },
+  ]) {
+    assert.equal(typeof validateMessage({ ...base, ...bad } as Record<string, unknown>), 'string', JSON.stringify(bad));
+  }
+});
+
+test("the router gives a memory message to the sender's task: its VRAM becomes the helper's figure", async () => {
+  const monitor = new PerformanceMonitor({}, { clock: new FakeClock(), systemSampler: new FakeSystemSampler(), historyStore: new MemoryHistoryStore() });
+  const relations: ProcRelations = { children: async () => [], parent: async (pid) => (pid === 11 ? 10 : null) };
+  const router = new HelperRouter(monitor, relations, quietLog());
+  monitor.startTaskMonitoring('t', 'm', '720p', 1, { rootPid: 10 });
+  await router.enqueue({ type: 'memory', pid: 11, framework: 'torch', peakReservedMb: 3072 });
+  const [task] = monitor.getActiveTasks();
+  assert.equal(task?.vramScope, 'helper');
+  assert.equal(task?.peakVramUsageMb, 3072);
+  await monitor.dispose();
+});
+
+/** A stand-in `torch` already imported by the "script": CUDA initialised, a 3 GiB allocator peak. */
+const FAKE_TORCH = `
+import sys, types
+torch = types.ModuleType('torch')
+torch.cuda = types.SimpleNamespace(is_initialized=lambda: True, max_memory_reserved=lambda: 3 * 1024 ** 3)
+sys.modules['torch'] = torch
+`;
+
+async function runHelper(code: string) {
+  const { ch, received, address } = await channel();
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn('python3', ['-c', code], { env: { ...process.env, PYTHONPATH: HELPER_DIR, MODEL_PERF_CHANNEL: address, MODEL_PERF_TOKEN: ch.token } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  return { ch, received, r };
+}
+
+test("the helper sends torch's allocator peak at a phase end and at exit, when the script uses torch", async () => {
+  const { ch, received, r } = await runHelper(`${FAKE_TORCH}
+import model_perf as mp
+with mp.phase('model_load'):
+    pass
+mp.set(steps=5)
+`);
+  assert.equal(r.status, 0, r.stderr);
+  await until('the exit message', () => received.filter((m) => m.type === 'memory').length === 2);
+  const kinds = received.map((m) => (m.type === 'phase' ? `phase:${m.event}` : m.type));
+  assert.deepEqual(kinds, ['hello', 'phase:start', 'phase:end', 'memory', 'metrics', 'memory']);
+  const memory = received.find((m) => m.type === 'memory');
+  assert.deepEqual(memory?.type === 'memory' ? [memory.framework, memory.peakReservedMb] : null, ['torch', 3072]);
+  assert.equal(ch.counts.rejected, 0);
+  await ch.dispose();
+});
+
+test('without torch imported, or with CUDA not initialised, the helper sends no memory and imports nothing', async () => {
+  const plain = await runHelper(`
+import model_perf as mp, sys
+with mp.phase('model_load'):
+    pass
+print('torch' in sys.modules)
+`);
+  assert.equal(plain.r.status, 0, plain.r.stderr);
+  assert.equal(plain.r.stdout, 'False\n', 'the helper never imports torch');
+  const noCuda = await runHelper(`${FAKE_TORCH.replace('is_initialized=lambda: True', 'is_initialized=lambda: False')}
+import model_perf as mp
+with mp.phase('model_load'):
+    pass
+`);
+  assert.equal(noCuda.r.status, 0, noCuda.r.stderr);
+  for (const { ch, received } of [plain, noCuda]) {
+    await until('the phase end', () => received.some((m) => m.type === 'phase' && m.event === 'end'));
+    assert.equal(received.filter((m) => m.type === 'memory').length, 0);
+    await ch.dispose();
+  }
+});
+
+test("a torch whose figures raise costs the script nothing", async () => {
+  const { ch, r } = await runHelper(`${FAKE_TORCH.replace('max_memory_reserved=lambda: 3 * 1024 ** 3', 'max_memory_reserved=lambda: 1 / 0')}
+import model_perf as mp
+with mp.phase('model_load'):
+    pass
+print('done')
+`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'done\n');
+  assert.equal(r.stderr, '');
+  await ch.dispose();
+});

@@ -259,7 +259,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     }
     // After a successful start, an 'error' only reports a failed kill(): the exit still follows.
     proc.on('error', (err) => logger.warn(`could not signal "${shownCommand}": ${err.message}`));
-    monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null });
+    monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null, workingDirectory: io.cwd });
     resumeOutput = [forward(proc.stdout as Readable, io.stdout, tail), forward(proc.stderr as Readable, io.stderr, tail)];
     // The reader may have gone while the command started.
     if (outputGone) stopForClosedOutput();

@@ -17,6 +17,7 @@ import type { CurrentSystemStatus, HistoryLoadReport, MonitorErrorKind, MonitorE
 import { assembleSnapshot } from './snapshot';
 import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
+import { defaultGitCommitReader, type GitCommitReader } from './gitCommit';
 import { safeErrorText, safeLabel } from '../../shared/text';
 import {
   checkPhaseArguments,
@@ -41,6 +42,8 @@ interface TaskEntry {
   endTime: number | null;
   /** Marker writes of this task, in order, so clearing the marker can never be overtaken by a write. */
   markerChain: Promise<void>;
+  /** The git lookup of its working directory while it runs (bounded by its own timeout). */
+  gitLookup: Promise<void>;
 }
 
 const MARKER_REFRESH_MS = 60_000;
@@ -55,6 +58,7 @@ export class PerformanceMonitor {
   private readonly processSampler: ProcessSampler | null;
   private store: HistoryStore;
   private readonly logger: MonitorLogger | null;
+  private readonly gitCommitReader: GitCommitReader | null;
   private readonly emitter: TypedEmitter<MonitorEvents>;
 
   private readonly active = new Map<string, TaskEntry>();
@@ -101,6 +105,7 @@ export class PerformanceMonitor {
     this.gpuProvider = ports.gpuProvider ?? null;
     this.processSampler = ports.processSampler ?? null;
     this.logger = ports.logger ?? null;
+    this.gitCommitReader = ports.gitCommitReader === undefined ? defaultGitCommitReader : ports.gitCommitReader;
     this.store =
       ports.historyStore ??
       new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
@@ -472,7 +477,7 @@ export class PerformanceMonitor {
       offloadUsed: options.offload ?? false,
       gpuIndices: options.gpuIndices ?? null,
     });
-    const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve() };
+    const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve(), gitLookup: this.lookUpGitCommit(acc, options.workingDirectory ?? null) };
     this.active.set(taskId, entry);
     this.ownMarkers.add(taskId);
     const metrics = acc.toMetrics();
@@ -481,6 +486,22 @@ export class PerformanceMonitor {
     // The start sample: a task shorter than the interval still gets a figure from its first instant.
     this.track(this.requestSample());
     return metrics;
+  }
+
+  /** Asks for the run's git commit off the sampler's path; a failure only means "unknown". */
+  private lookUpGitCommit(acc: TaskAccumulator, workingDirectory: string | null): Promise<void> {
+    const reader = this.gitCommitReader;
+    if (reader === null || (workingDirectory === null && acc.description.rootPid === null)) return Promise.resolve();
+    const lookup = Promise.resolve()
+      .then(() => reader({ workingDirectory, rootPid: acc.description.rootPid }))
+      .then(
+        (commit) => {
+          acc.gitCommit = commit;
+        },
+        (err: unknown) => this.logger?.info(`No git commit recorded for task "${acc.taskId}": ${errorText(err)}`),
+      );
+    this.track(lookup);
+    return lookup;
   }
 
   /** Changes known fields of a running task; anything unknown or mistyped is an error and nothing changes. */
@@ -571,7 +592,8 @@ export class PerformanceMonitor {
     entry.endTime = this.clock.now();
     this.finishing.add(entry);
     try {
-      await this.requestSample();
+      // The git lookup started with the task and is bounded by its timeout: its answer belongs in the record.
+      await Promise.all([this.requestSample(), entry.gitLookup]);
     } finally {
       this.finishing.delete(entry);
     }

@@ -1,5 +1,6 @@
 // The monitor's contract with its users: the events it emits, the ports it is built from, the
 // logger it writes to and the shapes of its status and history-load answers.
+import type { GitCommitReader } from './gitCommit';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { HistoryStore, StoreWarning } from '../history/historyStore';
@@ -43,6 +44,8 @@ export interface MonitorPorts {
   /** Defaults to the JSON-lines store in `config.storageDir` or the OS's per-user data folder. */
   historyStore?: HistoryStore;
   logger?: MonitorLogger;
+  /** Reads the git commit of a run's working directory once at its start; defaults to `git`. Null: never. */
+  gitCommitReader?: GitCommitReader | null;
 }
 
 export type CurrentSystemStatus =

@@ -1,10 +1,11 @@
 // Per-task figures accumulated as samples arrive: time-weighted averages, true peaks, one sample at
 // start and one at end. Nothing is rebuilt from the snapshot ring at the end, so a 0.3 s task still
 // gets figures and a 10-hour task keeps its whole history after the ring has wrapped.
-import type { FigureScope, PerformanceMetrics, TaskPhase, TaskStatus } from '../../shared/metrics';
+import type { FigureScope, GitCommit, PerformanceMetrics, RunPrediction, TaskPhase, TaskStatus } from '../../shared/metrics';
 import type { SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { GpuProcessUsage, ProcessTreeReading } from '../ports';
 import { normalizeResolution } from './resolution';
+import { TimelineRecorder } from './taskTimeline';
 
 /** One observation fed to every running task. */
 export interface TaskSample {
@@ -66,7 +67,12 @@ interface GpuSeries {
   vramUsedMb: TimeWeightedSeries;
   utilizationPercent: TimeWeightedSeries;
   vramTotalMb: number | null;
+  /** VRAM in use at the task's first reading of this GPU, to tell which GPU's memory rose. */
+  firstVramUsedMb: number | null;
 }
+
+/** A GPU whose memory rose less than this during a run is not taken for the one it ran on. */
+const VRAM_RISE_MIN_MB = 256;
 
 export interface TaskStartInfo {
   taskId: string;
@@ -143,11 +149,17 @@ export class TaskAccumulator {
   private readonly treeRssMb = new TimeWeightedSeries();
   private readonly treeCpuPercent = new TimeWeightedSeries();
   private readonly treeVramMb = new TimeWeightedSeries();
+  private readonly timelineRecorder: TimelineRecorder;
+  /** Set once the git lookup of the run's working directory answers (null: none found). */
+  gitCommit: GitCommit | null = null;
+  /** What comparable earlier runs predicted when it started; null when nothing could be predicted. */
+  prediction: RunPrediction | null = null;
 
   constructor(info: TaskStartInfo) {
     this.taskId = info.taskId;
     this.startTime = info.startTime;
     this.pinnedGpuIndices = info.gpuIndices && info.gpuIndices.length > 0 ? [...info.gpuIndices] : null;
+    this.timelineRecorder = new TimelineRecorder(info.startTime);
     this.description = {
       modelType: info.modelType,
       resolution: info.resolution,
@@ -206,7 +218,7 @@ export class TaskAccumulator {
       for (const gpu of snap.gpus) {
         let series = this.gpus.get(gpu.index);
         if (!series) {
-          series = { vramUsedMb: new TimeWeightedSeries(), utilizationPercent: new TimeWeightedSeries(), vramTotalMb: null };
+          series = { vramUsedMb: new TimeWeightedSeries(), utilizationPercent: new TimeWeightedSeries(), vramTotalMb: null, firstVramUsedMb: gpu.vramUsedMb };
           this.gpus.set(gpu.index, series);
         }
         series.vramUsedMb.add(t, gpu.vramUsedMb);
@@ -218,16 +230,58 @@ export class TaskAccumulator {
       }
     }
     const tree = sample.tree;
+    let ownVram: number | null = null;
     if (tree) {
+      ownVram = this.treeVramShare(tree, sample.gpuProcesses, snap);
       this.treeRssMb.add(t, tree.rssMb);
       this.treeCpuPercent.add(t, tree.cpuPercent);
-      this.treeVramMb.add(t, this.treeVramShare(tree, sample.gpuProcesses, snap));
+      this.treeVramMb.add(t, ownVram);
     } else if (this.description.rootPid !== null) {
       // The tree could not be read at this instant: a gap, not a zero.
       this.treeRssMb.add(t, null);
       this.treeCpuPercent.add(t, null);
       this.treeVramMb.add(t, null);
     }
+    this.addTimelinePoint(t, snap, ownVram, tree);
+  }
+
+  /** The sample as one timeline point, over the GPUs the task is known to use so far. */
+  private addTimelinePoint(t: number, snap: SystemPerformanceSnapshot | null, ownVram: number | null, tree: ProcessTreeReading | null): void {
+    const indices = new Set(this.taskGpuIndices());
+    const gpus = snap ? snap.gpus.filter((g) => indices.has(g.index)) : [];
+    this.timelineRecorder.add({
+      timeMs: t,
+      gpuUtilizationPercent: meanKnown(gpus.map((g) => g.utilizationPercent)),
+      deviceVramMb: sumKnown(gpus.map((g) => g.vramUsedMb)),
+      ownVramMb: ownVram,
+      cpuCores: tree && tree.cpuPercent !== null ? tree.cpuPercent / 100 : null,
+      ramMb: tree ? tree.rssMb : (snap?.ramUsageMb ?? null),
+    });
+  }
+
+  /**
+   * The GPUs the task ran on: pinned ones; else those its processes held memory on; else, on a
+   * machine with several GPUs, the one whose memory rose most during the run (by at least
+   * VRAM_RISE_MIN_MB); else every GPU seen.
+   */
+  private taskGpuIndices(): number[] {
+    if (this.pinnedGpuIndices) return [...this.pinnedGpuIndices];
+    if (this.attributedGpus.size > 0) return [...this.attributedGpus];
+    if (this.gpus.size > 1) {
+      let best: number | null = null;
+      let bestRise = VRAM_RISE_MIN_MB;
+      for (const [index, g] of this.gpus) {
+        const peak = g.vramUsedMb.peak;
+        if (peak === null || g.firstVramUsedMb === null) continue;
+        const rise = peak - g.firstVramUsedMb;
+        if (rise >= bestRise) {
+          best = index;
+          bestRise = rise;
+        }
+      }
+      if (best !== null) return [best];
+    }
+    return [...this.gpus.keys()];
   }
 
   /**
@@ -255,7 +309,7 @@ export class TaskAccumulator {
   /** The task's figures so far (status running), or final when given an end. */
   toMetrics(end?: { endTime: number; status: Exclude<TaskStatus, 'running'>; success: boolean; errorCategory: string | null; keepDuration?: boolean }): PerformanceMetrics {
     const d = this.description;
-    const gpuIndices = this.pinnedGpuIndices ?? (this.attributedGpus.size > 0 ? [...this.attributedGpus] : [...this.gpus.keys()]);
+    const gpuIndices = this.taskGpuIndices();
     gpuIndices.sort((a, b) => a - b);
     const chosen = gpuIndices.map((i) => this.gpus.get(i)).filter((g): g is GpuSeries => g !== undefined);
     // For one GPU the peak is exact; over several it is the sum of per-GPU peaks (an upper bound).
@@ -316,6 +370,9 @@ export class TaskAccumulator {
       progressUpdatedAt: d.progressUpdatedAt,
       // A phase still open at the end closes with the task.
       phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
+      timeline: this.timelineRecorder.toTimeline(),
+      gitCommit: this.gitCommit,
+      prediction: this.prediction,
     };
   }
 }

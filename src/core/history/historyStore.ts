@@ -6,6 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { homedir, hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { parseStructuredField } from '../../shared/structuredFields';
 import { TASK_STATUSES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
 
 export const HISTORY_SCHEMA_VERSION = 1;
@@ -190,6 +191,11 @@ export function parseRecord(value: unknown): Parsed {
     const phases = r.phases ?? [];
     if (!Array.isArray(phases) || phases.length > 1000 || !phases.every(isPhase)) return { kind: 'bad', reason: 'field "phases" must be a list of {name, startTime, endTime}' };
     task.phases = phases.map((p: TaskPhase) => ({ name: p.name, startTime: p.startTime, endTime: p.endTime ?? null }));
+  }
+  // Timeline, git commit and prediction came later still; a malformed one is left out, the task kept.
+  for (const key of metricsFieldsOfKind('structured')) {
+    const v = key in r ? parseStructuredField(key, r[key]) : undefined;
+    if (v !== undefined) task[key] = v;
   }
   return {
     kind: 'task',

@@ -18,6 +18,8 @@ import { assembleSnapshot } from './snapshot';
 import { SnapshotHistory, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
 import { defaultGitCommitReader, type GitCommitReader } from './gitCommit';
+import { predictRun } from './findings';
+import { normalizeResolution } from './resolution';
 import { safeErrorText, safeLabel } from '../../shared/text';
 import {
   checkPhaseArguments,
@@ -477,6 +479,8 @@ export class PerformanceMonitor {
       offloadUsed: options.offload ?? false,
       gpuIndices: options.gpuIndices ?? null,
     });
+    // What comparable earlier runs predict for this configuration (peak VRAM, time), shown with the task.
+    acc.prediction = predictRun(this.history, acc.description.modelType, acc.description.resolution, normalizeResolution(acc.description.resolution), steps);
     const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve(), gitLookup: this.lookUpGitCommit(acc, options.workingDirectory ?? null) };
     this.active.set(taskId, entry);
     this.ownMarkers.add(taskId);

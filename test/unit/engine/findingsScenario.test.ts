@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
 import { PerformanceMonitor } from '../../../src/core/engine/monitor';
+import { normalizeResolution } from '../../../src/core/engine/resolution';
 import { JsonlHistoryStore, MemoryHistoryStore } from '../../../src/core/history/historyStore';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../../../src/shared/metrics';
 import { checkPerformanceAnalysis } from '../../../src/shared/protocol';
@@ -89,4 +90,25 @@ test('CLI: analyze prints the findings first; analyze --json carries them with k
   } finally {
     await rm(home, { recursive: true, force: true });
   }
+});
+
+test('a run started with a configuration the history can predict carries its predicted peak VRAM and time', async () => {
+  const clock = new FakeClock();
+  const store = new MemoryHistoryStore();
+  const mp = (w: number, h: number): number => (w * h) / 1e6;
+  const base = clock.now() - 3_600_000;
+  // Peak = 10 000 MB + 40 000 MB per megapixel on an 80 GB GPU; 720p took 90 and 110 s.
+  const runs: [string, number, number][] = [['854x480', 854, 480], ['1280x720', 1280, 720], ['1280x720', 1280, 720]];
+  for (const [i, [res, w, h]] of runs.entries()) {
+    await store.append(makeTask({ taskId: `p${i}`, resolution: res, resolutionClass: normalizeResolution(res), startTime: base + i * 1000, generationTimeSeconds: 90 + 20 * (i - 1), peakVramUsageMb: 10_000 + 40_000 * mp(w, h), gpuIndices: [0], vramTotalMb: 81_920 }));
+  }
+  const monitor = new PerformanceMonitor({}, { clock, systemSampler: new FakeSystemSampler(), historyStore: store, gitCommitReader: null });
+  await monitor.ready();
+  const big = monitor.startTaskMonitoring('big', 'wan-t2v', '1920x1080', 20);
+  // 10 000 + 40 000 x 2.0736 = 92 944 MB > 81 920 MB; no 1080p run yet: no time.
+  assert.deepEqual(big.prediction, { peakVramMb: 92_944, generationTimeSeconds: null, gpuMemoryMb: 81_920, exceedsGpuMemory: true, basedOnTaskCount: 3 });
+  const fits = monitor.startTaskMonitoring('fits', 'wan-t2v', '1280x720', 20);
+  assert.deepEqual(fits.prediction, { peakVramMb: 46_864, generationTimeSeconds: 100, gpuMemoryMb: 81_920, exceedsGpuMemory: false, basedOnTaskCount: 3 });
+  assert.equal(monitor.startTaskMonitoring('unknown', 'other', '720p', 20).prediction, null);
+  await monitor.dispose();
 });

@@ -108,9 +108,12 @@ export function oomFindings(windowTasks: readonly PerformanceMetrics[], allTasks
   return out;
 }
 
+export const MAX_PREDICTION_RUNS = 2000;
+
 /** What the history predicts for a configuration about to run; null when it can predict nothing. */
 export function predictRun(history: readonly PerformanceMetrics[], modelType: string, resolution: string, resolutionClass: string | null, steps: number): RunPrediction | null {
-  const sameModel = history.filter((t) => t.modelType === modelType && t.status !== 'running');
+  // The latest runs only: a start must stay cheap however long the history is.
+  const sameModel = history.slice(-MAX_PREDICTION_RUNS).filter((t) => t.modelType === modelType && t.status !== 'running');
   const fit = fitVram(sameModel);
   const pixels = pixelsOf(resolution, resolutionClass);
   const peak = fit !== null && pixels !== null ? predictVram(fit, pixels) : null;

@@ -183,6 +183,9 @@ test('regression: 5 runs at ~100 s then 4 at ~130 s; the first slow run and its 
   // The same runs within noise (±3 s, under 5 % of 100 s): silent.
   const noisy = [100, 103, 98, 101, 99, 102, 100, 97, 103].map((g, i) => run(i, { generationTimeSeconds: g }));
   assert.deepEqual(kinds(analyze(noisy)).filter((k) => k === 'regression'), []);
+  // Fast and slow runs alternating from the start (bimodal): three early runs can look tight by chance, but it is no change.
+  const scattered = [100, 600, 101, 650, 90, 700, 120, 620, 80, 610].map((g, i) => run(i, { generationTimeSeconds: g }));
+  assert.deepEqual(kinds(analyze(scattered)).filter((k) => k === 'regression'), []);
   // Only 2 runs after the change: not enough to claim it.
   const short = [100, 101, 99, 100, 102, 130, 131].map((g, i) => run(i, { generationTimeSeconds: g }));
   assert.deepEqual(kinds(analyze(short)).filter((k) => k === 'regression'), []);

@@ -211,15 +211,18 @@ export const MIN_SIDE_RUNS = 3;
 export const NOISE_MADS = 3;
 export const MIN_RELATIVE_SLOWDOWN = 0.05;
 /** The latest runs of a configuration the change point is looked for in. */
-export const MAX_REGRESSION_RUNS = 60;
+export const MAX_REGRESSION_RUNS = 40;
 
 export function regressionFindings(windowTasks: readonly PerformanceMetrics[], allTasks: readonly PerformanceMetrics[]): Finding[] {
-  const inWindow = new Set(windowTasks.map((t) => t.taskId + '\u0000' + t.startTime));
+  const keyOf = (t: PerformanceMetrics): string => `${t.taskId}\u0000${t.startTime}`;
+  const inWindow = new Set(windowTasks.map(keyOf));
   const out: Finding[] = [];
   const ok = allTasks.filter((t) => t.status === 'succeeded' && t.generationTimeSeconds !== null);
   for (const runs of groupBy(ok, (t) => `${t.modelType}\u0000${resolutionKey(t.resolution, t.resolutionClass)}\u0000${t.steps}`).values()) {
     runs.sort((a, b) => a.startTime - b.startTime);
     runs.splice(0, runs.length - MAX_REGRESSION_RUNS);
+    // A configuration not run in the window has nothing to report now.
+    if (!inWindow.has(keyOf(runs[runs.length - 1] as PerformanceMetrics))) continue;
     const times = runs.map((t) => t.generationTimeSeconds as number);
     // Of the splits that are a slowdown beyond noise, the one where each side sits closest to its own
     // median (least total absolute deviation) is where it began.
@@ -228,10 +231,13 @@ export function regressionFindings(windowTasks: readonly PerformanceMetrics[], a
       const before = median(times.slice(0, k)) as number;
       const after = median(times.slice(k)) as number;
       const mad = scaledMad(times.slice(0, k)) as number;
-      const noise = Math.max(NOISE_MADS * mad, MIN_RELATIVE_SLOWDOWN * before);
+      // The noisier side sets the bar: three runs before can look tight by chance.
+      const noise = Math.max(NOISE_MADS * Math.max(mad, scaledMad(times.slice(k)) as number), MIN_RELATIVE_SLOWDOWN * before);
       const score = (after - before) / noise;
       // At least MIN_SIDE_RUNS slow runs themselves, not two slow ones and a normal one.
       if (!(score > 1) || times.slice(k).filter((x) => x > before + noise).length < MIN_SIDE_RUNS) continue;
+      // Nor a series that was already as slow before now and then (bimodal, not a change): at most a quarter.
+      if (times.slice(0, k).filter((x) => x > before + noise).length > k / 4) continue;
       const cost = times.reduce((s, x, i) => s + Math.abs(x - (i < k ? before : after)), 0);
       if (best === null || cost < best.cost) best = { k, score, cost, before, after, mad };
     }
@@ -239,7 +245,6 @@ export function regressionFindings(windowTasks: readonly PerformanceMetrics[], a
     const began = runs[best.k] as PerformanceMetrics;
     const prev = runs[best.k - 1] as PerformanceMetrics;
     const after = runs.slice(best.k);
-    if (!after.some((t) => inWindow.has(t.taskId + '\u0000' + t.startTime))) continue;
     const commit = began.gitCommit ? `commit ${began.gitCommit.hash}${began.gitCommit.branch ? ` (${safeLabel(began.gitCommit.branch)})` : ''}${began.gitCommit.dirty ? ' with uncommitted changes' : ''}` : 'an unknown commit';
     const slow = (best.after - best.before) / best.before;
     out.push(finding({

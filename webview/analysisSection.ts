@@ -8,7 +8,7 @@ import { renderHistory } from './historySection';
 import { charts } from './liveCharts';
 import { el, severityBadge, tile } from './layout';
 import { page } from './page';
-import { decimate, efficiencyExplanation, formatCount, formatEvidence, formatRatio, formatSeconds, formatWindow } from './viewModel';
+import { decimate, efficiencyExplanation, formatCount, formatEvidence, formatFindingEvidence, formatRatio, formatSeconds, formatWindow } from './viewModel';
 
 export function renderAnalysis(view: AnalysisView): void {
   const a = view.analysis;
@@ -22,6 +22,7 @@ export function renderAnalysis(view: AnalysisView): void {
     tile('Tasks', String(a.taskCount), `${c.succeeded} succeeded · ${c.failed} failed · ${c.cancelled} cancelled · ${c.interrupted} interrupted`, 'kpi-tasks'));
   setText(el.efficiencyLine, `Efficiency: ${efficiencyExplanation(a, page.state?.thresholds.efficiencyBaselineSeconds ?? 300)}`);
   replace(el.breakdowns, breakdownTable('By model type', a.byModelType, false), breakdownTable('By resolution', a.byResolution, true));
+  renderFindingCards(a);
   renderFindings(a);
   renderTrends(a);
   renderHistory(view);
@@ -39,6 +40,19 @@ function breakdownTable(title: string, entries: PerformanceAnalysis['byModelType
       h('td', { class: 'num' }, formatSeconds(e.averageGenerationTimeSeconds)),
       h('td', { class: 'num' }, formatSeconds(e.maxGenerationTimeSeconds)),
       withTarget ? h('td', { class: 'num' }, formatSeconds(e.targetSeconds)) : null)))))); 
+}
+
+/** The diagnoses, most worth fixing first: summary, evidence, the next step, what ends it, the runs. All text nodes. */
+function renderFindingCards(a: PerformanceAnalysis): void {
+  if (a.findings.length === 0) {
+    replace(el.findings, h('p', { class: 'muted' }, a.taskCount === 0 ? 'Nothing to diagnose yet: no finished task in this window.' : 'No finding in this window: nothing crossed its threshold.'));
+    return;
+  }
+  replace(el.findings, ...a.findings.map((f) => h('div', { class: `finding sev-border-${f.severity}`, attrs: { 'data-kind': f.kind } },
+    h('div', null, severityBadge(f.severity), ' ', h('code', null, f.kind), ' ', h('strong', null, f.summary)),
+    h('div', null, `Next step: ${f.nextStep}`),
+    h('div', { class: 'muted small' }, `Evidence: ${f.evidence.map(formatFindingEvidence).join(' · ')} · ${f.confidence} confidence`),
+    h('div', { class: 'muted small' }, `Goes away when ${f.resolvedWhen} · runs: ${f.taskIds.join(', ')}${f.taskCount > f.taskIds.length ? ` and ${f.taskCount - f.taskIds.length} more` : ''}`))));
 }
 
 function renderFindings(a: PerformanceAnalysis): void {

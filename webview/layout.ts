@@ -34,6 +34,7 @@ export const el = {
   efficiencyLine: h('p', { class: 'muted small', id: 'efficiency-explanation' }),
   breakdowns: h('div', { class: 'grid-2' }),
   bottlenecks: h('div', { class: 'finding-list' }),
+  findings: h('div', { class: 'finding-list', id: 'findings-list' }),
   recommendations: h('ol', { class: 'recommendations' }),
   trendNote: h('p', { class: 'muted small' }),
   historyFilters: h('div', { class: 'filters' }),
@@ -102,6 +103,8 @@ export function buildSkeleton(root: HTMLElement): void {
   );
   replace(
     el.analysisSection,
+    // Findings lead: what to fix next, above every chart and table of the analysis.
+    h('section', { class: 'card', id: 'findings', attrs: { 'aria-labelledby': 'findings-title' } }, h('h2', { id: 'findings-title' }, 'Findings'), el.findings),
     h('section', { class: 'card', id: 'analysis', attrs: { 'aria-labelledby': 'analysis-title' } }, el.analysisTitle, el.kpis, el.efficiencyLine, el.breakdowns),
     h('section', { class: 'card', id: 'bottlenecks', attrs: { 'aria-labelledby': 'bottlenecks-title' } },
       h('h2', { id: 'bottlenecks-title' }, 'Bottlenecks'), el.bottlenecks,

@@ -1,7 +1,7 @@
 // The dashboard's view model: pure formatting and table logic, no DOM, so plain-node unit tests
 // cover it. Figures come from the engine; this file only turns them into text and rows.
 // `null` is unknown and reads "N/A", never 0.
-import type { Evidence, PerformanceAnalysis, Severity, TaskPhase, TaskStatus } from '../src/shared/metrics';
+import type { Evidence, FindingEvidence, PerformanceAnalysis, Severity, TaskPhase, TaskStatus } from '../src/shared/metrics';
 import type { AnalysisWindowHours, HistoryRow, LiveRange } from '../src/shared/protocol';
 
 export const NA = 'N/A';
@@ -112,11 +112,17 @@ export function formatCount(n: number, one: string, many = `${one}s`): string {
 }
 
 /** A measured value in the evidence's unit. */
-function formatEvidenceValue(value: number, unit: string): string {
+export function formatEvidenceValue(value: number, unit: string): string {
   if (unit === '%') return formatPercent(value, 1);
   if (unit === 's') return formatSeconds(value);
   if (unit === 'ratio') return formatRatio(value);
   return `${Number.isInteger(value) ? value : value.toFixed(2)} ${unit}`;
+}
+
+/** One number behind a finding: `predicted peak VRAM 92,944 MB`. */
+export function formatFindingEvidence(e: FindingEvidence): string {
+  const value = e.unit === 'MB' || e.unit === 'runs' || e.unit === 'px' ? `${Math.round(e.value).toLocaleString('en-US')} ${e.unit}` : e.unit === 'cores' ? `${e.value.toFixed(2)} cores` : formatEvidenceValue(e.value, e.unit);
+  return `${e.label} ${value}`;
 }
 
 /** `mean peak VRAM: 93.0% > 90.0% threshold · 12 tasks`. */

@@ -1,7 +1,7 @@
 // Text the CLI prints: the status block, the watch table and line, the run summary and the analysis
 // report. Pure functions of the engine's figures; unknown figures print as "n/a", never as 0.
 import type { CurrentSystemStatus } from '../core/engine/monitor';
-import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
+import type { Finding, FindingEvidence, PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import { safeErrorText, safeLabel, safeTaskId } from '../shared/text';
 
@@ -139,6 +139,41 @@ export function runSummary(task: PerformanceMetrics, exitDescription: string, hi
   return `${lines.join('\n')}\n`;
 }
 
+/** One evidence number in its unit. */
+function evidenceValue(e: FindingEvidence): string {
+  switch (e.unit) {
+    case '%':
+      return pct(e.value);
+    case 's':
+      return seconds(e.value);
+    case 'MB':
+      return `${num(e.value)} MB`;
+    case 'cores':
+      return `${num(e.value, 2)} cores`;
+    case 'ratio':
+      return num(e.value, 2);
+    default:
+      return `${num(e.value)} ${safeLabel(e.unit)}`;
+  }
+}
+
+/** The findings block that leads `analyze`: each with its evidence, next step and what ends it. */
+function findingsText(findings: readonly Finding[]): string[] {
+  if (findings.length === 0) return ['Findings: none (no diagnosis crossed its threshold in this window)'];
+  const out = ['Findings (most worth fixing first):'];
+  findings.forEach((f, i) => {
+    const more = f.taskCount > f.taskIds.length ? ` and ${f.taskCount - f.taskIds.length} more` : '';
+    out.push(
+      `  ${i + 1}. ${f.kind} [${f.severity}, ${f.confidence} confidence] ${safeErrorText(f.summary)}`,
+      `     evidence: ${f.evidence.map((e) => `${safeErrorText(e.label)} ${evidenceValue(e)}`).join('; ')}`,
+      `     next step: ${safeErrorText(f.nextStep)}`,
+      `     goes away when: ${safeErrorText(f.resolvedWhen)}`,
+      `     runs: ${f.taskIds.map((id) => safeTaskId(id)).join(', ')}${more}`,
+    );
+  });
+  return out;
+}
+
 /** The human-readable report of `analyze`. */
 export function analysisText(a: PerformanceAnalysis): string {
   const c = a.statusCounts;
@@ -149,6 +184,7 @@ export function analysisText(a: PerformanceAnalysis): string {
     out.push('Nothing to analyse yet: run a command with `model-perf run -- CMD`, or widen --window-hours.');
     return `${out.join('\n')}\n`;
   }
+  out.push(...findingsText(a.findings), '');
   out.push(
     `Success rate      ${a.successRate === null ? NA : pct(a.successRate * 100)}`,
     `Generation time   mean ${seconds(a.averageGenerationTimeSeconds)}, p50 ${seconds(a.p50GenerationTimeSeconds)}, p95 ${seconds(a.p95GenerationTimeSeconds)} (successful tasks)`,

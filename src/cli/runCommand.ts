@@ -268,7 +268,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     }
     // After a successful start, an 'error' only reports a failed kill(): the exit still follows.
     proc.on('error', (err) => logger.warn(`could not signal "${shownCommand}": ${err.message}`));
-    monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null });
+    monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null, workingDirectory: io.cwd });
     // Progress bars become the task's progress as in a terminal run: one parser per stream (tqdm
     // draws on stderr, rich and Keras on stdout), so the two never mix inside one line.
     const guess = { taskId, modelType, resolution, steps, scriptName: scriptName([command, ...args]) };

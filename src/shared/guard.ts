@@ -3,7 +3,7 @@
 // names the path of the first bad field, so a rejected message can be logged with its reason.
 // Pure: no node, no vscode, no DOM.
 
-class GuardError extends Error {
+export class GuardError extends Error {
   constructor(
     readonly path: string,
     readonly expected: string,

@@ -110,6 +110,59 @@ export interface PerformanceMetrics {
    * cover only the time it was followed. Absent (records before it, and every other task): false.
    */
   adopted?: boolean;
+  /** The run's compact timeline (see CompactTimeline); absent in records written before it existed. */
+  timeline?: CompactTimeline | null;
+  /** The git commit of the repository the run's working directory is in; null when unknown or no git. */
+  gitCommit?: GitCommit | null;
+  /** What the history predicted for this configuration when the run started; null when it could not. */
+  prediction?: RunPrediction | null;
+}
+
+/**
+ * A task's timeline kept compactly: parallel columns, one entry per kept point, oldest first.
+ * The whole run decimated (neighbouring points merged: utilisation and CPU averaged, memory at its
+ * peak) plus every sample of its last 60 s, so a failed run's last minute is there at full rate.
+ * Values are rounded (MB and percent whole, cores to 0.01, seconds to 0.1) to keep a record small.
+ */
+export interface CompactTimeline {
+  /** Seconds since the task's start. */
+  offsetSeconds: number[];
+  /** Mean kernel-busy share of the task's GPUs. */
+  gpuUtilizationPercent: (number | null)[];
+  /** Device VRAM in use on the task's GPUs (all processes). */
+  deviceVramMb: (number | null)[];
+  /** The task's own process tree's GPU memory, where the GPU tool attributes memory to processes. */
+  ownVramMb: (number | null)[];
+  /** The process tree's CPU in cores (1 = one core busy); null without a readable tree. */
+  cpuCores: (number | null)[];
+  /** The process tree's RSS, else the machine's RAM in use (the task's `ramScope`). */
+  ramMb: (number | null)[];
+}
+
+export const TIMELINE_COLUMNS = ['gpuUtilizationPercent', 'deviceVramMb', 'ownVramMb', 'cpuCores', 'ramMb'] as const satisfies readonly (keyof CompactTimeline)[];
+
+/** Most points a compact timeline holds (whole run plus last minute). */
+export const MAX_TIMELINE_POINTS = 200;
+
+/** Short hash, branch (null when detached) and whether tracked files had changes. */
+export interface GitCommit {
+  hash: string;
+  branch: string | null;
+  dirty: boolean;
+}
+
+/** A forecast from comparable earlier runs, made when the run started. */
+export interface RunPrediction {
+  /** Predicted peak VRAM of the run's own process (MB), or null when no fit was possible. */
+  peakVramMb: number | null;
+  /** Median generation time of the same configuration's successful runs, or null. */
+  generationTimeSeconds: number | null;
+  /** Memory of the GPU the comparable runs used (MB), or null. */
+  gpuMemoryMb: number | null;
+  /** True when `peakVramMb` exceeds `gpuMemoryMb`. */
+  exceedsGpuMemory: boolean;
+  /** How many earlier runs the forecast rests on. */
+  basedOnTaskCount: number;
 }
 
 /** One phase of a run; `endTime` null while it lasts. Epoch ms. */
@@ -254,6 +307,58 @@ export interface PerformanceAnalysis {
   byResolution: BreakdownEntry[];
   /** Failed and interrupted tasks per error category (`unknown` when none was given). */
   failuresByErrorCategory: Record<string, number>;
+  /** Diagnoses from each run's timeline and from comparable runs, best first, at most MAX_FINDINGS. */
+  findings: Finding[];
+}
+
+export type FindingKind =
+  | 'gpuStarved'
+  | 'gpuIdle'
+  | 'oomRisk'
+  | 'failureCluster'
+  | 'regression'
+  | 'loadDominated'
+  | 'vramPressure'
+  | 'ramPressure'
+  | 'cpuPressure'
+  | 'slowModelLoad';
+
+export const FINDING_KINDS: readonly FindingKind[] = [
+  'gpuStarved', 'gpuIdle', 'oomRisk', 'failureCluster', 'regression', 'loadDominated',
+  'vramPressure', 'ramPressure', 'cpuPressure', 'slowModelLoad',
+];
+
+/** Never more than this many findings at once: a handful a person reads, not a list they skim. */
+export const MAX_FINDINGS = 5;
+/** A finding lists at most this many of the tasks it rests on. */
+export const MAX_FINDING_TASK_IDS = 20;
+
+/** One measured number behind a finding, e.g. `GPU utilisation while the CPU was busy` 12 %. */
+export interface FindingEvidence {
+  label: string;
+  value: number;
+  /** `%`, `s`, `MB`, `cores`, `runs`, `ratio`. */
+  unit: string;
+}
+
+/** A diagnosis a person can act on: what, how sure, the numbers, the runs, the next step. */
+export interface Finding {
+  kind: FindingKind;
+  severity: Severity;
+  confidence: Confidence;
+  /** One sentence naming the configuration and the number. */
+  summary: string;
+  evidence: FindingEvidence[];
+  /** Ids of the tasks it rests on (at most MAX_FINDING_TASK_IDS). */
+  taskIds: string[];
+  /** How many tasks it rests on (may exceed taskIds.length). */
+  taskCount: number;
+  /** The one concrete thing to try next. */
+  nextStep: string;
+  /** What would make the finding go away. */
+  resolvedWhen: string;
+  /** Seconds of run time (or of failed runs) it would save over the window; the ranking key. */
+  expectedGainSeconds: number;
 }
 
 /**
@@ -286,7 +391,9 @@ export type MetricsFieldKind =
   | 'scope'
   | 'numberList'
   | 'textList'
-  | 'phases';
+  | 'phases'
+  /** Objects that came later (timeline, git commit, prediction): parsed by parseStructuredField. */
+  | 'structured';
 
 /**
  * Every field of PerformanceMetrics with its kind, in the order exports list them. The CSV columns,
@@ -340,6 +447,9 @@ export const METRICS_FIELDS = {
   progressUpdatedAt: 'optionalNumber',
   phases: 'phases',
   adopted: 'optionalBoolean',
+  timeline: 'structured',
+  gitCommit: 'structured',
+  prediction: 'structured',
 } as const satisfies { [K in keyof Required<PerformanceMetrics>]: MetricsFieldKind };
 
 export type MetricsField = keyof typeof METRICS_FIELDS;

@@ -2,14 +2,15 @@
 // one of the discriminated unions below, and both sides run the matching parser on what they
 // receive before touching it. Pure: no node, no vscode, no DOM (the webview bundles this file).
 import {
-  arr, bool, int, nullable, num, obj, oneOf, optional, parseWith, record, str, tagged, text,
+  arr, bool, GuardError, int, nullable, num, obj, oneOf, optional, parseWith, record, str, tagged, text,
   type Check, type ParseResult,
 } from './guard';
 import type {
-  Bottleneck, BottleneckAnalysis, BreakdownEntry, EfficiencyFactors, Evidence, PerformanceAnalysis,
-  PerformanceMetrics, PerformanceTrends, Recommendation, StatusCounts, TaskPhase,
+  Bottleneck, BottleneckAnalysis, BreakdownEntry, CompactTimeline, EfficiencyFactors, Evidence, Finding, FindingEvidence,
+  GitCommit, PerformanceAnalysis, PerformanceMetrics, PerformanceTrends, Recommendation, RunPrediction, StatusCounts, TaskPhase,
 } from './metrics';
-import { TASK_STATUSES, VRAM_SCOPES } from './metrics';
+import { FINDING_KINDS, MAX_FINDING_TASK_IDS, MAX_FINDINGS, TASK_STATUSES, VRAM_SCOPES } from './metrics';
+import { parseGitCommit, parsePrediction, parseTimeline } from './structuredFields';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from './snapshot';
 
 /** Bumped on any change a bundle of another version could not read. */
@@ -206,6 +207,16 @@ const gpuAvailability = obj<GpuAvailability>({
   provider: oneOf(['nvidia', 'amd', 'apple', 'windows', 'none'] as const), available: bool, reason: nstr, note: optional(text),
 });
 
+/** A structured record field through its shared parser: malformed is an error here, not dropped. */
+function structured<T>(parse: (v: unknown) => T | null | undefined, expected: string): Check<T | null | undefined> {
+  return (v, p) => {
+    if (v === undefined) return undefined;
+    const out = parse(v);
+    if (out === undefined) throw new GuardError(p, expected, v);
+    return out;
+  };
+}
+
 const checkPerformanceMetrics = obj<PerformanceMetrics>({
   taskId: text, modelType: text, resolution: text, resolutionClass: nstr, steps: num, status: taskStatus,
   startTime: num, endTime: nnum, generationTimeSeconds: nnum, modelLoadTimeSeconds: nnum,
@@ -220,6 +231,9 @@ const checkPerformanceMetrics = obj<PerformanceMetrics>({
   stepsCompleted: optional(nnum), stepsTotal: optional(nnum), stepsPerSecond: optional(nnum), progressUpdatedAt: optional(nnum),
   phases: optional(arr(obj<TaskPhase>({ name: str(MAX_PHASE_NAME_LENGTH), startTime: num, endTime: nnum }), MAX_TASK_PHASES)),
   adopted: optional(bool),
+  timeline: structured<CompactTimeline>(parseTimeline, 'a compact timeline (equal-length columns, at most 200 points) or null'),
+  gitCommit: structured<GitCommit>(parseGitCommit, 'a git commit {hash, branch, dirty} or null'),
+  prediction: structured<RunPrediction>(parsePrediction, 'a prediction {peakVramMb, generationTimeSeconds, gpuMemoryMb, exceedsGpuMemory, basedOnTaskCount} or null'),
 });
 
 const evidence = obj<Evidence>({
@@ -251,7 +265,14 @@ const trends = obj<PerformanceTrends>({
   peakVramUsageMb: nnumArr, averageCpuUsagePercent: nnumArr,
 });
 
-const checkPerformanceAnalysis = obj<PerformanceAnalysis>({
+const findingEvidence = obj<FindingEvidence>({ label: str(200), value: num, unit: str(16) });
+
+const finding = obj<Finding>({
+  kind: oneOf(FINDING_KINDS), severity, confidence, summary: str(1000), evidence: arr(findingEvidence, 16),
+  taskIds: arr(text, MAX_FINDING_TASK_IDS), taskCount: num, nextStep: str(1000), resolvedWhen: str(1000), expectedGainSeconds: num,
+});
+
+export const checkPerformanceAnalysis = obj<PerformanceAnalysis>({
   generatedAt: num, windowStart: num, timeWindowHours: num, taskCount: num,
   statusCounts: obj<StatusCounts>({ succeeded: num, failed: num, cancelled: num, interrupted: num }),
   averageGenerationTimeSeconds: nnum, p50GenerationTimeSeconds: nnum, p95GenerationTimeSeconds: nnum,
@@ -259,7 +280,7 @@ const checkPerformanceAnalysis = obj<PerformanceAnalysis>({
   efficiencyFactors: obj<EfficiencyFactors>({ successRate: nnum, timeEfficiency: nnum, vramEfficiency: nnum }),
   bottleneckAnalysis, optimizationRecommendations: arr(text, 256), recommendations: arr(recommendation, 256),
   performanceTrends: trends, byModelType: arr(breakdownEntry), byResolution: arr(breakdownEntry),
-  failuresByErrorCategory: record(num),
+  failuresByErrorCategory: record(num), findings: arr(finding, MAX_FINDINGS),
 });
 
 const thresholds = obj<DashboardThresholds>({ cpuPercent: num, ramPercent: num, vramPercent: num, minSuccessRate: num, efficiencyBaselineSeconds: num });

@@ -6,6 +6,7 @@ import type { BreakdownEntry, EfficiencyFactors, PerformanceAnalysis, Performanc
 import { adviceFor, confidenceFor, findBottlenecks, fmt, severityAbove } from './analysisRules';
 import { groupEntry, tallyWindow, type GroupTally, type WindowTally } from './analysisTally';
 import { trends } from './analysisTrends';
+import { findFindings } from './findings';
 import type { PerformanceThresholds } from './config';
 
 const HOUR_MS = 3_600_000;
@@ -67,6 +68,7 @@ export function analyzePerformance(tasks: readonly PerformanceMetrics[], thresho
     byModelType: [...tally.byModel.values()].map((g) => groupEntry(g, null)),
     byResolution: resolutions.map((r) => r.entry),
     failuresByErrorCategory: tally.failuresByErrorCategory,
+    findings: findFindings(Array.from(tally.inWindow.subarray(0, tally.count), (i) => tasks[i] as PerformanceMetrics), tasks, bottleneckAnalysis),
   };
 }
 

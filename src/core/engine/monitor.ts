@@ -19,6 +19,9 @@ import type { CurrentSystemStatus, HistoryLoadReport, MonitorErrorKind, MonitorE
 import { assembleSnapshot } from './snapshot';
 import { SnapshotRing, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
+import { defaultGitCommitReader, type GitCommitReader } from './gitCommit';
+import { predictRun } from './findings';
+import { normalizeResolution } from './resolution';
 import { safeErrorText, safeLabel } from '../../shared/text';
 import {
   checkPhaseArguments,
@@ -43,6 +46,8 @@ interface TaskEntry {
   endTime: number | null;
   /** Marker writes of this task, in order, so clearing the marker can never be overtaken by a write. */
   markerChain: Promise<void>;
+  /** The git lookup of its working directory while it runs (bounded by its own timeout). */
+  gitLookup: Promise<void>;
 }
 
 const MARKER_REFRESH_MS = 60_000;
@@ -58,6 +63,7 @@ export class PerformanceMonitor {
   private store: HistoryStore;
   private readonly logger: MonitorLogger | null;
   private readonly foreignPids: ForeignPidWatch;
+  private readonly gitCommitReader: GitCommitReader | null;
   private readonly emitter: TypedEmitter<MonitorEvents>;
 
   private readonly active = new Map<string, TaskEntry>();
@@ -108,6 +114,7 @@ export class PerformanceMonitor {
       this.logger?.warn(`${note} (pids listed: ${pids})`);
       this.emitter.emit('gpuAvailabilityChanged', this.withNote(this.gpuAvailability));
     });
+    this.gitCommitReader = ports.gitCommitReader === undefined ? defaultGitCommitReader : ports.gitCommitReader;
     this.store =
       ports.historyStore ??
       new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
@@ -518,7 +525,9 @@ export class PerformanceMonitor {
       offloadUsed: options.offload ?? false,
       gpuIndices: options.gpuIndices ?? null,
     });
-    return this.addTask(acc);
+    // What comparable earlier runs predict for this configuration (peak VRAM, time), shown with the task.
+    acc.prediction = predictRun(this.history, acc.description.modelType, acc.description.resolution, normalizeResolution(acc.description.resolution), steps);
+    return this.addTask(acc, options.workingDirectory ?? null);
   }
 
   /**
@@ -544,11 +553,11 @@ export class PerformanceMonitor {
       rootPid: options.rootPid,
       adopted: true,
     });
-    return this.addTask(acc);
+    return this.addTask(acc, null);
   }
 
-  private addTask(acc: TaskAccumulator): PerformanceMetrics {
-    const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve() };
+  private addTask(acc: TaskAccumulator, workingDirectory: string | null): PerformanceMetrics {
+    const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve(), gitLookup: this.lookUpGitCommit(acc, workingDirectory) };
     // Two tasks at once share the device: neither's rise of device memory is its own.
     if (this.active.size > 0 || this.finishing.size > 0) {
       acc.markDeviceShared();
@@ -562,6 +571,22 @@ export class PerformanceMonitor {
     // The start sample: a task shorter than the interval still gets a figure from its first instant.
     this.track(this.requestSample());
     return metrics;
+  }
+
+  /** Asks for the run's git commit off the sampler's path; a failure only means "unknown". */
+  private lookUpGitCommit(acc: TaskAccumulator, workingDirectory: string | null): Promise<void> {
+    const reader = this.gitCommitReader;
+    if (reader === null || (workingDirectory === null && acc.description.rootPid === null)) return Promise.resolve();
+    const lookup = Promise.resolve()
+      .then(() => reader({ workingDirectory, rootPid: acc.description.rootPid }))
+      .then(
+        (commit) => {
+          acc.gitCommit = commit;
+        },
+        (err: unknown) => this.logger?.info(`No git commit recorded for task "${acc.taskId}": ${errorText(err)}`),
+      );
+    this.track(lookup);
+    return lookup;
   }
 
   /** Changes known fields of a running task; anything unknown or mistyped is an error and nothing changes. */
@@ -666,7 +691,8 @@ export class PerformanceMonitor {
     entry.endTime = this.clock.now();
     this.finishing.add(entry);
     try {
-      await this.requestSample();
+      // The git lookup started with the task and is bounded by its timeout: its answer belongs in the record.
+      await Promise.all([this.requestSample(), entry.gitLookup]);
     } finally {
       this.finishing.delete(entry);
     }

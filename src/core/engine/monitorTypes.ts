@@ -1,5 +1,6 @@
 // The monitor's contract with its users: the events it emits, the ports it is built from, the
 // logger it writes to and the shapes of its status and history-load answers.
+import type { GitCommitReader } from './gitCommit';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { HistoryStore, StoreWarning } from '../history/historyStore';
@@ -48,6 +49,8 @@ export interface MonitorPorts {
    * foreign pids (a container sees the host's) from ours. Defaults to a signal-0 probe.
    */
   pidExists?: (pid: number) => boolean;
+  /** Reads the git commit of a run's working directory once at its start; defaults to `git`. Null: never. */
+  gitCommitReader?: GitCommitReader | null;
 }
 
 export type CurrentSystemStatus =

@@ -1,10 +1,11 @@
 // Per-task figures accumulated as samples arrive: time-weighted averages, true peaks, one sample at
 // start and one at end. Nothing is rebuilt from the snapshot ring at the end, so a 0.3 s task still
 // gets figures and a 10-hour task keeps its whole history after the ring has wrapped.
-import type { FigureScope, PerformanceMetrics, TaskPhase, TaskStatus, VramScope } from '../../shared/metrics';
+import type { FigureScope, GitCommit, PerformanceMetrics, RunPrediction, TaskPhase, TaskStatus, VramScope } from '../../shared/metrics';
 import type { SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { GpuProcessUsage, ProcessTreeReading } from '../ports';
 import { normalizeResolution } from './resolution';
+import { TimelineRecorder } from './taskTimeline';
 
 /** One observation fed to every running task. */
 export interface TaskSample {
@@ -75,7 +76,12 @@ interface GpuSeries {
   vramUsedMb: TimeWeightedSeries;
   utilizationPercent: TimeWeightedSeries;
   vramTotalMb: number | null;
+  /** VRAM in use at the task's first reading of this GPU, to tell which GPU's memory rose. */
+  firstVramUsedMb: number | null;
 }
+
+/** A GPU whose memory rose less than this during a run is not taken for the one it ran on. */
+const VRAM_RISE_MIN_MB = 256;
 
 export interface TaskStartInfo {
   taskId: string;
@@ -160,6 +166,11 @@ export class TaskAccumulator {
   private readonly treeRssMb = new TimeWeightedSeries();
   private readonly treeCpuPercent = new TimeWeightedSeries();
   private readonly treeVramMb = new TimeWeightedSeries();
+  private readonly timelineRecorder: TimelineRecorder;
+  /** Set once the git lookup of the run's working directory answers (null: none found). */
+  gitCommit: GitCommit | null = null;
+  /** What comparable earlier runs predicted when it started; null when nothing could be predicted. */
+  prediction: RunPrediction | null = null;
 
   // Evidence for a run's own VRAM when per-process figures are hidden (see toMetrics).
   /** Samples at which the tree's GPU memory could not be seen (hidden list, or listed as [N/A]). */
@@ -183,6 +194,7 @@ export class TaskAccumulator {
     // An adopted run had its memory before the first sample: its rise since is not its figure.
     this.deviceDeltaTrusted = info.startedLate !== true && !this.adopted;
     this.pinnedGpuIndices = info.gpuIndices && info.gpuIndices.length > 0 ? [...info.gpuIndices] : null;
+    this.timelineRecorder = new TimelineRecorder(info.startTime);
     this.description = {
       modelType: info.modelType,
       resolution: info.resolution,
@@ -241,7 +253,7 @@ export class TaskAccumulator {
       for (const gpu of snap.gpus) {
         let series = this.gpus.get(gpu.index);
         if (!series) {
-          series = { vramUsedMb: new TimeWeightedSeries(), utilizationPercent: new TimeWeightedSeries(), vramTotalMb: null };
+          series = { vramUsedMb: new TimeWeightedSeries(), utilizationPercent: new TimeWeightedSeries(), vramTotalMb: null, firstVramUsedMb: gpu.vramUsedMb };
           this.gpus.set(gpu.index, series);
         }
         series.vramUsedMb.add(t, gpu.vramUsedMb);
@@ -258,10 +270,12 @@ export class TaskAccumulator {
       }
     }
     const tree = sample.tree;
+    let ownVram: number | null = null;
     if (tree) {
+      ownVram = this.treeVramShare(tree, sample.gpuProcesses, snap, sample.processesHidden === true);
       this.treeRssMb.add(t, tree.rssMb);
       this.treeCpuPercent.add(t, tree.cpuPercent);
-      this.treeVramMb.add(t, this.treeVramShare(tree, sample.gpuProcesses, snap, sample.processesHidden === true));
+      this.treeVramMb.add(t, ownVram);
       if (sample.processesHidden === true && sample.gpuProcesses !== null) this.watchHiddenPids(sample.gpuProcesses);
     } else if (this.description.rootPid !== null) {
       // The tree could not be read at this instant: a gap, not a zero.
@@ -269,6 +283,46 @@ export class TaskAccumulator {
       this.treeCpuPercent.add(t, null);
       this.treeVramMb.add(t, null);
     }
+    this.addTimelinePoint(t, snap, ownVram, tree);
+  }
+
+  /** The sample as one timeline point, over the GPUs the task is known to use so far. */
+  private addTimelinePoint(t: number, snap: SystemPerformanceSnapshot | null, ownVram: number | null, tree: ProcessTreeReading | null): void {
+    const indices = new Set(this.taskGpuIndices());
+    const gpus = snap ? snap.gpus.filter((g) => indices.has(g.index)) : [];
+    this.timelineRecorder.add({
+      timeMs: t,
+      gpuUtilizationPercent: meanKnown(gpus.map((g) => g.utilizationPercent)),
+      deviceVramMb: sumKnown(gpus.map((g) => g.vramUsedMb)),
+      ownVramMb: ownVram,
+      cpuCores: tree && tree.cpuPercent !== null ? tree.cpuPercent / 100 : null,
+      ramMb: tree ? tree.rssMb : (snap?.ramUsageMb ?? null),
+    });
+  }
+
+  /**
+   * The GPUs the task ran on: pinned ones; else those its processes held memory on; else, on a
+   * machine with several GPUs, the one whose memory rose most during the run (by at least
+   * VRAM_RISE_MIN_MB); else every GPU seen.
+   */
+  private taskGpuIndices(): number[] {
+    if (this.pinnedGpuIndices) return [...this.pinnedGpuIndices];
+    if (this.attributedGpus.size > 0) return [...this.attributedGpus];
+    if (this.gpus.size > 1) {
+      let best: number | null = null;
+      let bestRise = VRAM_RISE_MIN_MB;
+      for (const [index, g] of this.gpus) {
+        const peak = g.vramUsedMb.peak;
+        if (peak === null || g.firstVramUsedMb === null) continue;
+        const rise = peak - g.firstVramUsedMb;
+        if (rise >= bestRise) {
+          best = index;
+          bestRise = rise;
+        }
+      }
+      if (best !== null) return [best];
+    }
+    return [...this.gpus.keys()];
   }
 
   /**
@@ -371,7 +425,8 @@ export class TaskAccumulator {
     // Best evidence first: the tree's own figures, the helper's in-process peak, the device's rise
     // while per-process figures were hidden, else the device's figures named as such.
     const delta = !treeKnownVram && helperPeak === null && this.hiddenSamples > 0 ? this.deviceDelta(this.pinnedGpuIndices ?? seen) : null;
-    const gpuIndices = this.pinnedGpuIndices ? [...this.pinnedGpuIndices] : this.attributedGpus.size > 0 ? [...this.attributedGpus] : delta ? [...delta.gpuIndices] : seen;
+    // Pinned or attributed GPUs first; else the GPUs whose rise is the evidence; else the one whose memory rose most.
+    const gpuIndices = delta && this.pinnedGpuIndices === null && this.attributedGpus.size === 0 ? [...delta.gpuIndices] : this.taskGpuIndices();
     gpuIndices.sort((a, b) => a - b);
     const chosen = gpuIndices.map((i) => this.gpus.get(i)).filter((g): g is GpuSeries => g !== undefined);
     // For one GPU the peak is exact; over several it is the sum of per-GPU peaks (an upper bound).
@@ -438,6 +493,9 @@ export class TaskAccumulator {
       // A phase still open at the end closes with the task.
       phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
       ...(this.adopted ? { adopted: true } : {}),
+      timeline: this.timelineRecorder.toTimeline(),
+      gitCommit: this.gitCommit,
+      prediction: this.prediction,
     };
   }
 }

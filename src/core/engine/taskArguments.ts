@@ -23,6 +23,8 @@ export interface StartTaskOptions {
   offload?: boolean;
   /** Pin the task to these GPU indices instead of inferring them. */
   gpuIndices?: number[];
+  /** The run's working directory: the git commit of its repository is recorded with the task. */
+  workingDirectory?: string | null;
 }
 
 type Rule = [expected: string, accepts: (v: unknown) => boolean];
@@ -47,6 +49,7 @@ const START_OPTION_RULES: Record<keyof StartTaskOptions, Rule> = {
   quantization: UPDATE_RULES.quantizationUsed,
   offload: UPDATE_RULES.offloadUsed,
   gpuIndices: ['a list of GPU indices (whole numbers of at least 0)', (v) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && (x as number) >= 0)],
+  workingDirectory: ['a folder path (a non-empty string without NUL) or null', (v) => v === null || (typeof v === 'string' && v.length > 0 && v.length <= 4096 && !v.includes('\u0000'))],
 };
 
 /** Progress fields change many times a second: they are not worth a running-marker write each. */

@@ -79,6 +79,7 @@ export function csvCell(value: unknown): string {
   let text: string;
   if (typeof value === 'number') text = Number.isFinite(value) ? String(value) : '';
   else if (typeof value === 'boolean') text = value ? 'true' : 'false';
+  else if (typeof value === 'object' && !Array.isArray(value)) text = guardFormula(JSON.stringify(value));
   else if (Array.isArray(value)) text = guardFormula(value.map((v) => (isPhaseCell(v) ? phaseCell(v) : String(v))).join(';'));
   else text = guardFormula(String(value));
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

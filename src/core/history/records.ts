@@ -2,6 +2,7 @@
 // Parsing is strict (every input from disk is hostile until checked) and works on raw bytes, so a
 // line that is not valid UTF-8 is reported and its bytes kept, never rewritten as U+FFFD.
 import { TASK_STATUSES, VRAM_SCOPES, metricsFieldsOfKind, type PerformanceMetrics, type TaskPhase, type TaskStatus } from '../../shared/metrics';
+import { parseStructuredField } from '../../shared/structuredFields';
 
 export const HISTORY_SCHEMA_VERSION = 1;
 
@@ -45,6 +46,7 @@ const NULLABLE_TEXT_FIELDS = metricsFieldsOfKind('nullableText');
 const SCOPE_FIELDS = metricsFieldsOfKind('scope');
 const OPTIONAL_NUMBER_FIELDS = metricsFieldsOfKind('optionalNumber');
 const OPTIONAL_BOOLEAN_FIELDS = metricsFieldsOfKind('optionalBoolean');
+const STRUCTURED_FIELDS = metricsFieldsOfKind('structured');
 
 // Every VRAM scope (RAM and CPU use the first two only); old records hold only the first two.
 const SCOPES: readonly string[] = VRAM_SCOPES;
@@ -114,6 +116,11 @@ export function parseRecord(value: unknown): Parsed {
     const phases = r.phases ?? [];
     if (!Array.isArray(phases) || phases.length > 1000 || !phases.every(isPhase)) return { kind: 'bad', reason: 'field "phases" must be a list of {name, startTime, endTime}' };
     task.phases = phases.map((p: TaskPhase) => ({ name: p.name, startTime: p.startTime, endTime: p.endTime ?? null }));
+  }
+  // Timeline, git commit and prediction came later still; a malformed one is left out, the task kept.
+  for (const key of STRUCTURED_FIELDS) {
+    const v = key in r ? parseStructuredField(key, r[key]) : undefined;
+    if (v !== undefined) task[key] = v;
   }
   // Assigned onto the same object, not spread into a new one: this runs once per record read.
   task.taskId = r.taskId;

@@ -81,8 +81,13 @@ test('the summary and the report neutralise what an old or hostile history holds
     recommendations: [{ severity: 'info', text: `Generation time for evil${ESC}[2J exceeds target` }],
     byModelType: [entry],
     byResolution: [],
+    findings: [{
+      kind: 'gpuIdle', severity: 'warning', confidence: 'low', summary: `evil${ESC}[2J summary`, evidence: [{ label: `label${ESC}[31m`, value: 1, unit: `u${ESC}[1m` }],
+      taskIds: [`${ESC}[2Jid`], taskCount: 3, nextStep: `step${ESC}]0;t\u0007`, resolvedWhen: `when\u0007`, expectedGainSeconds: 1,
+    }],
   } as unknown as PerformanceAnalysis;
   const report = analysisText(analysis);
+  assert.match(report, /runs: .*id and 2 more\n/);
   assert.doesNotMatch(report, RAW_CONTROL);
   assert.match(report, /Failures {10}x 1/);
   assert.match(report, /\nevil\uFFFD/);

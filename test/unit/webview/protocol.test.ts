@@ -140,3 +140,26 @@ test('persisted view state falls back to the defaults when unreadable', () => {
     assert.deepEqual(parsePersistedViewState(junk), { range: '5m', windowHours: 24 });
   }
 });
+
+test('findings and a task\'s timeline cross the boundary only well formed', () => {
+  const s = sampleState();
+  const f = {
+    kind: 'gpuStarved', severity: 'warning', confidence: 'medium', summary: HOSTILE, evidence: [{ label: HOSTILE, value: 80, unit: '%' }],
+    taskIds: ['a'], taskCount: 1, nextStep: 'step', resolvedWhen: 'when', expectedGainSeconds: 10,
+  };
+  const withFindings = (findings: unknown[]): unknown => ({ type: 'analysis', analysis: { ...s.analysis, analysis: { ...s.analysis.analysis, findings } }, totalTaskCount: 1 });
+  const ok = parseToWebview(withFindings([f]));
+  assert.ok(ok.ok, ok.ok ? '' : ok.error);
+  for (const bad of [[{ ...f, kind: 'madeUp' }], [{ ...f, evidence: [{ label: 'x', value: Number.NaN, unit: '%' }] }], Array.from({ length: 6 }, () => f), [{ ...f, taskIds: Array.from({ length: 21 }, () => 'a') }]]) {
+    const r = parseToWebview(withFindings(bad));
+    assert.equal(r.ok, false, JSON.stringify(bad).slice(0, 80));
+  }
+  const live = s.activeTasks[0];
+  assert.ok(live);
+  const timeline = { offsetSeconds: [0, 1], gpuUtilizationPercent: [5, 6], deviceVramMb: [1, 2], ownVramMb: [null, null], cpuCores: [1, 1], ramMb: [3, 4] };
+  const msg = (t: unknown): unknown => ({ type: 'snapshot', snapshot: snapshot(NOW), activeTasks: [{ ...live, task: { ...live.task, timeline: t } }] });
+  assert.ok(parseToWebview(msg(timeline)).ok);
+  assert.ok(parseToWebview(msg(null)).ok);
+  assert.equal(parseToWebview(msg({ ...timeline, ramMb: [3] })).ok, false, 'columns of different lengths');
+  assert.equal(parseToWebview(msg({ ...timeline, cpuCores: ['1', 1] })).ok, false);
+});

@@ -7,7 +7,7 @@ import { DEFAULT_THRESHOLDS } from '../../../src/core/engine/config';
 import type { HistoryRow } from '../../../src/shared/protocol';
 import { historyRow } from '../../../src/host/dashboardData';
 import {
-  DEFAULT_QUERY, NA, decimate, distinctValues, efficiencyExplanation, formatDateTime, formatElapsed, formatEvidence,
+  DEFAULT_QUERY, NA, decimate, distinctValues, efficiencyExplanation, formatDateTime, formatElapsed, formatEvidence, formatEvidenceValue, formatFindingEvidence,
   formatMb, formatMbOf, formatPercent, formatRatio, formatRelative, formatSeconds, formatTick, formatWindow,
   queryRows, rowResolution, timeTicks,
 } from '../../../webview/viewModel';
@@ -150,4 +150,11 @@ test('time axis ticks fall on round local times', () => {
   assert.ok(day.every((t) => (t + 120 * 60_000) % (4 * 3_600_000) === 0 || (t + 120 * 60_000) % (6 * 3_600_000) === 0), 'aligned to local hours (UTC+2)');
   assert.deepEqual(timeTicks(min, min, 6, 0), []);
   for (let i = 1; i < hour.length; i++) assert.ok((hour[i] as number) > (hour[i - 1] as number));
+});
+
+test('a finding\'s evidence reads in its unit: whole MB and runs, cores to 0.01, percent and seconds as elsewhere', () => {
+  assert.equal(formatFindingEvidence({ label: 'predicted peak VRAM', value: 92_943.6, unit: 'MB' }), 'predicted peak VRAM 92,944 MB');
+  assert.equal(formatFindingEvidence({ label: 'runs since', value: 4, unit: 'runs' }), 'runs since 4 runs');
+  assert.equal(formatFindingEvidence({ label: "the run's own processes' CPU", value: 1, unit: 'cores' }), "the run's own processes' CPU 1.00 cores");
+  assert.equal(formatFindingEvidence({ label: 'slowdown', value: 30, unit: '%' }), `slowdown ${formatEvidenceValue(30, '%')}`);
 });

@@ -62,3 +62,25 @@ export const defaultGitCommitReader: GitCommitReader = async ({ workingDirectory
   const dir = workingDirectory ?? (rootPid !== null ? await processCwd(rootPid) : null);
   return dir === null ? null : readGitCommit(dir);
 };
+
+/**
+ * Asks for a run's git commit off the sampler's path and sets it on the task when it answers; a
+ * failure only means "unknown" (told to `log`). Resolves when done, never rejects.
+ */
+export function lookUpGitCommit(
+  reader: GitCommitReader | null,
+  task: { taskId: string; description: { rootPid: number | null }; gitCommit: GitCommit | null },
+  workingDirectory: string | null,
+  log: (message: string) => void,
+): Promise<void> {
+  const rootPid = task.description.rootPid;
+  if (reader === null || (workingDirectory === null && rootPid === null)) return Promise.resolve();
+  return Promise.resolve()
+    .then(() => reader({ workingDirectory, rootPid }))
+    .then(
+      (commit) => {
+        task.gitCommit = commit;
+      },
+      (err: unknown) => log(`No git commit recorded for task "${task.taskId}": ${err instanceof Error ? err.message : String(err)}`),
+    );
+}

@@ -4,7 +4,7 @@
 import type { PerformanceAnalysis, PerformanceMetrics, TaskMetricsUpdate } from '../../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
-import { defaultStorageDir, HistorySpooledError, JsonlHistoryStore, type HistoryStore } from '../history/historyStore';
+import { defaultStorageDir, JsonlHistoryStore, type HistoryStore } from '../history/historyStore';
 import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
 import { machineInventory } from '../sampling/os/machineInventory';
 import { OsSystemSampler } from '../sampling/os/osSystemSampler';
@@ -19,11 +19,15 @@ import type { CurrentSystemStatus, HistoryLoadReport, MonitorErrorKind, MonitorE
 import { assembleSnapshot } from './snapshot';
 import { SnapshotRing, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
-import { defaultGitCommitReader, type GitCommitReader } from './gitCommit';
+import { defaultGitCommitReader, lookUpGitCommit, type GitCommitReader } from './gitCommit';
+import { HeldHistory } from './heldHistory';
+import { TaskRecorder } from './taskRecorder';
 import { predictRun } from './findings';
 import { normalizeResolution } from './resolution';
 import { safeErrorText, safeLabel } from '../../shared/text';
 import {
+  checkAdoptArguments,
+  checkHelperVram,
   checkPhaseArguments,
   checkStartArguments,
   checkTimeWindow,
@@ -50,9 +54,6 @@ interface TaskEntry {
   gitLookup: Promise<void>;
 }
 
-const MARKER_REFRESH_MS = 60_000;
-/** A window left open for weeks still applies retention, not only at start. */
-const COMPACT_EVERY_APPENDS = 500;
 
 export class PerformanceMonitor {
   private currentConfig: MonitorConfig;
@@ -74,7 +75,8 @@ export class PerformanceMonitor {
    * one an earlier process left (it would be recorded and announced twice). Passed live.
    */
   private readonly ownMarkers = new Set<string>();
-  private history: PerformanceMetrics[] = [];
+  private readonly history: HeldHistory;
+  private readonly recorder: TaskRecorder;
   private readonly snapshots: SnapshotRing;
 
   private running = false;
@@ -86,8 +88,6 @@ export class PerformanceMonitor {
   private gpuAvailability: GpuAvailability;
   private gpuAvailabilityKnown = false;
   private lastSampleStartedAt: number | null = null;
-  private lastMarkerRefreshAt = 0;
-  private appendsSinceCompaction = 0;
 
   /** Every sample and GPU (re)start runs through this chain, so two never overlap. */
   private chain: Promise<unknown> = Promise.resolve();
@@ -127,6 +127,14 @@ export class PerformanceMonitor {
       if (event === 'error') this.logger?.error(message);
       else this.failures.failed('listener', message, err);
     });
+    this.history = new HeldHistory(this.config.maxHistorySize);
+    this.recorder = new TaskRecorder({
+      store: () => this.store,
+      clock: this.clock,
+      failed: (message, cause) => this.failures.failed('history', message, cause),
+      recovered: () => this.failures.recovered('history'),
+      track: (work) => this.track(work),
+    });
     this.snapshots = new SnapshotRing(this.config.maxSnapshots, this.config.maxRollupMinutes, this.config.monitoringIntervalMs * 2);
     this.gpuRecheckDelayMs = this.config.gpuRecheckInitialMs;
     this.gpuAvailability = this.initialGpuAvailability();
@@ -160,19 +168,18 @@ export class PerformanceMonitor {
     }
     if (replace.historyStore) {
       this.store = replace.historyStore;
-      this.history = [];
+      this.history.clear();
       this.readyPromise = null;
-      await this.ready();
-    } else if (this.history.length > next.maxHistorySize) {
-      this.history.splice(0, this.history.length - next.maxHistorySize);
     }
+    this.history.limit(next.maxHistorySize);
+    if (replace.historyStore) await this.ready();
     if (wasRunning && restartLoop) await this.startMonitoring();
   }
 
   /** Removes every finished task from the shared history (running tasks go on). Returns how many. */
   async clearHistory(): Promise<number> {
     const removed = await this.store.clear();
-    this.history = [];
+    this.history.clear();
     this.emitter.emit('historyChanged', { count: 0 });
     return removed;
   }
@@ -236,14 +243,10 @@ export class PerformanceMonitor {
       const result = await this.store.load(this.clock.now(), options);
       report.warnings = result.warnings;
       report.loaded = result.tasks.length;
-      // Keep tasks this process finished that the file does not show yet (an append in flight).
-      const key = (t: PerformanceMetrics): string => `${t.taskId}\u0000${t.startTime}`;
-      const inFile = new Set(result.tasks.map(key));
-      const merged = result.tasks.concat(this.history.filter((t) => !inFile.has(key(t))));
-      this.history = merged.slice(-this.config.maxHistorySize);
+      this.history.replaceWithLoaded(result.tasks);
       for (const w of result.warnings) this.emitter.emit('historyWarning', w);
       for (const t of report.recovered) this.emitter.emit('taskEnded', t);
-      this.emitter.emit('historyChanged', { count: this.history.length });
+      this.emitter.emit('historyChanged', { count: this.history.count });
       this.failures.recovered('history');
     } catch (err) {
       report.error = `Task history could not be loaded from ${this.store.location ?? 'memory'}: ${errorText(err)}`;
@@ -257,25 +260,19 @@ export class PerformanceMonitor {
    * without reading the history again; ones already held are skipped.
    */
   addRecordedTasks(tasks: readonly PerformanceMetrics[]): void {
-    const key = (t: PerformanceMetrics): string => `${t.taskId}\u0000${t.startTime}`;
-    const held = new Set(this.history.map(key));
-    const fresh = tasks.filter((t) => !held.has(key(t)));
-    if (fresh.length === 0) return;
-    this.history = this.history.concat(fresh.map((t) => ({ ...t }))).slice(-this.config.maxHistorySize);
-    this.emitter.emit('historyChanged', { count: this.history.length });
+    if (this.history.addRecorded(tasks)) this.emitter.emit('historyChanged', { count: this.history.count });
   }
 
   /** How many completed tasks are held (without copying them). */
   get historyCount(): number {
-    return this.history.length;
+    return this.history.count;
   }
 
   /** Completed tasks (oldest first) started within the window, or all of them. */
   getHistory(timeWindowHours?: number): PerformanceMetrics[] {
-    if (timeWindowHours === undefined) return this.history.map((t) => ({ ...t }));
+    if (timeWindowHours === undefined) return this.history.copies(null);
     checkTimeWindow(timeWindowHours);
-    const cutoff = this.clock.now() - timeWindowHours * 3_600_000;
-    return this.history.filter((t) => t.startTime >= cutoff).map((t) => ({ ...t }));
+    return this.history.copies(this.clock.now() - timeWindowHours * 3_600_000);
   }
 
   getRecentSnapshots(sinceMs?: number): SystemPerformanceSnapshot[] {
@@ -360,7 +357,7 @@ export class PerformanceMonitor {
   private async tick(): Promise<void> {
     if (!this.running) return;
     await this.requestSample();
-    this.refreshMarkers();
+    this.recorder.refresh([...this.active.values()].map((e) => ({ task: e, metrics: () => e.acc.toMetrics() })));
     this.scheduleNext();
   }
 
@@ -526,7 +523,7 @@ export class PerformanceMonitor {
       gpuIndices: options.gpuIndices ?? null,
     });
     // What comparable earlier runs predict for this configuration (peak VRAM, time), shown with the task.
-    acc.prediction = predictRun(this.history, acc.description.modelType, acc.description.resolution, normalizeResolution(acc.description.resolution), steps);
+    acc.prediction = predictRun(this.history.all, acc.description.modelType, acc.description.resolution, normalizeResolution(acc.description.resolution), steps);
     return this.addTask(acc, options.workingDirectory ?? null);
   }
 
@@ -537,11 +534,8 @@ export class PerformanceMonitor {
    * the device's rise is no evidence for it (its memory was taken before the first sample).
    */
   adoptTaskMonitoring(taskId: string, modelType: string, resolution: string, steps: number, options: { rootPid: number; startTimeMs: number | null }): PerformanceMetrics {
-    checkStartArguments(taskId, modelType, resolution, steps, { rootPid: options.rootPid });
+    checkAdoptArguments(taskId, modelType, resolution, steps, options);
     const start = options.startTimeMs;
-    if (start !== null && (typeof start !== 'number' || !Number.isFinite(start) || start <= 0)) {
-      throw invalidArgument(`adoptTaskMonitoring("${taskId}"): "startTimeMs" must be epoch milliseconds or null (got ${showValue(start)})`);
-    }
     if (this.active.has(taskId)) throw new TaskStateError('duplicateTask', `Task "${taskId}" is already being monitored; it cannot be adopted again`);
     const now = this.clock.now();
     const acc = new TaskAccumulator({
@@ -557,7 +551,8 @@ export class PerformanceMonitor {
   }
 
   private addTask(acc: TaskAccumulator, workingDirectory: string | null): PerformanceMetrics {
-    const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve(), gitLookup: this.lookUpGitCommit(acc, workingDirectory) };
+    const entry: TaskEntry = { acc, endTime: null, markerChain: Promise.resolve(), gitLookup: lookUpGitCommit(this.gitCommitReader, acc, workingDirectory, (m) => this.logger?.info(m)) };
+    this.track(entry.gitLookup);
     // Two tasks at once share the device: neither's rise of device memory is its own.
     if (this.active.size > 0 || this.finishing.size > 0) {
       acc.markDeviceShared();
@@ -566,27 +561,11 @@ export class PerformanceMonitor {
     this.active.set(acc.taskId, entry);
     this.ownMarkers.add(acc.taskId);
     const metrics = acc.toMetrics();
-    this.persistMarker(entry, metrics);
+    this.recorder.mark(entry, metrics);
     this.emitter.emit('taskStarted', metrics);
     // The start sample: a task shorter than the interval still gets a figure from its first instant.
     this.track(this.requestSample());
     return metrics;
-  }
-
-  /** Asks for the run's git commit off the sampler's path; a failure only means "unknown". */
-  private lookUpGitCommit(acc: TaskAccumulator, workingDirectory: string | null): Promise<void> {
-    const reader = this.gitCommitReader;
-    if (reader === null || (workingDirectory === null && acc.description.rootPid === null)) return Promise.resolve();
-    const lookup = Promise.resolve()
-      .then(() => reader({ workingDirectory, rootPid: acc.description.rootPid }))
-      .then(
-        (commit) => {
-          acc.gitCommit = commit;
-        },
-        (err: unknown) => this.logger?.info(`No git commit recorded for task "${acc.taskId}": ${errorText(err)}`),
-      );
-    this.track(lookup);
-    return lookup;
   }
 
   /** Changes known fields of a running task; anything unknown or mistyped is an error and nothing changes. */
@@ -598,7 +577,7 @@ export class PerformanceMonitor {
     const progressOnly = entries.length > 0 && entries.every(([key]) => isProgressField(key));
     if (entries.some(([key]) => isProgressField(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
     const metrics = entry.acc.toMetrics();
-    if (!progressOnly) this.persistMarker(entry, metrics);
+    if (!progressOnly) this.recorder.mark(entry, metrics);
     this.emitter.emit('taskUpdated', metrics);
     return metrics;
   }
@@ -609,8 +588,7 @@ export class PerformanceMonitor {
    */
   reportHelperVram(taskId: string, pid: number, peakMb: number): PerformanceMetrics {
     const entry = this.requireActive('reportHelperVram', taskId);
-    if (!Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`reportHelperVram("${taskId}"): "pid" must be a process id (got ${showValue(pid)})`);
-    if (typeof peakMb !== 'number' || !Number.isFinite(peakMb) || peakMb < 0) throw invalidArgument(`reportHelperVram("${taskId}"): "peakMb" must be a number of MiB, 0 or more (got ${showValue(peakMb)})`);
+    checkHelperVram(taskId, pid, peakMb);
     entry.acc.addHelperVram(pid, peakMb);
     const metrics = entry.acc.toMetrics();
     this.emitter.emit('taskUpdated', metrics);
@@ -626,7 +604,7 @@ export class PerformanceMonitor {
     const at = this.phaseTime('markTaskPhase', taskId, name, atMs);
     if (!entry.acc.markPhase(name, at)) throw new TaskStateError('invalidUpdate', `markTaskPhase("${taskId}"): the task already has the most phases a task keeps; "${name}" was not added`);
     const metrics = entry.acc.toMetrics();
-    this.persistMarker(entry, metrics);
+    this.recorder.mark(entry, metrics);
     this.emitter.emit('taskUpdated', metrics);
     return metrics;
   }
@@ -637,7 +615,7 @@ export class PerformanceMonitor {
     const at = this.phaseTime('endTaskPhase', taskId, name ?? 'phase', atMs);
     entry.acc.endPhase(at, name);
     const metrics = entry.acc.toMetrics();
-    this.persistMarker(entry, metrics);
+    this.recorder.mark(entry, metrics);
     this.emitter.emit('taskUpdated', metrics);
     return metrics;
   }
@@ -698,44 +676,14 @@ export class PerformanceMonitor {
     }
     const metrics = entry.acc.toMetrics({ endTime: entry.endTime, status, success, errorCategory: errorCategory === null ? null : safeErrorText(errorCategory) });
     this.history.push(metrics);
-    if (this.history.length > this.config.maxHistorySize) this.history.splice(0, this.history.length - this.config.maxHistorySize);
     this.emitter.emit('taskEnded', { ...metrics });
     try {
-      await this.store.append(metrics);
-      await entry.markerChain;
-      await this.store.clearRunning(taskId);
-      this.failures.recovered('history');
-      if (++this.appendsSinceCompaction >= COMPACT_EVERY_APPENDS) {
-        this.appendsSinceCompaction = 0;
-        this.track(
-          this.store.compact(this.clock.now()).catch((err: unknown) => this.failures.failed('history', `History compaction failed in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err)),
-        );
-      }
-    } catch (err) {
-      // Spooled: the record is safe, so its running marker must not record it as interrupted too.
-      if (err instanceof HistorySpooledError) await entry.markerChain.then(() => this.store.clearRunning(taskId)).catch(() => undefined);
-      this.failures.failed('history', `Task "${taskId}" could not be saved to the history in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
+      await this.recorder.record(entry, metrics);
     } finally {
       // A marker left by a failed append is recovered by the next reload, as after a crash.
       if (!this.active.has(taskId)) this.ownMarkers.delete(taskId);
     }
     return { ...metrics };
-  }
-
-  private persistMarker(entry: TaskEntry, metrics: PerformanceMetrics): void {
-    entry.markerChain = entry.markerChain.then(() =>
-      this.store.markRunning(metrics, this.clock.now()).catch((err: unknown) => {
-        this.failures.failed('history', `Could not record running task "${metrics.taskId}" in ${this.store.location ?? 'memory'}: ${errorText(err)}`, err);
-      }),
-    );
-    this.track(entry.markerChain);
-  }
-
-  private refreshMarkers(): void {
-    const now = this.clock.now();
-    if (now - this.lastMarkerRefreshAt < MARKER_REFRESH_MS) return;
-    this.lastMarkerRefreshAt = now;
-    for (const e of this.active.values()) this.persistMarker(e, e.acc.toMetrics());
   }
 
   /** Live figures of every running task. */
@@ -747,7 +695,7 @@ export class PerformanceMonitor {
 
   getPerformanceAnalysis(timeWindowHours = 24): PerformanceAnalysis {
     checkTimeWindow(timeWindowHours);
-    return analyzePerformance(this.history, this.config.thresholds, this.clock.now(), timeWindowHours);
+    return analyzePerformance(this.history.all, this.config.thresholds, this.clock.now(), timeWindowHours);
   }
 
   /** The latest snapshot's fields and the number of running tasks, or an error entry before the first sample. */

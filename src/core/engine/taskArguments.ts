@@ -122,3 +122,18 @@ export function checkTimeWindow(timeWindowHours: unknown): asserts timeWindowHou
     throw invalidArgument(`timeWindowHours must be a number greater than 0 (got ${showValue(timeWindowHours)})`);
   }
 }
+
+/** The arguments of adoptTaskMonitoring: those of a start, plus the process's own start time (or null). */
+export function checkAdoptArguments(taskId: unknown, modelType: unknown, resolution: unknown, steps: unknown, options: { rootPid: number; startTimeMs: number | null }): void {
+  checkStartArguments(taskId, modelType, resolution, steps, { rootPid: options.rootPid });
+  const start = options.startTimeMs;
+  if (start !== null && (typeof start !== 'number' || !Number.isFinite(start) || start <= 0)) {
+    throw invalidArgument(`adoptTaskMonitoring("${String(taskId)}"): "startTimeMs" must be epoch milliseconds or null (got ${showValue(start)})`);
+  }
+}
+
+/** The arguments of reportHelperVram: a process id and a peak in MiB. */
+export function checkHelperVram(taskId: string, pid: unknown, peakMb: unknown): void {
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) throw invalidArgument(`reportHelperVram("${taskId}"): "pid" must be a process id (got ${showValue(pid)})`);
+  if (typeof peakMb !== 'number' || !Number.isFinite(peakMb) || peakMb < 0) throw invalidArgument(`reportHelperVram("${taskId}"): "peakMb" must be a number of MiB, 0 or more (got ${showValue(peakMb)})`);
+}

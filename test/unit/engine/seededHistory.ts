@@ -4,18 +4,8 @@ import type { PerformanceThresholds } from '../../../src/core/engine/config';
 import { DEFAULT_THRESHOLDS } from '../../../src/core/engine/config';
 import type { PerformanceMetrics, TaskStatus } from '../../../src/shared/metrics';
 import { makeTask } from './fakes';
+import { seededRandom } from '../helpers/seededRandom';
 
-/** mulberry32: a small seeded generator, so the history is the same on every machine. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const HISTORY_NOW_MS = Date.UTC(2026, 2, 1, 12);
 const HOUR_MS = 3_600_000;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProgressParser, type ProgressReading } from '../../../src/core/runs/progress';
+import { seededRandom as random } from '../helpers/seededRandom';
 
 const DIR = join(__dirname, '..', '..', 'fixtures', 'progress');
 
@@ -53,17 +54,6 @@ CASES.push(
   { file: 'keras3.tty.txt', final: steps(37, null), phases: [50, null], largestTotal: 50 },
 );
 
-/** A small seeded generator (mulberry32), so a failing chunking can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function chunkings(text: string): { name: string; chunks: string[] }[] {
   const out = [{ name: 'whole', chunks: [text] }, { name: 'per character', chunks: [...text] }];

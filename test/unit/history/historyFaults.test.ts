@@ -5,31 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { appendFile, chmod, mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, chmod, mkdir, open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HISTORY_DIR_NAME, HistorySpooledError, JsonlHistoryStore, LEGACY_FILE_NAME, QUARANTINE_FILE_NAME, segmentNameFor, serializeRecord, type StoreWarning } from '../../../src/core/history/historyStore';
+import { HISTORY_DIR_NAME, HistorySpooledError, LEGACY_FILE_NAME, QUARANTINE_FILE_NAME, segmentNameFor, serializeRecord, type StoreWarning } from '../../../src/core/history/historyStore';
 import { PerformanceMonitor } from '../../../src/core/engine/monitor';
-import type { PerformanceMetrics } from '../../../src/shared/metrics';
-import { FakeSystemSampler, makeTask } from '../engine/fakes';
+import { FakeSystemSampler } from '../engine/fakes';
 import { FakeClock } from '../helpers/fakeClock';
+import { DAY, DEAD_PID, NOW, segment, store, task, tempDir } from './storeFixtures';
 
-const NOW = Date.UTC(2026, 0, 10);
-const DAY = 86_400_000;
-const DEAD_PID = 2 ** 22 + 12_345;
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mpm-faults-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function store(dir: string, extra: Partial<ConstructorParameters<typeof JsonlHistoryStore>[1]> = {}, warnings: StoreWarning[] = [], logs: string[] = []): JsonlHistoryStore {
-  return new JsonlHistoryStore(dir, { retentionDays: 30, retentionMaxTasks: 1000, now: () => NOW, onWarning: (w) => warnings.push(w), onLog: (m) => logs.push(m), ...extra });
-}
-
-const task = (id: string, overrides: Partial<PerformanceMetrics> = {}): PerformanceMetrics => makeTask({ taskId: id, startTime: NOW - DAY, endTime: NOW - DAY + 100_000, ...overrides });
-const segment = (dir: string, t: PerformanceMetrics = task('x')): string => join(dir, HISTORY_DIR_NAME, segmentNameFor(t));
 
 /** An fs port whose appends to history segments write `partialBytes` and then fail as a full disk does. */
 function fullDisk(partialBytes: number, state: { full: boolean }): { open: (p: string, f: string, m?: number) => Promise<FileHandle> } {
@@ -47,7 +30,7 @@ function fullDisk(partialBytes: number, state: { full: boolean }): { open: (p: s
 }
 
 test('a cut-off last line never swallows the next append', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   const warnings: StoreWarning[] = [];
   const s = store(dir, {}, warnings);
   await s.append(task('a'));
@@ -59,7 +42,7 @@ test('a cut-off last line never swallows the next append', async (t) => {
 });
 
 test('a full disk mid-append leaves no partial record; the task is spooled, not interrupted, and goes in on the next start', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   const state = { full: false };
   const s = store(dir, { fs: fullDisk(25, state) });
   await s.append(task('before'));
@@ -90,7 +73,7 @@ test('a full disk mid-append leaves no partial record; the task is spooled, not 
 });
 
 test('the monitor does not record a spooled task as interrupted and reports where it waits', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   const state = { full: false };
   const s = store(dir, { fs: fullDisk(10, state) });
   const clock = new FakeClock();
@@ -112,7 +95,7 @@ test('the monitor does not record a spooled task as interrupted and reports wher
 });
 
 test('a claimed marker whose claimer died is recorded once, never orphaned nor doubled', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   const s = store(dir, { pid: DEAD_PID });
   const running = task('orphan', { status: 'running', success: false, endTime: null });
   await s.markRunning(running, NOW - 5000);
@@ -132,7 +115,7 @@ test('a claimed marker whose claimer died is recorded once, never orphaned nor d
 });
 
 test('reading needs no lock and writes nothing: load and iterate work while the lock cannot be taken', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   const s = store(dir);
   await s.append(task('a'));
   await writeFile(join(dir, LEGACY_FILE_NAME), serializeRecord(task('legacy', { startTime: NOW - 2 * DAY, endTime: NOW - 2 * DAY + 1 })));
@@ -154,7 +137,7 @@ test('reading needs no lock and writes nothing: load and iterate work while the 
 });
 
 test('the old single history.jsonl is migrated on the first write, announced, bad lines quarantined, the old file removed after the check', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   const legacy = join(dir, LEGACY_FILE_NAME);
   const day1 = task('d1', { startTime: NOW - 3 * DAY, endTime: NOW - 3 * DAY + 1000 });
   const day2 = task('d2');
@@ -186,7 +169,7 @@ test('the old single history.jsonl is migrated on the first write, announced, ba
 });
 
 test('a migration cut short by a crash is undone and run again: nothing doubled', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   const a = task('a');
   const b = task('b');
   await writeFile(join(dir, LEGACY_FILE_NAME), serializeRecord(a) + serializeRecord(b));
@@ -203,7 +186,7 @@ test('a migration cut short by a crash is undone and run again: nothing doubled'
 });
 
 test('recovering a dead task on a full disk spools it instead of failing the start; it is recorded once later', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-faults-');
   await store(dir).append(task('seed'));
   await store(dir, { pid: DEAD_PID }).markRunning(task('dead run', { status: 'running', success: false, endTime: null }), NOW - 1000);
   const state = { full: true };

@@ -2,32 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { appendFile, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { HISTORY_DIR_NAME, HistorySpooledError, HistoryStoreError, JsonlHistoryStore, QUARANTINE_FILE_NAME, defaultStorageDir, segmentNameFor, serializeRecord, type StoreWarning } from '../../../src/core/history/historyStore';
-import type { PerformanceMetrics } from '../../../src/shared/metrics';
+import { HISTORY_DIR_NAME, HistorySpooledError, HistoryStoreError, QUARANTINE_FILE_NAME, defaultStorageDir, serializeRecord, type StoreWarning } from '../../../src/core/history/historyStore';
 import { makeTask } from '../engine/fakes';
+import { DAY, DEAD_PID, NOW, segment, store, task, tempDir } from './storeFixtures';
 
-const NOW = Date.UTC(2026, 0, 10);
-const DAY = 86_400_000;
-const DEAD_PID = 2 ** 22 + 12_345; // above Linux's pid_max default of 4 194 304
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mpm-store-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function store(dir: string, extra: Partial<ConstructorParameters<typeof JsonlHistoryStore>[1]> = {}, warnings: StoreWarning[] = [], logs: string[] = []): JsonlHistoryStore {
-  return new JsonlHistoryStore(dir, { retentionDays: 30, retentionMaxTasks: 1000, now: () => NOW, onWarning: (w) => warnings.push(w), onLog: (m) => logs.push(m), ...extra });
-}
-
-const task = (id: string, overrides: Partial<PerformanceMetrics> = {}): PerformanceMetrics => makeTask({ taskId: id, startTime: NOW - DAY, endTime: NOW - DAY + 100_000, ...overrides });
-const segment = (dir: string, t: PerformanceMetrics = task('x')): string => join(dir, HISTORY_DIR_NAME, segmentNameFor(t));
 
 test('appended tasks come back from their day segment, each line stamped with the schema version', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const s = store(join(dir, 'nested', 'folder'));
   await s.append(task('a', { optimizationsApplied: ['xformers'], peakVramUsageMb: 1234.5 }));
   await s.append(task('b', { status: 'failed', success: false, errorCategory: 'oom' }));
@@ -44,7 +28,7 @@ test('appended tasks come back from their day segment, each line stamped with th
 });
 
 test('history folder 0700 and files 0600 under umask 000; existing wide modes are tightened with a log line', { skip: process.platform === 'win32' }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const old = process.umask(0);
   t.after(() => void process.umask(old));
   const s = store(dir);
@@ -63,13 +47,13 @@ test('history folder 0700 and files 0600 under umask 000; existing wide modes ar
 });
 
 test('a missing history is an empty history, and reading it writes nothing', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   assert.deepEqual(await store(dir).load(NOW), { tasks: [], warnings: [], needsCompaction: false });
   assert.deepEqual(await readdir(dir), []);
 });
 
 test('bad lines are skipped and reported by line; compaction moves them byte for byte to the quarantine and keeps newer-schema lines', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const warnings: StoreWarning[] = [];
   const s = store(dir, {}, warnings);
   await s.append(task('ok'));
@@ -125,7 +109,7 @@ test('bad lines are skipped and reported by line; compaction moves them byte for
 });
 
 test('retention: whole expired segments are dropped; the count is trimmed only past the slack', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const s = store(dir, { retentionDays: 7, retentionMaxTasks: 10 });
   await s.append(task('old', { startTime: NOW - 10 * DAY, endTime: NOW - 10 * DAY + 1000 }));
   for (let i = 0; i < 11; i++) await s.append(task(`n${i}`, { startTime: NOW - 2 * DAY + i }));
@@ -149,7 +133,7 @@ test('retention: whole expired segments are dropped; the count is trimmed only p
 });
 
 test('load lastN and sinceMs read only the segments they need; iterate streams in order', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const s = store(dir);
   for (let d = 5; d >= 1; d--) for (const k of ['a', 'b']) await s.append(task(`${d}${k}`, { startTime: NOW - d * DAY, endTime: NOW - d * DAY + 1000 }));
   assert.deepEqual((await s.load(NOW, { lastN: 3 })).tasks.map((x) => x.taskId), ['2b', '1a', '1b']);
@@ -165,7 +149,7 @@ test('load lastN and sinceMs read only the segments they need; iterate streams i
 });
 
 test('concurrent appends from two processes lose nothing and never interleave', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const modulePath = resolve('src/core/history/historyStore.ts');
   const perChild = 150;
   const script = `
@@ -195,7 +179,7 @@ test('concurrent appends from two processes lose nothing and never interleave', 
 });
 
 test('a task still running when its process died is recorded as interrupted on the next start', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const dead = store(dir, { pid: DEAD_PID });
   const running = makeTask({ taskId: 'long job', status: 'running', success: false, startTime: NOW - 3600_000, endTime: null, generationTimeSeconds: null, peakVramUsageMb: 9000 });
   await dead.markRunning(running, NOW - 60_000);
@@ -231,7 +215,7 @@ test('a task still running when its process died is recorded as interrupted on t
 });
 
 test('a corrupt running marker is reported and removed', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const warnings: StoreWarning[] = [];
   const s = store(dir, {}, warnings);
   await s.markRunning(makeTask({ taskId: 'x', status: 'running' }), NOW);
@@ -244,7 +228,7 @@ test('a corrupt running marker is reported and removed', async (t) => {
 });
 
 test('a lock held by a live process times out and the task is spooled; a dead holder is broken with a log line', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const lock = join(dir, 'history.lock');
   const logs: string[] = [];
   const s = store(dir, { lockTimeoutMs: 50 }, [], logs);
@@ -267,7 +251,7 @@ test('a lock held by a live process times out and the task is spooled; a dead ho
 });
 
 test('an empty or garbage lock (a write that failed on a full disk) is broken at once, with a log line', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const lock = join(dir, 'history.lock');
   const logs: string[] = [];
   // A long timeout: the test fails by the assertion on timing-free facts, not by waiting.
@@ -285,7 +269,7 @@ test('an empty or garbage lock (a write that failed on a full disk) is broken at
 });
 
 test('a storage folder that cannot be created gives an actionable error', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   const file = join(dir, 'a-file');
   await appendFile(file, 'not a folder');
   const s = store(join(file, 'history'));
@@ -310,7 +294,7 @@ test('default storage folder per OS; MODEL_PERF_HOME overrides', () => {
 });
 
 test('start-up never reads a segment to rebuild its summary; an explicit compaction does', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await tempDir(t, 'mpm-store-');
   await store(dir).append(task('seed'));
   // Written behind the store's back (as an older build or a copy would): its summary is out of date.
   await appendFile(segment(dir), serializeRecord(task('x1')) + serializeRecord(task('x2')) + serializeRecord(task('x3')));

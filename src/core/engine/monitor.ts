@@ -547,6 +547,9 @@ export class PerformanceMonitor {
       rootPid: options.rootPid,
       adopted: true,
     });
+    // The previous window's marker of this run is this task now: it must not be recorded as interrupted too.
+    const release = this.store.releaseRunMarkers?.(options.rootPid);
+    if (release) this.track(release);
     return this.addTask(acc, null);
   }
 

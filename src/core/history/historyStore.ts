@@ -30,6 +30,8 @@ export interface HistoryStore {
    * `activeTaskIds` are this process's live tasks, whose markers are left alone.
    */
   recoverInterrupted(nowMs: number, activeTaskIds: ReadonlySet<string>): Promise<PerformanceMetrics[]>;
+  /** Removes markers ended processes left for the run of `rootPid` (adopted by this process). Optional: a memory store has none. */
+  releaseRunMarkers?(rootPid: number): Promise<number>;
   /** Removes every finished task; returns how many there were. Running markers stay. */
   clear(): Promise<number>;
 }

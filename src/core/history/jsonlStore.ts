@@ -15,7 +15,7 @@ import type { HistoryStore } from './historyStore';
 import { describeFsError } from '../util/errors';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../util/privateFiles';
 import { withLock } from './lock';
-import { recoverInterrupted, removeRunningMarker, writeRunningMarker } from './markers';
+import { recoverInterrupted, releaseRunMarkers, removeRunningMarker, writeRunningMarker } from './markers';
 import { migrateLegacy, undoInterruptedMigration } from './migration';
 import { iterateTasks, loadTasks, type IterateOptions, type LoadOptions, type LoadResult } from './reading';
 import { HistoryStoreError, recordKey, serializeRecord, type StoreWarning } from './records';
@@ -25,7 +25,7 @@ import { DAY_MS, HISTORY_DIR_NAME, LEGACY_FILE_NAME, QUARANTINE_FILE_NAME, SPOOL
 import { ensureDir, type StoreContext, type StoreFsPort } from './storeContext';
 import { flushSpoolLocked, hasSpooled, spoolRecord } from './storeSpool';
 import { HistoryWatcher, type HistoryChange } from './watcher';
-import { isProcessAlive } from '../util/process';
+import { isProcessAlive, runStillGoing } from '../util/process';
 
 export type { CompactionResult } from './retention';
 export type { IterateOptions, LoadOptions, LoadResult } from './reading';
@@ -46,6 +46,8 @@ export interface JsonlHistoryStoreOptions extends RetentionOptions {
   pid?: number;
   hostname?: string;
   isProcessAlive?: (pid: number) => boolean;
+  /** Whether a task's root process still runs (tests replace it); default: alive and started by the task's start. */
+  isRunGoing?: (rootPid: number, taskStartMs: number) => boolean;
   fs?: Partial<StoreFsPort>;
   /** The time retention is applied against at start (default Date.now). */
   now?: () => number;
@@ -85,6 +87,7 @@ export class JsonlHistoryStore implements HistoryStore {
       pid: options.pid ?? process.pid,
       host: options.hostname ?? osHostname(),
       alive: options.isProcessAlive ?? isProcessAlive,
+      runGoing: options.isRunGoing ?? runStillGoing,
       fs: { open: (p, f, m) => open(p, f, m), ...options.fs },
       ownAppends: this.ownAppends,
       flushedSpool: new Set<string>(),
@@ -270,6 +273,11 @@ export class JsonlHistoryStore implements HistoryStore {
    * `activeTaskIds` are this process's live tasks, whose markers are left alone. A folder that
    * cannot be written (read-only disk) is reported and left as it is: reading needs no writes.
    */
+  /** Removes the markers other (ended) processes left for the run of `rootPid`: this process now follows it. */
+  releaseRunMarkers(rootPid: number): Promise<number> {
+    return releaseRunMarkers(this.ctx, rootPid);
+  }
+
   recoverInterrupted(nowMs: number, activeTaskIds: ReadonlySet<string>): Promise<PerformanceMetrics[]> {
     return recoverInterrupted(this.ctx, this, nowMs, activeTaskIds, this.options.markerStaleMs ?? DAY_MS);
   }

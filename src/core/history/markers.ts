@@ -95,6 +95,11 @@ export async function recoverInterrupted(ctx: StoreContext, store: RecoveryWrite
       // A marker of our own pid that we are not running is from an earlier process that had our pid.
       const dead = ours || !ctx.alive(marker.ownerPid) || nowMs - marker.updatedAt > staleMs;
       if (!dead) continue;
+      // Its owner ended but the run goes on (a persistent terminal kept it through a reload): it is
+      // not interrupted. A window that adopts it releases this marker; else it is recorded once the
+      // run's process is gone.
+      const rootPid = marker.task.rootPid;
+      if (!ours && typeof rootPid === 'number' && rootPid > 0 && ctx.runGoing(rootPid, marker.task.startTime)) continue;
     }
     // Claim by rename so two windows starting together record the task once.
     const claimed = `${join(ctx.runningDir, name.replace(/\.claimed-.*$/, ''))}.claimed-${ctx.pid}-${randomBytes(4).toString('hex')}`;
@@ -145,4 +150,32 @@ async function isRecorded(historyDir: string, task: PerformanceMetrics): Promise
     if (l.parsed?.kind === 'task' && recordKey(l.parsed.task) === key) return true;
   }
   return false;
+}
+
+/**
+ * Removes the markers that other, ended processes on this host left for a run whose root process
+ * is `rootPid` (this process adopted the run and records it itself). Returns how many.
+ */
+export async function releaseRunMarkers(ctx: StoreContext, rootPid: number): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(ctx.runningDir);
+  } catch {
+    return 0;
+  }
+  let released = 0;
+  for (const name of names) {
+    if (!name.endsWith('.json')) continue;
+    const path = join(ctx.runningDir, name);
+    try {
+      const marker = JSON.parse(await readFile(path, 'utf8')) as Partial<RunningMarker>;
+      if (marker.hostname !== ctx.host || marker.ownerPid === ctx.pid || typeof marker.ownerPid !== 'number' || ctx.alive(marker.ownerPid)) continue;
+      if (marker.task?.rootPid !== rootPid) continue;
+      await unlink(path);
+      released++;
+    } catch {
+      // Gone meanwhile, or unreadable: recovery deals with it.
+    }
+  }
+  return released;
 }

@@ -24,6 +24,8 @@ export interface StoreContext {
   readonly pid: number;
   readonly host: string;
   readonly alive: (pid: number) => boolean;
+  /** Whether a task's run (its root process, started by then) still goes on after its owner died. */
+  readonly runGoing: (rootPid: number, taskStartMs: number) => boolean;
   readonly fs: StoreFsPort;
   /** Keys of records this process wrote, so its own change notifications can be skipped. */
   readonly ownAppends: Set<string>;

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { guessTask, recogniseCommand, type TaskGuess } from './commandLine';
 import type { ProcRelations } from './procRelations';
+import { parseBootTimeSeconds, parseStartTicks, startTimeMsFrom } from '../util/process';
 
 /** What adoption needs to know about a process. */
 export interface ProcessProbe extends ProcRelations {
@@ -16,27 +17,8 @@ export interface ProcessProbe extends ProcRelations {
   startTimeMs(pid: number): Promise<number | null>;
 }
 
-/** Linux's USER_HZ: /proc/PID/stat counts start times in these ticks (100 on every Linux ABI in use). */
-const CLOCK_TICKS_PER_SECOND = 100;
 /** An argv longer than this is cut (a run's command line, not its data). */
 const MAX_ARGV_BYTES = 64 * 1024;
-
-/** Boot time from /proc/stat's `btime` line (epoch seconds), or null. */
-export function parseBootTimeSeconds(procStat: string): number | null {
-  const m = /^btime\s+(\d{1,12})\s*$/m.exec(procStat);
-  return m ? Number(m[1]) : null;
-}
-
-/** Field 22 of /proc/PID/stat (start time in clock ticks after boot), read after the parenthesised name. */
-export function parseStartTicks(pidStat: string): number | null {
-  const close = pidStat.lastIndexOf(')');
-  if (close < 0) return null;
-  // Fields after the name start at field 3 (state); field 22 is the 20th of them.
-  const fields = pidStat.slice(close + 2).trim().split(/\s+/);
-  const text = fields[19];
-  if (text === undefined || !/^\d{1,15}$/.test(text)) return null;
-  return Number(text);
-}
 
 /** argv from /proc/PID/cmdline (NUL-separated, a trailing NUL); hostile bytes stay text. */
 export function parseCmdline(raw: Buffer): string[] {
@@ -65,7 +47,7 @@ export function procfsProbe(relations: ProcRelations, root = '/proc'): ProcessPr
       if (boot === null) return null;
       try {
         const ticks = parseStartTicks(await readFile(`${root}/${pid}/stat`, 'utf8'));
-        return ticks === null ? null : boot * 1000 + (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+        return ticks === null ? null : startTimeMsFrom(boot, ticks);
       } catch {
         return null;
       }

@@ -200,3 +200,28 @@ test('recovering a dead task on a full disk spools it instead of failing the sta
   await later.append(task('next'));
   assert.deepEqual((await later.load(NOW)).tasks.map((x) => [x.taskId, x.status]), [['seed', 'succeeded'], ['dead run', 'interrupted'], ['next', 'succeeded']]);
 });
+
+test('a run that outlived its window is not recorded as interrupted while it goes on; the window that adopts it releases its marker', async (t) => {
+  const dir = await tempDir(t, 'mpm-faults-');
+  const going = new Set([4242]);
+  const opts = { isProcessAlive: (pid: number) => pid === 1 || pid === 2, isRunGoing: (rootPid: number) => going.has(rootPid) };
+  // Window A (pid 9, now ended) followed the run of process 4242; window B (pid 1) starts.
+  await store(dir, { pid: 9, ...opts }).markRunning(task('long-run', { status: 'running', endTime: null, rootPid: 4242 }), NOW - 60_000);
+  const b = store(dir, { pid: 1, ...opts });
+  assert.deepEqual(await b.recoverInterrupted(NOW, new Set()), [], 'the run goes on: not interrupted');
+  assert.deepEqual(await b.recoverInterrupted(NOW, new Set()), [], 'and not on a later reload either');
+  // Window B adopts the run: the old marker is its task now.
+  assert.equal(await b.releaseRunMarkers(4242), 1);
+  going.delete(4242);
+  assert.deepEqual(await b.recoverInterrupted(NOW, new Set()), [], 'nothing left to record twice');
+
+  // Nobody adopts a second run: once its process is gone it is recorded as interrupted, once.
+  going.add(5151);
+  await store(dir, { pid: 9, ...opts }).markRunning(task('orphan', { status: 'running', endTime: null, rootPid: 5151 }), NOW - 60_000);
+  assert.deepEqual(await b.recoverInterrupted(NOW, new Set()), []);
+  going.delete(5151);
+  assert.deepEqual((await b.recoverInterrupted(NOW, new Set())).map((x) => `${x.taskId}:${x.status}`), ['orphan:interrupted']);
+  // A live window's markers are never released by another.
+  await store(dir, { pid: 2, ...opts }).markRunning(task('live', { status: 'running', endTime: null, rootPid: 6000 }), NOW);
+  assert.equal(await b.releaseRunMarkers(6000), 0);
+});

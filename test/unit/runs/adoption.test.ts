@@ -4,8 +4,10 @@
 // adopted task from its own start, marked adopted, ended with its exit code or `unknown`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { argvToLine, findRuns, isModelPerfRun, parseBootTimeSeconds, parseCmdline, parseStartTicks, procfsProbe, type ProcessProbe } from '../../../src/core/runs/adoption';
+import { argvToLine, findRuns, isModelPerfRun, parseCmdline, procfsProbe, type ProcessProbe } from '../../../src/core/runs/adoption';
+import { parseBootTimeSeconds, parseStartTicks, processStartTimeMs, runStillGoing } from '../../../src/core/util/process';
 import { compilePatterns } from '../../../src/core/runs/commandLine';
 import { procfsRelations } from '../../../src/core/runs/procRelations';
 import { RunRegistry } from '../../../src/core/runs/trackedRuns';
@@ -165,4 +167,13 @@ test('the real /proc: a python run under a shell is found with its own start tim
   assert.match(found.commandLine, /(^|\/)python3 gen\.py --steps 7 --res 720p$/);
   // /proc/stat's boot time is whole seconds: the start is known to within one.
   assert.ok(found.startTimeMs !== null && found.startTimeMs >= before - 1000 && found.startTimeMs <= Date.now() + 1000, `${found.startTimeMs} vs ${before}`);
+});
+
+test('a run still goes on only while its root process lives and started by the task, not a reused pid', () => {
+  const started = processStartTimeMs(process.pid);
+  assert.ok(started === null || (started > 0 && started <= Date.now()), String(started));
+  assert.equal(runStillGoing(process.pid, Date.now()), true, 'this process started before now');
+  if (started !== null) assert.equal(runStillGoing(process.pid, started - 60_000), false, 'a task older than the process is not its run');
+  assert.equal(runStillGoing(2 ** 22 + 12_345, Date.now()), false, 'no such process');
+  assert.equal(processStartTimeMs(process.pid, join(tmpdir(), 'no-such-proc')), null);
 });

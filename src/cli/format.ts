@@ -1,6 +1,6 @@
 // Text the CLI prints: the status block, the watch table and line, the run summary and the analysis
 // report. Pure functions of the engine's figures; unknown figures print as "n/a", never as 0.
-import type { CurrentSystemStatus } from '../core/engine/monitor';
+import type { CurrentSystemStatus } from '../core/engine/monitorTypes';
 import type { Finding, FindingEvidence, PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import { safeErrorText, safeLabel, safeTaskId } from '../shared/text';

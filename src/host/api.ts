@@ -5,7 +5,7 @@
 //   ... await api.completeTask(task.taskId, true);
 // Every argument is validated as input from outside.
 import * as vscode from 'vscode';
-import type { CurrentSystemStatus } from '../core/engine/monitor';
+import type { CurrentSystemStatus } from '../core/engine/monitorTypes';
 import type { PerformanceAnalysis, PerformanceMetrics, TaskMetricsUpdate } from '../shared/metrics';
 import type { SystemPerformanceSnapshot } from '../shared/snapshot';
 import { parseCompleteArgs, parseStartArgs, parseTaskIdArg } from './commandArgs';

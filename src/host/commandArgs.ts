@@ -1,7 +1,7 @@
 // Validation of what commands receive as arguments (from keybindings, other extensions, tests)
 // and of what people type into the quick inputs. Pure: no `vscode` import.
 import type { ExportFormat } from '../core/history/exporter';
-import type { StartTaskOptions } from '../core/engine/monitor';
+import type { StartTaskOptions } from '../core/engine/taskArguments';
 
 export interface StartArgs {
   taskId: string;

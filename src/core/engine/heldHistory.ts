@@ -2,6 +2,8 @@
 // are known by id and start time, so a task seen twice (read back from the file after this process
 // wrote it, or told by another process) is held once.
 import type { PerformanceMetrics } from '../../shared/metrics';
+import type { HistoryStore } from '../history/historyStore';
+import type { HistoryLoadReport } from './monitorTypes';
 
 const key = (t: PerformanceMetrics): string => `${t.taskId}\u0000${t.startTime}`;
 
@@ -61,4 +63,16 @@ export class HeldHistory {
   private trim(): void {
     if (this.tasks.length > this.maxSize) this.tasks.splice(0, this.tasks.length - this.maxSize);
   }
+}
+
+/**
+ * Records the tasks of dead processes (leaving `ownMarkers` alone), then reads what `held` keeps
+ * into it. Only what memory keeps is read; compaction is the write path's, never a read's. Throws
+ * what the store throws; the report says what was loaded, recovered and skipped.
+ */
+export async function loadInto(held: HeldHistory, store: HistoryStore, nowMs: number, ownMarkers: ReadonlySet<string>, options: { sinceMs?: number; lastN: number }): Promise<HistoryLoadReport> {
+  const recovered = await store.recoverInterrupted(nowMs, ownMarkers);
+  const result = await store.load(nowMs, options);
+  held.replaceWithLoaded(result.tasks);
+  return { loaded: result.tasks.length, recovered, warnings: result.warnings, error: null };
 }

@@ -20,7 +20,7 @@ import { assembleSnapshot } from './snapshot';
 import { SnapshotRing, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
 import { defaultGitCommitReader, lookUpGitCommit, type GitCommitReader } from './gitCommit';
-import { HeldHistory } from './heldHistory';
+import { HeldHistory, loadInto } from './heldHistory';
 import { TaskRecorder } from './taskRecorder';
 import { predictRun } from './findings';
 import { normalizeResolution } from './resolution';
@@ -39,11 +39,6 @@ import {
   type StartTaskOptions,
 } from './taskArguments';
 
-// Until the runs, CLI format and host files that import these from here import them from their
-// own files (they are edited elsewhere at the moment); nothing new should use these re-exports.
-export type { CurrentSystemStatus, MonitorLogger } from './monitorTypes';
-export { PHASE_NAME, type StartTaskOptions } from './taskArguments';
-
 interface TaskEntry {
   acc: TaskAccumulator;
   /** Set when completion or cancellation began: later samples are clamped to it. */
@@ -53,7 +48,6 @@ interface TaskEntry {
   /** The git lookup of its working directory while it runs (bounded by its own timeout). */
   gitLookup: Promise<void>;
 }
-
 
 export class PerformanceMonitor {
   private currentConfig: MonitorConfig;
@@ -236,23 +230,18 @@ export class PerformanceMonitor {
   }
 
   private async loadHistory(options: { sinceMs?: number; lastN: number }): Promise<HistoryLoadReport> {
-    const report: HistoryLoadReport = { loaded: 0, recovered: [], warnings: [], error: null };
     try {
-      report.recovered = await this.store.recoverInterrupted(this.clock.now(), this.ownMarkers);
-      // Only what memory keeps is read; compaction is the write path's (never on a read).
-      const result = await this.store.load(this.clock.now(), options);
-      report.warnings = result.warnings;
-      report.loaded = result.tasks.length;
-      this.history.replaceWithLoaded(result.tasks);
-      for (const w of result.warnings) this.emitter.emit('historyWarning', w);
+      const report = await loadInto(this.history, this.store, this.clock.now(), this.ownMarkers, options);
+      for (const w of report.warnings) this.emitter.emit('historyWarning', w);
       for (const t of report.recovered) this.emitter.emit('taskEnded', t);
       this.emitter.emit('historyChanged', { count: this.history.count });
       this.failures.recovered('history');
+      return report;
     } catch (err) {
-      report.error = `Task history could not be loaded from ${this.store.location ?? 'memory'}: ${errorText(err)}`;
-      this.failures.failed('history', report.error, err);
+      const error = `Task history could not be loaded from ${this.store.location ?? 'memory'}: ${errorText(err)}`;
+      this.failures.failed('history', error, err);
+      return { loaded: 0, recovered: [], warnings: [], error };
     }
-    return report;
   }
 
   /**

@@ -2,7 +2,8 @@
 // task, the CLI's child) become monitor tasks here: a unique task id, progress from the output
 // (throttled, so a bar redrawn ten times a second is not ten updates), the root process once
 // known, and the end classified by the shared outcome classifier. Node only, no `vscode`.
-import type { MonitorLogger, PerformanceMonitor } from '../engine/monitor';
+import type { PerformanceMonitor } from '../engine/monitor';
+import type { MonitorLogger } from '../engine/monitorTypes';
 import { classifyOutcome } from './outcome';
 import { ProgressParser } from './progress';
 import type { TaskGuess } from './commandLine';

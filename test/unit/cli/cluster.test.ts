@@ -2,14 +2,13 @@
 // mistakes (no URL, a URL that is not http) as exit 2 with the usage line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
+import { runCli } from '../../../src/cli/cli';
 import { clusterText } from '../../../src/cli/clusterCommand';
 import type { ClusterNode, ClusterView } from '../../../src/core/cluster/clusterView';
+import { testIo, type TestIo } from '../helpers/cliIo';
 
-function io(): CliIo & { out: BufferStream; err: BufferStream } {
-  const out = new BufferStream();
-  const err = new BufferStream();
-  return { out, err, stdout: out, stderr: err, env: {}, cwd: process.cwd(), onStopSignal: () => () => undefined, terminalSignalsReachChildren: () => false, childStdin: 'ignore' };
+function io(): TestIo {
+  return testIo();
 }
 
 const node = (over: Partial<ClusterNode>): ClusterNode => ({

@@ -10,35 +10,18 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
-import { BufferStream, runCli, type CliIo, type StopSignal } from '../../../src/cli/cli';
+import { runCli } from '../../../src/cli/cli';
 import { waitUntil } from '../helpers/waitUntil';
 import { historyRecords } from '../helpers/historyFiles';
+import { testIo, type TestIo } from '../helpers/cliIo';
 
 const ROOT = join(__dirname, '../../..');
 const skip = process.platform === 'win32' ? 'POSIX signals and process groups' : false;
 
 let work = '';
 
-function io(env: NodeJS.ProcessEnv, killGraceMs: number): CliIo & { out: BufferStream; err: BufferStream; signal(s: StopSignal): void } {
-  const out = new BufferStream();
-  const err = new BufferStream();
-  const listeners = new Set<(s: StopSignal) => void>();
-  return {
-    out,
-    err,
-    stdout: out,
-    stderr: err,
-    env,
-    cwd: work,
-    onStopSignal(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    signal: (s) => listeners.forEach((l) => l(s)),
-    terminalSignalsReachChildren: () => false,
-    childStdin: 'ignore',
-    killGraceMs,
-  };
+function io(env: NodeJS.ProcessEnv, killGraceMs: number): TestIo {
+  return testIo({ env, cwd: work, killGraceMs });
 }
 
 const history = historyRecords;

@@ -7,19 +7,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
+import { runCli } from '../../../src/cli/cli';
 import { analysisText, runSummary } from '../../../src/cli/format';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../../../src/shared/metrics';
 import { historyRecords } from '../helpers/historyFiles';
+import { testIo, type TestIo } from '../helpers/cliIo';
 
 const ESC = '\u001b';
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 let home = '';
 
-function io(): CliIo & { out: BufferStream; err: BufferStream } {
-  const out = new BufferStream();
-  const err = new BufferStream();
-  return { out, err, stdout: out, stderr: err, env: { MODEL_PERF_HOME: home }, cwd: process.cwd(), onStopSignal: () => () => {}, terminalSignalsReachChildren: () => false, childStdin: 'ignore' };
+function io(): TestIo {
+  return testIo({ env: { MODEL_PERF_HOME: home } });
 }
 
 before(async () => {

@@ -5,15 +5,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { helpText, parseArgs } from '../../../src/cli/args';
-import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
+import { runCli } from '../../../src/cli/cli';
 import { JsonlHistoryStore } from '../../../src/core/history/historyStore';
 import { makeTask } from '../engine/fakes';
 import { historyRecords } from '../helpers/historyFiles';
+import { testIo, type TestIo } from '../helpers/cliIo';
 
-function io(env: NodeJS.ProcessEnv, cwd: string): CliIo & { out: BufferStream; err: BufferStream } {
-  const out = new BufferStream();
-  const err = new BufferStream();
-  return { out, err, stdout: out, stderr: err, env, cwd, onStopSignal: () => () => {}, terminalSignalsReachChildren: () => false, childStdin: 'ignore' };
+function io(env: NodeJS.ProcessEnv, cwd: string): TestIo {
+  return testIo({ env, cwd });
 }
 
 async function setup(t: { after(fn: () => Promise<void>): void }) {

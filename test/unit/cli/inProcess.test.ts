@@ -5,30 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BufferStream, runCli, type CliIo, type StopSignal } from '../../../src/cli/cli';
+import { runCli } from '../../../src/cli/cli';
 import { waitUntil } from '../helpers/waitUntil';
+import { testIo, type TestIo } from '../helpers/cliIo';
 
-function io(env: NodeJS.ProcessEnv, tty: boolean): CliIo & { out: BufferStream; err: BufferStream; signal(s: StopSignal): void } {
-  const out = new BufferStream();
-  out.isTTY = tty;
-  out.columns = 60;
-  const err = new BufferStream();
-  const listeners = new Set<(s: StopSignal) => void>();
-  return {
-    out,
-    err,
-    stdout: out,
-    stderr: err,
-    env,
-    cwd: process.cwd(),
-    onStopSignal(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    signal: (s) => listeners.forEach((l) => l(s)),
-    terminalSignalsReachChildren: () => false,
-    childStdin: 'ignore',
-  };
+function io(env: NodeJS.ProcessEnv, tty: boolean): TestIo {
+  return testIo({ env, tty });
 }
 
 test('watch on a terminal: cursor home and clear-to-end per line, lines cut to the width, cursor restored', async () => {

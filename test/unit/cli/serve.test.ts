@@ -8,11 +8,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { BufferStream, runCli, type CliIo, type StopSignal } from '../../../src/cli/cli';
+import { runCli } from '../../../src/cli/cli';
 import { bearerMatches, checkToken, createMetricsServer, isLoopback, loadToken } from '../../../src/cli/serveCommand';
 import { SharedEngine } from '../../../src/core/machine';
 import { parseRunningMarker, readRunningTasks } from '../../../src/core/metrics/runningMarkers';
 import { waitUntil } from '../helpers/waitUntil';
+import { testIo, type TestIo } from '../helpers/cliIo';
 
 const ROOT = join(__dirname, '../../..');
 const TOKEN = 'a'.repeat(20) + 'b'.repeat(12);
@@ -122,11 +123,8 @@ test('readRunningTasks: skips dead owners, corrupt and oversized files; a missin
   assert.deepEqual(tasks.map((t) => t.taskId), ['early', 'late']);
 });
 
-function io(env: NodeJS.ProcessEnv): CliIo & { out: BufferStream; err: BufferStream; signal(s: StopSignal): void } {
-  const out = new BufferStream();
-  const err = new BufferStream();
-  const listeners = new Set<(s: StopSignal) => void>();
-  return { out, err, stdout: out, stderr: err, env, cwd: process.cwd(), onStopSignal: (l) => (listeners.add(l), () => listeners.delete(l)), signal: (s) => listeners.forEach((l) => l(s)), terminalSignalsReachChildren: () => false, childStdin: 'ignore' };
+function io(env: NodeJS.ProcessEnv): TestIo {
+  return testIo({ env });
 }
 
 test('serve refuses a non-loopback address without --allow-remote, and without a token with it', async () => {

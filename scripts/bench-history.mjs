@@ -15,6 +15,7 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSyn
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleEngine } from './benchEngine.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DAY_MS = 86_400_000;
@@ -44,25 +45,11 @@ function parseArgs(argv) {
 // The engine, bundled from src/ (and the old store from git, for the comparison)
 
 async function bundle(dir, old) {
-  const esbuild = await import('esbuild');
-  const outfile = join(dir, 'engine.mjs');
-  await esbuild.build({
-    stdin: {
-      contents: [
-        "export { JsonlHistoryStore, serializeRecord, segmentNameFor } from './src/core/history/historyStore';",
-        "export { analyzePerformance } from './src/core/engine/analysis';",
-        "export { DEFAULT_THRESHOLDS } from './src/core/engine/config';",
-      ].join('\n'),
-      resolveDir: ROOT,
-      loader: 'ts',
-      sourcefile: 'bench-history-engine.ts',
-    },
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    logLevel: 'error',
-  });
+  const outfile = await bundleEngine(dir, 'engine', [
+    "export { JsonlHistoryStore, serializeRecord, segmentNameFor } from './src/core/history/historyStore';",
+    "export { analyzePerformance } from './src/core/engine/analysis';",
+    "export { DEFAULT_THRESHOLDS } from './src/core/engine/config';",
+  ]);
   let oldfile = null;
   if (old) {
     let source;
@@ -72,6 +59,7 @@ async function bundle(dir, old) {
       return { engine: outfile, old: null };
     }
     oldfile = join(dir, 'old-store.mjs');
+    const esbuild = await import('esbuild');
     await esbuild.build({
       stdin: { contents: source, resolveDir: join(ROOT, 'src/core/history'), loader: 'ts', sourcefile: 'old-historyStore.ts' },
       outfile: oldfile,

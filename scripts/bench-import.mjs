@@ -7,12 +7,12 @@
 //
 // --tasks: how many tasks (default 200 000). --json: print the result as one JSON line.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bundleEngine } from './benchEngine.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DAY_MS = 86_400_000;
 
 function parseArgs(argv) {
@@ -46,28 +46,12 @@ function fail(message) {
   process.exit(2);
 }
 
-async function buildEngine(dir) {
-  const esbuild = await import('esbuild');
-  const outfile = join(dir, 'engine.mjs');
-  await esbuild.build({
-    stdin: {
-      contents: [
-        "export { importHistory } from './src/core/history/importer';",
-        "export { buildExportDocument, writeExport } from './src/core/history/exporter';",
-        "export { JsonlHistoryStore } from './src/core/history/historyStore';",
-      ].join('\n'),
-      resolveDir: ROOT,
-      loader: 'ts',
-      sourcefile: 'bench-import-engine.ts',
-    },
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    logLevel: 'error',
-  });
-  return outfile;
+function buildEngine(dir) {
+  return bundleEngine(dir, 'engine', [
+    "export { importHistory } from './src/core/history/importer';",
+    "export { buildExportDocument, writeExport } from './src/core/history/exporter';",
+    "export { JsonlHistoryStore } from './src/core/history/historyStore';",
+  ]);
 }
 
 /** A finished task as the engine records one, with every figure set (the widest record). */
@@ -179,7 +163,11 @@ async function main() {
     const fileMb = (await stat(file)).size / 1024 / 1024;
     const home = join(dir, 'home');
     const result = JSON.parse(await runChild(['--role', 'import', '--engine', engine, '--file', file, '--home', home]));
-    const lines = (await readFile(join(home, 'history.jsonl'), 'utf8')).split('\n').filter((l) => l !== '').length;
+    // The history is one segment per day under history/: count the records of every segment.
+    const historyDir = join(home, 'history');
+    const segments = (await readdir(historyDir)).filter((n) => n.endsWith('.jsonl'));
+    let lines = 0;
+    for (const n of segments) lines += (await readFile(join(historyDir, n), 'utf8')).split('\n').filter((l) => l !== '').length;
     const ok = result.imported === opts.tasks && result.rejected === 0 && lines === opts.tasks;
     const summary = { tasks: opts.tasks, format: opts.format, fileMb: Number(fileMb.toFixed(1)), seconds: Number((result.elapsedMs / 1000).toFixed(2)), appendSeconds: Number((result.appendMs / 1000).toFixed(2)), cpuSeconds: Number((result.cpuMs / 1000).toFixed(2)), tasksPerSecond: Math.round(opts.tasks / (result.elapsedMs / 1000)), peakRssMb: Math.round(result.peakRssMb), historyLines: lines, ok };
     if (opts.json) console.log(JSON.stringify(summary));

@@ -9,35 +9,23 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { bundleEngine } from './benchEngine.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const scrapesArg = args.indexOf('--scrapes');
 const SCRAPES = scrapesArg >= 0 ? Number(args[scrapesArg + 1]) : 3000;
 const WARMUP = 300;
 
 async function load() {
-  const esbuild = await import('esbuild');
   const dir = await mkdtemp(join(tmpdir(), 'model-perf-bench-serve-'));
-  const out = join(dir, 'serve.mjs');
-  await esbuild.build({
-    stdin: {
-      contents: `export { renderExposition, taskTotals } from './src/core/metrics/openMetrics';
-export { createMetricsServer } from './src/cli/serveCommand';
-export { gpuReading } from './src/shared/snapshot';`,
-      resolveDir: ROOT,
-      loader: 'ts',
-    },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    outfile: out,
-    logLevel: 'error',
-    // serveCommand pulls in the CLI's engine assembly; only createMetricsServer is used here.
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  });
+  // serveCommand pulls in the CLI's engine assembly; only createMetricsServer is used here.
+  const out = await bundleEngine(dir, 'serve', [
+    "export { renderExposition, taskTotals } from './src/core/metrics/openMetrics';",
+    "export { createMetricsServer } from './src/cli/serveCommand';",
+    "export { gpuReading } from './src/shared/snapshot';",
+  ], { requireShim: true });
   const mod = await import(pathToFileURL(out).href);
   return { mod, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -25,6 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { bundleEngine } from './benchEngine.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const FAKE_NVIDIA_SMI = join(ROOT, 'test/fixtures/bin/nvidia-smi');
@@ -154,34 +155,18 @@ function childrenDeltaMs(a, b) {
 // ---------------------------------------------------------------------------------------------
 // The engine, bundled once from src/ for the workers
 
-async function buildEngine(dir) {
-  const esbuild = await import('esbuild');
-  const outfile = join(dir, 'engine.mjs');
-  await esbuild.build({
-    stdin: {
-      contents: [
-        "export { PerformanceMonitor } from './src/core/engine/monitor';",
-        "export { MemoryHistoryStore } from './src/core/history/historyStore';",
-        "export { ProcSystemSampler } from './src/core/sampling/os/procSystemSampler';",
-        "export { ProcTreeSampler } from './src/core/sampling/os/procTreeSampler';",
-        "export { NvidiaSmiProvider } from './src/core/sampling/gpu/nvidiaSmiProvider';",
-        "export { SharedEngine } from './src/core/machine';",
-        "export { NVIDIA_QUERY_FIELDS } from './src/core/sampling/gpu/nvidiaSmiParser';",
-        "export { analyzePerformance } from './src/core/engine/analysis';",
-        "export { DEFAULT_THRESHOLDS } from './src/core/engine/config';",
-      ].join('\n'),
-      resolveDir: ROOT,
-      loader: 'ts',
-      sourcefile: 'bench-engine.ts',
-    },
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    logLevel: 'error',
-  });
-  return outfile;
+function buildEngine(dir) {
+  return bundleEngine(dir, 'engine', [
+    "export { PerformanceMonitor } from './src/core/engine/monitor';",
+    "export { MemoryHistoryStore } from './src/core/history/historyStore';",
+    "export { ProcSystemSampler } from './src/core/sampling/os/procSystemSampler';",
+    "export { ProcTreeSampler } from './src/core/sampling/os/procTreeSampler';",
+    "export { NvidiaSmiProvider } from './src/core/sampling/gpu/nvidiaSmiProvider';",
+    "export { SharedEngine } from './src/core/machine';",
+    "export { NVIDIA_QUERY_FIELDS } from './src/core/sampling/gpu/nvidiaSmiParser';",
+    "export { analyzePerformance } from './src/core/engine/analysis';",
+    "export { DEFAULT_THRESHOLDS } from './src/core/engine/config';",
+  ]);
 }
 
 /** The CLI as shipped (dist/cli.js), bundled from src/ so the bench needs no prior build. */

@@ -1,0 +1,27 @@
+// The engine as a benchmark loads it: the named exports of src/ bundled by esbuild into one ESM
+// file in `dir`, so a bench needs no prior build and measures the same code the tests run.
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Bundles `exportLines` (e.g. "export { X } from './src/core/…';", paths from the repository root)
+ * into `dir/name.mjs` and returns its path. `requireShim` gives the bundle a `require` for CommonJS
+ * dependencies pulled in along the way.
+ */
+export async function bundleEngine(dir, name, exportLines, { requireShim = false } = {}) {
+  const esbuild = await import('esbuild');
+  const outfile = join(dir, `${name}.mjs`);
+  await esbuild.build({
+    stdin: { contents: exportLines.join('\n'), resolveDir: ROOT, loader: 'ts', sourcefile: `${name}.ts` },
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    logLevel: 'error',
+    ...(requireShim ? { banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } } : {}),
+  });
+  return outfile;
+}

@@ -1,8 +1,8 @@
 // Bundles the three faces: the extension host (CommonJS, `vscode` external), the CLI (a node
 // script with a shebang) and the dashboard webview (browser). `--production` minifies and drops
-// source maps, and copies the runtime of koffi (the FFI of the NVML backend, kept external: it
-// loads a native binary) into dist/node_modules, for the platforms NVML exists on; `--watch`
-// rebuilds on change.
+// source maps, and copies the runtime of koffi (the FFI of the NVML backend, which the bundles
+// require at run time, never bundled: it loads a native binary) into dist/node_modules, for the
+// platforms NVML exists on; `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
 import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -38,7 +38,7 @@ const configs = [
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    external: ['vscode', 'koffi'],
+    external: ['vscode'],
     plugins: [reporter('extension')],
   },
   {
@@ -49,7 +49,6 @@ const configs = [
     target: 'node20',
     format: 'cjs',
     banner: { js: '#!/usr/bin/env node' },
-    external: ['koffi'],
     plugins: [reporter('cli')],
   },
   {

@@ -18,6 +18,6 @@ await esbuild.build({
   target: 'node20',
   format: 'cjs',
   sourcemap: 'inline',
-  external: ['vscode', 'mocha', 'koffi'],
+  external: ['vscode', 'mocha'],
   logLevel: 'warning',
 });

@@ -4,6 +4,9 @@
 // never loads a native module. Every out-parameter is a Buffer the caller keeps and reuses: a
 // sample allocates nothing on this side. Loading never throws: a missing library, a missing symbol
 // or a koffi that cannot load gives a reason instead.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type * as Koffi from 'koffi';
 import { errorText } from '../../util/errors';
 
 /** NVML return codes this monitor tells apart (nvml.h `nvmlReturn_t`). */
@@ -71,9 +74,11 @@ let deviceTypeDeclared = false;
 
 function requireKoffi(): KoffiLike {
   if (!koffiModule) {
-    // A plain require kept out of the bundle (esbuild external): the package ships its own binaries.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    koffiModule = require('koffi') as KoffiLike;
+    // Through createRequire, so no bundler follows it into koffi's native binaries: the package
+    // (its loader and binaries) sits beside the bundle in dist/node_modules (esbuild.mjs copies it),
+    // and in the repository in node_modules. ESM bundles (benchmarks) resolve from the working folder.
+    const from = typeof __filename === 'string' ? __filename : join(process.cwd(), 'index.js');
+    koffiModule = createRequire(from)('koffi') as typeof Koffi as unknown as KoffiLike;
   }
   if (!deviceTypeDeclared) {
     koffiModule.pointer('nvmlDevice_t', koffiModule.opaque());

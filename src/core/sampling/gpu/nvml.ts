@@ -4,7 +4,8 @@
 // never loads a native module. Every out-parameter is a Buffer the caller keeps and reuses: a
 // sample allocates nothing on this side. Loading never throws: a missing library, a missing symbol
 // or a koffi that cannot load gives a reason instead.
-import { createRequire } from 'node:module';
+// A namespace import: the benchmarks' ESM bundles declare their own `createRequire` in a banner.
+import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import type * as Koffi from 'koffi';
 import { errorText } from '../../util/errors';
@@ -78,7 +79,7 @@ function requireKoffi(): KoffiLike {
     // (its loader and binaries) sits beside the bundle in dist/node_modules (esbuild.mjs copies it),
     // and in the repository in node_modules. ESM bundles (benchmarks) resolve from the working folder.
     const from = typeof __filename === 'string' ? __filename : join(process.cwd(), 'index.js');
-    koffiModule = createRequire(from)('koffi') as typeof Koffi as unknown as KoffiLike;
+    koffiModule = nodeModule.createRequire(from)('koffi') as typeof Koffi as unknown as KoffiLike;
   }
   if (!deviceTypeDeclared) {
     koffiModule.pointer('nvmlDevice_t', koffiModule.opaque());

@@ -1,13 +1,16 @@
 // The stand-in NVIDIA management library (test/fixtures/nvml/fake_nvml.c), built with the C
-// compiler the test setup installs, and its scenario file. Each variant is built once into
+// compiler the test setup installs, and its scenario file (tests and scripts/bench-nvml.mjs). Each variant is built once into
 // out/fake-nvml (again when the source is newer) and renamed into place, so parallel test files
 // never load a half-written library.
 import { execFileSync } from 'node:child_process';
+import * as nodeModule from 'node:module';
 import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-const SOURCE = resolve(__dirname, '../../../../fixtures/nvml/fake_nvml.c');
-const OUT = resolve(__dirname, '../../../../../out/fake-nvml');
+// The repository root; the benchmark bundles this file as ESM (no __dirname) and runs from the root.
+const ROOT = typeof __dirname === 'string' ? resolve(__dirname, '../../../../..') : process.cwd();
+const SOURCE = join(ROOT, 'test/fixtures/nvml/fake_nvml.c');
+const OUT = join(ROOT, 'out/fake-nvml');
 
 /** `full`; `no-v3` lacks the _v3 process call; `no-memory` lacks a required call. */
 export type FakeNvmlVariant = 'full' | 'no-v3' | 'no-memory';
@@ -91,8 +94,7 @@ export function useScenario(dir: string, scenario: FakeNvmlScenario): void {
 
 /** The library's own counters: how deep init is (0 once every init was shut down) and calls made. */
 export function fakeNvmlCounters(lib: string): { initDepth: () => number; calls: () => number; shutdown: () => number } {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const koffi = require('koffi') as typeof import('koffi');
+  const koffi = nodeModule.createRequire(join(ROOT, 'index.js'))('koffi') as typeof import('koffi');
   const handle = koffi.load(lib);
   return {
     initDepth: handle.func('int fakeNvmlInitDepth()') as () => number,

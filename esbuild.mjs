@@ -81,14 +81,16 @@ if (watch) {
 }
 
 /**
- * koffi's loader and its prebuilt binaries for Linux and Windows on x64 and arm64 (NVML has no
- * macOS build), found by `require('koffi')` from dist/*.js. Its sources, docs and the other
- * platforms' binaries stay out of the package.
+ * koffi's loader and its prebuilt binaries where NVIDIA ships NVML: Linux x64 and arm64, Windows
+ * x64 (no macOS build; no discrete-GPU driver for Windows on arm64). Found by `require('koffi')`
+ * from dist/*.js. Its sources, docs and the other platforms' binaries (about 20 MB) stay out of the
+ * package; these three add about 1.3 MiB to the .vsix. Elsewhere NVML reports koffi missing and the
+ * stream is used.
  */
 async function copyKoffiRuntime() {
   const from = 'node_modules/koffi';
   const to = 'dist/node_modules/koffi';
-  const files = ['package.json', 'index.js', 'LICENSE.txt', ...['linux_x64', 'linux_arm64', 'win32_x64', 'win32_arm64'].map((p) => `build/koffi/${p}/koffi.node`)];
+  const files = ['package.json', 'index.js', 'LICENSE.txt', ...['linux_x64', 'linux_arm64', 'win32_x64'].map((p) => `build/koffi/${p}/koffi.node`)];
   for (const file of files) {
     await mkdir(dirname(join(to, file)), { recursive: true });
     await copyFile(join(from, file), join(to, file));

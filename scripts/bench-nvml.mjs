@@ -11,6 +11,8 @@
 // --duration: seconds measured per side (default 10; --quick 3). --interval: the cadence both
 // providers are read at (default 100 ms, faster than the extension's 1 s so the figures settle
 // sooner; a sample costs the same at any cadence). --json: one JSON line at the end (bench.mjs).
+// NVML sides also report a hot loop (reads back to back): the provider's own cost without the timer
+// wake-ups and cold caches that dominate a sample at a slow cadence.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -57,7 +59,8 @@ async function worker(o) {
     const gpus = Array.from({ length: o.gpus }, (_, i) => ({ util: 50 + i, memutil: 20, memTotalMib: 81559, memUsedMib: 40000, temp: 60, powerMw: 300000, powerLimitMw: 700000, smClock: 1980 }));
     E.useScenario(o.dir, { gpus, processes: gpus.map((_, i) => [i, 1000 + i, 512]) });
     counters = E.fakeNvmlCounters(lib);
-    provider = new E.NvmlProvider({ candidates: [lib], computeAppsIntervalMs: o.worker === 'nvml+processes' ? o.interval : 0 });
+    // With processes: asked at every fresh reading (the extension asks every 5 s while a task runs).
+    provider = new E.NvmlProvider({ candidates: [lib], computeAppsIntervalMs: o.worker === 'nvml+processes' ? 1 : 0 });
   } else if (o.worker === 'stream') {
     process.env.FAKE_NVIDIA_SMI_SCENARIO = `${o.gpus}gpu`;
     provider = new E.NvidiaSmiProvider({ nvidiaSmiPath: FAKE_NVIDIA_SMI, computeAppsIntervalMs: 0 });
@@ -93,7 +96,23 @@ async function worker(o) {
   const calls = (counters?.calls() ?? 0) - calls0;
   stopped = true;
   await provider?.stop();
-  process.stdout.write(`${JSON.stringify({ side: o.worker, gpus: o.gpus, gpusSeen, samples: n, wallMs, ownMs: (cpu.user + cpu.system) / 1000, libraryCallsPerSample: counters ? calls / Math.max(1, n) : null })}\n`);
+  // NVML only: the same reads back to back on a hand-moved clock (warm caches, no timer wake-up),
+  // the provider's and the binding's own cost without the event loop around it.
+  let hotUsPerRead = null;
+  if (o.worker.startsWith('nvml')) {
+    let t = 0;
+    const clock = { now: () => t, setTimeout: () => ({ unref() {} }), clearTimeout() {} };
+    const hot = new E.NvmlProvider({ candidates: [E.buildFakeNvml('full')], clock, computeAppsIntervalMs: o.worker === 'nvml+processes' ? 1 : 0 });
+    await hot.start(o.interval);
+    const reads = 5000;
+    for (let i = 0; i < 500; i++) { t += o.interval; await hot.read(); }
+    const h0 = process.cpuUsage();
+    for (let i = 0; i < reads; i++) { t += o.interval; await hot.read(); }
+    const h = process.cpuUsage(h0);
+    hotUsPerRead = (h.user + h.system) / reads;
+    await hot.stop();
+  }
+  process.stdout.write(`${JSON.stringify({ side: o.worker, gpus: o.gpus, gpusSeen, samples: n, wallMs, ownMs: (cpu.user + cpu.system) / 1000, libraryCallsPerSample: counters ? calls / Math.max(1, n) : null, hotUsPerRead })}\n`);
   setTimeout(() => process.exit(0), 200).unref();
 }
 
@@ -138,7 +157,7 @@ async function main(o) {
       const floor = runs.find((r) => r.side === 'idle' && r.gpus === gpus);
       for (const side of SIDES.slice(1)) {
         const r = runs.find((x) => x.side === side && x.gpus === gpus);
-        rows.push({ side, gpus, samples: r.samples, gpusSeen: r.gpusSeen, ownMsPerSample: r.ownMsPerSample, netMsPerSample: Math.max(0, r.ownMsPerSample - floor.ownMsPerSample), libraryCallsPerSample: r.libraryCallsPerSample });
+        rows.push({ side, gpus, samples: r.samples, gpusSeen: r.gpusSeen, ownMsPerSample: r.ownMsPerSample, netMsPerSample: Math.max(0, r.ownMsPerSample - floor.ownMsPerSample), libraryCallsPerSample: r.libraryCallsPerSample, hotUsPerRead: r.hotUsPerRead });
       }
     }
     const ratio = (gpus) => {
@@ -158,9 +177,9 @@ async function main(o) {
       return;
     }
     console.log('');
-    console.log(`side             GPUs  samples  own ms/sample  net of floor  library calls/sample   (read every ${o.interval} ms, ${o.duration} s per side)`);
+    console.log(`side             GPUs  samples  own ms/sample  net of floor  library calls/sample  hot loop us/read   (read every ${o.interval} ms, ${o.duration} s per side)`);
     for (const r of rows) {
-      console.log(`${r.side.padEnd(15)}  ${String(r.gpus).padStart(4)}  ${String(r.samples).padStart(7)}  ${fmt(r.ownMsPerSample).padStart(13)}  ${fmt(r.netMsPerSample).padStart(12)}  ${fmt(r.libraryCallsPerSample, 0).padStart(20)}`);
+      console.log(`${r.side.padEnd(15)}  ${String(r.gpus).padStart(4)}  ${String(r.samples).padStart(7)}  ${fmt(r.ownMsPerSample).padStart(13)}  ${fmt(r.netMsPerSample).padStart(12)}  ${fmt(r.libraryCallsPerSample, 1).padStart(20)}  ${fmt(r.hotUsPerRead, 1).padStart(16)}`);
     }
     console.log(`nvml / stream (net): 1 GPU ${fmt(result.nvmlOverStream.gpus1)}, 8 GPUs ${fmt(result.nvmlOverStream.gpus8)}`);
     console.log(`Note: ${result.note}`);

@@ -109,6 +109,8 @@ async function selectStreamProvider(options: SelectProviderOptions): Promise<Gpu
  */
 class FallbackGpuProvider implements GpuProvider {
   private inner: GpuProvider;
+  /** Why `first` could not start, while the fallback is in use. */
+  private firstReason: string | null = null;
   constructor(
     private readonly first: GpuProvider,
     private readonly fallback: () => Promise<GpuProvider>,
@@ -123,20 +125,25 @@ class FallbackGpuProvider implements GpuProvider {
 
   async start(intervalMs: number): Promise<GpuAvailability> {
     this.inner = this.first;
+    this.firstReason = null;
     const first = await this.first.start(intervalMs);
     if (first.available) return first;
     await this.first.stop();
+    this.firstReason = first.reason ?? 'NVML is not usable.';
     this.inner = await this.fallback();
-    this.onLog(`${first.reason ?? 'NVML is not usable.'} Reading GPUs through ${this.inner.kind === 'nvidia' ? 'nvidia-smi' : 'the next tool found'} instead.`);
-    return this.inner.start(intervalMs);
+    this.onLog(`${this.firstReason} Reading GPUs through ${this.inner.kind === 'nvidia' ? 'nvidia-smi' : 'the next tool found'} instead.`);
+    await this.inner.start(intervalMs);
+    return this.availability();
   }
 
   read(): Promise<GpuSample | null> {
     return this.inner.read();
   }
 
+  /** With no GPU from the fallback either, the reason says why NVML was not used too. */
   availability(): GpuAvailability {
-    return this.inner.availability();
+    const a = this.inner.availability();
+    return this.firstReason && !a.available && a.reason ? { ...a, reason: `${this.firstReason} ${a.reason}` } : a;
   }
 
   stop(): Promise<void> {

@@ -239,6 +239,15 @@ test('backend nvml: selection falls back to the next provider when NVML cannot s
   await p.stop();
   assert.equal(counters.initDepth(), 0);
 
+  // Nothing to fall back to: the reason names both.
+  const none = await selectGpuProvider({ enabled: true, platform: 'linux', env: { PATH: '/usr/bin' }, backend: 'nvml', nvmlLibraries: [lib], sysfsRoot: join(SYSFS, 'intel-only'), isExecutable: async () => false });
+  const n = await none.start(1000);
+  assert.equal(none.kind, 'none');
+  assert.equal(n.available, false);
+  assert.match(n.reason ?? '', /^NVML did not start: Driver Not Loaded \(nvmlInit_v2 returned 9\)\. No GPU found: nvidia-smi not found/);
+  assert.equal(none.availability().reason, n.reason);
+  await none.stop();
+
   // When it can start, NVML is the provider.
   useScenario(dir, TWO_GPUS);
   const ok = await selectGpuProvider({ enabled: true, platform: 'linux', backend: 'nvml', nvmlLibraries: [lib], isExecutable: async () => false });

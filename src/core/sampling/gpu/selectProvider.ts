@@ -131,19 +131,28 @@ class FallbackGpuProvider implements GpuProvider {
     await this.first.stop();
     this.firstReason = first.reason ?? 'NVML is not usable.';
     this.inner = await this.fallback();
-    this.onLog(`${this.firstReason} Reading GPUs through ${this.inner.kind === 'nvidia' ? 'nvidia-smi' : 'the next tool found'} instead.`);
+    this.onLog(`${this.firstReason} ${this.instead()}`);
     await this.inner.start(intervalMs);
     return this.availability();
+  }
+
+  private instead(): string {
+    return `Reading GPUs through ${this.inner.kind === 'nvidia' ? 'nvidia-smi' : 'the next tool found'} instead.`;
   }
 
   read(): Promise<GpuSample | null> {
     return this.inner.read();
   }
 
-  /** With no GPU from the fallback either, the reason says why NVML was not used too. */
+  /**
+   * NVML was asked for: while the fallback is in use, its figures carry a note saying why (the
+   * status bar's tooltip shows it), and with no GPU from it either, the reason names both.
+   */
   availability(): GpuAvailability {
     const a = this.inner.availability();
-    return this.firstReason && !a.available && a.reason ? { ...a, reason: `${this.firstReason} ${a.reason}` } : a;
+    if (!this.firstReason) return a;
+    if (!a.available) return a.reason ? { ...a, reason: `${this.firstReason} ${a.reason}` } : a;
+    return a.note ? a : { ...a, note: `${this.firstReason} ${this.instead()}` };
   }
 
   stop(): Promise<void> {

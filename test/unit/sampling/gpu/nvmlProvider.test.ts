@@ -235,6 +235,7 @@ test('backend nvml: selection falls back to the next provider when NVML cannot s
   const a = await p.start(1000);
   assert.equal(p.kind, 'amd');
   assert.equal(a.available, true);
+  assert.equal(a.note, 'NVML did not start: Driver Not Loaded (nvmlInit_v2 returned 9). Reading GPUs through the next tool found instead.');
   assert.deepEqual(logs, ['NVML did not start: Driver Not Loaded (nvmlInit_v2 returned 9). Reading GPUs through the next tool found instead.']);
   await p.stop();
   assert.equal(counters.initDepth(), 0);

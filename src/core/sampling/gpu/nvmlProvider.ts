@@ -7,6 +7,7 @@
 import { gpuReading, type GpuAvailability, type GpuReading } from '../../../shared/snapshot';
 import { systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample } from '../../ports';
 import { OnceLog } from '../../util/onceLog';
+import { sanitizeText } from './nvidiaSmiParser';
 import {
   NVML_ERROR_DRIVER_NOT_LOADED,
   NVML_ERROR_GPU_IS_LOST,
@@ -120,8 +121,8 @@ export class NvmlProvider implements GpuProvider {
         this.devices.push({ index, handle: null, name: `GPU ${index}`, uuid: null, lost: hc === NVML_ERROR_GPU_IS_LOST });
         continue;
       }
-      const name = lib.name(handle, text) === NVML_SUCCESS ? cString(text) : `GPU ${index}`;
-      const uuid = lib.uuid(handle, text) === NVML_SUCCESS ? cString(text) : null;
+      const name = (lib.name(handle, text) === NVML_SUCCESS && cString(text)) || `GPU ${index}`;
+      const uuid = (lib.uuid(handle, text) === NVML_SUCCESS && cString(text)) || null;
       this.devices.push({ index, handle, name, uuid, lost: false });
     }
     this.state = { provider: 'nvidia', available: true, reason: null };
@@ -184,12 +185,13 @@ export class NvmlProvider implements GpuProvider {
       const { u32, pair, mem } = this;
       // Each figure on its own: one the driver does not support reads unknown, the rest stay.
       const util = this.check(d, lib.utilization(h, pair));
-      const utilizationPercent = util ? pair.readUInt32LE(0) : null;
-      const memoryUtilizationPercent = util ? pair.readUInt32LE(4) : null;
+      const utilizationPercent = util ? percent(pair.readUInt32LE(0)) : null;
+      const memoryUtilizationPercent = util ? percent(pair.readUInt32LE(4)) : null;
       const memOk = this.check(d, lib.memory(h, mem));
       const vramTotalMb = memOk ? u64Mib(mem, 0) : null;
       const vramUsedMb = memOk ? u64Mib(mem, 16) : null;
-      const temperatureCelsius = this.check(d, lib.temperature(h, u32)) ? u32.readUInt32LE(0) : null;
+      // Above 150 °C is a sensor error, not a temperature (as the stream's parser reads it).
+      const temperatureCelsius = this.check(d, lib.temperature(h, u32)) && u32.readUInt32LE(0) < 150 ? u32.readUInt32LE(0) : null;
       const powerDrawWatts = this.check(d, lib.powerUsage(h, u32)) ? u32.readUInt32LE(0) / 1000 : null;
       const powerLimitWatts = lib.powerLimit && this.check(d, lib.powerLimit(h, u32)) ? u32.readUInt32LE(0) / 1000 : null;
       const smClockMhz = this.check(d, lib.smClock(h, u32)) ? u32.readUInt32LE(0) : null;
@@ -311,13 +313,15 @@ export class NvmlProvider implements GpuProvider {
   }
 }
 
-/** A NUL-terminated string from a library buffer, control characters dropped. */
+/** A NUL-terminated string from a library buffer, cleaned as the stream cleans names. */
 function cString(buf: Buffer): string {
   const end = buf.indexOf(0);
-  return buf
-    .toString('utf8', 0, end < 0 ? buf.length : end)
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim();
+  return sanitizeText(buf.toString('utf8', 0, end < 0 ? buf.length : end));
+}
+
+/** A percentage above 100 is garbage, not a figure. */
+function percent(n: number): number | null {
+  return n <= 100 ? n : null;
 }
 
 /** A little-endian u64 of bytes as whole MiB (nvidia-smi's unit), without BigInt. */

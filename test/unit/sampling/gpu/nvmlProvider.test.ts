@@ -126,6 +126,7 @@ test('a figure the driver does not support reads unknown, never 0, and the other
     gpus: [
       { name: 'A', uuid: 'GPU-a', util: 50, memTotalMib: 1000, memUsedMib: 500, temp: 40, powerMw: 1000, smClock: 100, unsupported: ['nvmlDeviceGetPowerUsage', 'nvmlDeviceGetPowerManagementLimit', 'nvmlDeviceGetTemperature'] },
       { name: 'B', uuid: 'GPU-b', util: 99, memutil: 10, memTotalMib: 1000, memUsedMib: 100, mig: true, pstate: 32 },
+      { name: '\u001b[31mRed\u0007', uuid: '', util: 250, memutil: 101, temp: 200 },
     ],
   });
   const p = provider(new FakeClock());
@@ -141,6 +142,12 @@ test('a figure the driver does not support reads unknown, never 0, and the other
   assert.equal(s?.gpus[1]?.utilizationPercent, null);
   assert.equal(s?.gpus[1]?.memoryUtilizationPercent, null);
   assert.equal(s?.gpus[1]?.performanceState, null, 'P-state 32 is "unknown"');
+  // Garbage from the driver is unknown, and a name cannot carry control characters.
+  assert.equal(s?.gpus[2]?.name, '[31mRed');
+  assert.equal(s?.gpus[2]?.uuid, null);
+  assert.equal(s?.gpus[2]?.utilizationPercent, null);
+  assert.equal(s?.gpus[2]?.memoryUtilizationPercent, null);
+  assert.equal(s?.gpus[2]?.temperatureCelsius, null);
   assert.deepEqual(s?.processes, [], 'no process on either GPU');
   await p.stop();
 });

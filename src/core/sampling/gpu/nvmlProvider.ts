@@ -280,7 +280,7 @@ export class NvmlProvider implements GpuProvider {
       return false;
     }
     if (FATAL.has(code)) {
-      const reason = `NVML stopped answering (${lib.errorString(code)}); GPU figures are off until monitoring restarts.`;
+      const reason = `NVML stopped answering (${lib.errorString(code)}); GPU figures are paused and retried.`;
       this.once.say(`fatal:${code}`, reason);
       this.release();
       this.fail(reason);

@@ -14,6 +14,7 @@ import { nvmlCandidates } from './nvml';
 import { NvmlProvider } from './nvmlProvider';
 import type { SpawnPort } from './spawnPort';
 import { WindowsPdhProvider } from './windowsPdhProvider';
+import { OnceLog } from '../../util/onceLog';
 
 export const GPU_MONITORING_OFF_REASON = 'GPU monitoring is off in settings';
 
@@ -111,12 +112,15 @@ class FallbackGpuProvider implements GpuProvider {
   private inner: GpuProvider;
   /** Why `first` could not start, while the fallback is in use. */
   private firstReason: string | null = null;
+  /** The monitor retries a provider that is down: the same reason is logged once. */
+  private readonly once: OnceLog;
   constructor(
     private readonly first: GpuProvider,
     private readonly fallback: () => Promise<GpuProvider>,
-    private readonly onLog: (message: string) => void,
+    onLog: (message: string) => void,
   ) {
     this.inner = first;
+    this.once = new OnceLog(onLog);
   }
 
   get kind(): GpuProvider['kind'] {
@@ -131,7 +135,7 @@ class FallbackGpuProvider implements GpuProvider {
     await this.first.stop();
     this.firstReason = first.reason ?? 'NVML is not usable.';
     this.inner = await this.fallback();
-    this.onLog(`${this.firstReason} ${this.instead()}`);
+    this.once.say(this.firstReason, `${this.firstReason} ${this.instead()}`);
     await this.inner.start(intervalMs);
     return this.availability();
   }

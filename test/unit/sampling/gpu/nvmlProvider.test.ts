@@ -191,6 +191,11 @@ test('the driver going away mid-run (NVML uninitialised) makes the provider unav
   assert.match(p.availability().reason ?? '', /NVML stopped answering \(Uninitialized\)/);
   assert.equal(logs.filter((l) => /stopped answering/.test(l)).length, 1);
   assert.equal(await p.read(), null);
+  // The monitor's retry: stop, then start again, and the driver answers again.
+  await p.stop();
+  assert.equal((await p.start(1000)).available, true);
+  assert.equal(counters.initDepth(), 1);
+  assert.equal((await p.read())?.gpus.length, 2);
   await p.stop();
   assert.equal(counters.initDepth(), 0);
 });
@@ -244,6 +249,10 @@ test('backend nvml: selection falls back to the next provider when NVML cannot s
   assert.equal(a.available, true);
   assert.equal(a.note, 'NVML did not start: Driver Not Loaded (nvmlInit_v2 returned 9). Reading GPUs through the next tool found instead.');
   assert.deepEqual(logs, ['NVML did not start: Driver Not Loaded (nvmlInit_v2 returned 9). Reading GPUs through the next tool found instead.']);
+  await p.stop();
+  // The monitor retries a provider now and then: NVML is tried again, and the same reason not logged again.
+  assert.equal((await p.start(1000)).available, true);
+  assert.equal(logs.length, 1);
   await p.stop();
   assert.equal(counters.initDepth(), 0);
 

@@ -1,8 +1,11 @@
 // Bundles the three faces: the extension host (CommonJS, `vscode` external), the CLI (a node
 // script with a shebang) and the dashboard webview (browser). `--production` minifies and drops
-// source maps; `--watch` rebuilds on change.
+// source maps, and copies the runtime of koffi (the FFI of the NVML backend, which the bundles
+// require at run time, never bundled: it loads a native binary) into dist/node_modules, for the
+// platforms NVML exists on; `--watch` rebuilds on change.
 import * as esbuild from 'esbuild';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -74,4 +77,22 @@ if (watch) {
     process.exit(1);
   }
   await chmod('dist/cli.js', 0o755);
+  if (production) await copyKoffiRuntime();
+}
+
+/**
+ * koffi's loader and its prebuilt binaries where NVIDIA ships NVML: Linux x64 and arm64, Windows
+ * x64 (no macOS build; no discrete-GPU driver for Windows on arm64). Found by `require('koffi')`
+ * from dist/*.js. Its sources, docs and the other platforms' binaries (about 20 MB) stay out of the
+ * package; these three add about 1.3 MiB to the .vsix. Elsewhere NVML reports koffi missing and the
+ * stream is used.
+ */
+async function copyKoffiRuntime() {
+  const from = 'node_modules/koffi';
+  const to = 'dist/node_modules/koffi';
+  const files = ['package.json', 'index.js', 'LICENSE.txt', ...['linux_x64', 'linux_arm64', 'win32_x64'].map((p) => `build/koffi/${p}/koffi.node`)];
+  for (const file of files) {
+    await mkdir(dirname(join(to, file)), { recursive: true });
+    await copyFile(join(from, file), join(to, file));
+  }
 }

@@ -764,6 +764,9 @@ async function main(opts) {
       webview = await runScriptJson(['scripts/bench-webview.mjs', '--json'], 'dashboard');
       if (webview) console.log(`  dashboard: ${webview.bundleKb} KB bundle, live update median ${webview.medianMs} ms, p95 ${webview.p95Ms} ms`);
     }
+    // The NVML backend against the stream (scripts/bench-nvml.mjs): report only, against a stand-in library.
+    const nvml = (await runScriptJson(['scripts/bench-nvml.mjs', '--json', ...(opts.quick ? ['--quick'] : [])], 'nvml')) ?? null;
+    if (nvml) console.log(`  nvml: own ms/sample net of the floor, 1 GPU ${fmt(nvml.rows.find((r) => r.side === 'nvml').netMsPerSample, 3)} (stream ${fmt(nvml.rows.find((r) => r.side === 'stream').netMsPerSample, 3)})`);
     let windows = null;
     if (opts.windows) {
       const file = join(dir, 'windows.json');
@@ -812,6 +815,20 @@ async function main(opts) {
       rows.push({ name: 'dashboard bundle (minified)', value: webview.bundleKb, unit: 'KB', display: `${fmt(webview.bundleKb, 1)} KB`, target: '< 400 KB', pass: webview.bundleKb < 400 });
       rows.push({ name: 'dashboard live update, 1 h at 1 Hz, 2 GPUs (median)', value: webview.medianMs, unit: 'ms', display: `${fmt(webview.medianMs)} ms (p95 ${fmt(webview.p95Ms)} ms)`, target: '< 4 ms', pass: webview.medianMs < 4 });
     }
+    if (nvml) {
+      for (const gpus of [1, 8]) {
+        const mine = nvml.rows.find((r) => r.side === 'nvml' && r.gpus === gpus);
+        const stream = nvml.rows.find((r) => r.side === 'stream' && r.gpus === gpus);
+        rows.push({
+          name: `NVML backend (stand-in library, not the real driver), ${gpus} GPU: own CPU / stream's`,
+          value: nvml.nvmlOverStream[`gpus${gpus}`],
+          unit: 'ratio',
+          display: `${fmt(mine.netMsPerSample, 3)} / ${fmt(stream.netMsPerSample, 3)} ms = ${fmt(nvml.nvmlOverStream[`gpus${gpus}`], 2)}`,
+          target: '',
+          pass: null,
+        });
+      }
+    }
     if (windows) {
       rows.push({ name: 'extension in code-server, 1 window: CPU added', value: windows.addedPercent.oneWindow, unit: '%', display: `${fmt(windows.addedPercent.oneWindow)} % of one core`, target: '', pass: null });
       rows.push({ name: 'extension in code-server, 3 windows: CPU added', value: windows.addedPercent.threeWindows, unit: '%', display: `${fmt(windows.addedPercent.threeWindows)} % of one core`, target: '', pass: null });
@@ -846,6 +863,7 @@ async function main(opts) {
       analysis,
       memory,
       webview,
+      nvml,
       windows,
       allPass: rows.every((r) => r.pass !== false),
       wallSeconds: (performance.now() - started) / 1000,

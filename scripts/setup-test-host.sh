@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, once, what the extension-host and browser tests need and caches it:
 #   - Debian packages: chromium (the browser that drives the workbench), ripgrep (code-server's
-#     search, which would otherwise download rg), libkrb5-dev and a C++ toolchain (native modules);
+#     search, which would otherwise download rg), libkrb5-dev and a C++ toolchain (native modules),
+#     gcc and libc6-dev (the unit tests build a stand-in NVML library with `cc`);
 #   - code-server from npm (the real VS Code workbench and extension host, served to a browser)
 #     into .cache/code-server-<version>, with its native modules built offline.
 # Usage: scripts/setup-test-host.sh [--no-browser]   (--no-browser skips chromium, for `npm start`)
@@ -23,6 +24,8 @@ command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 dpkg -s libkrb5-dev >/dev/null 2>&1 || missing+=(libkrb5-dev)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)            # builds the stand-in NVML library (test/fixtures/nvml)
+dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)  # promtool checks `model-perf serve`'s exposition; prometheus runs the cluster test
 for p in python3-tqdm python3-rich; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done  # real progress bars: re-recording test/fixtures/progress (capture.py)

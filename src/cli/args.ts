@@ -1,6 +1,7 @@
 // The CLI's commands, their flags and a strict hand-written parser (no dependency): an unknown
 // flag, a missing or malformed value or a stray argument is a UsageError with a one-line message,
 // which the CLI prints with the command's usage line and exit status 2.
+import { GPU_BACKENDS, type GpuBackend } from '../core/sampling/gpu/selectProvider';
 
 type FlagKind = 'boolean' | 'string' | 'number' | 'integer' | 'choice';
 
@@ -71,6 +72,13 @@ const INTERVAL: FlagSpec = {
 };
 const NO_GPU: FlagSpec = { name: 'no-gpu', kind: 'boolean', description: 'do not look for GPUs (no nvidia-smi is started)' };
 const NVIDIA_SMI: FlagSpec = { name: 'nvidia-smi', kind: 'string', valueName: 'PATH', description: 'the nvidia-smi to run (default: found on PATH)' };
+const GPU_BACKEND: FlagSpec = {
+  name: 'gpu-backend',
+  kind: 'choice',
+  valueName: 'B',
+  choices: GPU_BACKENDS,
+  description: 'how NVIDIA GPUs are read: auto (today the nvidia-smi stream), nvidia-smi, or nvml (the library, nvidia-smi as fallback)',
+};
 const JSON_FLAG: FlagSpec = { name: 'json', kind: 'boolean', description: 'print JSON instead of text' };
 const WINDOW: FlagSpec = {
   name: 'window-hours',
@@ -91,8 +99,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'status',
     summary: 'show CPU, RAM, disk and every GPU of this machine now',
-    usage: '[--json] [--no-gpu] [--nvidia-smi PATH]',
-    flags: [JSON_FLAG, NO_GPU, NVIDIA_SMI],
+    usage: '[--json] [--no-gpu] [--nvidia-smi PATH] [--gpu-backend B]',
+    flags: [JSON_FLAG, NO_GPU, NVIDIA_SMI, GPU_BACKEND],
     positionals: { min: 0, max: 0, names: '' },
     details: ['Takes two samples half a second apart (CPU % needs an interval) and prints the second.'],
   },
@@ -108,6 +116,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       INTERVAL,
       NO_GPU,
       NVIDIA_SMI,
+      GPU_BACKEND,
     ],
     positionals: { min: 0, max: 0, names: '' },
     takesCommand: true,
@@ -162,15 +171,15 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'watch',
     summary: 'a live table of CPU, RAM, disk and GPUs, redrawn in place',
-    usage: '[--interval S] [--count N] [--no-gpu] [--nvidia-smi PATH]',
-    flags: [INTERVAL, { name: 'count', kind: 'integer', valueName: 'N', min: 1, max: 1e9, description: 'stop after N samples (default: until Ctrl-C)' }, NO_GPU, NVIDIA_SMI],
+    usage: '[--interval S] [--count N] [--no-gpu] [--nvidia-smi PATH] [--gpu-backend B]',
+    flags: [INTERVAL, { name: 'count', kind: 'integer', valueName: 'N', min: 1, max: 1e9, description: 'stop after N samples (default: until Ctrl-C)' }, NO_GPU, NVIDIA_SMI, GPU_BACKEND],
     positionals: { min: 0, max: 0, names: '' },
     details: ['When stdout is not a terminal, prints one line per sample instead of redrawing.'],
   },
   {
     name: 'serve',
     summary: 'serve this machine\'s figures to Prometheus (GET /metrics)',
-    usage: '[--port N] [--bind ADDR [--allow-remote]] [--token-file F] [--interval S] [--no-gpu] [--nvidia-smi PATH]',
+    usage: '[--port N] [--bind ADDR [--allow-remote]] [--token-file F] [--interval S] [--no-gpu] [--nvidia-smi PATH] [--gpu-backend B]',
     flags: [
       { name: 'port', kind: 'integer', valueName: 'N', min: 0, max: 65535, description: `TCP port to listen on (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)` },
       { name: 'bind', kind: 'string', valueName: 'ADDR', description: 'address to listen on (default 127.0.0.1)' },
@@ -179,6 +188,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       INTERVAL,
       NO_GPU,
       NVIDIA_SMI,
+      GPU_BACKEND,
     ],
     positionals: { min: 0, max: 0, names: '' },
     details: [
@@ -390,4 +400,10 @@ export function flagNumber(parsed: ParsedCommand, name: string): number | undefi
 
 export function flagBoolean(parsed: ParsedCommand, name: string): boolean {
   return parsed.flags.get(name) === true;
+}
+
+/** `--gpu-backend` as the monitor's option (absent: the default). */
+export function gpuBackendFlag(parsed: ParsedCommand): { gpuBackend?: GpuBackend } {
+  const v = flagString(parsed, 'gpu-backend');
+  return GPU_BACKENDS.includes(v as GpuBackend) ? { gpuBackend: v as GpuBackend } : {};
 }

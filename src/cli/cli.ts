@@ -10,7 +10,7 @@ import { importHistory, safeText, type ImportProblem } from '../core/history/imp
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
 import type { ExportFormat } from '../core/history/exporter';
-import { flagBoolean, flagNumber, flagString, helpText, parseArgs, usageLine, UsageError, type ParsedCommand } from './args';
+import { flagBoolean, flagNumber, flagString, gpuBackendFlag, helpText, parseArgs, usageLine, UsageError, type ParsedCommand } from './args';
 import { analysisText, statusText, watchLine, watchScreen } from './format';
 import { BROKEN_PIPE_EXIT_CODE, type CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
@@ -75,6 +75,7 @@ function samplingMonitor(parsed: ParsedCommand, io: CliIo, intervalMs?: number):
     ...(intervalMs !== undefined ? { intervalMs } : {}),
     enableGpu: !flagBoolean(parsed, 'no-gpu'),
     nvidiaSmiPath: flagString(parsed, 'nvidia-smi') ?? null,
+    ...gpuBackendFlag(parsed),
     // Status and watch read the machine, not the history: no file is touched.
     storageDir: false,
     diskPath: io.cwd,
@@ -84,7 +85,7 @@ function samplingMonitor(parsed: ParsedCommand, io: CliIo, intervalMs?: number):
     gpuProcessIntervalMs: 0,
     // While a VS Code window samples this machine, show its figures: no second nvidia-smi.
     // An explicit GPU choice (--no-gpu, --nvidia-smi) means this machine's own reading.
-    ...(flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined ? {} : { followWindowsIn: defaultStorageDir(io.env) }),
+    ...(flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined || flagString(parsed, 'gpu-backend') !== undefined ? {} : { followWindowsIn: defaultStorageDir(io.env) }),
   });
 }
 

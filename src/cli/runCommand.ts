@@ -15,7 +15,7 @@ import { processRelations, type ProcRelations } from '../core/runs/procRelations
 import { safeErrorText, safeLabel, safeText, taskIdProblem } from '../shared/text';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
-import { flagBoolean, flagNumber, flagString, usageLine, type ParsedCommand } from './args';
+import { flagBoolean, flagNumber, flagString, gpuBackendFlag, usageLine, type ParsedCommand } from './args';
 import { runSummary } from './format';
 import { BROKEN_PIPE_EXIT_CODE, KILL_GRACE_MS, type CliIo, type OutStream, type StopSignal } from './io';
 import { cliLogger, errorMessage } from './logger';
@@ -231,6 +231,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
       intervalMs,
       enableGpu: !flagBoolean(parsed, 'no-gpu'),
       nvidiaSmiPath: flagString(parsed, 'nvidia-smi') ?? null,
+      ...gpuBackendFlag(parsed),
       diskPath: io.cwd,
       env: io.env,
       logger,

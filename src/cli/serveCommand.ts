@@ -19,7 +19,7 @@ import { contentType, negotiateFormat } from '../core/metrics/openMetrics';
 import { readRunningTasks } from '../core/metrics/runningMarkers';
 import { systemClock } from '../core/ports';
 import { readBoundedText } from '../core/util/privateFiles';
-import { DEFAULT_SERVE_PORT, flagBoolean, flagNumber, flagString, usageLine, type ParsedCommand } from './args';
+import { DEFAULT_SERVE_PORT, flagBoolean, flagNumber, flagString, gpuBackendFlag, usageLine, type ParsedCommand } from './args';
 import type { CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
 
@@ -153,11 +153,12 @@ export async function serveCommand(parsed: ParsedCommand, io: CliIo): Promise<nu
   }
 
   const storageDir = defaultStorageDir(io.env);
-  const explicitGpu = flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined;
+  const explicitGpu = flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined || flagString(parsed, 'gpu-backend') !== undefined;
   const monitor = await createMachineMonitor({
     intervalMs: Math.round((flagNumber(parsed, 'interval') ?? 1) * 1000),
     enableGpu: !flagBoolean(parsed, 'no-gpu'),
     nvidiaSmiPath: flagString(parsed, 'nvidia-smi') ?? null,
+    ...gpuBackendFlag(parsed),
     diskPath: io.cwd,
     env: io.env,
     logger: cliLogger(io, 'serve'),

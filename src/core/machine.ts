@@ -11,7 +11,7 @@ import type { MonitorLogger, MonitorPorts } from './engine/monitorTypes';
 import { defaultStorageDir, JsonlHistoryStore, MemoryHistoryStore, type StoreWarning } from './history/historyStore';
 import { systemClock, type Clock, type GpuProvider, type SystemSampler } from './ports';
 import { DeferredGpuProvider } from './sampling/gpu/deferredProvider';
-import { selectGpuProvider } from './sampling/gpu/selectProvider';
+import { selectGpuProvider, type GpuBackend } from './sampling/gpu/selectProvider';
 import { createNodeSpawn } from './sampling/gpu/spawnPort';
 import { createProcessSampler, createSystemSampler } from './sampling/os';
 import { anyTaskRunning } from './sharing/runningMarkers';
@@ -30,6 +30,8 @@ export interface MachineMonitorOptions {
   enableGpu?: boolean;
   /** nvidia-smi to run; empty or absent searches PATH and the driver's usual folders. */
   nvidiaSmiPath?: string | null;
+  /** How NVIDIA GPUs are read (see GpuBackend). Default `auto`. */
+  gpuBackend?: GpuBackend;
   /**
    * Folder of the shared task history. Absent: `$MODEL_PERF_HOME`, else the per-user data folder.
    * `false`: keep tasks in memory only (a one-shot status read needs no history).
@@ -61,6 +63,7 @@ export interface MachineMonitorOptions {
 interface GpuProviderOptions {
   enableGpu: boolean;
   nvidiaSmiPath?: string | null;
+  gpuBackend?: GpuBackend;
   env?: NodeJS.ProcessEnv;
   onLog?: (message: string) => void;
   /** Cadence of the per-process GPU memory query (default 5000 ms, 0 = off). */
@@ -81,6 +84,7 @@ function createGpuProvider(options: GpuProviderOptions): Promise<GpuProvider> {
     enabled: options.enableGpu,
     env,
     nvidiaSmiPath: options.nvidiaSmiPath || null,
+    ...(options.gpuBackend ? { backend: options.gpuBackend } : {}),
     // The GPU tools see the same environment they were located with (tests point PATH at a fake).
     spawn: createNodeSpawn({ env }),
     nvidia,
@@ -110,6 +114,7 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
     enableGpu,
     env,
     nvidiaSmiPath: options.nvidiaSmiPath ?? null,
+    ...(options.gpuBackend ? { gpuBackend: options.gpuBackend } : {}),
     ...(onLog ? { onLog } : {}),
     ...(options.gpuProcessIntervalMs !== undefined ? { gpuProcessIntervalMs: options.gpuProcessIntervalMs } : {}),
     // Per-process GPU memory only while a task runs.
@@ -154,6 +159,8 @@ export interface SharedEngineSettings {
   config: MonitorConfigInput;
   /** nvidia-smi to run; empty or null searches PATH and the driver's usual folders. */
   nvidiaSmiPath: string | null;
+  /** How NVIDIA GPUs are read; absent: `auto`. */
+  gpuBackend?: GpuBackend;
   /** Folder of the shared history, the sampler lock and the published sample; empty or null: the default. */
   storageDir: string | null;
 }
@@ -249,6 +256,7 @@ export class SharedEngine {
           enableGpu: monitorConfig(this.settings, this.env).enableGpuMonitoring,
           env: this.env,
           nvidiaSmiPath: this.settings.nvidiaSmiPath,
+          ...(this.settings.gpuBackend ? { gpuBackend: this.settings.gpuBackend } : {}),
           onLog,
           wantProcesses: () => this.wantsGpuProcesses(),
         }),
@@ -358,7 +366,7 @@ export class SharedEngine {
       await this.monitor.reconfigure(config, {
         // The same provider object restarts, and the deferred provider inside chooses again
         // with the new nvidia-smi path.
-        ...(prev.nvidiaSmiPath !== next.nvidiaSmiPath ? { gpuProvider: this.parts.sharing.gpuProvider } : {}),
+        ...(prev.nvidiaSmiPath !== next.nvidiaSmiPath || prev.gpuBackend !== next.gpuBackend ? { gpuProvider: this.parts.sharing.gpuProvider } : {}),
         ...(newHistory ? { historyStore: this.historyStore(config) } : {}),
       });
       if (newHistory) this.watchHistory();

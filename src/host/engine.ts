@@ -21,7 +21,7 @@ export interface EngineOptions {
 
 /** The engine's view of the extension's settings. */
 function engineSettings(s: HostSettings): SharedEngineSettings {
-  return { config: toMonitorConfig(s), nvidiaSmiPath: s.nvidiaSmiPath, storageDir: s.storageDirectory };
+  return { config: toMonitorConfig(s), nvidiaSmiPath: s.nvidiaSmiPath, gpuBackend: s.gpuBackend, storageDir: s.storageDirectory };
 }
 
 export class HostEngine {

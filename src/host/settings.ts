@@ -3,6 +3,7 @@
 // stops the monitor; `diffSettings` says which parts of the engine a change must restart.
 import type * as vscode from 'vscode';
 import type { MonitorConfigInput } from '../core/engine/config';
+import { GPU_BACKENDS, type GpuBackend } from '../core/sampling/gpu/selectProvider';
 
 type StatusBarFormat = 'standard' | 'compact' | 'detailed';
 /** `auto`: the GPU the active task uses, else the busiest; `busiest`; or a GPU index. */
@@ -13,6 +14,8 @@ export interface HostSettings {
   gpuEnabled: boolean;
   /** Empty: search PATH and the driver's usual folders. */
   nvidiaSmiPath: string;
+  /** `auto` (the nvidia-smi stream for now), `nvidia-smi`, or `nvml` (the library, the stream as fallback). */
+  gpuBackend: GpuBackend;
   statusBarVisible: boolean;
   statusBarFormat: StatusBarFormat;
   statusBarGpu: GpuSelection;
@@ -35,6 +38,7 @@ export const defaultHostSettings: HostSettings = {
   monitoringIntervalMs: 1000,
   gpuEnabled: true,
   nvidiaSmiPath: '',
+  gpuBackend: 'auto',
   statusBarVisible: true,
   statusBarFormat: 'standard',
   statusBarGpu: 'auto',
@@ -123,6 +127,7 @@ export function readSettings(config: ConfigReader, warn: (message: string) => vo
     monitoringIntervalMs: Math.round(numberSetting(config, 'monitoringIntervalSeconds', 0.25, 60, d.monitoringIntervalMs, warn, 1000)),
     gpuEnabled: boolSetting(config, 'gpu.enabled', d.gpuEnabled, warn),
     nvidiaSmiPath: stringSetting(config, 'gpu.nvidiaSmiPath', d.nvidiaSmiPath, warn),
+    gpuBackend: enumSetting(config, 'gpu.backend', GPU_BACKENDS, d.gpuBackend, warn),
     statusBarVisible: boolSetting(config, 'statusBar.visible', d.statusBarVisible, warn),
     statusBarFormat: enumSetting(config, 'statusBar.format', ['standard', 'compact', 'detailed'] as const, d.statusBarFormat, warn),
     statusBarGpu: gpuSelection(config, warn),
@@ -164,7 +169,7 @@ export function toMonitorConfig(s: HostSettings): MonitorConfigInput {
 export interface SettingsChange {
   /** Interval or GPU switch: the loop restarts. */
   loop: boolean;
-  /** A new nvidia-smi path: a new GPU provider. */
+  /** A new nvidia-smi path or GPU backend: a new GPU provider. */
   gpuProvider: boolean;
   /** A new storage folder or retention: a new history store. */
   history: boolean;
@@ -178,7 +183,7 @@ export function diffSettings(a: HostSettings, b: HostSettings): SettingsChange {
   const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
   return {
     loop: a.monitoringIntervalMs !== b.monitoringIntervalMs || a.gpuEnabled !== b.gpuEnabled,
-    gpuProvider: a.nvidiaSmiPath !== b.nvidiaSmiPath,
+    gpuProvider: a.nvidiaSmiPath !== b.nvidiaSmiPath || a.gpuBackend !== b.gpuBackend,
     history: a.storageDirectory !== b.storageDirectory || a.retentionDays !== b.retentionDays || a.retentionMaxTasks !== b.retentionMaxTasks,
     thresholds: !same(a.thresholds, b.thresholds),
     statusBar: a.statusBarVisible !== b.statusBarVisible || a.statusBarFormat !== b.statusBarFormat || a.statusBarGpu !== b.statusBarGpu || !same(a.thresholds, b.thresholds),

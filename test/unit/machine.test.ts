@@ -91,3 +91,27 @@ test('a new nvidia-smi path chooses the GPU provider again; a new retention relo
     await e.dispose();
   }
 });
+
+test('the nvml backend on a machine without the NVIDIA library: the stream, and the reason in the log; a backend change chooses again', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'model-perf-engines-'));
+  const vramFile = join(home, 'vram');
+  writeFileSync(vramFile, '8000');
+  const infos: string[] = [];
+  const logger = { ...quiet, info: (m: string) => infos.push(m) };
+  const env = { ...envFor(home, vramFile), LD_LIBRARY_PATH: '' };
+  const e = new SharedEngine({ settings: { ...settings, gpuBackend: 'nvml' }, diskPath: home, logger, env });
+  await e.start();
+  try {
+    await waitUntil('GPU figures from the fake nvidia-smi', () => e.latestSnapshot()?.gpus[0]?.vramUsedMb === 8000);
+    const said = infos.filter((m) => m.startsWith('NVML is not usable'));
+    assert.equal(said.length, 1, infos.join('\n'));
+    assert.match(said[0] ?? '', /the NVIDIA management library was not found .* Reading GPUs through nvidia-smi instead\.$/);
+
+    await e.applySettings({ ...settings, gpuBackend: 'nvidia-smi' });
+    writeFileSync(vramFile, '9000');
+    await waitUntil('the stream again, chosen anew', () => e.latestSnapshot()?.gpus[0]?.vramUsedMb === 9000);
+    assert.equal(infos.filter((m) => m.startsWith('NVML')).length, 1, 'NVML is not tried for the nvidia-smi backend');
+  } finally {
+    await e.dispose();
+  }
+});

@@ -2,7 +2,7 @@
 // runCli turns a usage mistake into one line, the usage and exit status 2, in-process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COMMANDS, flagNumber, flagString, helpText, parseArgs, UsageError, type ParsedCommand } from '../../../src/cli/args';
+import { COMMANDS, flagNumber, flagString, gpuBackendFlag, helpText, parseArgs, UsageError, type ParsedCommand } from '../../../src/cli/args';
 import { BufferStream, runCli, type CliIo } from '../../../src/cli/cli';
 
 function parsed(argv: string[]): ParsedCommand {
@@ -63,6 +63,11 @@ test('export takes one FILE; analyze and watch their numbers', () => {
   assert.equal(flagString(e, 'format'), 'csv');
   assert.equal(flagNumber(parsed(['analyze', '--window-hours=0.5', '--json']), 'window-hours'), 0.5);
   assert.equal(flagNumber(parsed(['watch', '--count', '3']), 'count'), 3);
+  for (const command of ['status', 'watch', 'run', 'serve']) {
+    const tail = command === 'run' ? ['--', 'true'] : [];
+    assert.deepEqual(gpuBackendFlag(parsed([command, '--gpu-backend', 'nvml', ...tail])), { gpuBackend: 'nvml' }, command);
+    assert.deepEqual(gpuBackendFlag(parsed([command, ...tail])), {}, command);
+  }
 });
 
 test('help and version', () => {
@@ -112,6 +117,7 @@ test('every error path has its one-line message', () => {
   usageError(['export'], 'missing FILE', 'export');
   usageError(['export', 'a.json', 'b.json'], 'unexpected argument "b.json"', 'export');
   usageError(['export', 'a.json', '--format', 'xml'], '--format must be one of json, csv (got "xml")', 'export');
+  usageError(['status', '--gpu-backend', 'cuda'], '--gpu-backend must be one of auto, nvidia-smi, nvml (got "cuda")', 'status');
 });
 
 test('runCli: a usage mistake prints one error line and the usage line, exit 2, nothing on stdout', async () => {

@@ -5,12 +5,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import { historyRecords } from '../helpers/historyFiles';
+import { buildFakeNvml, useScenario } from '../sampling/gpu/helpers/fakeNvml';
 
 const ROOT = join(__dirname, '../../..');
 const BIN = join(ROOT, 'test/fixtures/bin');
@@ -287,6 +288,27 @@ describe('model-perf (built CLI)', { skip }, () => {
     const text = await runModelPerf(['status'], home, { env: { FAKE_NVIDIA_SMI_SCENARIO: 'driver-not-loaded' } });
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /^GPU {3}none: .*driver/im);
+  });
+
+  test('status --gpu-backend nvml: the GPUs of the NVIDIA library, loaded by the built CLI; without it, the nvidia-smi stream and the reason', async () => {
+    const home = join(work, 'nvml');
+    const lib = buildFakeNvml('full');
+    await mkdir(home, { recursive: true });
+    // The built CLI finds koffi beside it, as the packaged one does in dist/node_modules.
+    await symlink(join(ROOT, 'node_modules'), join(work, 'node_modules'));
+    useScenario(home, { gpus: [{ name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-nvml-0', util: 12, memTotalMib: 81559, memUsedMib: 2048 }] });
+    const scenario = { FAKE_NVML_SCENARIO: process.env.FAKE_NVML_SCENARIO as string, MODEL_PERF_DEBUG: '1' };
+    const r = await runModelPerf(['status', '--json', '--gpu-backend', 'nvml'], home, { env: { ...scenario, LD_LIBRARY_PATH: dirname(lib) } });
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout) as { gpus: { name: string; uuid: string; utilizationPercent: number; vramUsedMb: number }[]; gpuAvailability: { available: boolean } };
+    assert.deepEqual(s.gpus.map((g) => [g.name, g.uuid, g.utilizationPercent, g.vramUsedMb]), [['NVIDIA H100 80GB HBM3', 'GPU-nvml-0', 12, 2048]]);
+    assert.match(r.stderr, /GPU figures come from NVML \(libnvidia-ml\.so\.1, 1 GPU\(s\)\); no nvidia-smi runs\./);
+
+    // No library on the loader's path (this machine has no driver): the fake nvidia-smi, and why.
+    const fallback = await runModelPerf(['status', '--json', '--gpu-backend', 'nvml'], home, { env: { ...scenario, LD_LIBRARY_PATH: '' } });
+    assert.equal(fallback.code, 0, fallback.stderr);
+    assert.deepEqual((JSON.parse(fallback.stdout) as { gpus: { name: string }[] }).gpus.map((g) => g.name), ['NVIDIA GeForce RTX 4090']);
+    assert.match(fallback.stderr, /NVML is not usable: the NVIDIA management library was not found .* Reading GPUs through nvidia-smi instead\./);
   });
 
   test('status while a VS Code window samples this machine: its figures, and no nvidia-smi started here', async () => {

@@ -25,6 +25,7 @@ test('settings: every key is read, and each bad value is named, reported and rep
     monitoringIntervalSeconds: 2.5,
     'gpu.enabled': 'yes',
     'gpu.nvidiaSmiPath': ' /opt/nvidia/bin/nvidia-smi ',
+    'gpu.backend': 'cuda',
     'statusBar.visible': false,
     'statusBar.format': 'fancy',
     'statusBar.gpu': '3',
@@ -42,6 +43,7 @@ test('settings: every key is read, and each bad value is named, reported and rep
   assert.equal(s.monitoringIntervalMs, 2500);
   assert.equal(s.gpuEnabled, true);
   assert.equal(s.nvidiaSmiPath, '/opt/nvidia/bin/nvidia-smi');
+  assert.equal(s.gpuBackend, 'auto');
   assert.equal(s.statusBarVisible, false);
   assert.equal(s.statusBarFormat, 'standard');
   assert.equal(s.statusBarGpu, 3);
@@ -55,6 +57,7 @@ test('settings: every key is read, and each bad value is named, reported and rep
   assert.equal(s.storageDirectory, '');
   assert.deepEqual(warnings, [
     'Setting modelPerf.gpu.enabled must be true or false (got "yes"); using true.',
+    'Setting modelPerf.gpu.backend must be one of "auto", "nvidia-smi", "nvml" (got "cuda"); using "auto".',
     'Setting modelPerf.statusBar.format must be one of "standard", "compact", "detailed" (got "fancy"); using "standard".',
     'Setting modelPerf.thresholds.vramPercent must be a number from 1 to 100 (got 150); using 90.',
     'Setting modelPerf.thresholds.cpuPercent must be a number from 1 to 100 (got "high"); using 90.',
@@ -90,6 +93,8 @@ test('diffSettings: only what changed restarts', () => {
   assert.deepEqual(diffSettings(a, { ...a, statusBarFormat: 'compact' }), { loop: false, gpuProvider: false, history: false, thresholds: false, statusBar: true });
   assert.deepEqual(diffSettings(a, { ...a, monitoringIntervalMs: 2000 }), { loop: true, gpuProvider: false, history: false, thresholds: false, statusBar: false });
   assert.deepEqual(diffSettings(a, { ...a, nvidiaSmiPath: '/x' }), { loop: false, gpuProvider: true, history: false, thresholds: false, statusBar: false });
+  assert.deepEqual(diffSettings(a, { ...a, gpuBackend: 'nvml' }), { loop: false, gpuProvider: true, history: false, thresholds: false, statusBar: false });
+  assert.equal(readSettings(reader({ 'gpu.backend': 'nvml' }), () => assert.fail('no warning')).gpuBackend, 'nvml');
   assert.deepEqual(diffSettings(a, { ...a, retentionDays: 3 }), { loop: false, gpuProvider: false, history: true, thresholds: false, statusBar: false });
   assert.equal(diffSettings(a, { ...a, thresholds: { ...a.thresholds, vramPercent: 80 } }).thresholds, true);
 });

@@ -43,7 +43,7 @@ test('history folder 0700 and files 0600 under umask 000; existing wide modes ar
   const logs: string[] = [];
   await store(dir, {}, [], logs).append(task('b'));
   assert.equal((await stat(segment(dir))).mode & 0o777, 0o600);
-  assert.deepEqual(logs, [`Tightened the permissions of "${segment(dir)}" from 0666 to 0600: the history is private to its user.`]);
+  assert.deepEqual(logs, [`The history file ${segment(dir)} was open to other users (mode 666); now 600, readable by you only.`]);
 });
 
 test('a missing history is an empty history, and reading it writes nothing', async (t) => {

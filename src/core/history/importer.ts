@@ -76,7 +76,7 @@ export interface ImportOptions {
 }
 
 /** What the importer needs of the store. */
-export type ImportTarget = Pick<HistoryStore, 'load' | 'append'>;
+export type ImportTarget = Pick<HistoryStore, 'load' | 'append' | 'appendMany'>;
 
 /** Opens `path` for reading without blocking on a pipe, and checks that it is a regular file. */
 async function openInput(path: string): Promise<{ fh: FileHandle; size: number }> {

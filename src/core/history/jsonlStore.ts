@@ -189,6 +189,32 @@ export class JsonlHistoryStore implements HistoryStore {
     if (await hasSpooled(this.ctx)) await this.lock(() => flushSpoolLocked(this.ctx)).catch((err: unknown) => this.ctx.log(`Spooled tasks could not be moved into the history yet: ${err instanceof Error ? err.message : String(err)}`));
   }
 
+  /**
+   * Appends many finished tasks at once (an import): under one lock, one write per day segment,
+   * each cut back whole if it fails. Nothing is spooled: on an error the segments written so far
+   * stay (`onWritten` has been told how many tasks they hold) and the error says why the rest
+   * were not. These tasks are not this process's own appends to its watchers: a window in this
+   * process is told of them like of another process's.
+   */
+  async appendMany(tasks: readonly PerformanceMetrics[], onWritten?: (count: number) => void): Promise<void> {
+    const bySegment = new Map<string, string[]>();
+    for (const task of tasks) {
+      if (task.status === 'running') throw new HistoryStoreError(`Task "${task.taskId}" is still running; only finished tasks are written to history`);
+      const name = segmentNameFor(task);
+      let lines = bySegment.get(name);
+      if (!lines) bySegment.set(name, (lines = []));
+      lines.push(serializeRecord(task));
+    }
+    if (bySegment.size === 0) return;
+    await this.prepare();
+    await this.lock(async () => {
+      for (const [name, lines] of bySegment) {
+        await appendRaw(this.ctx, name, Buffer.from(lines.join(''), 'utf8'), false, lines.length);
+        onWritten?.(lines.length);
+      }
+    });
+  }
+
   // ----- reading: no lock, no writes -----
 
   /**

@@ -186,7 +186,7 @@ async function main() {
     if (opts.json) console.log(JSON.stringify(summary));
     else {
       console.log(`import of ${opts.tasks} tasks (${opts.format}, ${summary.fileMb} MB) into an empty history`);
-      console.log(`  time      ${summary.seconds} s (${summary.tasksPerSecond} tasks/s), of which ${summary.appendSeconds} s appending (${opts.oneByOne ? 'one store.append per task' : 'batched: one lock and one write per day segment per 16 MB'})`);
+      console.log(`  time      ${summary.seconds} s (${summary.tasksPerSecond} tasks/s), of which ${summary.appendSeconds} s appending (${opts.oneByOne ? 'one store.append per task' : 'batched: one lock and one write per day segment per 4 MB of records'})`);
       console.log(`  CPU       ${summary.cpuSeconds} s (user + system of the importing process)`);
       console.log(`  peak RSS  ${summary.peakRssMb} MB (the importing process, node included)`);
       console.log(`  history   ${lines} lines${ok ? '' : '  MISMATCH'}`);

@@ -56,8 +56,12 @@ export class HeldHistory {
 
   /** Copies of the tasks started at or after `cutoffMs` (all of them for null). */
   copies(cutoffMs: number | null): PerformanceMetrics[] {
-    const chosen = cutoffMs === null ? this.tasks : this.tasks.filter((t) => t.startTime >= cutoffMs);
-    return chosen.map((t) => ({ ...t }));
+    return (cutoffMs === null ? this.tasks : this.since(cutoffMs)).map((t) => ({ ...t }));
+  }
+
+  /** The tasks started at or after `cutoffMs`, not copied (callers must not change them). */
+  since(cutoffMs: number): readonly PerformanceMetrics[] {
+    return this.tasks.filter((t) => t.startTime >= cutoffMs);
   }
 
   private trim(): void {

@@ -122,6 +122,7 @@ async function importSide(opts) {
   let appendNs = 0n;
   const store = {
     load: (nowMs) => history.load(nowMs),
+    iterate: (options) => history.iterate(options),
     append: async (task) => {
       const t0 = process.hrtime.bigint();
       await history.append(task);

@@ -8,8 +8,15 @@
 //
 // --tasks: the big fixture (default 1 000 000). --scales: smaller fixtures for the scaling table.
 // --no-old: skip the comparison with the single-file store of commit ff72e32 (it cannot load past
-// about 390 k tasks, so it runs at the smaller scales only). Prints a table and ratios and writes
+// about 390 k tasks, so it runs at the smaller scales only). --json: print one JSON line of the
+// headline figures last (for `npm run bench`). Prints a table and ratios and writes
 // bench-results/bench-history.json.
+//
+// Activation rows: the real extension (src/host/extension.ts bundled with `vscode` aliased to
+// scripts/benchVscodeStub.cjs, the fake nvidia-smi, 1 GPU) activated over an empty history and over
+// the big fixture: time to the status bar's first figures, time until activate() resolves, and
+// the process's resident and heap memory 2 s later (after a GC). Over the big fixture twice: with
+// the default history.maxTasks (a window holds the newest 100 000) and with maxTasks 1 000 000.
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -23,7 +30,7 @@ const FIXTURE_VERSION = 3;
 const OLD_COMMIT = 'ff72e32';
 
 function parseArgs(argv) {
-  const o = { tasks: 1_000_000, scales: [1_000, 10_000, 100_000], repeats: 5, old: true, out: join(ROOT, 'bench-results/bench-history.json'), role: null, engine: null, dir: null, now: 0 };
+  const o = { tasks: 1_000_000, scales: [1_000, 10_000, 100_000], repeats: 5, old: true, out: join(ROOT, 'bench-results/bench-history.json'), role: null, engine: null, dir: null, now: 0, json: false, maxTasks: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i];
@@ -36,6 +43,8 @@ function parseArgs(argv) {
     else if (a === '--engine') o.engine = v();
     else if (a === '--dir') o.dir = v();
     else if (a === '--now') o.now = Number(v());
+    else if (a === '--json') o.json = true;
+    else if (a === '--max-tasks') o.maxTasks = Number(v());
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -50,13 +59,14 @@ async function bundle(dir, old) {
     "export { analyzePerformance } from './src/core/engine/analysis';",
     "export { DEFAULT_THRESHOLDS } from './src/core/engine/config';",
   ]);
+  const extension = await bundleEngine(dir, 'extension', ["export { activate } from './src/host/extension';"], { requireShim: true, alias: { vscode: join(ROOT, 'scripts/benchVscodeStub.cjs') } });
   let oldfile = null;
   if (old) {
     let source;
     try {
       source = execFileSync('git', ['show', `${OLD_COMMIT}:src/core/history/historyStore.ts`], { cwd: ROOT, encoding: 'utf8' });
     } catch {
-      return { engine: outfile, old: null };
+      return { engine: outfile, extension, old: null };
     }
     oldfile = join(dir, 'old-store.mjs');
     const esbuild = await import('esbuild');
@@ -69,7 +79,7 @@ async function bundle(dir, old) {
       logLevel: 'error',
     });
   }
-  return { engine: outfile, old: oldfile };
+  return { engine: outfile, extension, old: oldfile };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,7 +181,43 @@ function workCopy(fixture, into, legacy = false) {
 // ---------------------------------------------------------------------------------------------
 // Children: one operation each, reporting time and memory
 
+/** The extension's activation over `o.dir` (see the header): time to the first figures, memory after. */
+async function activationChild(o) {
+  process.env.BENCH_VSCODE_SETTINGS = JSON.stringify({
+    storageDirectory: o.dir,
+    'gpu.nvidiaSmiPath': join(ROOT, 'test/fixtures/bin/nvidia-smi'),
+    'history.retentionDays': 36_500,
+    ...(o.maxTasks > 0 ? { 'history.maxTasks': o.maxTasks } : {}),
+  });
+  process.env.FAKE_NVIDIA_SMI_SCENARIO = '1gpu';
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const ext = await import(pathToFileURL(o.engine).href);
+  const { statusTexts, extensionContext } = globalThis.benchVscode;
+  const context = extensionContext(ROOT, o.dir);
+  await ext.activate(context);
+  const activateMs = performance.now() - t0;
+  const cpuMs = (process.cpuUsage(cpu0).user + process.cpuUsage(cpu0).system) / 1000;
+  // The first text is the placeholder drawn when the item is made; the first figures come after.
+  const started = performance.now();
+  while (statusTexts.length < 2 && performance.now() - started < 30_000) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 2000));
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  const out = { ms: activateMs, firstTextMs: statusTexts[0] ? statusTexts[0].atMs - t0 : null, figuresMs: statusTexts[1] ? statusTexts[1].atMs - t0 : null, figures: statusTexts[1]?.text ?? null, cpuMs, rssMb: m.rss / 1048576, heapMb: m.heapUsed / 1048576, peakRssMb: process.resourceUsage().maxRSS / 1024 };
+  for (const d of context.subscriptions) {
+    try {
+      d.dispose();
+    } catch {
+      // disposal errors do not change the figures
+    }
+  }
+  process.stdout.write(JSON.stringify(out));
+  process.exit(0);
+}
+
 async function child(o) {
+  if (o.role === 'activate') return activationChild(o);
   const E = await import(pathToFileURL(o.engine).href);
   const now = o.now;
   const opts = { retentionDays: 90, retentionMaxTasks: 1_000_000, onWarning: () => undefined };
@@ -241,10 +287,10 @@ function median(xs) {
   return s[Math.floor(s.length / 2)];
 }
 
-function runChild(engine, role, dir, now) {
+function runChild(engine, role, dir, now, maxTasks = 0) {
   return new Promise((resolveRun, reject) => {
     const started = performance.now();
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', role, '--engine', engine, '--dir', dir, '--now', String(now)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--role', role, '--engine', engine, '--dir', dir, '--now', String(now), '--max-tasks', String(maxTasks)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
     p.stdout.on('data', (d) => (text += d));
     p.on('error', reject);
@@ -255,16 +301,16 @@ function runChild(engine, role, dir, now) {
   });
 }
 
-async function repeat(o, engine, role, fixture, legacy = false) {
+async function repeat(o, engine, role, fixture, legacy = false, maxTasks = 0) {
   const runs = [];
   const work = join(tmpdir(), `model-perf-bench-history-work-${process.pid}`);
   for (let i = 0; i < o.repeats; i++) {
     workCopy(fixture, work, legacy);
-    runs.push(await runChild(engine, role, work, fixture?.now ?? Date.UTC(2026, 10, 29, 12)));
+    runs.push(await runChild(engine, role, work, fixture?.now ?? Date.UTC(2026, 10, 29, 12), maxTasks));
   }
   rmSync(work, { recursive: true, force: true });
   const pick = (k) => median(runs.map((r) => r[k]));
-  return { wallMs: pick('wallMs'), ms: pick('ms'), cpuMs: pick('cpuMs'), rssMb: Math.max(...runs.map((r) => r.rssMb)), heapMb: pick('heapMb'), loaded: runs[0].loaded, appendMs: runs[0].appendMs, error: runs[0].error };
+  return { wallMs: pick('wallMs'), ms: pick('ms'), cpuMs: pick('cpuMs'), rssMb: Math.max(...runs.map((r) => r.rssMb)), heapMb: pick('heapMb'), loaded: runs[0].loaded, appendMs: runs[0].appendMs, error: runs[0].error, ...(role === 'activate' ? { figuresMs: pick('figuresMs'), firstTextMs: pick('firstTextMs'), figures: runs[0].figures, peakRssMb: Math.max(...runs.map((r) => r.peakRssMb)) } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +320,7 @@ async function main() {
   if (o.role) return child(o);
   const build = join(tmpdir(), `model-perf-bench-history-build-${process.pid}`);
   mkdirSync(build, { recursive: true });
-  const { engine, old } = await bundle(build, o.old);
+  const { engine, extension, old } = await bundle(build, o.old);
   const E = await import(pathToFileURL(engine).href);
   console.log(`History store at size: node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${o.repeats} runs per row (median; memory is the peak)`);
   const rows = [];
@@ -282,6 +328,7 @@ async function main() {
   const row = (name, r) => {
     rows.push({ name, ...r });
     console.log(`  ${name.padEnd(44)} ${fmt(r.wallMs).padStart(7)} ms process   ${fmt(r.ms).padStart(7)} ms work ${fmt(r.cpuMs).padStart(6)} ms CPU  ${fmt(r.rssMb).padStart(5)} MB RSS  ${fmt(r.heapMb).padStart(5)} MB heap  ${r.loaded ?? ''}${r.appendMs !== undefined ? ` append ${fmt(r.appendMs, 2)} ms` : ''}${r.error ? ` ERROR: ${r.error}` : ''}`);
+    if (r.figuresMs !== undefined) console.log(`  ${''.padEnd(44)} first figures in the status bar at ${fmt(r.figuresMs)} ms ("${r.figures}"), activate() resolved at ${fmt(r.ms)} ms`);
     return r;
   };
 
@@ -297,6 +344,11 @@ async function main() {
     row(`append (median of 20), ${f.n} tasks`, await repeat({ ...o, repeats: 1 }, engine, 'append', f));
     if (old && f.n <= 100_000) row(`OLD single file: load, ${f.n} tasks`, await repeat({ ...o, repeats: Math.min(o.repeats, 3) }, old, 'old-load', f, true));
   }
+  // The extension's activation: empty, then the big fixture with the default maxTasks and with 1 M.
+  const bigFixture = fixtures[fixtures.length - 1];
+  const actNone = row('activation, empty history', await repeat(o, extension, 'activate', null));
+  const actBig = row(`activation, ${o.tasks} tasks (maxTasks default 100 000)`, await repeat(o, extension, 'activate', bigFixture));
+  const actBigAll = row(`activation, ${o.tasks} tasks, maxTasks ${o.tasks}`, await repeat({ ...o, repeats: Math.min(o.repeats, 2) }, extension, 'activate', bigFixture, false, o.tasks));
   const big = rows.find((r) => r.name === `run -- true (store part), ${o.tasks} tasks`);
   const bigAnalysis = rows.find((r) => r.name === `analysis of a 24 h window, ${o.tasks} tasks`);
   const bigWindow = rows.find((r) => r.name === `window load (newest 10 000), ${o.tasks} tasks`);
@@ -308,8 +360,16 @@ async function main() {
   console.log(`  the same without loading tasks (recover, mark, append, clear): ${ratioNoLoad.toFixed(2)}  [${bigNoLoad.wallMs.toFixed(0)} / ${noneNoLoad.wallMs.toFixed(0)} ms]`);
   console.log(`  analysis of a 24 h window over ${o.tasks} tasks: ${bigAnalysis.ms.toFixed(0)} ms wall, ${bigAnalysis.cpuMs.toFixed(0)} ms CPU (target < 500), ${bigAnalysis.rssMb.toFixed(0)} MB resident (target < 200)`);
   console.log(`  memory of a window's load with ${o.tasks} tasks: ${bigWindow.rssMb.toFixed(0)} MB resident, ${bigWindow.heapMb.toFixed(0)} MB heap`);
+  const activationRatio = actBig.figuresMs / actNone.figuresMs;
+  console.log(`  activation to the status bar's first figures, ${o.tasks} tasks ÷ none: ${activationRatio.toFixed(2)} (target ≤ 1.2)  [${actBig.figuresMs.toFixed(0)} / ${actNone.figuresMs.toFixed(0)} ms]; with maxTasks ${o.tasks}: ${(actBigAll.figuresMs / actNone.figuresMs).toFixed(2)}`);
+  console.log(`  extension host after activation: none ${actNone.rssMb.toFixed(0)} MB resident (${actNone.heapMb.toFixed(0)} MB heap); ${o.tasks} tasks ${actBig.rssMb.toFixed(0)} MB (${actBig.heapMb.toFixed(0)} MB heap); with maxTasks ${o.tasks} ${actBigAll.rssMb.toFixed(0)} MB (${actBigAll.heapMb.toFixed(0)} MB heap), activate() after ${(actBigAll.ms / 1000).toFixed(1)} s`);
   mkdirSync(dirname(o.out), { recursive: true });
-  writeFileSync(o.out, JSON.stringify({ node: process.version, cpus: cpus().length, rows, ratios: { runStartup1MOverNone: ratio, runStartupWithoutLoad1MOverNone: ratioNoLoad } }, null, 2));
+  const ratios = { runStartup1MOverNone: ratio, runStartupWithoutLoad1MOverNone: ratioNoLoad, activationFigures1MOverNone: activationRatio };
+  writeFileSync(o.out, JSON.stringify({ node: process.version, cpus: cpus().length, rows, ratios }, null, 2));
+  if (o.json) {
+    const pick = (r) => ({ ms: r.ms, cpuMs: r.cpuMs, rssMb: r.rssMb, heapMb: r.heapMb, ...(r.figuresMs !== undefined ? { figuresMs: r.figuresMs } : {}) });
+    console.log(JSON.stringify({ tasks: o.tasks, ratios, analysis: { ...pick(bigAnalysis), loaded: bigAnalysis.loaded }, activation: { none: pick(actNone), big: pick(actBig), bigAllTasks: pick(actBigAll) } }));
+  }
   rmSync(build, { recursive: true, force: true });
 }
 

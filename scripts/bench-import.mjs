@@ -3,7 +3,9 @@
 // its peak resident memory is the import's alone. Prints the time, the peak RSS and the check that
 // every task arrived once. Everything happens under a throwaway temp folder, removed at the end.
 //
-//   node scripts/bench-import.mjs [--tasks N] [--format json|csv] [--json]
+//   node scripts/bench-import.mjs [--tasks N] [--format json|csv] [--one-by-one] [--json]
+//
+// --one-by-one: one store.append per task, as before the batched append (for the comparison).
 //
 // --tasks: how many tasks (default 200 000). --json: print the result as one JSON line.
 import { spawn } from 'node:child_process';
@@ -16,7 +18,7 @@ import { bundleEngine } from './benchEngine.mjs';
 const DAY_MS = 86_400_000;
 
 function parseArgs(argv) {
-  const opts = { tasks: 200_000, format: 'json', json: false, role: null, engine: null, file: null, home: null };
+  const opts = { tasks: 200_000, format: 'json', json: false, role: null, engine: null, file: null, home: null, oneByOne: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -27,12 +29,13 @@ function parseArgs(argv) {
     if (a === '--tasks') opts.tasks = Number(value());
     else if (a === '--format') opts.format = value();
     else if (a === '--json') opts.json = true;
+    else if (a === '--one-by-one') opts.oneByOne = true;
     else if (a === '--role') opts.role = value();
     else if (a === '--engine') opts.engine = value();
     else if (a === '--file') opts.file = value();
     else if (a === '--home') opts.home = value();
     else if (a === '--help' || a === '-h') {
-      console.log('Usage: node scripts/bench-import.mjs [--tasks N] [--format json|csv] [--json]');
+      console.log('Usage: node scripts/bench-import.mjs [--tasks N] [--format json|csv] [--one-by-one] [--json]');
       process.exit(0);
     } else fail(`unknown argument ${JSON.stringify(a)}`);
   }
@@ -119,11 +122,22 @@ async function importSide(opts) {
   let appendNs = 0n;
   const store = {
     load: (nowMs) => history.load(nowMs),
+    iterate: (options) => history.iterate(options),
     append: async (task) => {
       const t0 = process.hrtime.bigint();
       await history.append(task);
       appendNs += process.hrtime.bigint() - t0;
     },
+    // The batched append (one lock, one write per day segment), unless --one-by-one.
+    ...(opts.oneByOne
+      ? {}
+      : {
+          appendMany: async (tasks, onWritten) => {
+            const t0 = process.hrtime.bigint();
+            await history.appendMany(tasks, onWritten);
+            appendNs += process.hrtime.bigint() - t0;
+          },
+        }),
   };
   const cpuStart = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -162,18 +176,18 @@ async function main() {
     tasks.length = 0;
     const fileMb = (await stat(file)).size / 1024 / 1024;
     const home = join(dir, 'home');
-    const result = JSON.parse(await runChild(['--role', 'import', '--engine', engine, '--file', file, '--home', home]));
+    const result = JSON.parse(await runChild(['--role', 'import', '--engine', engine, '--file', file, '--home', home, ...(opts.oneByOne ? ['--one-by-one'] : [])]));
     // The history is one segment per day under history/: count the records of every segment.
     const historyDir = join(home, 'history');
     const segments = (await readdir(historyDir)).filter((n) => n.endsWith('.jsonl'));
     let lines = 0;
     for (const n of segments) lines += (await readFile(join(historyDir, n), 'utf8')).split('\n').filter((l) => l !== '').length;
     const ok = result.imported === opts.tasks && result.rejected === 0 && lines === opts.tasks;
-    const summary = { tasks: opts.tasks, format: opts.format, fileMb: Number(fileMb.toFixed(1)), seconds: Number((result.elapsedMs / 1000).toFixed(2)), appendSeconds: Number((result.appendMs / 1000).toFixed(2)), cpuSeconds: Number((result.cpuMs / 1000).toFixed(2)), tasksPerSecond: Math.round(opts.tasks / (result.elapsedMs / 1000)), peakRssMb: Math.round(result.peakRssMb), historyLines: lines, ok };
+    const summary = { tasks: opts.tasks, format: opts.format, append: opts.oneByOne ? 'one by one' : 'batched', fileMb: Number(fileMb.toFixed(1)), seconds: Number((result.elapsedMs / 1000).toFixed(2)), appendSeconds: Number((result.appendMs / 1000).toFixed(2)), cpuSeconds: Number((result.cpuMs / 1000).toFixed(2)), tasksPerSecond: Math.round(opts.tasks / (result.elapsedMs / 1000)), peakRssMb: Math.round(result.peakRssMb), historyLines: lines, ok };
     if (opts.json) console.log(JSON.stringify(summary));
     else {
       console.log(`import of ${opts.tasks} tasks (${opts.format}, ${summary.fileMb} MB) into an empty history`);
-      console.log(`  time      ${summary.seconds} s (${summary.tasksPerSecond} tasks/s), of which ${summary.appendSeconds} s appending (one store.append per task)`);
+      console.log(`  time      ${summary.seconds} s (${summary.tasksPerSecond} tasks/s), of which ${summary.appendSeconds} s appending (${opts.oneByOne ? 'one store.append per task' : 'batched: one lock and one write per day segment per 4 MB of records'})`);
       console.log(`  CPU       ${summary.cpuSeconds} s (user + system of the importing process)`);
       console.log(`  peak RSS  ${summary.peakRssMb} MB (the importing process, node included)`);
       console.log(`  history   ${lines} lines${ok ? '' : '  MISMATCH'}`);

@@ -11,7 +11,11 @@
 //   node scripts/bench.mjs [--duration S] [--startup S] [--quick] [--check] [--out FILE] [--no-webview] [--windows]
 //
 // It also runs scripts/bench-webview.mjs (the dashboard: bundle size and one live update in
-// headless Chromium; --no-webview skips it) and, with --windows, scripts/bench-windows.mjs (the
+// headless Chromium; --no-webview skips it), scripts/bench-history.mjs and bench-import.mjs (the
+// history at 1 M tasks: a 24 h analysis, `run` start-up, the extension's activation and memory;
+// an import of 200 000 tasks; bench-dashboard.mjs, a task end's dashboard update at 100 000 ÷
+// 1 000 tasks held; about 4 minutes, the 1 M fixture made once in the temp folder;
+// --no-history skips them) and, with --windows, scripts/bench-windows.mjs (the
 // extension's cost with one and three VS Code windows in code-server; about 5 minutes).
 // --duration: seconds of CPU measurement per side (default 10; the event-loop phase runs half as long).
 // --startup: seconds of each side's start-up left out of its CPU (default 20: see DEFAULT_STARTUP_SECONDS).
@@ -62,7 +66,7 @@ const DAY_MS = 24 * HOUR_MS;
 // Arguments
 
 function parseArgs(argv) {
-  const opts = { duration: null, quick: false, check: false, webview: true, windows: false, out: join(ROOT, 'bench-results/bench.json'), startup: null, role: null, engine: null, side: null, storage: null, gpus: 1, hours: 24, tasks: 100_000, repeats: 9 };
+  const opts = { duration: null, quick: false, check: false, webview: true, windows: false, out: join(ROOT, 'bench-results/bench.json'), startup: null, role: null, engine: null, side: null, storage: null, gpus: 1, hours: 24, tasks: 100_000, repeats: 9, history: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -76,6 +80,7 @@ function parseArgs(argv) {
     else if (a === '--check') opts.check = true;
     else if (a === '--no-webview') opts.webview = false;
     else if (a === '--windows') opts.windows = true;
+    else if (a === '--no-history') opts.history = false;
     else if (a === '--out') opts.out = resolve(value());
     else if (a === '--role') opts.role = value();
     else if (a === '--engine') opts.engine = value();
@@ -86,7 +91,7 @@ function parseArgs(argv) {
     else if (a === '--tasks') opts.tasks = Number(value());
     else if (a === '--repeats') opts.repeats = Number(value());
     else if (a === '--help' || a === '-h') {
-      console.log('Usage: node scripts/bench.mjs [--duration S] [--quick] [--check] [--out FILE] [--no-webview] [--windows]');
+      console.log('Usage: node scripts/bench.mjs [--duration S] [--quick] [--check] [--out FILE] [--no-webview] [--no-history] [--windows]');
       process.exit(0);
     } else fail(`unknown argument ${JSON.stringify(a)}`);
   }
@@ -767,6 +772,18 @@ async function main(opts) {
     // The NVML backend against the stream (scripts/bench-nvml.mjs): report only, against a stand-in library.
     const nvml = (await runScriptJson(['scripts/bench-nvml.mjs', '--json', ...(opts.quick ? ['--quick'] : [])], 'nvml')) ?? null;
     if (nvml) console.log(`  nvml: own ms/sample net of the floor, 1 GPU ${fmt(nvml.rows.find((r) => r.side === 'nvml').netMsPerSample, 3)} (stream ${fmt(nvml.rows.find((r) => r.side === 'stream').netMsPerSample, 3)})`);
+    let history = null;
+    let historyImport = null;
+    let dashboardUpdate = null;
+    if (opts.history) {
+      const tasks = opts.quick ? 100_000 : 1_000_000;
+      history = await runScriptJson(['scripts/bench-history.mjs', '--tasks', String(tasks), '--scales', '', '--repeats', opts.quick ? '1' : '3', '--no-old', '--json', '--out', join(dir, 'bench-history.json')], 'history');
+      if (history) console.log(`  history: 24 h analysis over ${history.tasks} tasks ${fmt(history.analysis.cpuMs)} ms CPU; activation to first figures ${fmt(history.ratios.activationFigures1MOverNone, 2)} × empty`);
+      historyImport = await runScriptJson(['scripts/bench-import.mjs', '--tasks', opts.quick ? '20000' : '200000', '--json'], 'import');
+      if (historyImport) console.log(`  import: ${historyImport.tasks} tasks in ${historyImport.seconds} s`);
+      dashboardUpdate = await runScriptJson(['scripts/bench-dashboard.mjs', '--json'], 'dashboard update');
+      if (dashboardUpdate) console.log(`  dashboard update after a task end: ${fmt(dashboardUpdate.ratio, 2)} (100 000 ÷ 1 000 tasks)`);
+    }
     let windows = null;
     if (opts.windows) {
       const file = join(dir, 'windows.json');
@@ -829,6 +846,23 @@ async function main(opts) {
         });
       }
     }
+    if (history) {
+      const n = history.tasks.toLocaleString('en-US');
+      const a = history.analysis;
+      rows.push({ name: `history: analysis of a 24 h window over ${n} tasks (CPU)`, value: a.cpuMs, unit: 'ms', display: `${fmt(a.cpuMs)} ms CPU (${fmt(a.ms)} ms wall), ${fmt(a.rssMb)} MB resident`, target: '< 500 ms, < 200 MB', pass: a.cpuMs < 500 && a.rssMb < 200 });
+      rows.push({ name: `history: run -- true start-up, ${n} tasks / none`, value: history.ratios.runStartup1MOverNone, unit: 'ratio', display: fmt(history.ratios.runStartup1MOverNone, 2), target: '<= 1.2', pass: history.ratios.runStartup1MOverNone <= 1.2 });
+      const act = history.activation;
+      rows.push({ name: `activation to the status bar's first figures, ${n} tasks / none`, value: history.ratios.activationFigures1MOverNone, unit: 'ratio', display: `${fmt(act.big.figuresMs)} / ${fmt(act.none.figuresMs)} ms = ${fmt(history.ratios.activationFigures1MOverNone, 2)}`, target: '<= 1.2', pass: history.ratios.activationFigures1MOverNone <= 1.2 });
+      rows.push({ name: `extension host after activation, ${n} tasks (none)`, value: act.big.rssMb, unit: 'MB', display: `${fmt(act.big.rssMb)} MB resident, ${fmt(act.big.heapMb)} MB heap (${fmt(act.none.rssMb)} / ${fmt(act.none.heapMb)} MB)`, target: '', pass: null });
+      rows.push({ name: `  the same with history.maxTasks ${n} (all held)`, value: act.bigAllTasks.rssMb, unit: 'MB', display: `${fmt(act.bigAllTasks.rssMb)} MB resident, ${fmt(act.bigAllTasks.heapMb)} MB heap; activate() after ${fmt(act.bigAllTasks.ms / 1000, 1)} s`, target: '', pass: null });
+    }
+    if (dashboardUpdate) {
+      const [small, big] = [dashboardUpdate.results[0], dashboardUpdate.results[dashboardUpdate.results.length - 1]];
+      rows.push({ name: `dashboard update after a task end, ${big.tasks.toLocaleString('en-US')} tasks / ${small.tasks.toLocaleString('en-US')}`, value: dashboardUpdate.ratio, unit: 'ratio', display: `${fmt(big.medianMs, 1)} / ${fmt(small.medianMs, 1)} ms = ${fmt(dashboardUpdate.ratio, 1)}`, target: '<= 1.5', pass: dashboardUpdate.ratio <= 1.5 });
+    }
+    if (historyImport) {
+      rows.push({ name: `import of ${historyImport.tasks.toLocaleString('en-US')} tasks (batched append)`, value: historyImport.seconds, unit: 's', display: `${historyImport.seconds} s (${historyImport.appendSeconds} s appending), ${historyImport.peakRssMb} MB peak RSS`, target: '', pass: historyImport.ok ? null : false });
+    }
     if (windows) {
       rows.push({ name: 'extension in code-server, 1 window: CPU added', value: windows.addedPercent.oneWindow, unit: '%', display: `${fmt(windows.addedPercent.oneWindow)} % of one core`, target: '', pass: null });
       rows.push({ name: 'extension in code-server, 3 windows: CPU added', value: windows.addedPercent.threeWindows, unit: '%', display: `${fmt(windows.addedPercent.threeWindows)} % of one core`, target: '', pass: null });
@@ -864,6 +898,9 @@ async function main(opts) {
       memory,
       webview,
       nvml,
+      history,
+      historyImport,
+      dashboardUpdate,
       windows,
       allPass: rows.every((r) => r.pass !== false),
       wallSeconds: (performance.now() - started) / 1000,

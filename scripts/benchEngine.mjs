@@ -7,10 +7,11 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Bundles `exportLines` (e.g. "export { X } from './src/core/…';", paths from the repository root)
- * into `dir/name.mjs` and returns its path. `requireShim` gives the bundle a `require` for CommonJS
+ * into `dir/name.mjs` and returns its path. `alias` maps module names to files (`vscode` to a stub).
+ * `requireShim` gives the bundle a `require` for CommonJS
  * dependencies pulled in along the way.
  */
-export async function bundleEngine(dir, name, exportLines, { requireShim = false } = {}) {
+export async function bundleEngine(dir, name, exportLines, { requireShim = false, alias = undefined } = {}) {
   const esbuild = await import('esbuild');
   const outfile = join(dir, `${name}.mjs`);
   await esbuild.build({
@@ -21,6 +22,7 @@ export async function bundleEngine(dir, name, exportLines, { requireShim = false
     target: 'node20',
     format: 'esm',
     logLevel: 'error',
+    ...(alias ? { alias } : {}),
     ...(requireShim ? { banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" } } : {}),
   });
   return outfile;

@@ -83,10 +83,22 @@ export function historyRow(t: PerformanceMetrics): HistoryRow {
   };
 }
 
-/** The newest MAX_HISTORY_ROWS rows, newest first. */
-export function historyRows(tasks: readonly PerformanceMetrics[]): HistoryRow[] {
-  const sorted = [...tasks].sort((a, b) => b.startTime - a.startTime);
-  return sorted.slice(0, MAX_HISTORY_ROWS).map(historyRow);
+/**
+ * The newest `limit` rows by start, newest first; among equal starts, in the order given (as a
+ * stable sort of the whole list would give). Only the candidates are sorted: the limit-th newest
+ * start is found on a typed array of the starts, so a window of 100 000 tasks costs a numeric sort,
+ * not a sort of its objects.
+ */
+export function historyRows(tasks: readonly PerformanceMetrics[], limit = MAX_HISTORY_ROWS): HistoryRow[] {
+  if (limit <= 0 || tasks.length === 0) return [];
+  let candidates: readonly PerformanceMetrics[] = tasks;
+  if (tasks.length > limit) {
+    const starts = Float64Array.from(tasks, (t) => t.startTime).sort();
+    const floor = starts[starts.length - limit] as number;
+    // NaN starts sort last in a typed array and never pass the filter (nor did they lead a stable sort).
+    candidates = tasks.filter((t) => t.startTime >= floor);
+  }
+  return [...candidates].sort((a, b) => b.startTime - a.startTime).slice(0, limit).map(historyRow);
 }
 
 /**
@@ -151,7 +163,8 @@ export function buildActiveTasks(source: DashboardDataSource): ActiveTaskInfo[] 
 }
 
 export function buildAnalysisView(source: DashboardDataSource, windowHours: AnalysisWindowHours): { analysis: AnalysisView; totalTaskCount: number } {
-  const tasks = source.history(windowHours);
+  // The held tasks themselves where the source lends them (rows are made from them, never kept).
+  const tasks = source.historyView?.(windowHours) ?? source.history(windowHours);
   return {
     analysis: { windowHours, analysis: source.analysis(windowHours), rows: historyRows(tasks), totalRows: tasks.length },
     totalTaskCount: source.historyCount(),

@@ -45,6 +45,8 @@ export interface DashboardDataSource {
   analysis(windowHours: number): PerformanceAnalysis;
   /** Finished tasks started in the last `windowHours` (every kept task for null), oldest first. */
   history(windowHours: number | null): PerformanceMetrics[];
+  /** The same for a window, not copied (read, never changed or kept); optional: `history` otherwise. */
+  historyView?(windowHours: number): readonly PerformanceMetrics[];
   /** How many finished tasks the engine keeps (without copying them). */
   historyCount(): number;
   /** Where GPU figures come from, or why there are none. */

@@ -19,6 +19,7 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
     },
     analysis: (hours) => m.getPerformanceAnalysis(hours),
     history: (hours) => (hours === null ? m.getHistory() : m.getHistory(hours)),
+    historyView: (hours) => m.historyView(hours),
     gpuAvailability: () => m.getGpuAvailability(),
     thresholds: () => {
       const t = m.config.thresholds;

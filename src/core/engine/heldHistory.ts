@@ -3,12 +3,16 @@
 // wrote it, or told by another process) is held once.
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { HistoryStore } from '../history/historyStore';
+import { recordKey } from '../history/records';
 import type { HistoryLoadReport } from './monitorTypes';
-
-const key = (t: PerformanceMetrics): string => `${t.taskId}\u0000${t.startTime}`;
 
 export class HeldHistory {
   private tasks: PerformanceMetrics[] = [];
+  /**
+   * How many held tasks have each key (a file may hold one twice), in step with `tasks`: a task
+   * told by another process is checked against it, never against a set rebuilt from every task.
+   */
+  private readonly keys = new Map<string, number>();
 
   constructor(private maxSize: number) {}
 
@@ -23,6 +27,7 @@ export class HeldHistory {
 
   clear(): void {
     this.tasks = [];
+    this.keys.clear();
   }
 
   /** A new limit; the oldest tasks beyond it go. */
@@ -34,34 +39,52 @@ export class HeldHistory {
   /** A task this process just finished. */
   push(task: PerformanceMetrics): void {
     this.tasks.push(task);
+    this.counted(task, 1);
     this.trim();
   }
 
   /** What the store returned, keeping tasks held here that it does not show yet (an append in flight). */
   replaceWithLoaded(loaded: readonly PerformanceMetrics[]): void {
-    const inFile = new Set(loaded.map(key));
-    this.tasks = loaded.concat(this.tasks.filter((t) => !inFile.has(key(t))));
+    const inFile = new Set(loaded.map(recordKey));
+    this.tasks = loaded.concat(this.tasks.filter((t) => !inFile.has(recordKey(t))));
+    this.keys.clear();
+    for (const t of this.tasks) this.counted(t, 1);
     this.trim();
   }
 
   /** Tasks recorded elsewhere, added unless already held; false when none was new. */
   addRecorded(tasks: readonly PerformanceMetrics[]): boolean {
-    const held = new Set(this.tasks.map(key));
-    const fresh = tasks.filter((t) => !held.has(key(t)));
+    const fresh = tasks.filter((t) => !this.keys.has(recordKey(t)));
     if (fresh.length === 0) return false;
-    this.tasks = this.tasks.concat(fresh.map((t) => ({ ...t })));
+    for (const t of fresh) {
+      const copy = { ...t };
+      this.tasks.push(copy);
+      this.counted(copy, 1);
+    }
     this.trim();
     return true;
   }
 
   /** Copies of the tasks started at or after `cutoffMs` (all of them for null). */
   copies(cutoffMs: number | null): PerformanceMetrics[] {
-    const chosen = cutoffMs === null ? this.tasks : this.tasks.filter((t) => t.startTime >= cutoffMs);
-    return chosen.map((t) => ({ ...t }));
+    return (cutoffMs === null ? this.tasks : this.since(cutoffMs)).map((t) => ({ ...t }));
+  }
+
+  /** The tasks started at or after `cutoffMs`, not copied (callers must not change them). */
+  since(cutoffMs: number): readonly PerformanceMetrics[] {
+    return this.tasks.filter((t) => t.startTime >= cutoffMs);
+  }
+
+  private counted(task: PerformanceMetrics, delta: 1 | -1): void {
+    const k = recordKey(task);
+    const n = (this.keys.get(k) ?? 0) + delta;
+    if (n > 0) this.keys.set(k, n);
+    else this.keys.delete(k);
   }
 
   private trim(): void {
-    if (this.tasks.length > this.maxSize) this.tasks.splice(0, this.tasks.length - this.maxSize);
+    if (this.tasks.length <= this.maxSize) return;
+    for (const t of this.tasks.splice(0, this.tasks.length - this.maxSize)) this.counted(t, -1);
   }
 }
 

@@ -264,6 +264,12 @@ export class PerformanceMonitor {
     return this.history.copies(this.clock.now() - timeWindowHours * 3_600_000);
   }
 
+  /** The held tasks started in the last `timeWindowHours`, oldest first, not copied: callers only read them. */
+  historyView(timeWindowHours: number): readonly PerformanceMetrics[] {
+    checkTimeWindow(timeWindowHours);
+    return this.history.since(this.clock.now() - timeWindowHours * 3_600_000);
+  }
+
   getRecentSnapshots(sinceMs?: number): SystemPerformanceSnapshot[] {
     return this.snapshots.recent(sinceMs);
   }

@@ -17,6 +17,8 @@ export interface HistoryStore {
   /** Where the history lives, for messages; null for an in-memory store. */
   readonly location: string | null;
   append(task: PerformanceMetrics): Promise<void>;
+  /** Many tasks at once, one write per segment (an import); `onWritten` counts what is in. Optional: `append` one by one otherwise. */
+  appendMany?(tasks: readonly PerformanceMetrics[], onWritten?: (count: number) => void): Promise<void>;
   /** Tasks within retention; `options` narrow it to what a view shows, at a cost in proportion. */
   load(nowMs: number, options?: LoadOptions): Promise<LoadResult>;
   /** Streams tasks, oldest first, without holding the history in memory (export, analysis). */

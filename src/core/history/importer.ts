@@ -75,8 +75,16 @@ export interface ImportOptions {
   readChunkBytes?: number;
 }
 
-/** What the importer needs of the store. */
-export type ImportTarget = Pick<HistoryStore, 'load' | 'append'>;
+/** What the importer needs of the store (`iterate`, where there, keeps only keys in memory). */
+export type ImportTarget = Pick<HistoryStore, 'load' | 'append' | 'appendMany'> & Partial<Pick<HistoryStore, 'iterate'>>;
+
+/** The keys of the tasks already in the history, streamed where the store can: never the tasks themselves. */
+async function existingKeys(store: ImportTarget, nowMs: number): Promise<Set<string>> {
+  const keys = new Set<string>();
+  if (store.iterate) for await (const t of store.iterate({ nowMs })) keys.add(recordKey(t));
+  else for (const t of (await store.load(nowMs)).tasks) keys.add(recordKey(t));
+  return keys;
+}
 
 /** Opens `path` for reading without blocking on a pipe, and checks that it is a regular file. */
 async function openInput(path: string): Promise<{ fh: FileHandle; size: number }> {
@@ -127,8 +135,7 @@ export async function importHistory(filePath: string, store: ImportTarget, optio
   const { fh, size } = await openInput(filePath);
   let spool: Spool | null = null;
   try {
-    const existing = new Set<string>();
-    for (const t of (await store.load(options.nowMs)).tasks) existing.add(recordKey(t));
+    const existing = await existingKeys(store, options.nowMs);
     spool = await Spool.create(options.spoolDir);
     const styles = new Set<ImportKeyStyle>();
     const ignored = new Set<string>();

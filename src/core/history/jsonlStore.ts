@@ -7,13 +7,12 @@
 // and delegates the rest to the modules beside it: segmentWrites.ts (appends, summaries, the
 // quarantine), storeSpool.ts, migration.ts, retention.ts (compaction and clear), markers.ts
 // (running markers and interrupted tasks) and reading.ts (load and iterate).
-import { chmod, open, readdir, stat } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { HistoryStore } from './historyStore';
-import { describeFsError } from '../util/errors';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../util/privateFiles';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, tighten } from '../util/privateFiles';
 import { withLock } from './lock';
 import { recoverInterrupted, releaseRunMarkers, removeRunningMarker, writeRunningMarker } from './markers';
 import { migrateLegacy, undoInterruptedMigration } from './migration';
@@ -150,34 +149,20 @@ export class JsonlHistoryStore implements HistoryStore {
     });
   }
 
-  /**
-   * Folders 0700 and files 0600 whatever the umask was when they were made; each change logged.
-   * Kept apart from util/privateFiles' tighten: the history's log lines differ, and the tests
-   * (and users' logs) know them.
-   */
+  /** Folders 0700 and files 0600 whatever the umask was when they were made; each change logged. */
   private async tightenModes(): Promise<void> {
-    const tighten = async (path: string, mode: number): Promise<void> => {
-      try {
-        const st = await stat(path);
-        if ((st.mode & 0o777) === mode || (st.mode & 0o077) === 0) return;
-        await chmod(path, mode);
-        this.ctx.log(`Tightened the permissions of "${path}" from ${(st.mode & 0o777).toString(8).padStart(4, '0')} to ${mode.toString(8).padStart(4, '0')}: the history is private to its user.`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.ctx.log(`Could not tighten the permissions of "${path}": ${describeFsError(err)}`);
-      }
-    };
-    if (process.platform === 'win32') return;
+    const log = (m: string): void => this.ctx.log(m);
     for (const d of [this.historyDir, this.spoolDir, this.ctx.runningDir]) {
-      await tighten(d, PRIVATE_DIR_MODE);
+      await tighten(d, PRIVATE_DIR_MODE, 'history folder', log);
       let names: string[] = [];
       try {
         names = await readdir(d);
       } catch {
         continue;
       }
-      for (const n of names) await tighten(join(d, n), PRIVATE_FILE_MODE);
+      for (const n of names) await tighten(join(d, n), PRIVATE_FILE_MODE, 'history file', log);
     }
-    await tighten(this.legacyFile, PRIVATE_FILE_MODE);
+    await tighten(this.legacyFile, PRIVATE_FILE_MODE, 'history file', log);
   }
 
   // ----- append and spool -----
@@ -202,6 +187,32 @@ export class JsonlHistoryStore implements HistoryStore {
     // The record is safe; an old spool that still cannot move only waits for the next time.
     // Most appends find no spool: only then is the lock taken again.
     if (await hasSpooled(this.ctx)) await this.lock(() => flushSpoolLocked(this.ctx)).catch((err: unknown) => this.ctx.log(`Spooled tasks could not be moved into the history yet: ${err instanceof Error ? err.message : String(err)}`));
+  }
+
+  /**
+   * Appends many finished tasks at once (an import): under one lock, one write per day segment,
+   * each cut back whole if it fails. Nothing is spooled: on an error the segments written so far
+   * stay (`onWritten` has been told how many tasks they hold) and the error says why the rest
+   * were not. These tasks are not this process's own appends to its watchers: a window in this
+   * process is told of them like of another process's.
+   */
+  async appendMany(tasks: readonly PerformanceMetrics[], onWritten?: (count: number) => void): Promise<void> {
+    const bySegment = new Map<string, string[]>();
+    for (const task of tasks) {
+      if (task.status === 'running') throw new HistoryStoreError(`Task "${task.taskId}" is still running; only finished tasks are written to history`);
+      const name = segmentNameFor(task);
+      let lines = bySegment.get(name);
+      if (!lines) bySegment.set(name, (lines = []));
+      lines.push(serializeRecord(task));
+    }
+    if (bySegment.size === 0) return;
+    await this.prepare();
+    await this.lock(async () => {
+      for (const [name, lines] of bySegment) {
+        await appendRaw(this.ctx, name, Buffer.from(lines.join(''), 'utf8'), false, lines.length);
+        onWritten?.(lines.length);
+      }
+    });
   }
 
   // ----- reading: no lock, no writes -----

@@ -1,7 +1,6 @@
 // Streaming line splitter: a history of any size is read in fixed chunks and split into lines of
 // bytes, so no file is ever held as one string (V8 strings stop at about 512 MB) and memory stays
 // bounded by the longest line, itself capped.
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /** Longer lines are not records this product writes: reported without holding their bytes. */
@@ -22,7 +21,13 @@ export interface RawLine {
   terminated: boolean;
 }
 
-export async function* splitLines(chunks: AsyncIterable<Uint8Array>, startOffset = 0, maxLineBytes = MAX_LINE_BYTES, firstLineNo = 1): AsyncGenerator<RawLine> {
+/**
+ * Splits chunks into lines, one batch per chunk, so a reader handles a chunk's lines in one
+ * synchronous pass. A line inside one chunk is a view into it, not a copy: the chunks must be
+ * buffers their source does not reuse (readChunks' are fresh). Bytes carried over to the next
+ * chunk are copied.
+ */
+async function* splitLineBatches(chunks: AsyncIterable<Uint8Array>, startOffset = 0, maxLineBytes = MAX_LINE_BYTES, firstLineNo = 1): AsyncGenerator<RawLine[]> {
   let parts: Buffer[] = [];
   let pendingLength = 0;
   let overflow = false;
@@ -30,6 +35,7 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, startOffset
   let lineNo = firstLineNo;
   for await (const raw of chunks) {
     const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    const batch: RawLine[] = [];
     let from = 0;
     for (;;) {
       const nl = chunk.indexOf(NEWLINE, from);
@@ -40,13 +46,13 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, startOffset
           overflow = true;
           parts = [];
         } else if (piece > 0) {
-          // Copy: the caller may keep the line while the stream reuses its buffers.
-          parts.push(Buffer.from(chunk.subarray(from, end)));
+          // A line's end in this chunk is a view; its start carried from earlier chunks was copied.
+          parts.push(nl === -1 ? Buffer.from(chunk.subarray(from, end)) : chunk.subarray(from, end));
         }
       }
       pendingLength += piece;
       if (nl === -1) break;
-      yield { lineNo, offset: lineStart, length: pendingLength, bytes: overflow ? null : concat(parts, pendingLength), terminated: true };
+      batch.push({ lineNo, offset: lineStart, length: pendingLength, bytes: overflow ? null : concat(parts, pendingLength), terminated: true });
       lineNo++;
       lineStart += pendingLength + 1;
       parts = [];
@@ -54,23 +60,56 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array>, startOffset
       overflow = false;
       from = nl + 1;
     }
+    if (batch.length > 0) yield batch;
   }
-  if (pendingLength > 0) yield { lineNo, offset: lineStart, length: pendingLength, bytes: overflow ? null : concat(parts, pendingLength), terminated: false };
+  if (pendingLength > 0) yield [{ lineNo, offset: lineStart, length: pendingLength, bytes: overflow ? null : concat(parts, pendingLength), terminated: false }];
+}
+
+export async function* splitLines(chunks: AsyncIterable<Uint8Array>, startOffset = 0, maxLineBytes = MAX_LINE_BYTES, firstLineNo = 1): AsyncGenerator<RawLine> {
+  for await (const batch of splitLineBatches(chunks, startOffset, maxLineBytes, firstLineNo)) yield* batch;
 }
 
 function concat(parts: Buffer[], length: number): Buffer {
   if (parts.length === 1) return parts[0] as Buffer;
+  if (parts.length === 0) return EMPTY;
   return Buffer.concat(parts, length);
 }
 
-/** The bytes of `path` from `start` up to (not including) `end`, in chunks. */
-export function readChunks(path: string, start = 0, end?: number): AsyncIterable<Buffer> {
-  if (end !== undefined && end <= start) return (async function* () {})();
-  return createReadStream(path, { start, ...(end !== undefined ? { end: end - 1 } : {}), highWaterMark: CHUNK_BYTES });
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The bytes of `path` from `start` up to (not including) `end`, or to its end, in chunks of at
+ * most 1 MiB. Every chunk is a fresh buffer, never reused: lines may be views into it.
+ */
+export async function* readChunks(path: string, start = 0, end?: number): AsyncGenerator<Buffer> {
+  if (end !== undefined && end <= start) return;
+  const fh = await open(path, 'r');
+  try {
+    // Sized by what is there (a small segment gets a small buffer), reading on past it while the file grows.
+    let known = end ?? (await fh.stat()).size;
+    let pos = start;
+    for (;;) {
+      const want = end !== undefined ? Math.min(CHUNK_BYTES, end - pos) : Math.min(CHUNK_BYTES, Math.max(known - pos, 64 * 1024));
+      if (want <= 0) return;
+      const buf = Buffer.allocUnsafeSlow(want);
+      const { bytesRead } = await fh.read(buf, 0, want, pos);
+      if (bytesRead === 0) return;
+      pos += bytesRead;
+      if (pos > known) known = pos;
+      yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 export function readLines(path: string, start = 0, end?: number): AsyncGenerator<RawLine> {
   return splitLines(readChunks(path, start, end), start);
+}
+
+/** readLines a chunk at a time (see splitLineBatches). */
+export function readLineBatches(path: string, start = 0, end?: number): AsyncGenerator<RawLine[]> {
+  return splitLineBatches(readChunks(path, start, end), start);
 }
 
 /**

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import { describeFsError } from '../util/errors';
-import { readLines, readLinesBackward } from './lines';
+import { readLineBatches, readLinesBackward, type RawLine } from './lines';
 import { readMigrationMarker } from './migration';
 import { HISTORY_SCHEMA_VERSION, HistoryStoreError, type StoreWarning } from './records';
 import type { RetentionOptions } from './retention';
@@ -66,28 +66,46 @@ async function readPlan(ctx: StoreContext): Promise<ReadPlanEntry[]> {
 }
 
 /**
- * The tasks of one file, in file order, or last first with `backward` (the newest N cost only
- * N). Lines whose start time is plainly before `minStartMs` are skipped without being parsed.
+ * The tasks of one file in batches, in file order, or last first with `backward` (the newest N
+ * cost only N). Lines whose start time is plainly before `minStartMs` are skipped without being
+ * parsed. Forward, a batch is a chunk's lines, handled in one synchronous pass.
  */
-async function* tasksIn(ctx: StoreContext, entry: ReadPlanEntry, warnings: StoreWarning[], backward = false, minStartMs = -Infinity): AsyncGenerator<PerformanceMetrics> {
+async function* taskBatches(ctx: StoreContext, entry: ReadPlanEntry, warnings: StoreWarning[], backward = false, minStartMs = -Infinity): AsyncGenerator<PerformanceMetrics[]> {
+  const take = (raw: RawLine, out: PerformanceMetrics[]): void => {
+    if (minStartMs !== -Infinity && raw.bytes !== null) {
+      const start = quickStartTime(raw.bytes);
+      if (start !== null && start < minStartMs) return;
+    }
+    const l = classify(raw);
+    if (l.parsed?.kind === 'task') {
+      out.push(l.parsed.task);
+      return;
+    }
+    const line = backward ? null : raw.lineNo;
+    const where = backward ? ` (at byte ${raw.offset})` : '';
+    if (l.unreadable !== null) {
+      const w = { file: entry.path, line, reason: `${l.unreadable}${where}; skipped` };
+      warnings.push(w);
+      ctx.warn(w);
+    } else if (l.parsed?.kind === 'newerSchema') {
+      const w = { file: entry.path, line, reason: `schema version ${l.parsed.version} is newer than this build reads (${HISTORY_SCHEMA_VERSION})${where}; skipped, and kept in the file for the newer build` };
+      warnings.push(w);
+      ctx.warn(w);
+    }
+  };
   try {
-    for await (const raw of backward ? readLinesBackward(entry.path, entry.end) : readLines(entry.path, 0, entry.end)) {
-      if (minStartMs !== -Infinity && raw.bytes !== null) {
-        const start = quickStartTime(raw.bytes);
-        if (start !== null && start < minStartMs) continue;
+    if (backward) {
+      for await (const raw of readLinesBackward(entry.path, entry.end)) {
+        const out: PerformanceMetrics[] = [];
+        take(raw, out);
+        if (out.length > 0) yield out;
       }
-      const l = classify(raw);
-      const line = backward ? null : raw.lineNo;
-      const where = backward ? ` (at byte ${raw.offset})` : '';
-      if (l.unreadable !== null) {
-        const w = { file: entry.path, line, reason: `${l.unreadable}${where}; skipped` };
-        warnings.push(w);
-        ctx.warn(w);
-      } else if (l.parsed?.kind === 'newerSchema') {
-        const w = { file: entry.path, line, reason: `schema version ${l.parsed.version} is newer than this build reads (${HISTORY_SCHEMA_VERSION})${where}; skipped, and kept in the file for the newer build` };
-        warnings.push(w);
-        ctx.warn(w);
-      } else if (l.parsed?.kind === 'task') yield l.parsed.task;
+      return;
+    }
+    for await (const batch of readLineBatches(entry.path, 0, entry.end)) {
+      const out: PerformanceMetrics[] = [];
+      for (const raw of batch) take(raw, out);
+      if (out.length > 0) yield out;
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // removed by a compaction meanwhile
@@ -115,11 +133,13 @@ export async function loadTasks(ctx: StoreContext, retention: RetentionOptions, 
     // A segment holds tasks that ended that day: all of them started before its day ended.
     if (e.dayStart !== null && e.dayStart + DAY_MS <= since) continue;
     const got: PerformanceMetrics[] = [];
-    for await (const t of tasksIn(ctx, e, warnings, backward, options.sinceMs ?? -Infinity)) {
-      if ((t.endTime ?? t.startTime) < cutoff) continue;
-      if (options.sinceMs !== undefined && t.startTime < options.sinceMs) continue;
-      got.push(t);
-      if (backward && found + got.length >= want) break;
+    batches: for await (const batch of taskBatches(ctx, e, warnings, backward, options.sinceMs ?? -Infinity)) {
+      for (const t of batch) {
+        if ((t.endTime ?? t.startTime) < cutoff) continue;
+        if (options.sinceMs !== undefined && t.startTime < options.sinceMs) continue;
+        got.push(t);
+        if (backward && found + got.length >= want) break batches;
+      }
       // Keep memory bounded by what is asked for, even within one large segment.
       if (!backward && got.length > 2 * want && want !== Infinity) got.splice(0, got.length - want);
     }
@@ -142,11 +162,13 @@ export async function* iterateTasks(ctx: StoreContext, retentionDays: number, op
   const warnings: StoreWarning[] = [];
   for (const e of await readPlan(ctx)) {
     if (e.dayStart !== null && e.dayStart + DAY_MS <= since) continue;
-    for await (const t of tasksIn(ctx, e, warnings, false, options.sinceMs ?? -Infinity)) {
-      if ((t.endTime ?? t.startTime) < cutoff) continue;
-      if (options.sinceMs !== undefined && t.startTime < options.sinceMs) continue;
-      if (options.untilMs !== undefined && t.startTime >= options.untilMs) continue;
-      yield t;
+    for await (const batch of taskBatches(ctx, e, warnings, false, options.sinceMs ?? -Infinity)) {
+      for (const t of batch) {
+        if ((t.endTime ?? t.startTime) < cutoff) continue;
+        if (options.sinceMs !== undefined && t.startTime < options.sinceMs) continue;
+        if (options.untilMs !== undefined && t.startTime >= options.untilMs) continue;
+        yield t;
+      }
     }
     warnings.length = 0;
   }

@@ -13,8 +13,12 @@ import { HistoryStoreError, parseLineBytes } from './records';
 import { QUARANTINE_LOG_NAME, readSummary, summaryName, type ClassifiedLine, type SegmentSummary } from './segments';
 import { NEWLINE_BUF, type StoreContext } from './storeContext';
 
-/** Under the lock: appends whole lines to a segment, never gluing them onto a cut-off line. */
-export async function appendRaw(ctx: StoreContext, name: string, data: Buffer, durable: boolean): Promise<void> {
+/**
+ * Under the lock: appends whole lines to a segment, never gluing them onto a cut-off line.
+ * `taskCount`, when the caller knows every line is a task it serialized, spares the summary a
+ * second parse of each line.
+ */
+export async function appendRaw(ctx: StoreContext, name: string, data: Buffer, durable: boolean, taskCount?: number): Promise<void> {
   const path = join(ctx.historyDir, name);
   let fh: FileHandle | null = null;
   let size = 0;
@@ -41,7 +45,7 @@ export async function appendRaw(ctx: StoreContext, name: string, data: Buffer, d
       off += bytesWritten;
     }
     if (durable) await fh.sync();
-    await updateSummary(ctx.historyDir, name, size, out, data);
+    await updateSummary(ctx.historyDir, name, size, out, data, taskCount);
   } catch (err) {
     // Take back a partial record so it can never merge with a later line.
     if (fh && written) await fh.truncate(size).catch(() => undefined);
@@ -51,13 +55,13 @@ export async function appendRaw(ctx: StoreContext, name: string, data: Buffer, d
   }
 }
 
-async function updateSummary(historyDir: string, name: string, sizeBefore: number, out: Buffer, data: Buffer): Promise<void> {
+async function updateSummary(historyDir: string, name: string, sizeBefore: number, out: Buffer, data: Buffer, taskCount?: number): Promise<void> {
   const prev = sizeBefore === 0 ? { bytes: 0, tasks: 0, newerSchema: 0, unreadable: 0, torn: false } : await readSummary(historyDir, name);
   if (!prev || prev.bytes !== sizeBefore) return; // out of date already: the next compaction rescans
-  let tasks = 0;
+  let tasks = taskCount ?? 0;
   let newer = 0;
   // Counted as a reader would count them (a byte-order mark is tolerated there too).
-  for (let from = 0; from < data.length; ) {
+  for (let from = 0; taskCount === undefined && from < data.length; ) {
     const nl = data.indexOf(0x0a, from);
     const end = nl === -1 ? data.length : nl;
     const p = parseLineBytes(data.subarray(from, end));

@@ -154,7 +154,7 @@ test('the old single history.jsonl is migrated on the first write, announced, ba
   await s.append(task('new'));
   assert.equal(existsSync(legacy), false);
   assert.equal(logs.length, 2);
-  assert.equal(logs[0], `Tightened the permissions of "${legacy}" from 0644 to 0600: the history is private to its user.`);
+  assert.equal(logs[0], `The history file ${legacy} was open to other users (mode 644); now 600, readable by you only.`);
   assert.match(logs[1] ?? '', new RegExp(`^Migrated the history ".*history\\.jsonl" \\(2 tasks, 2 unreadable lines moved to ".*${QUARANTINE_FILE_NAME}"\\) to day segments in ".*history" in \\d+ ms; the old file was removed after the check\\.$`));
   const q = join(dir, HISTORY_DIR_NAME, QUARANTINE_FILE_NAME);
   assert.deepEqual(warnings, [

@@ -43,7 +43,7 @@ test('history folder 0700 and files 0600 under umask 000; existing wide modes ar
   const logs: string[] = [];
   await store(dir, {}, [], logs).append(task('b'));
   assert.equal((await stat(segment(dir))).mode & 0o777, 0o600);
-  assert.deepEqual(logs, [`Tightened the permissions of "${segment(dir)}" from 0666 to 0600: the history is private to its user.`]);
+  assert.deepEqual(logs, [`The history file ${segment(dir)} was open to other users (mode 666); now 600, readable by you only.`]);
 });
 
 test('a missing history is an empty history, and reading it writes nothing', async (t) => {
@@ -305,4 +305,32 @@ test('start-up never reads a segment to rebuild its summary; an explicit compact
   assert.equal((await readFile(segment(dir), 'utf8')).split('\n').length - 1, 4);
   assert.deepEqual((await s.load(NOW)).tasks.map((x) => x.taskId), ['x2', 'x3']); // reads still apply the cap
   assert.deepEqual(await s.compact(NOW), { kept: 2, droppedExpired: 0, droppedOverCount: 3, droppedCorrupt: 0, keptUnknownSchema: 0 });
+});
+
+test('appendMany writes each day segment once, under one lock, and keeps the summaries in step', async (t) => {
+  const dir = await tempDir(t, 'mpm-store-many-');
+  const opened: string[] = [];
+  const s = store(dir, { fs: { open: async (p, f, m) => { if (f === 'a') opened.push(p); const { open } = await import('node:fs/promises'); return open(p, f, m); } } });
+  await s.append(task('before'));
+  opened.length = 0;
+  // Three days, interleaved as an export may list them.
+  const many = Array.from({ length: 30 }, (_, i) => task(`m${i}`, { startTime: NOW - (1 + (i % 3)) * DAY, endTime: NOW - (1 + (i % 3)) * DAY + 1000 }));
+  const written: number[] = [];
+  await s.appendMany(many, (n) => written.push(n));
+  assert.deepEqual(written, [10, 10, 10]);
+  assert.equal(opened.length, 3);
+  assert.equal(new Set(opened).size, 3);
+  const loaded = await s.load(NOW);
+  assert.deepEqual(loaded.warnings, []);
+  assert.equal(loaded.tasks.length, 31);
+  // Each task once, in its day's segment, in the order given within that day.
+  assert.deepEqual(loaded.tasks.filter((x) => x.startTime === NOW - 2 * DAY).map((x) => x.taskId), many.filter((_, i) => i % 3 === 1).map((x) => x.taskId));
+  for (const day of [1, 2, 3]) {
+    const name = segment(dir, task('x', { startTime: NOW - day * DAY, endTime: NOW - day * DAY + 1000 }));
+    const summary = JSON.parse(await readFile(name.replace(/\.jsonl$/, '.summary.json'), 'utf8')) as { tasks: number; bytes: number };
+    assert.equal(summary.tasks, day === 1 ? 11 : 10);
+    assert.equal(summary.bytes, (await stat(name)).size);
+  }
+  await assert.rejects(s.appendMany([task('ok'), task('r', { status: 'running' })]), { name: 'HistoryStoreError' });
+  assert.equal((await s.load(NOW)).tasks.length, 31);
 });

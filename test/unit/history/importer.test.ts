@@ -410,6 +410,36 @@ test('a history that refuses midway: the error says how many got in; the same im
   await assert.rejects(importHistory(file, memory, { partial: false, nowMs: NOW, spoolDir: join(blocker, 'home') }), (e: unknown) => e instanceof ImportError && /^cannot create the import spool ".*": part of the path is a file, not a folder; nothing was imported$/.test(e.message));
 });
 
+test('the import appends in batches through appendMany; one that fails midway says how many got in', async (t) => {
+  const dir = await tempDir(t);
+  const file = await exportTo(dir, 'a.json', tasks(5));
+  const memory = new MemoryHistoryStore();
+  const calls: number[] = [];
+  let fail = true;
+  const batched = {
+    load: () => memory.load(),
+    append: () => Promise.reject(new Error('append one by one was used')),
+    appendMany: async (many: readonly PerformanceMetrics[], onWritten?: (n: number) => void) => {
+      calls.push(many.length);
+      // The first segment goes in, the second is refused.
+      for (const task of many.slice(0, 3)) await memory.append(task);
+      onWritten?.(3);
+      if (fail) throw new Error('Cannot append to the history file "h": the disk is full');
+      for (const task of many.slice(3)) await memory.append(task);
+      onWritten?.(many.length - 3);
+    },
+  };
+  await assert.rejects(importHistory(file, batched, { partial: false, nowMs: NOW, spoolDir: join(dir, 'home') }), { name: 'ImportError', message: /^3 of 5 task\(s\) were imported, then: Cannot append/ });
+  assert.deepEqual(calls, [5]);
+  fail = false;
+  calls.length = 0;
+  const all = new MemoryHistoryStore();
+  const report = await importHistory(file, { ...batched, load: () => all.load(), appendMany: async (many: readonly PerformanceMetrics[], onWritten?: (n: number) => void) => { calls.push(many.length); for (const task of many) await all.append(task); onWritten?.(many.length); } }, { partial: false, nowMs: NOW, spoolDir: join(dir, 'home') });
+  assert.equal(report.imported, 5);
+  assert.deepEqual(calls, [5]);
+  assert.equal((await all.load()).tasks.length, 5);
+});
+
 test('a flood of bad records: each counted, the first 1000 kept for the report, the rest counted as omitted', async (t) => {
   const dir = await tempDir(t);
   const file = join(dir, 'flood.json');

@@ -6,6 +6,7 @@ import type { MinuteRollup } from '../../../src/core/engine/snapshotRing';
 import { activeTaskInfo, buildAnalysisView, historyRows, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
 import type { DashboardDataSource } from '../../../src/host/dashboardPanel';
 import { MAX_HISTORY_ROWS, parseToWebview } from '../../../src/shared/protocol';
+import { seededRandom } from '../helpers/seededRandom';
 import { gpuReading, NOW, snapshot, task } from './fixtures';
 
 test('snapshot columns: one GPU entry per device, missing readings are null', () => {
@@ -99,4 +100,17 @@ test('the analysis view counts the kept tasks without asking for all of them', (
   assert.equal(totalTaskCount, 100_000);
   assert.equal(analysis.totalRows, 2);
   assert.deepEqual(asked, [24], 'only the window is copied, never the whole history');
+});
+
+test('historyRows gives the newest rows by start, ties in the order given, as a stable sort of the whole window would', () => {
+  const rand = seededRandom(7);
+  for (let round = 0; round < 50; round++) {
+    const n = 1 + Math.floor(rand() * 400);
+    // Few distinct starts, so ties at the cut are common.
+    const tasks = Array.from({ length: n }, (_, i) => task({ taskId: `t${i}`, startTime: 1000 * Math.floor(rand() * 40) }));
+    const limit = 1 + Math.floor(rand() * 120);
+    const want = [...tasks].sort((a, b) => b.startTime - a.startTime).slice(0, limit).map((t) => t.taskId);
+    assert.deepEqual(historyRows(tasks, limit).map((r) => r.taskId), want);
+  }
+  assert.deepEqual(historyRows([], 5), []);
 });

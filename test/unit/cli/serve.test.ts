@@ -140,7 +140,7 @@ test('serve refuses a non-loopback address without --allow-remote, and without a
   assert.match(t3.err.text, /\$MODEL_PERF_TOKEN holds a token of 5 characters/);
 });
 
-test('serve in-process: 2 fake GPUs scraped over loopback, a recorded task counted, stops on SIGTERM', async () => {
+test('serve in-process: 2 fake GPUs scraped over loopback, a recorded task counted, stops on SIGTERM', async (ctx) => {
   const home = join(await work, 'home');
   await mkdir(home, { recursive: true });
   // Recent, or the history's retention would drop it.
@@ -152,8 +152,9 @@ test('serve in-process: 2 fake GPUs scraped over loopback, a recorded task count
   await writeFile(join(home, 'running', `${process.ppid}-abcd.json`), JSON.stringify({ schemaVersion: 1, ownerPid: process.ppid, hostname: hostname(), updatedAt: Date.now(), task: { taskId: 'live-1', modelType: 'flux', startTime: 1000, stepsCompleted: 5, stepsTotal: 20 } }));
   const t = io({ MODEL_PERF_HOME: home, PATH: `${join(ROOT, 'test/fixtures/bin')}${delimiter}${process.env.PATH ?? ''}`, FAKE_NVIDIA_SMI_SCENARIO: '2gpu', MODEL_PERF_TOKEN: TOKEN });
   const done = runCli(['serve', '--port', '0', '--interval', '0.25'], t);
-  // Stopped also when an assertion fails, or the test run would wait for it for ever.
-  after(() => t.signal('SIGTERM'));
+  // Stopped also when an assertion fails, or the test run would wait for it for ever: a hook of this
+  // test's own, run before the file's removal of the work folder (a root hook added here would run after it).
+  ctx.after(() => t.signal('SIGTERM'));
   const port = await waitUntil('serve to listen', () => /serving http:\/\/127\.0\.0\.1:(\d+)\/metrics \(bearer token required\)/.exec(t.out.text)?.[1]);
   const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { Authorization: `Bearer ${TOKEN}` } })).text();
   const text = await waitUntil('two GPUs in the exposition', async () => {
@@ -180,7 +181,7 @@ test('serve says so when the port is taken', async () => {
   });
 });
 
-test("serve beside a VS Code window: serves the window's figures and starts no nvidia-smi stream of its own", async () => {
+test("serve beside a VS Code window: serves the window's figures and starts no nvidia-smi stream of its own", async (ctx) => {
   const home = join(await work, 'shared');
   const bin = join(ROOT, 'test/fixtures/bin');
   const path = `${bin}${delimiter}${process.env.PATH ?? ''}`;
@@ -190,7 +191,7 @@ test("serve beside a VS Code window: serves the window's figures and starts no n
   const log = join(await work, 'serve-nvidia-smi.log');
   const t = io({ MODEL_PERF_HOME: home, PATH: path, FAKE_NVIDIA_SMI_SCENARIO: '2gpu', FAKE_NVIDIA_SMI_LOG: log });
   const done = runCli(['serve', '--port', '0', '--interval', '0.25'], t);
-  after(async () => {
+  ctx.after(async () => {
     t.signal('SIGTERM');
     await window.dispose();
   });

@@ -240,6 +240,10 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
       // `run` appends its one task and shows none of the others: read only the newest, so a
       // million tasks on disk cost the start-up nothing.
       config: { maxHistorySize: 1 },
+      // Beside a window (or `serve`) that samples this machine, read its figures: no second
+      // nvidia-smi. Alone, sample here and publish for the others. An explicit GPU choice
+      // (--no-gpu, --nvidia-smi) means this machine's own reading.
+      ...(flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined ? {} : { shareSamplerIn: defaultStorageDir(io.env) }),
     });
     await monitor.startMonitoring();
     if (stopSignal !== null) {

@@ -161,10 +161,12 @@ export async function serveCommand(parsed: ParsedCommand, io: CliIo): Promise<nu
     diskPath: io.cwd,
     env: io.env,
     logger: cliLogger(io, 'serve'),
-    gpuProcessIntervalMs: 0,
     // Every recorded task counts, not only the extension's in-memory share.
     config: { maxHistorySize: 1_000_000 },
-    ...(explicitGpu ? {} : { followWindowsIn: storageDir }),
+    // Shares the machine's sampler like a window: reads the sampling window's figures, or samples
+    // and publishes for the others (a `model-perf run` beside it starts no nvidia-smi either; the
+    // per-process query runs only while someone's task runs).
+    ...(explicitGpu ? { gpuProcessIntervalMs: 0 } : { shareSamplerIn: storageDir }),
   });
   const host = hostname();
   const exporter = new NodeExporter({

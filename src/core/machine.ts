@@ -54,6 +54,13 @@ export interface MachineMonitorOptions {
    * Publishes nothing and never takes the lock. For short-lived readers (`status`, `watch`).
    */
   followWindowsIn?: string;
+  /**
+   * A storage folder where this monitor shares the machine's sampler like a window does (for
+   * `model-perf run`): while another process (a window, `serve`) samples the machine, read its
+   * published figures and start no nvidia-smi; else take the sampler lock, sample here and publish
+   * for the others. Only the per-process figures of its own tasks' trees are read here (/proc).
+   */
+  shareSamplerIn?: string;
   /** Tests only. */
   clock?: Clock;
 }
@@ -105,30 +112,34 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
     enableGpuMonitoring: enableGpu,
     storageDir: options.storageDir === false ? null : (options.storageDir ?? defaultStorageDir(env)),
   });
-  const holder: { monitor: PerformanceMonitor | null } = { monitor: null };
+  const holder: { monitor: PerformanceMonitor | null; sharedDir: string | null } = { monitor: null, sharedDir: null };
   const gpuProvider = await createGpuProvider({
     enableGpu,
     env,
     nvidiaSmiPath: options.nvidiaSmiPath ?? null,
     ...(onLog ? { onLog } : {}),
     ...(options.gpuProcessIntervalMs !== undefined ? { gpuProcessIntervalMs: options.gpuProcessIntervalMs } : {}),
-    // Per-process GPU memory only while a task runs.
-    wantProcesses: () => (holder.monitor?.getActiveTasks().length ?? 0) > 0,
+    // Per-process GPU memory only while a task runs (while it samples for others, theirs count too).
+    wantProcesses: () => (holder.monitor?.getActiveTasks().length ?? 0) > 0 || (holder.sharedDir !== null && anyTaskRunning(holder.sharedDir)),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   let systemSampler: SystemSampler = createSystemSampler(process.platform, options.diskPath ?? null, onLog ? { onLog } : {});
   let gpu: GpuProvider = gpuProvider;
-  if (options.followWindowsIn) {
+  const sharedDir = options.shareSamplerIn ?? options.followWindowsIn;
+  if (sharedDir) {
     const clock = options.clock ?? systemClock;
-    const observer = new LockObserver({ dir: options.followWindowsIn, clock });
-    if ((await observer.start()) === 'follower') logger?.info(`A VS Code window samples this machine: reading its figures from ${options.followWindowsIn}`);
-    const sharing = new SharedSampling({ dir: options.followWindowsIn, clock, lock: observer, localSystem: systemSampler, localGpu: gpuProvider, publish: false, ...(onLog ? { onLog } : {}) });
+    // `run` competes for the lock (and publishes while it holds it); `status` and `watch` only look.
+    const publish = options.shareSamplerIn !== undefined;
+    const lock = publish ? new LeaderLock({ dir: sharedDir, clock, ...(onLog ? { onLog } : {}) }) : new LockObserver({ dir: sharedDir, clock });
+    if ((await lock.start()) === 'follower') logger?.info(`Another process samples this machine: reading its figures from ${sharedDir}`);
+    const sharing = new SharedSampling({ dir: sharedDir, clock, lock, localSystem: systemSampler, localGpu: gpuProvider, publish, ...(onLog ? { onLog } : {}) });
+    if (publish) holder.sharedDir = sharedDir;
     systemSampler = {
       sample: () => sharing.systemSampler.sample(),
       dispose: () => {
-        observer.stop();
+        // The lock is released only after the local tool stopped: a successor never overlaps it.
+        void sharing.dispose().then(() => lock.stop());
         sharing.systemSampler.dispose?.();
-        void sharing.dispose();
       },
     };
     gpu = sharing.gpuProvider;

@@ -3,6 +3,7 @@
 // shared JSONL history. The CLI builds a short-lived monitor with createMachineMonitor; a VS Code
 // window builds a SharedEngine, which shares one sampler among every window on the machine and
 // is rebuilt in parts when its settings change. Faces only adapt their settings and format.
+import { hostname } from 'node:os';
 import type { PerformanceMetrics } from '../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
 import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './engine/config';
@@ -19,6 +20,8 @@ import { LeaderLock, LockObserver, type Role } from './sharing/leadership';
 import { SharedSampling } from './sharing/sharedSampling';
 import type { Disposable } from './util/emitter';
 import { errorText } from './util/errors';
+import { isProcessAlive } from './util/process';
+import { RunningElsewhere } from './metrics/runningMarkers';
 
 // ---------------------------------------------------------------------------------------------
 // The monitor of a short-lived process (a CLI command)
@@ -177,7 +180,8 @@ export interface SharedEngineOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export type EngineChange = 'snapshot' | 'tasks' | 'gpu' | 'monitoring' | 'history' | 'role';
+/** `elsewhere`: the tasks other processes of this machine run (their markers) changed. */
+export type EngineChange = 'snapshot' | 'tasks' | 'gpu' | 'monitoring' | 'history' | 'role' | 'elsewhere';
 
 /** `history.jsonl:12: cut-off line skipped`, for the log. */
 function describeStoreWarning(w: StoreWarning): string {
@@ -193,11 +197,12 @@ function monitorConfig(settings: SharedEngineSettings, env: NodeJS.ProcessEnv): 
   return validateConfig({ ...settings.config, storageDir: resolvedStorageDir(settings, env) });
 }
 
-/** Everything that lives in one storage folder: the sampler lock, the shared sample. The history tells its own changes (JsonlHistoryStore.onDidChange). */
+/** Everything that lives in one storage folder: the sampler lock, the shared sample, the runs of other processes. The history tells its own changes (JsonlHistoryStore.onDidChange). */
 interface FolderParts {
   dir: string;
   lock: LeaderLock;
   sharing: SharedSampling;
+  elsewhere: RunningElsewhere;
 }
 
 /**
@@ -266,7 +271,8 @@ export class SharedEngine {
       ),
       onLog,
     });
-    return { dir, lock, sharing };
+    const elsewhere = new RunningElsewhere({ storageDir: dir, hostname: hostname(), ownPid: process.pid, isAlive: isProcessAlive, onChange: () => this.emit('elsewhere') });
+    return { dir, lock, sharing, elsewhere };
   }
 
   private historyStore(config: MonitorConfig): JsonlHistoryStore {
@@ -294,6 +300,7 @@ export class SharedEngine {
     this.roleChanged(await this.parts.lock.start());
     await this.monitor.startMonitoring();
     this.watchHistory();
+    await this.parts.elsewhere.start();
     this.emit('monitoring');
   }
 
@@ -332,6 +339,11 @@ export class SharedEngine {
 
   activeTasks(): PerformanceMetrics[] {
     return this.monitor.getActiveTasks();
+  }
+
+  /** Tasks other processes of this machine run now (`model-perf run`, other windows), as their markers last said. */
+  tasksElsewhere(): PerformanceMetrics[] {
+    return this.parts.elsewhere.tasks();
   }
 
   onChange(listener: (change: EngineChange) => void): Disposable {
@@ -382,10 +394,13 @@ export class SharedEngine {
     if (wasRunning) await this.monitor.stopMonitoring();
     await this.parts.sharing.dispose();
     await this.parts.lock.stop();
+    this.parts.elsewhere.dispose();
     this.historyWatch?.dispose();
     this.historyWatch = null;
     this.parts = this.folderParts(config.storageDir as string);
     await this.parts.lock.start();
+    await this.parts.elsewhere.start();
+    this.emit('elsewhere');
     await this.monitor.reconfigure(config, { gpuProvider: this.parts.sharing.gpuProvider, historyStore: this.historyStore(config) });
     this.watchHistory();
     if (wasRunning && !this.monitor.isMonitoring) await this.monitor.startMonitoring();
@@ -409,6 +424,7 @@ export class SharedEngine {
     this.historyWatch?.dispose();
     for (const s of this.subscriptions) s.dispose();
     await this.monitor.dispose();
+    this.parts.elsewhere.dispose();
     await this.parts.sharing.dispose();
     await this.parts.lock.stop();
     this.listeners.clear();

@@ -6,11 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import { historyRecords } from '../helpers/historyFiles';
+import { RunningElsewhere } from '../../../src/core/metrics/runningMarkers';
+import { isProcessAlive } from '../../../src/core/util/process';
 
 const ROOT = join(__dirname, '../../..');
 const BIN = join(ROOT, 'test/fixtures/bin');
@@ -91,6 +93,15 @@ if (mode === 'fail') process.exit(1);
 if (mode === 'oom') { process.stderr.write('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\\n'); process.exit(1); }
 if (mode === 'sigint') process.kill(process.pid, 'SIGINT');
 if (mode === 'wait') { process.stdout.write('ready\\n'); setInterval(() => {}, 1000); }
+if (mode === 'slowbar') {
+  // A tqdm bar moving one step every 250 ms for 5 s: a window beside the run follows it live.
+  let i = 0;
+  const tick = setInterval(() => {
+    i++;
+    process.stderr.write('\\rtrain: ' + String(i * 5).padStart(3) + '%|' + '█'.repeat(i >> 1) + ' '.repeat(10 - (i >> 1)) + '| ' + i + '/20 [00:0' + Math.floor(i / 4) + '<00:05, 4.00it/s]');
+    if (i === 20) { clearInterval(tick); process.stderr.write('\\n'); }
+  }, 250);
+}
 if (mode === 'bar') {
   // tqdm's redraws on stderr (one write each, split mid-character once), a rich-style log line on stdout.
   for (let i = 0; i <= 50; i += 10) process.stderr.write('\\rSampling: ' + String(i * 2).padStart(3) + '%|' + '█'.repeat(i / 5) + ' '.repeat(10 - i / 5) + '| ' + i + '/50 [00:0' + (i / 10) + '<00:05, 9.80it/s]');
@@ -362,6 +373,27 @@ describe('model-perf (built CLI)', { skip }, () => {
     const alone = await runModelPerf(['run', '--task-id', 'alone', '--interval', '0.25', '--', process.execPath, 'child.js', 'ok', '500'], home, { env: { FAKE_NVIDIA_SMI_LOG: aloneLog } });
     assert.equal(alone.code, 0, alone.stderr);
     assert.notEqual(await readFile(aloneLog, 'utf8').catch(() => ''), '', 'alone, run starts its own nvidia-smi');
+  });
+
+  test("run publishes its progress live: a window's follower of the markers sees it move before the run ends", async () => {
+    const home = join(work, 'run-live');
+    const seen: number[] = [];
+    const window = new RunningElsewhere({ storageDir: home, hostname: hostname(), ownPid: process.pid, isAlive: isProcessAlive, onChange: () => {}, pollMs: 100 });
+    await window.start();
+    const record = setInterval(() => {
+      const steps = window.tasks()[0]?.stepsCompleted;
+      if (typeof steps === 'number' && seen.at(-1) !== steps) seen.push(steps);
+    }, 20);
+    const r = await runModelPerf(['run', '--task-id', 'live', '--', process.execPath, 'child.js', 'slowbar'], home).finally(() => {
+      clearInterval(record);
+      window.dispose();
+    });
+    assert.equal(r.code, 0, r.stderr);
+    // Its start and the once-a-minute refresh would give at most two readings: live, one a second.
+    const moving = seen.filter((s) => s > 0 && s < 20);
+    assert.ok(moving.length >= 3, `progress seen moving while the run went on: ${seen.join(',')}`);
+    assert.deepEqual([...seen].sort((a, b) => a - b), seen, 'never backwards');
+    assert.equal((await history(home))[0]?.stepsCompleted, 20);
   });
 
   test('watch --count on a pipe prints one line per sample; bad flags exit 2', async () => {

@@ -1,0 +1,69 @@
+// `model-perf run` beside a window, started outside the window's own tracking (a plain child of
+// this test, as from another terminal or an ssh session): the window's status bar shows the run's
+// progress live, like its own terminal runs, and the run starts no nvidia-smi of its own (the
+// window samples the machine; the fake counts every spawn). Screenshot:
+// test-output/screenshots/cli-run-beside.png (mid-run).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { repoRoot } from '../harness/codeServer.mjs';
+import { openWorkbench, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+
+type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
+let wb: Workbench;
+const scratch = mkdtempSync(join(tmpdir(), 'model-perf-e2e-cli-run-'));
+const home = join(scratch, 'home');
+const vramFile = join(scratch, 'vram-mib');
+const cliLog = join(scratch, 'cli-nvidia-smi.jsonl');
+const fakeBin = join(repoRoot, 'test', 'fixtures', 'bin');
+const script = join(repoRoot, 'test', 'fixtures', 'scripts', 'fake_generate.py');
+const PATH = `${fakeBin}${delimiter}${process.env.PATH ?? ''}`;
+
+before(async () => {
+  writeFileSync(vramFile, '6000');
+  wb = await openWorkbench({
+    settings: { 'modelPerf.monitoringIntervalSeconds': 1 },
+    env: { PATH, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, MODEL_PERF_HOME: home },
+  });
+});
+
+after(async () => {
+  await wb?.close();
+});
+
+test("a model-perf run outside the window: its progress in the window's status bar, live; no nvidia-smi of its own", async () => {
+  const { page } = wb;
+  await waitForStatusText(page, /GPU 97%/, { timeout: 60000 });
+  const run = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'run', '--task-id', 'cli-beside', '--', 'python3', script, '--steps', '12', '--step-seconds', '0.8'], {
+    cwd: scratch,
+    env: { ...process.env, PATH, MODEL_PERF_HOME: home, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_LOG: cliLog },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  run.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  run.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => run.on('close', resolve));
+  try {
+    // Two different readings while it runs: the window follows it, not a single picture of it.
+    const first = await waitForStatusText(page, /cli-beside \d+:\d\d · ([2-5])\/12/, { timeout: 30000 });
+    const firstStep = Number(/ (\d+)\/12/.exec(first)?.[1]);
+    const later = await waitForStatusText(page, new RegExp(`cli-beside \\d+:\\d\\d · (?!${firstStep}/)([6-9]|1[01])/12`), { timeout: 30000 });
+    assert.match(later, /GPU 97% · 5\.9\/24\.0 GB[\s\S]*cli-beside/);
+    await screenshot(page, 'cli-run-beside');
+  } finally {
+    assert.equal(await exited, 0, output);
+  }
+  // Ended: the window drops it, and the run's own record is in the shared history.
+  await waitForStatusText(page, /^(?![\s\S]*cli-beside)[\s\S]*GPU 97%/, { timeout: 20000 });
+  assert.match(output, /task "cli-beside" succeeded/);
+  let spawns = '';
+  try {
+    spawns = readFileSync(cliLog, 'utf8');
+  } catch {
+    // no log: the fake was never started with it
+  }
+  assert.equal(spawns, '', 'model-perf run started no nvidia-smi beside the window');
+});

@@ -2,7 +2,7 @@
 // this test, as from another terminal or an ssh session): the window's status bar shows the run's
 // progress live, like its own terminal runs, and the run starts no nvidia-smi of its own (the
 // window samples the machine; the fake counts every spawn). Screenshot:
-// test-output/screenshots/cli-run-beside.png (mid-run).
+// test-output/screenshots/cli-run-beside.png and cli-run-beside-dashboard.png (mid-run).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +10,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { repoRoot } from '../harness/codeServer.mjs';
-import { openWorkbench, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { historyRecords } from '../unit/helpers/historyFiles.js';
+import type { Frame, Page } from 'playwright-core';
+import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
 let wb: Workbench;
@@ -18,6 +20,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'model-perf-e2e-cli-run-'));
 const home = join(scratch, 'home');
 const vramFile = join(scratch, 'vram-mib');
 const cliLog = join(scratch, 'cli-nvidia-smi.jsonl');
+// The script writes its pid here; the window's fake nvidia-smi then lists it holding the VRAM.
+const pidFile = join(scratch, 'pid');
 const fakeBin = join(repoRoot, 'test', 'fixtures', 'bin');
 const script = join(repoRoot, 'test', 'fixtures', 'scripts', 'fake_generate.py');
 const PATH = `${fakeBin}${delimiter}${process.env.PATH ?? ''}`;
@@ -26,9 +30,20 @@ before(async () => {
   writeFileSync(vramFile, '6000');
   wb = await openWorkbench({
     settings: { 'modelPerf.monitoringIntervalSeconds': 1 },
-    env: { PATH, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, MODEL_PERF_HOME: home },
+    env: { PATH, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, FAKE_NVIDIA_SMI_PID_FILE: pidFile, MODEL_PERF_HOME: home },
   });
 });
+
+/** The dashboard's document: the nested webview iframe whose page holds its heading. */
+async function dashboardFrame(page: Page): Promise<Frame> {
+  for (let i = 0; i < 120; i++) {
+    for (const f of page.frames()) {
+      if (await f.evaluate(() => document.querySelector('#app h1')?.textContent === 'Model Performance').catch(() => false)) return f;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error('the dashboard webview never appeared');
+}
 
 after(async () => {
   await wb?.close();
@@ -37,9 +52,9 @@ after(async () => {
 test("a model-perf run outside the window: its progress in the window's status bar, live; no nvidia-smi of its own", async () => {
   const { page } = wb;
   await waitForStatusText(page, /GPU 97%/, { timeout: 60000 });
-  const run = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'run', '--task-id', 'cli-beside', '--', 'python3', script, '--steps', '12', '--step-seconds', '0.8'], {
+  const run = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'run', '--task-id', 'cli-beside', '--', 'python3', script, '--steps', '16', '--step-seconds', '0.8'], {
     cwd: scratch,
-    env: { ...process.env, PATH, MODEL_PERF_HOME: home, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_LOG: cliLog },
+    env: { ...process.env, PATH, MODEL_PERF_HOME: home, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_PID_FILE: pidFile, FAKE_NVIDIA_SMI_LOG: cliLog },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -48,11 +63,19 @@ test("a model-perf run outside the window: its progress in the window's status b
   const exited = new Promise<number | null>((resolve) => run.on('close', resolve));
   try {
     // Two different readings while it runs: the window follows it, not a single picture of it.
-    const first = await waitForStatusText(page, /cli-beside \d+:\d\d · ([2-5])\/12/, { timeout: 30000 });
-    const firstStep = Number(/ (\d+)\/12/.exec(first)?.[1]);
-    const later = await waitForStatusText(page, new RegExp(`cli-beside \\d+:\\d\\d · (?!${firstStep}/)([6-9]|1[01])/12`), { timeout: 30000 });
+    const first = await waitForStatusText(page, /cli-beside \d+:\d\d · ([2-5])\/16/, { timeout: 30000 });
+    const firstStep = Number(/ (\d+)\/16/.exec(first)?.[1]);
+    const later = await waitForStatusText(page, new RegExp(`cli-beside \\d+:\\d\\d · (?!${firstStep}/)([6-9]|1[0-5])/16`), { timeout: 30000 });
     assert.match(later, /GPU 97% · 5\.9\/24\.0 GB[\s\S]*cli-beside/);
     await screenshot(page, 'cli-run-beside');
+    // The dashboard lists it among the running tasks, with its progress.
+    await runCommand(page, 'Model Perf: Open Dashboard');
+    const frame = await dashboardFrame(page);
+    const card = frame.locator('.active-task', { hasText: 'cli-beside' }).first();
+    await card.waitFor({ state: 'visible', timeout: 20000 });
+    await card.scrollIntoViewIfNeeded();
+    assert.match(await card.innerText(), /\d+ ?%/, 'its progress is shown');
+    await screenshot(page, 'cli-run-beside-dashboard');
   } finally {
     assert.equal(await exited, 0, output);
   }
@@ -66,4 +89,10 @@ test("a model-perf run outside the window: its progress in the window's status b
     // no log: the fake was never started with it
   }
   assert.equal(spawns, '', 'model-perf run started no nvidia-smi beside the window');
+  // Its own VRAM came from the per-process list the window published (the window's query runs
+  // while any task on the machine runs).
+  const [task] = await historyRecords(home);
+  assert.equal(task?.taskId, 'cli-beside');
+  assert.equal(task?.vramScope, 'processTree');
+  assert.equal(task?.processTreePeakVramUsageMb, 6000);
 });

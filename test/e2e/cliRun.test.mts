@@ -2,7 +2,9 @@
 // this test, as from another terminal or an ssh session): the window's status bar shows the run's
 // progress live, like its own terminal runs, and the run starts no nvidia-smi of its own (the
 // window samples the machine; the fake counts every spawn). Screenshot:
-// test-output/screenshots/cli-run-beside.png and cli-run-beside-dashboard.png (mid-run).
+// test-output/screenshots/cli-run-beside.png and cli-run-beside-dashboard.png (mid-run). Then one
+// steady reading per progress format: recorded nested tqdm, nested rich and Keras 2 bars replayed
+// through `run`, the status bar read every 100 ms while each goes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -12,7 +14,7 @@ import { delimiter, join } from 'node:path';
 import { repoRoot } from '../harness/codeServer.mjs';
 import { historyRecords } from '../unit/helpers/historyFiles.js';
 import type { Frame, Page } from 'playwright-core';
-import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { openWorkbench, runCommand, screenshot, statusItemSelector, waitForStatusText } from '../harness/workbench.mjs';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
 let wb: Workbench;
@@ -95,4 +97,47 @@ test("a model-perf run outside the window: its progress in the window's status b
   assert.equal(task?.taskId, 'cli-beside');
   assert.equal(task?.vramScope, 'processTree');
   assert.equal(task?.processTreePeakVramUsageMb, 6000);
+});
+
+/** Starts `model-perf run --task-id ID -- node replay_output.mjs FIXTURE` beside the window; resolves with its exit code and output. */
+function replayRun(id: string, fixture: string): Promise<{ code: number | null; output: string }> {
+  const replay = join(repoRoot, 'test', 'fixtures', 'scripts', 'replay_output.mjs');
+  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'run', '--task-id', id, '--', process.execPath, replay, join(repoRoot, 'test', 'fixtures', 'progress', fixture), '6'], {
+    cwd: scratch,
+    env: { ...process.env, PATH, MODEL_PERF_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, output })));
+}
+
+test('one steady reading per progress format: nested tqdm, nested rich and Keras 2 bars never flip between bars', async (t) => {
+  const { page } = wb;
+  // Each format: which readings may show (the outer bar only), and whether its count only grows.
+  const formats = [
+    { id: 'steady-tqdm', fixture: 'tqdm-nested.pty.txt', total: '3', growing: true },
+    { id: 'steady-rich', fixture: 'rich-nested.pty.txt', total: '100', growing: true },
+    { id: 'steady-keras', fixture: 'keras2.tty.txt', total: '50', growing: false },
+  ];
+  for (const f of formats) {
+    const done = replayRun(f.id, f.fixture);
+    let finished = false;
+    void done.then(() => (finished = true));
+    const readings: string[] = [];
+    while (!finished) {
+      const text = (await page.locator(statusItemSelector()).first().innerText({ timeout: 2000 }).catch(() => '')).replace(/\s+/g, ' ');
+      const reading = new RegExp(`${f.id} \\d+:\\d\\d · (\\S+)`).exec(text)?.[1];
+      if (reading && readings.at(-1) !== reading) readings.push(reading);
+      await page.waitForTimeout(100);
+    }
+    const { code, output } = await done;
+    assert.equal(code, 0, output);
+    t.diagnostic(`${f.id}: ${readings.join(' ')}`);
+    assert.ok(readings.length >= 2, `${f.id}: the status bar followed the run (${readings.join(' ')})`);
+    const parsed = readings.map((r) => /^(\d+)(?:\/(\d+))?/.exec(r)).map((m) => ({ done: Number(m?.[1]), total: m?.[2] ?? null }));
+    assert.ok(parsed.every((p) => p.total === f.total), `${f.id}: one bar only (${readings.join(' ')})`);
+    if (f.growing) assert.ok(parsed.every((p, i) => i === 0 || p.done >= (parsed[i - 1] as { done: number }).done), `${f.id}: never backwards (${readings.join(' ')})`);
+  }
 });

@@ -194,7 +194,9 @@ function resolvedStorageDir(settings: SharedEngineSettings, env: NodeJS.ProcessE
 
 /** The validated configuration of these settings, their storage folder included (throws ConfigError). */
 function monitorConfig(settings: SharedEngineSettings, env: NodeJS.ProcessEnv): MonitorConfig {
-  return validateConfig({ ...settings.config, storageDir: resolvedStorageDir(settings, env) });
+  // A window's running tasks carry their progress in their markers too (rewritten only when it
+  // moves, at most once a second), so other windows on the machine show them live as well.
+  return validateConfig({ liveProgressMarkerMs: 1000, ...settings.config, storageDir: resolvedStorageDir(settings, env) });
 }
 
 /** Everything that lives in one storage folder: the sampler lock, the shared sample, the runs of other processes. The history tells its own changes (JsonlHistoryStore.onDidChange). */

@@ -40,7 +40,8 @@ before(async () => {
 async function dashboardFrame(page: Page): Promise<Frame> {
   for (let i = 0; i < 120; i++) {
     for (const f of page.frames()) {
-      if (await f.evaluate(() => document.querySelector('#app h1')?.textContent === 'Model Performance').catch(() => false)) return f;
+      const heading = await f.locator('#app h1').first().textContent({ timeout: 250 }).catch(() => null);
+      if (heading === 'Model Performance') return f;
     }
     await page.waitForTimeout(250);
   }
@@ -99,9 +100,9 @@ test("a model-perf run outside the window: its progress in the window's status b
   assert.equal(task?.processTreePeakVramUsageMb, 6000);
 });
 
-/** Starts `model-perf run --task-id ID -- node replay_output.mjs FIXTURE` beside the window; resolves with its exit code and output. */
+/** Starts `model-perf run --task-id ID -- node replay_output.cjs FIXTURE` beside the window; resolves with its exit code and output. */
 function replayRun(id: string, fixture: string): Promise<{ code: number | null; output: string }> {
-  const replay = join(repoRoot, 'test', 'fixtures', 'scripts', 'replay_output.mjs');
+  const replay = join(repoRoot, 'test', 'fixtures', 'scripts', 'replay_output.cjs');
   const child = spawn(process.execPath, [join(repoRoot, 'dist', 'cli.js'), 'run', '--task-id', id, '--', process.execPath, replay, join(repoRoot, 'test', 'fixtures', 'progress', fixture), '6'], {
     cwd: scratch,
     env: { ...process.env, PATH, MODEL_PERF_HOME: home },

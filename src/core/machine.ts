@@ -68,6 +68,9 @@ export interface MachineMonitorOptions {
   clock?: Clock;
 }
 
+/** The slowest sampler that may publish for the others (their published sample goes stale after 5 s). */
+const MAX_PUBLISHING_INTERVAL_MS = 2000;
+
 interface GpuProviderOptions {
   enableGpu: boolean;
   nvidiaSmiPath?: string | null;
@@ -131,8 +134,10 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
   const sharedDir = options.shareSamplerIn ?? options.followWindowsIn;
   if (sharedDir) {
     const clock = options.clock ?? systemClock;
-    // `run` competes for the lock (and publishes while it holds it); `status` and `watch` only look.
-    const publish = options.shareSamplerIn !== undefined;
+    // `run` and `serve` compete for the lock (and publish while they hold it); `status` and `watch`
+    // only look. So does a sampler slower than readers wait for: they call a sample older than 5 s
+    // stale, and would show "waiting" between two of its samples.
+    const publish = options.shareSamplerIn !== undefined && config.monitoringIntervalMs <= MAX_PUBLISHING_INTERVAL_MS;
     const lock = publish ? new LeaderLock({ dir: sharedDir, clock, ...(onLog ? { onLog } : {}) }) : new LockObserver({ dir: sharedDir, clock });
     if ((await lock.start()) === 'follower') logger?.info(`Another process samples this machine: reading its figures from ${sharedDir}`);
     const sharing = new SharedSampling({ dir: sharedDir, clock, lock, localSystem: systemSampler, localGpu: gpuProvider, publish, ...(onLog ? { onLog } : {}) });

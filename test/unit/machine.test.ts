@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { waitUntil } from './helpers/waitUntil';
-import { SharedEngine, type SharedEngineSettings } from '../../src/core/machine';
+import { createMachineMonitor, SharedEngine, type SharedEngineSettings } from '../../src/core/machine';
 
 const fakeBin = resolve('test/fixtures/bin');
 
@@ -125,5 +125,25 @@ test("a window shows the runs other processes of this machine record (their mark
   } finally {
     sub.dispose();
     await e.dispose();
+  }
+});
+
+test('a CLI monitor sharing the sampler publishes only at a cadence readers can follow (at most every 2 s)', async () => {
+  for (const [intervalMs, leads] of [[1000, true], [5000, false]] as const) {
+    const home = mkdtempSync(join(tmpdir(), 'model-perf-share-'));
+    const vramFile = join(home, 'vram');
+    writeFileSync(vramFile, '8000');
+    const m = await createMachineMonitor({ intervalMs, storageDir: false, shareSamplerIn: home, env: envFor(home, vramFile), gpuProcessIntervalMs: 0 });
+    try {
+      await m.startMonitoring();
+      await m.sampleNow();
+      if (leads) await waitUntil('the published sample', () => existsSync(join(home, 'live-sample.json')));
+      assert.equal(existsSync(join(home, 'leader.lock')), leads, `interval ${intervalMs} ms: lock taken`);
+      assert.equal(existsSync(join(home, 'live-sample.json')), leads, `interval ${intervalMs} ms: sample published`);
+      assert.equal(m.getCurrentSystemStatus().gpuAvailability.available, true, 'it samples the GPU either way');
+    } finally {
+      await m.dispose();
+    }
+    if (leads) await waitUntil('the lock released for the others', () => !existsSync(join(home, 'leader.lock')));
   }
 });

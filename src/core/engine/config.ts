@@ -33,7 +33,8 @@ export interface MonitorConfig {
   storageDir: string | null;
   /**
    * A running task's marker is rewritten when its progress changed, at most this often (ms), so a
-   * window on the machine shows the progress of `model-perf run` live. 0 (default): once a minute only.
+   * window on the machine shows the progress of a `model-perf run` (or of another window's task)
+   * live. 0 (the default; a window and `run` set 1000): once a minute only.
    */
   liveProgressMarkerMs: number;
   thresholds: PerformanceThresholds;

@@ -68,24 +68,24 @@ export function argvToLine(argv: readonly string[]): string {
 
 const SHELLS = /^(ba|da|z|k)?sh$/;
 const baseName = (p: string | undefined): string => (p ?? '').split(/[\\/]/).pop() ?? '';
+/** A version manager's shim (`~/.pyenv/shims/python`, asdf's and rbenv's alike) or its own script. */
+const isShim = (p: string): boolean => /(^|[\\/])shims[\\/][^\\/]+$/.test(p) || baseName(p) === 'pyenv' || baseName(p) === 'asdf';
 
 /**
  * The command a version manager's shim stands for. pyenv's `python` is a bash script in
  * `~/.pyenv/shims` that execs `pyenv exec python …`, which execs the real interpreter, all in one
  * pid: until then /proc shows `bash …/shims/python train.py` (for an instant `/usr/bin/env bash
- * …`), then `bash …/libexec/pyenv exec python train.py`. Both read as `python train.py`, so the
- * run is matched and adopted like a direct python; asdf's and rbenv's `shims/` alike. Anything
- * else is returned unchanged.
+ * …`), then `bash …/libexec/pyenv exec python train.py`. They read as `python train.py` and
+ * `pyenv exec python train.py` (a wrapper the command-line reader drops), so the run is matched
+ * and adopted like a direct python. Anything else is returned unchanged.
  */
 export function unshimArgv(argv: readonly string[]): readonly string[] {
   let a = argv;
   if (baseName(a[0]) === 'env' && SHELLS.test(baseName(a[1]))) a = a.slice(1);
-  if (SHELLS.test(baseName(a[0])) && a[1] !== undefined && !a[1].startsWith('-')) a = a.slice(1);
-  else if (a === argv) return argv;
-  const script = a[0] as string;
-  if (/(^|[\\/])shims[\\/][^\\/]+$/.test(script)) return [baseName(script), ...a.slice(1)];
-  if (baseName(script) === 'pyenv' && a[1] === 'exec' && a[2] !== undefined) return a.slice(2);
-  return argv;
+  if (SHELLS.test(baseName(a[0])) && a[1] !== undefined && isShim(a[1])) a = a.slice(1);
+  const program = a[0];
+  if (program === undefined || !isShim(program)) return argv;
+  return /(^|[\\/])shims[\\/]/.test(program) ? [baseName(program), ...a.slice(1)] : a;
 }
 
 /**

@@ -407,3 +407,11 @@ export function gpuBackendFlag(parsed: ParsedCommand): { gpuBackend?: GpuBackend
   const v = flagString(parsed, 'gpu-backend');
   return GPU_BACKENDS.includes(v as GpuBackend) ? { gpuBackend: v as GpuBackend } : {};
 }
+
+/**
+ * An explicit GPU choice (--no-gpu, --nvidia-smi, --gpu-backend) means this process's own reading,
+ * not the figures a window (or another run or serve) publishes for the machine.
+ */
+export function explicitGpuChoice(parsed: ParsedCommand): boolean {
+  return flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined || flagString(parsed, 'gpu-backend') !== undefined;
+}

@@ -10,7 +10,7 @@ import { importHistory, safeText, type ImportProblem } from '../core/history/imp
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
 import type { ExportFormat } from '../core/history/exporter';
-import { flagBoolean, flagNumber, flagString, gpuBackendFlag, helpText, parseArgs, usageLine, UsageError, type ParsedCommand } from './args';
+import { explicitGpuChoice, flagBoolean, flagNumber, flagString, gpuBackendFlag, helpText, parseArgs, usageLine, UsageError, type ParsedCommand } from './args';
 import { analysisText, statusText, watchLine, watchScreen } from './format';
 import { BROKEN_PIPE_EXIT_CODE, type CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
@@ -84,8 +84,7 @@ function samplingMonitor(parsed: ParsedCommand, io: CliIo, intervalMs?: number):
     // No task to attribute GPU memory to, so no per-process query.
     gpuProcessIntervalMs: 0,
     // While a VS Code window samples this machine, show its figures: no second nvidia-smi.
-    // An explicit GPU choice (--no-gpu, --nvidia-smi) means this machine's own reading.
-    ...(flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined || flagString(parsed, 'gpu-backend') !== undefined ? {} : { followWindowsIn: defaultStorageDir(io.env) }),
+    ...(explicitGpuChoice(parsed) ? {} : { followWindowsIn: defaultStorageDir(io.env) }),
   });
 }
 

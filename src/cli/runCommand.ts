@@ -15,7 +15,7 @@ import { processRelations, type ProcRelations } from '../core/runs/procRelations
 import { safeErrorText, safeLabel, safeText, taskIdProblem } from '../shared/text';
 import { createMachineMonitor } from '../core/machine';
 import type { PerformanceMonitor } from '../core/engine/monitor';
-import { flagBoolean, flagNumber, flagString, gpuBackendFlag, usageLine, type ParsedCommand } from './args';
+import { explicitGpuChoice, flagBoolean, flagNumber, flagString, gpuBackendFlag, usageLine, type ParsedCommand } from './args';
 import { runSummary } from './format';
 import { BROKEN_PIPE_EXIT_CODE, KILL_GRACE_MS, type CliIo, type OutStream, type StopSignal } from './io';
 import { cliLogger, errorMessage } from './logger';
@@ -240,7 +240,13 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
       gpuProcessIntervalMs: Math.max(1000, 2 * intervalMs),
       // `run` appends its one task and shows none of the others: read only the newest, so a
       // million tasks on disk cost the start-up nothing.
-      config: { maxHistorySize: 1 },
+      // Its marker carries its progress (rewritten when it moves, at most once a second): a VS
+      // Code window on this machine shows the run live, as it shows its own terminal runs.
+      config: { maxHistorySize: 1, liveProgressMarkerMs: 1000 },
+      // Beside a window (or `serve`) that samples this machine, read its figures: no second
+      // nvidia-smi. Alone, sample here and publish for the others. An explicit GPU choice
+      // (--no-gpu, --nvidia-smi) means this machine's own reading.
+      ...(explicitGpuChoice(parsed) ? {} : { shareSamplerIn: defaultStorageDir(io.env) }),
     });
     await monitor.startMonitoring();
     if (stopSignal !== null) {

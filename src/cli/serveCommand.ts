@@ -19,7 +19,7 @@ import { contentType, negotiateFormat } from '../core/metrics/openMetrics';
 import { readRunningTasks } from '../core/metrics/runningMarkers';
 import { systemClock } from '../core/ports';
 import { readBoundedText } from '../core/util/privateFiles';
-import { DEFAULT_SERVE_PORT, flagBoolean, flagNumber, flagString, gpuBackendFlag, usageLine, type ParsedCommand } from './args';
+import { DEFAULT_SERVE_PORT, explicitGpuChoice, flagBoolean, flagNumber, flagString, gpuBackendFlag, usageLine, type ParsedCommand } from './args';
 import type { CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
 
@@ -153,7 +153,7 @@ export async function serveCommand(parsed: ParsedCommand, io: CliIo): Promise<nu
   }
 
   const storageDir = defaultStorageDir(io.env);
-  const explicitGpu = flagBoolean(parsed, 'no-gpu') || flagString(parsed, 'nvidia-smi') !== undefined || flagString(parsed, 'gpu-backend') !== undefined;
+  const explicitGpu = explicitGpuChoice(parsed);
   const monitor = await createMachineMonitor({
     intervalMs: Math.round((flagNumber(parsed, 'interval') ?? 1) * 1000),
     enableGpu: !flagBoolean(parsed, 'no-gpu'),
@@ -162,10 +162,12 @@ export async function serveCommand(parsed: ParsedCommand, io: CliIo): Promise<nu
     diskPath: io.cwd,
     env: io.env,
     logger: cliLogger(io, 'serve'),
-    gpuProcessIntervalMs: 0,
     // Every recorded task counts, not only the extension's in-memory share.
     config: { maxHistorySize: 1_000_000 },
-    ...(explicitGpu ? {} : { followWindowsIn: storageDir }),
+    // Shares the machine's sampler like a window: reads the sampling window's figures, or samples
+    // and publishes for the others (a `model-perf run` beside it starts no nvidia-smi either; the
+    // per-process query runs only while someone's task runs).
+    ...(explicitGpu ? { gpuProcessIntervalMs: 0 } : { shareSamplerIn: storageDir }),
   });
   const host = hostname();
   const exporter = new NodeExporter({

@@ -3,6 +3,7 @@
 // shared JSONL history. The CLI builds a short-lived monitor with createMachineMonitor; a VS Code
 // window builds a SharedEngine, which shares one sampler among every window on the machine and
 // is rebuilt in parts when its settings change. Faces only adapt their settings and format.
+import { hostname } from 'node:os';
 import type { PerformanceMetrics } from '../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
 import { validateConfig, type MonitorConfig, type MonitorConfigInput } from './engine/config';
@@ -19,6 +20,8 @@ import { LeaderLock, LockObserver, type Role } from './sharing/leadership';
 import { SharedSampling } from './sharing/sharedSampling';
 import type { Disposable } from './util/emitter';
 import { errorText } from './util/errors';
+import { isProcessAlive } from './util/process';
+import { RunningElsewhere } from './metrics/runningMarkers';
 
 // ---------------------------------------------------------------------------------------------
 // The monitor of a short-lived process (a CLI command)
@@ -56,9 +59,19 @@ export interface MachineMonitorOptions {
    * Publishes nothing and never takes the lock. For short-lived readers (`status`, `watch`).
    */
   followWindowsIn?: string;
+  /**
+   * A storage folder where this monitor shares the machine's sampler like a window does (for
+   * `model-perf run`): while another process (a window, `serve`) samples the machine, read its
+   * published figures and start no nvidia-smi; else take the sampler lock, sample here and publish
+   * for the others. Only the per-process figures of its own tasks' trees are read here (/proc).
+   */
+  shareSamplerIn?: string;
   /** Tests only. */
   clock?: Clock;
 }
+
+/** The slowest sampler that may publish for the others (their published sample goes stale after 5 s). */
+const MAX_PUBLISHING_INTERVAL_MS = 2000;
 
 interface GpuProviderOptions {
   enableGpu: boolean;
@@ -109,7 +122,7 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
     enableGpuMonitoring: enableGpu,
     storageDir: options.storageDir === false ? null : (options.storageDir ?? defaultStorageDir(env)),
   });
-  const holder: { monitor: PerformanceMonitor | null } = { monitor: null };
+  const holder: { monitor: PerformanceMonitor | null; sharedDir: string | null } = { monitor: null, sharedDir: null };
   const gpuProvider = await createGpuProvider({
     enableGpu,
     env,
@@ -117,23 +130,29 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
     ...(options.gpuBackend ? { gpuBackend: options.gpuBackend } : {}),
     ...(onLog ? { onLog } : {}),
     ...(options.gpuProcessIntervalMs !== undefined ? { gpuProcessIntervalMs: options.gpuProcessIntervalMs } : {}),
-    // Per-process GPU memory only while a task runs.
-    wantProcesses: () => (holder.monitor?.getActiveTasks().length ?? 0) > 0,
+    // Per-process GPU memory only while a task runs (while it samples for others, theirs count too).
+    wantProcesses: () => (holder.monitor?.getActiveTasks().length ?? 0) > 0 || (holder.sharedDir !== null && anyTaskRunning(holder.sharedDir)),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   let systemSampler: SystemSampler = createSystemSampler(process.platform, options.diskPath ?? null, onLog ? { onLog } : {});
   let gpu: GpuProvider = gpuProvider;
-  if (options.followWindowsIn) {
+  const sharedDir = options.shareSamplerIn ?? options.followWindowsIn;
+  if (sharedDir) {
     const clock = options.clock ?? systemClock;
-    const observer = new LockObserver({ dir: options.followWindowsIn, clock });
-    if ((await observer.start()) === 'follower') logger?.info(`A VS Code window samples this machine: reading its figures from ${options.followWindowsIn}`);
-    const sharing = new SharedSampling({ dir: options.followWindowsIn, clock, lock: observer, localSystem: systemSampler, localGpu: gpuProvider, publish: false, ...(onLog ? { onLog } : {}) });
+    // `run` and `serve` compete for the lock (and publish while they hold it); `status` and `watch`
+    // only look. So does a sampler slower than readers wait for: they call a sample older than 5 s
+    // stale, and would show "waiting" between two of its samples.
+    const publish = options.shareSamplerIn !== undefined && config.monitoringIntervalMs <= MAX_PUBLISHING_INTERVAL_MS;
+    const lock = publish ? new LeaderLock({ dir: sharedDir, clock, ...(onLog ? { onLog } : {}) }) : new LockObserver({ dir: sharedDir, clock });
+    if ((await lock.start()) === 'follower') logger?.info(`Another process samples this machine: reading its figures from ${sharedDir}`);
+    const sharing = new SharedSampling({ dir: sharedDir, clock, lock, localSystem: systemSampler, localGpu: gpuProvider, publish, ...(onLog ? { onLog } : {}) });
+    if (publish) holder.sharedDir = sharedDir;
     systemSampler = {
       sample: () => sharing.systemSampler.sample(),
       dispose: () => {
-        observer.stop();
+        // The lock is released only after the local tool stopped: a successor never overlaps it.
+        void sharing.dispose().then(() => lock.stop());
         sharing.systemSampler.dispose?.();
-        void sharing.dispose();
       },
     };
     gpu = sharing.gpuProvider;
@@ -173,7 +192,8 @@ export interface SharedEngineOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export type EngineChange = 'snapshot' | 'tasks' | 'gpu' | 'monitoring' | 'history' | 'role';
+/** `elsewhere`: the tasks other processes of this machine run (their markers) changed. */
+export type EngineChange = 'snapshot' | 'tasks' | 'gpu' | 'monitoring' | 'history' | 'role' | 'elsewhere';
 
 /** `history.jsonl:12: cut-off line skipped`, for the log. */
 function describeStoreWarning(w: StoreWarning): string {
@@ -186,14 +206,17 @@ function resolvedStorageDir(settings: SharedEngineSettings, env: NodeJS.ProcessE
 
 /** The validated configuration of these settings, their storage folder included (throws ConfigError). */
 function monitorConfig(settings: SharedEngineSettings, env: NodeJS.ProcessEnv): MonitorConfig {
-  return validateConfig({ ...settings.config, storageDir: resolvedStorageDir(settings, env) });
+  // A window's running tasks carry their progress in their markers too (rewritten only when it
+  // moves, at most once a second), so other windows on the machine show them live as well.
+  return validateConfig({ liveProgressMarkerMs: 1000, ...settings.config, storageDir: resolvedStorageDir(settings, env) });
 }
 
-/** Everything that lives in one storage folder: the sampler lock, the shared sample. The history tells its own changes (JsonlHistoryStore.onDidChange). */
+/** Everything that lives in one storage folder: the sampler lock, the shared sample, the runs of other processes. The history tells its own changes (JsonlHistoryStore.onDidChange). */
 interface FolderParts {
   dir: string;
   lock: LeaderLock;
   sharing: SharedSampling;
+  elsewhere: RunningElsewhere;
 }
 
 /**
@@ -263,7 +286,8 @@ export class SharedEngine {
       ),
       onLog,
     });
-    return { dir, lock, sharing };
+    const elsewhere = new RunningElsewhere({ storageDir: dir, hostname: hostname(), ownPid: process.pid, isAlive: isProcessAlive, onChange: () => this.emit('elsewhere') });
+    return { dir, lock, sharing, elsewhere };
   }
 
   private historyStore(config: MonitorConfig): JsonlHistoryStore {
@@ -291,6 +315,7 @@ export class SharedEngine {
     this.roleChanged(await this.parts.lock.start());
     await this.monitor.startMonitoring();
     this.watchHistory();
+    await this.parts.elsewhere.start();
     this.emit('monitoring');
   }
 
@@ -329,6 +354,11 @@ export class SharedEngine {
 
   activeTasks(): PerformanceMetrics[] {
     return this.monitor.getActiveTasks();
+  }
+
+  /** Tasks other processes of this machine run now (`model-perf run`, other windows), as their markers last said. */
+  tasksElsewhere(): PerformanceMetrics[] {
+    return this.parts.elsewhere.tasks();
   }
 
   onChange(listener: (change: EngineChange) => void): Disposable {
@@ -379,10 +409,13 @@ export class SharedEngine {
     if (wasRunning) await this.monitor.stopMonitoring();
     await this.parts.sharing.dispose();
     await this.parts.lock.stop();
+    this.parts.elsewhere.dispose();
     this.historyWatch?.dispose();
     this.historyWatch = null;
     this.parts = this.folderParts(config.storageDir as string);
     await this.parts.lock.start();
+    await this.parts.elsewhere.start();
+    this.emit('elsewhere');
     await this.monitor.reconfigure(config, { gpuProvider: this.parts.sharing.gpuProvider, historyStore: this.historyStore(config) });
     this.watchHistory();
     if (wasRunning && !this.monitor.isMonitoring) await this.monitor.startMonitoring();
@@ -406,6 +439,7 @@ export class SharedEngine {
     this.historyWatch?.dispose();
     for (const s of this.subscriptions) s.dispose();
     await this.monitor.dispose();
+    this.parts.elsewhere.dispose();
     await this.parts.sharing.dispose();
     await this.parts.lock.stop();
     this.listeners.clear();

@@ -12,9 +12,10 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
     latestSnapshot: () => engine.latestSnapshot(),
     recentSnapshots: (sinceMs) => m.getRecentSnapshots(sinceMs),
     minuteRollups: (sinceMs) => m.getMinuteRollups(sinceMs),
-    activeTasks: () => m.getActiveTasks(),
+    // This window's tasks and those other processes of the machine run (`model-perf run`).
+    activeTasks: () => engine.visibleTasks(),
     taskProgressPercent: (taskId) => {
-      const t = m.getActiveTasks().find((task) => task.taskId === taskId);
+      const t = engine.visibleTasks().find((task) => task.taskId === taskId);
       return t ? progressStepsPercent(t) : null;
     },
     analysis: (hours) => m.getPerformanceAnalysis(hours),
@@ -39,6 +40,9 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
         m.on('taskUpdated', () => listener(false)),
         m.on('taskEnded', () => listener(true)),
         m.on('historyChanged', () => listener(true)),
+        engine.onChange((change) => {
+          if (change === 'elsewhere') listener(false);
+        }),
       ];
       return { dispose: () => subs.forEach((d) => d.dispose()) };
     },

@@ -86,6 +86,12 @@ export class HostEngine {
     return this.engine.activeTasks();
   }
 
+  /** What the status bar and the dashboard show: this window's tasks, then those other processes of this machine run (`model-perf run`). */
+  visibleTasks(): PerformanceMetrics[] {
+    const elsewhere = this.engine.tasksElsewhere();
+    return elsewhere.length === 0 ? this.engine.activeTasks() : [...this.engine.activeTasks(), ...elsewhere];
+  }
+
   onChange(listener: (change: EngineChange) => void): Disposable {
     return this.engine.onChange(listener);
   }

@@ -33,7 +33,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
   const statusBar = new StatusBarController({
     snapshot: () => engine.latestSnapshot(),
     gpu: () => engine.gpuAvailability(),
-    activeTasks: () => engine.activeTasks(),
+    activeTasks: () => engine.visibleTasks(),
     monitoring: () => engine.isMonitoring,
     settings: () => engine.currentSettings,
   });

@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { waitUntil } from './helpers/waitUntil';
-import { SharedEngine, type SharedEngineSettings } from '../../src/core/machine';
+import { createMachineMonitor, SharedEngine, type SharedEngineSettings } from '../../src/core/machine';
 
 const fakeBin = resolve('test/fixtures/bin');
 
@@ -113,5 +113,60 @@ test('the nvml backend on a machine without the NVIDIA library: the stream, and 
     assert.equal(infos.filter((m) => m.startsWith('NVML')).length, 1, 'NVML is not tried for the nvidia-smi backend');
   } finally {
     await e.dispose();
+  }
+});
+test("a window shows the runs other processes of this machine record (their markers), and its own tasks' markers carry their progress", async () => {
+  const home = mkdtempSync(join(tmpdir(), 'model-perf-engines-'));
+  const vramFile = join(home, 'vram');
+  writeFileSync(vramFile, '8000');
+  const e = new SharedEngine({ settings, diskPath: home, logger: quiet, env: envFor(home, vramFile) });
+  const changes: string[] = [];
+  const sub = e.onChange((c) => changes.push(c));
+  await e.start();
+  try {
+    // A `model-perf run` of another live process (this test's parent stands in for it).
+    const other = process.ppid;
+    mkdirSync(join(home, 'running'), { recursive: true });
+    const task = { taskId: 'cli-run', modelType: 'sdxl', resolution: '720p', steps: 30, status: 'running', success: false, startTime: Date.now(), endTime: null, gpuIndices: [], optimizationsApplied: [], sampleCount: 1, offloadUsed: false, stepsCompleted: 12, stepsTotal: 30, rootPid: other };
+    writeFileSync(join(home, 'running', `${other}-0123456789abcdef.json`), JSON.stringify({ schemaVersion: 1, ownerPid: other, hostname: hostname(), updatedAt: Date.now(), task }));
+    const [shown] = await waitUntil('the run in the window', () => (e.tasksElsewhere().length > 0 ? e.tasksElsewhere() : null));
+    assert.equal(shown?.taskId, 'cli-run');
+    assert.equal(shown?.stepsCompleted, 12);
+    assert.ok(changes.includes('elsewhere'), 'the faces were told');
+    assert.deepEqual(e.activeTasks(), [], "not this window's task: it neither records nor stops it");
+
+    // This window's task: its marker follows its progress (other windows show it live too).
+    e.monitor.startTaskMonitoring('own', 'm', '720p', 10);
+    e.monitor.updateTaskMetrics('own', { stepsCompleted: 4, stepsTotal: 10 });
+    const own = join(home, 'running');
+    await waitUntil("the own task's marker with its progress", () =>
+      readdirSync(own)
+        .filter((n) => n.startsWith(`${process.pid}-`) && n.endsWith('.json'))
+        .some((n) => (JSON.parse(readFileSync(join(own, n), 'utf8')) as { task: { stepsCompleted?: number } }).task.stepsCompleted === 4),
+    );
+    await e.monitor.completeTaskMonitoring('own');
+  } finally {
+    sub.dispose();
+    await e.dispose();
+  }
+});
+
+test('a CLI monitor sharing the sampler publishes only at a cadence readers can follow (at most every 2 s)', async () => {
+  for (const [intervalMs, leads] of [[1000, true], [5000, false]] as const) {
+    const home = mkdtempSync(join(tmpdir(), 'model-perf-share-'));
+    const vramFile = join(home, 'vram');
+    writeFileSync(vramFile, '8000');
+    const m = await createMachineMonitor({ intervalMs, storageDir: false, shareSamplerIn: home, env: envFor(home, vramFile), gpuProcessIntervalMs: 0 });
+    try {
+      await m.startMonitoring();
+      await m.sampleNow();
+      if (leads) await waitUntil('the published sample', () => existsSync(join(home, 'live-sample.json')));
+      assert.equal(existsSync(join(home, 'leader.lock')), leads, `interval ${intervalMs} ms: lock taken`);
+      assert.equal(existsSync(join(home, 'live-sample.json')), leads, `interval ${intervalMs} ms: sample published`);
+      assert.equal(m.getCurrentSystemStatus().gpuAvailability.available, true, 'it samples the GPU either way');
+    } finally {
+      await m.dispose();
+    }
+    if (leads) await waitUntil('the lock released for the others', () => !existsSync(join(home, 'leader.lock')));
   }
 });

@@ -31,6 +31,12 @@ export interface MonitorConfig {
   retentionMaxTasks: number;
   /** Folder of the shared history; null means the default (see historyStore.defaultStorageDir). */
   storageDir: string | null;
+  /**
+   * A running task's marker is rewritten when its progress changed, at most this often (ms), so a
+   * window on the machine shows the progress of a `model-perf run` (or of another window's task)
+   * live. 0 (the default; a window and `run` set 1000): once a minute only.
+   */
+  liveProgressMarkerMs: number;
   thresholds: PerformanceThresholds;
 }
 
@@ -60,6 +66,7 @@ export const DEFAULT_CONFIG: Readonly<MonitorConfig> = Object.freeze({
   retentionDays: 90,
   retentionMaxTasks: 100_000,
   storageDir: null,
+  liveProgressMarkerMs: 0,
   thresholds: DEFAULT_THRESHOLDS,
 });
 
@@ -88,6 +95,7 @@ const NUMBER_RULES: Record<string, NumberRule> = {
   gpuRecheckMaxMs: { min: 1000, max: 86_400_000 },
   retentionDays: { min: 1, max: 36_500 },
   retentionMaxTasks: { min: 1, max: 10_000_000, integer: true },
+  liveProgressMarkerMs: { min: 0, max: 3_600_000 },
 };
 
 const THRESHOLD_RULES: Record<string, NumberRule> = {

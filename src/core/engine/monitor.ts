@@ -128,7 +128,7 @@ export class PerformanceMonitor {
       failed: (message, cause) => this.failures.failed('history', message, cause),
       recovered: () => this.failures.recovered('history'),
       track: (work) => this.track(work),
-    });
+    }, () => this.config.liveProgressMarkerMs);
     this.snapshots = new SnapshotRing(this.config.maxSnapshots, this.config.maxRollupMinutes, this.config.monitoringIntervalMs * 2);
     this.gpuRecheckDelayMs = this.config.gpuRecheckInitialMs;
     this.gpuAvailability = this.initialGpuAvailability();
@@ -352,7 +352,7 @@ export class PerformanceMonitor {
   private async tick(): Promise<void> {
     if (!this.running) return;
     await this.requestSample();
-    this.recorder.refresh([...this.active.values()].map((e) => ({ task: e, metrics: () => e.acc.toMetrics() })));
+    this.recorder.refresh([...this.active.values()].map((e) => ({ task: e, progressAt: () => e.acc.description.progressUpdatedAt ?? null, metrics: () => e.acc.toMetrics() })));
     this.scheduleNext();
   }
 

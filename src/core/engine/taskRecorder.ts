@@ -15,6 +15,16 @@ const COMPACT_EVERY_APPENDS = 500;
 export interface RecordedTask {
   /** Marker writes of this task, in order, so clearing the marker can never be overtaken by a write. */
   markerChain: Promise<void>;
+  /** When its marker was last queued (epoch ms), and the progress time it held then. */
+  markedAt?: number;
+  markedProgressAt?: number | null;
+}
+
+/** A running task as the recorder sees it each sample: its progress time read cheaply, its figures on demand. */
+export interface RefreshedTask {
+  task: RecordedTask;
+  progressAt: () => number | null;
+  metrics: () => PerformanceMetrics;
 }
 
 export interface TaskRecorderPorts {
@@ -31,7 +41,11 @@ export class TaskRecorder {
   private lastMarkerRefreshAt = 0;
   private appendsSinceCompaction = 0;
 
-  constructor(private readonly ports: TaskRecorderPorts) {}
+  /** `liveProgressMs` > 0: a task's marker is also rewritten when its progress changed, at most that often. */
+  constructor(
+    private readonly ports: TaskRecorderPorts,
+    private readonly liveProgressMs: () => number = () => 0,
+  ) {}
 
   private where(): string {
     return this.ports.store().location ?? 'memory';
@@ -39,6 +53,8 @@ export class TaskRecorder {
 
   /** Queues a write of the task's running marker after its earlier ones. */
   mark(task: RecordedTask, metrics: PerformanceMetrics): void {
+    task.markedAt = this.ports.clock.now();
+    task.markedProgressAt = metrics.progressUpdatedAt ?? null;
     task.markerChain = task.markerChain.then(() =>
       this.ports.store().markRunning(metrics, this.ports.clock.now()).catch((err: unknown) => {
         this.ports.failed(`Could not record running task "${metrics.taskId}" in ${this.where()}: ${errorText(err)}`, err);
@@ -47,12 +63,21 @@ export class TaskRecorder {
     this.ports.track(task.markerChain);
   }
 
-  /** Rewrites the markers of running tasks once a minute (called each sample). */
-  refresh(running: Iterable<{ task: RecordedTask; metrics: () => PerformanceMetrics }>): void {
+  /**
+   * Rewrites the markers of running tasks once a minute (called each sample) and, with live
+   * progress on, a task's marker whose progress changed since it was written, at most every
+   * `liveProgressMs`: readers on the machine (a window) then follow the run's progress.
+   */
+  refresh(running: Iterable<RefreshedTask>): void {
     const now = this.ports.clock.now();
-    if (now - this.lastMarkerRefreshAt < MARKER_REFRESH_MS) return;
-    this.lastMarkerRefreshAt = now;
-    for (const r of running) this.mark(r.task, r.metrics());
+    const everyTask = now - this.lastMarkerRefreshAt >= MARKER_REFRESH_MS;
+    if (everyTask) this.lastMarkerRefreshAt = now;
+    const liveMs = this.liveProgressMs();
+    if (!everyTask && liveMs <= 0) return;
+    for (const r of running) {
+      const moved = !everyTask && r.progressAt() !== (r.task.markedProgressAt ?? null) && now - (r.task.markedAt ?? 0) >= liveMs;
+      if (everyTask || moved) this.mark(r.task, r.metrics());
+    }
   }
 
   /** Appends the ended task and clears its marker; a spooled record's marker is cleared too. */

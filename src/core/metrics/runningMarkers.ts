@@ -1,11 +1,15 @@
 // The tasks running on this node, whoever runs them (`model-perf run`, a VS Code window): each
 // writes a marker under `running/` in the shared storage folder (rewritten about once a minute,
-// so progress seen here may lag by that much). `serve` lists them for its exposition. A marker is
-// another process's file: parsed as hostile, size-bounded, and never written or removed here
-// (recording dead tasks is the history's job).
-import { readdir } from 'node:fs/promises';
+// and by `model-perf run` whenever its progress moves, at most once a second). `serve` lists them
+// for its exposition; a window follows them (RunningElsewhere) to show runs started outside it. A
+// marker is another process's file: parsed as hostile, size-bounded, and never written or removed
+// here (recording dead tasks is the history's job).
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RUNNING_DIR_NAME } from '../history/historyStore';
+import type { PerformanceMetrics } from '../../shared/metrics';
+import { safeLabel, taskIdProblem } from '../../shared/text';
+import { HISTORY_SCHEMA_VERSION, parseRecord, RUNNING_DIR_NAME } from '../history/historyStore';
 import { readBoundedText } from '../util/privateFiles';
 import type { RunningTaskView } from './openMetrics';
 
@@ -61,4 +65,157 @@ export async function readRunningTasks(storageDir: string, hostname: string, isA
     }
   }
   return tasks.sort((a, b) => a.startTime - b.startTime);
+}
+
+/**
+ * The whole running task in one marker's text (figures, progress, phases) as `RunningElsewhere`
+ * shows it, or null when it is not a well-formed marker of `hostname`. Checked field by field as a
+ * history record is; its id must be one a run could have been given, its labels are cleaned.
+ */
+export function parseRunningTask(text: string, hostname: string): PerformanceMetrics | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const m = value as Record<string, unknown>;
+  if (m.hostname !== hostname || typeof m.task !== 'object' || m.task === null || Array.isArray(m.task)) return null;
+  // The record parser knows only ended tasks: checked as one, then running again.
+  const parsed = parseRecord({ ...(m.task as Record<string, unknown>), schemaVersion: HISTORY_SCHEMA_VERSION, status: 'interrupted', success: false });
+  if (parsed.kind !== 'task' || taskIdProblem(parsed.task.taskId) !== null) return null;
+  return { ...parsed.task, status: 'running', success: false, endTime: null, generationTimeSeconds: null, modelType: safeLabel(parsed.task.modelType), resolution: safeLabel(parsed.task.resolution) };
+}
+
+export interface RunningElsewhereOptions {
+  storageDir: string;
+  hostname: string;
+  /** This process: its own markers are its own tasks, shown from memory. */
+  ownPid: number;
+  isAlive: (pid: number) => boolean;
+  /** Called when the list changed (a run started, moved on or ended). */
+  onChange: () => void;
+  /** Fallback look while the folder cannot be watched (it does not exist yet), and for runs killed without a word. Default 5000. */
+  pollMs?: number;
+}
+
+/**
+ * The tasks other processes of this machine run now (`model-perf run`, another window), followed
+ * through their markers: fs.watch of `running/` wakes a look (debounced), a slow poll covers a
+ * folder not there yet and a process killed without removing its marker. A marker is read again
+ * only when its size or time changed; each is another process's file, parsed as hostile.
+ */
+export class RunningElsewhere {
+  private readonly dir: string;
+  private readonly files = new Map<string, { stamp: string; task: PerformanceMetrics | null }>();
+  private list: PerformanceMetrics[] = [];
+  private watcher: FSWatcher | null = null;
+  private poll: NodeJS.Timeout | null = null;
+  private debounce: NodeJS.Timeout | null = null;
+  private checking: Promise<void> | null = null;
+  private again = false;
+  private disposed = false;
+
+  constructor(private readonly options: RunningElsewhereOptions) {
+    this.dir = join(options.storageDir, RUNNING_DIR_NAME);
+  }
+
+  /** The tasks running elsewhere, oldest first. */
+  tasks(): PerformanceMetrics[] {
+    return this.list;
+  }
+
+  /** Looks once, then follows. Resolves after the first look. */
+  async start(): Promise<void> {
+    this.arm();
+    this.poll = setInterval(() => {
+      this.arm();
+      void this.check();
+    }, this.options.pollMs ?? 5000);
+    this.poll.unref?.();
+    await this.check();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.poll) clearInterval(this.poll);
+    if (this.debounce) clearTimeout(this.debounce);
+  }
+
+  private arm(): void {
+    if (this.watcher || this.disposed) return;
+    try {
+      this.watcher = watch(this.dir, { persistent: false }, () => this.schedule());
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch {
+      // Not there yet: the poll tries again.
+    }
+  }
+
+  private schedule(): void {
+    if (this.debounce || this.disposed) return;
+    this.debounce = setTimeout(() => {
+      this.debounce = null;
+      void this.check();
+    }, 100);
+    this.debounce.unref?.();
+  }
+
+  /** One look at a time; a wake-up during a look asks for one more after it. */
+  check(): Promise<void> {
+    if (this.checking) {
+      this.again = true;
+      return this.checking;
+    }
+    this.checking = this.look().finally(() => {
+      this.checking = null;
+      if (this.again && !this.disposed) {
+        this.again = false;
+        void this.check();
+      }
+    });
+    return this.checking;
+  }
+
+  private async look(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(this.dir)).filter((n) => n.endsWith('.json')).sort().slice(0, MAX_MARKERS);
+    } catch {
+      names = [];
+    }
+    const seen = new Set<string>();
+    let changed = false;
+    for (const name of names) {
+      // `<pid>-<hash>.json`: ours are shown from memory; a dead process's marker is no running task.
+      const pid = Number(name.slice(0, name.indexOf('-')));
+      if (!Number.isInteger(pid) || pid <= 0 || pid === this.options.ownPid || !this.options.isAlive(pid)) continue;
+      const path = join(this.dir, name);
+      try {
+        const s = await stat(path);
+        const stamp = `${s.size}:${s.mtimeMs}:${s.ino}`;
+        seen.add(name);
+        if (this.files.get(name)?.stamp === stamp) continue;
+        const task = s.size > MAX_MARKER_BYTES ? null : parseRunningTask(await readBoundedText(path, MAX_MARKER_BYTES), this.options.hostname);
+        this.files.set(name, { stamp, task });
+        changed = true;
+      } catch {
+        // Removed while listed (the run ended), or unreadable: not shown.
+      }
+    }
+    for (const name of [...this.files.keys()]) {
+      if (seen.has(name)) continue;
+      this.files.delete(name);
+      changed = true;
+    }
+    if (!changed || this.disposed) return;
+    this.list = [...this.files.values()].flatMap((f) => (f.task ? [f.task] : [])).sort((a, b) => a.startTime - b.startTime);
+    this.options.onChange();
+  }
 }

@@ -66,6 +66,28 @@ export function argvToLine(argv: readonly string[]): string {
   return argv.map(shellWord).join(' ');
 }
 
+const SHELLS = /^(ba|da|z|k)?sh$/;
+const baseName = (p: string | undefined): string => (p ?? '').split(/[\\/]/).pop() ?? '';
+/** A version manager's shim (`~/.pyenv/shims/python`, asdf's and rbenv's alike) or its own script. */
+const isShim = (p: string): boolean => /(^|[\\/])shims[\\/][^\\/]+$/.test(p) || baseName(p) === 'pyenv' || baseName(p) === 'asdf';
+
+/**
+ * The command a version manager's shim stands for. pyenv's `python` is a bash script in
+ * `~/.pyenv/shims` that execs `pyenv exec python …`, which execs the real interpreter, all in one
+ * pid: until then /proc shows `bash …/shims/python train.py` (for an instant `/usr/bin/env bash
+ * …`), then `bash …/libexec/pyenv exec python train.py`. They read as `python train.py` and
+ * `pyenv exec python train.py` (a wrapper the command-line reader drops), so the run is matched
+ * and adopted like a direct python. Anything else is returned unchanged.
+ */
+export function unshimArgv(argv: readonly string[]): readonly string[] {
+  let a = argv;
+  if (baseName(a[0]) === 'env' && SHELLS.test(baseName(a[1]))) a = a.slice(1);
+  if (SHELLS.test(baseName(a[0])) && a[1] !== undefined && isShim(a[1])) a = a.slice(1);
+  const program = a[0];
+  if (program === undefined || !isShim(program)) return argv;
+  return /(^|[\\/])shims[\\/]/.test(program) ? [baseName(program), ...a.slice(1)] : a;
+}
+
 /**
  * `model-perf run` records its own task: as started through its shebang (`node
  * /usr/local/bin/model-perf run …`), directly, or from a checkout (`node dist/cli.js run …`).
@@ -104,7 +126,8 @@ export async function findRuns(probe: ProcessProbe, shellPid: number, patterns: 
     for (const pid of level) {
       if (seen.has(pid) || seen.size >= maxProcesses) continue;
       seen.add(pid);
-      const argv = await probe.argv(pid);
+      const raw = await probe.argv(pid);
+      const argv = raw && unshimArgv(raw);
       if (argv && isModelPerfRun(argv)) continue;
       const line = argv && argv.length > 0 ? argvToLine(argv) : null;
       const recognised = line === null ? null : recogniseCommand(line, patterns);

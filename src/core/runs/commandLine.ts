@@ -139,13 +139,21 @@ export function splitCommands(line: string): string[][] | null {
 const ENV_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 const WRAPPERS = new Set(['env', 'time', 'nohup', 'exec', 'command', 'nice', 'stdbuf', 'caffeinate', 'srun']);
 
-/** Drops leading `NAME=value` assignments and wrappers such as `env -u X`, `time`, `nohup`, `nice -n 5`. */
+/** Version managers whose `exec` runs the command with the chosen interpreter: `pyenv exec python x.py`. */
+const VERSION_MANAGERS = new Set(['pyenv', 'asdf']);
+
+/**
+ * Drops leading `NAME=value` assignments and wrappers such as `env -u X`, `time`, `nohup`, `nice -n 5`,
+ * `pyenv exec`.
+ */
 export function stripWrappers(words: readonly string[]): string[] {
   let i = 0;
   for (let guard = 0; guard < 50 && i < words.length; guard++) {
     const w = words[i] as string;
     if (ENV_ASSIGNMENT.test(w)) {
       i++;
+    } else if (VERSION_MANAGERS.has(basename(w)) && words[i + 1] === 'exec') {
+      i += 2;
     } else if (WRAPPERS.has(basename(w))) {
       i++;
       // Their options, and an option's value where the wrapper takes one (`nice -n 5`, `env -u X`).

@@ -5,13 +5,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import * as esbuild from 'esbuild';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import { historyRecords } from '../helpers/historyFiles';
 import { buildFakeNvml, useScenario } from '../sampling/gpu/helpers/fakeNvml';
+import { RunningElsewhere } from '../../../src/core/metrics/runningMarkers';
+import { isProcessAlive } from '../../../src/core/util/process';
 
 const ROOT = join(__dirname, '../../..');
 const BIN = join(ROOT, 'test/fixtures/bin');
@@ -92,6 +94,15 @@ if (mode === 'fail') process.exit(1);
 if (mode === 'oom') { process.stderr.write('torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\\n'); process.exit(1); }
 if (mode === 'sigint') process.kill(process.pid, 'SIGINT');
 if (mode === 'wait') { process.stdout.write('ready\\n'); setInterval(() => {}, 1000); }
+if (mode === 'slowbar') {
+  // A tqdm bar moving one step every 250 ms for 5 s: a window beside the run follows it live.
+  let i = 0;
+  const tick = setInterval(() => {
+    i++;
+    process.stderr.write('\\rtrain: ' + String(i * 5).padStart(3) + '%|' + '█'.repeat(i >> 1) + ' '.repeat(10 - (i >> 1)) + '| ' + i + '/20 [00:0' + Math.floor(i / 4) + '<00:05, 4.00it/s]');
+    if (i === 20) { clearInterval(tick); process.stderr.write('\\n'); }
+  }, 250);
+}
 if (mode === 'bar') {
   // tqdm's redraws on stderr (one write each, split mid-character once), a rich-style log line on stdout.
   for (let i = 0; i <= 50; i += 10) process.stderr.write('\\rSampling: ' + String(i * 2).padStart(3) + '%|' + '█'.repeat(i / 5) + ' '.repeat(10 - i / 5) + '| ' + i + '/50 [00:0' + (i / 10) + '<00:05, 9.80it/s]');
@@ -109,6 +120,43 @@ async function freshHome(name: string): Promise<{ home: string; env: Record<stri
   // The "GPU" holds 6144 MiB during this run; the child's pid claims it once the child has started.
   await writeFile(vramFile, '6144');
   return { home, env: { FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, FAKE_NVIDIA_SMI_PID_FILE: join(work, `${name}.pid`) } };
+}
+
+/**
+ * A VS Code window sampling this machine, played by this test process (alive, so its lock holds):
+ * it heartbeats the sampler lock and publishes a sample with a GPU the fake nvidia-smi does not
+ * have, written beside and renamed into place as a window does. Like a real leader, it lists the
+ * GPU processes of the tasks running (their markers): each root pid holds 3 000 MiB.
+ */
+async function fakeWindow(home: string): Promise<{ stop(): void; rootPids: Set<number> }> {
+  await mkdir(home, { recursive: true });
+  const gpu = { index: 0, uuid: 'GPU-pub', name: 'Published H100', utilizationPercent: 55, memoryUtilizationPercent: 10, vramUsedMb: 70_000, vramTotalMb: 81_559, temperatureCelsius: 60, powerDrawWatts: 500, powerLimitWatts: 700, smClockMhz: 1980, performanceState: 'P0', mig: false };
+  const rootPids = new Set<number>();
+  const put = async (name: string, value: unknown) => {
+    await writeFile(join(home, `${name}.tmp`), JSON.stringify(value));
+    await rename(join(home, `${name}.tmp`), join(home, name));
+  };
+  const heartbeat = async () => {
+    const markers = await readdir(join(home, 'running')).catch(() => [] as string[]);
+    for (const m of markers.filter((n) => n.endsWith('.json'))) {
+      const marker = JSON.parse(await readFile(join(home, 'running', m), 'utf8').catch(() => '{}')) as { task?: { rootPid?: number } };
+      if (typeof marker.task?.rootPid === 'number') rootPids.add(marker.task.rootPid);
+    }
+    // A time stamped ahead would be stale (the future is not fresh): stamped when written.
+    const now = Date.now();
+    const processes = [...rootPids].map((pid) => ({ pid, gpuUuid: 'GPU-pub', usedMemoryMb: 3000 }));
+    await put('leader.lock', { pid: process.pid, token: 'd'.repeat(32), heartbeatAt: now });
+    await put('live-sample.json', { version: 1, pid: process.pid, publishedAt: now, system: { cpuUsagePercent: 12, ramUsedMb: 1000, ramAvailableMb: 3000, ramTotalMb: 4000, diskUsagePercent: 5 }, gpu: { timestamp: now, gpus: [gpu], processes }, availability: { provider: 'nvidia', available: true, reason: null } });
+  };
+  await heartbeat();
+  const beating = setInterval(() => void heartbeat(), 200);
+  return {
+    rootPids,
+    stop: () => {
+      clearInterval(beating);
+      void rm(join(home, 'leader.lock'), { force: true });
+    },
+  };
 }
 
 describe('model-perf (built CLI)', { skip }, () => {
@@ -313,25 +361,9 @@ describe('model-perf (built CLI)', { skip }, () => {
 
   test('status while a VS Code window samples this machine: its figures, and no nvidia-smi started here', async () => {
     const home = join(work, 'follow');
-    await mkdir(home, { recursive: true });
-    // A window (this test process stands in for its extension host: alive) holds a fresh lock and
-    // has published a sample with a GPU the fake nvidia-smi does not have. Like a window, it
-    // heartbeats both files: a time stamped ahead would be stale (the future is not fresh).
-    const gpu = { index: 0, uuid: 'GPU-pub', name: 'Published H100', utilizationPercent: 55, memoryUtilizationPercent: 10, vramUsedMb: 70_000, vramTotalMb: 81_559, temperatureCelsius: 60, powerDrawWatts: 500, powerLimitWatts: 700, smClockMhz: 1980, performanceState: 'P0', mig: false };
-    // Written beside and renamed into place, as a window does: a reader never sees half a file.
-    const put = async (name: string, value: unknown) => {
-      await writeFile(join(home, `${name}.tmp`), JSON.stringify(value));
-      await rename(join(home, `${name}.tmp`), join(home, name));
-    };
-    const heartbeat = async () => {
-      const now = Date.now();
-      await put('leader.lock', { pid: process.pid, token: 'd'.repeat(32), heartbeatAt: now });
-      await put('live-sample.json', { version: 1, pid: process.pid, publishedAt: now, system: { cpuUsagePercent: 12, ramUsedMb: 1000, ramAvailableMb: 3000, ramTotalMb: 4000, diskUsagePercent: 5 }, gpu: { timestamp: now, gpus: [gpu], processes: null }, availability: { provider: 'nvidia', available: true, reason: null } });
-    };
-    await heartbeat();
-    const beating = setInterval(() => void heartbeat(), 500);
+    const window = await fakeWindow(home);
     const log = join(home, 'nvidia-smi-calls.jsonl');
-    const r = await runModelPerf(['status', '--json'], home, { env: { FAKE_NVIDIA_SMI_LOG: log } }).finally(() => clearInterval(beating));
+    const r = await runModelPerf(['status', '--json'], home, { env: { FAKE_NVIDIA_SMI_LOG: log } }).finally(() => window.stop());
     assert.equal(r.code, 0, r.stderr);
     const s = JSON.parse(r.stdout) as { gpus: { name: string; vramUsedMb: number }[]; ramTotalMb: number };
     assert.deepEqual(s.gpus.map((g) => [g.name, g.vramUsedMb]), [['Published H100', 70_000]]);
@@ -341,6 +373,49 @@ describe('model-perf (built CLI)', { skip }, () => {
     const own = await runModelPerf(['status', '--json', '--nvidia-smi', join(BIN, 'nvidia-smi')], home, {});
     assert.equal(own.code, 0, own.stderr);
     assert.equal((JSON.parse(own.stdout) as { gpus: { name: string }[] }).gpus[0]?.name, 'NVIDIA GeForce RTX 4090');
+  });
+
+  test("run beside a window that samples this machine: its figures, its per-process list for the run's own VRAM, no nvidia-smi started", async () => {
+    const home = join(work, 'run-beside');
+    const window = await fakeWindow(home);
+    const log = join(work, 'run-beside-nvidia-smi.jsonl');
+    const r = await runModelPerf(['run', '--task-id', 'beside', '--interval', '0.25', '--', process.execPath, 'child.js', 'ok', '1500'], home, { env: { FAKE_NVIDIA_SMI_LOG: log } }).finally(() => window.stop());
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(log, 'utf8').catch(() => ''), '', 'no nvidia-smi was started by run');
+    const [task] = await history(home);
+    assert.equal(task?.taskId, 'beside');
+    // The window published 70 000 MiB on the device, 3 000 of them held by the run's process.
+    assert.equal(task?.vramScope, 'processTree');
+    assert.equal(task?.processTreePeakVramUsageMb, 3000);
+    assert.equal(task?.devicePeakVramUsageMb, 70_000);
+    assert.ok(window.rootPids.size > 0, "the window saw the run's running marker");
+
+    // Alone (no window: its lock is gone), the same run samples the machine itself.
+    const aloneLog = join(work, 'run-alone-nvidia-smi.jsonl');
+    const alone = await runModelPerf(['run', '--task-id', 'alone', '--interval', '0.25', '--', process.execPath, 'child.js', 'ok', '500'], home, { env: { FAKE_NVIDIA_SMI_LOG: aloneLog } });
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.notEqual(await readFile(aloneLog, 'utf8').catch(() => ''), '', 'alone, run starts its own nvidia-smi');
+  });
+
+  test("run publishes its progress live: a window's follower of the markers sees it move before the run ends", async () => {
+    const home = join(work, 'run-live');
+    const seen: number[] = [];
+    const window = new RunningElsewhere({ storageDir: home, hostname: hostname(), ownPid: process.pid, isAlive: isProcessAlive, onChange: () => {}, pollMs: 100 });
+    await window.start();
+    const record = setInterval(() => {
+      const steps = window.tasks()[0]?.stepsCompleted;
+      if (typeof steps === 'number' && seen.at(-1) !== steps) seen.push(steps);
+    }, 20);
+    const r = await runModelPerf(['run', '--task-id', 'live', '--', process.execPath, 'child.js', 'slowbar'], home).finally(() => {
+      clearInterval(record);
+      window.dispose();
+    });
+    assert.equal(r.code, 0, r.stderr);
+    // Its start and the once-a-minute refresh would give at most two readings: live, one a second.
+    const moving = seen.filter((s) => s > 0 && s < 20);
+    assert.ok(moving.length >= 3, `progress seen moving while the run went on: ${seen.join(',')}`);
+    assert.deepEqual([...seen].sort((a, b) => a - b), seen, 'never backwards');
+    assert.equal((await history(home))[0]?.stepsCompleted, 20);
   });
 
   test('watch --count on a pipe prints one line per sample; bad flags exit 2', async () => {

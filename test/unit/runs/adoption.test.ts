@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { argvToLine, findRuns, isModelPerfRun, parseCmdline, procfsProbe, type ProcessProbe } from '../../../src/core/runs/adoption';
+import { argvToLine, findRuns, isModelPerfRun, parseCmdline, procfsProbe, unshimArgv, type ProcessProbe } from '../../../src/core/runs/adoption';
 import { parseBootTimeSeconds, parseStartTicks, processStartTimeMs, runStillGoing } from '../../../src/core/util/process';
 import { compilePatterns } from '../../../src/core/runs/commandLine';
 import { procfsRelations } from '../../../src/core/runs/procRelations';
@@ -50,6 +50,28 @@ test("a terminal's run is found under its shell, with its own start and the flag
   assert.equal(run?.guess.steps, 30);
   assert.equal(run?.guess.resolution, '720p');
   assert.match(run?.guess.taskId ?? '', /^generate\.py@\d\d:\d\d:\d\d$/);
+});
+
+test('a python that is a pyenv shim (a bash script until it execs the real one) is matched and adopted like a direct python', async () => {
+  // bash …/shims/python generate.py --steps 25 (the shim, same pid as the python it becomes)
+  const [shim, ...none] = await findRuns(probe(), 900, PATTERNS);
+  assert.equal(none.length, 0);
+  assert.equal(shim?.pid, 901);
+  assert.equal(shim?.guess.steps, 25);
+  assert.match(shim?.guess.taskId ?? '', /^generate\.py@/);
+  assert.equal(shim?.commandLine, 'python generate.py --steps 25');
+  assert.equal(shim?.startTimeMs, BOOT_MS + 50_000);
+  // /usr/bin/env bash …/libexec/pyenv exec python3.11 -u -m trainer.main (the shim's next step)
+  const [exec] = await findRuns(probe(), 910, PATTERNS);
+  assert.equal(exec?.pid, 911);
+  assert.equal(exec?.guess.resolution, '640x480');
+  assert.equal(exec?.guess.modelType, 'trainer.main');
+  // Not shims: a shell running a script of its own, a shell with options, anything else.
+  assert.deepEqual(unshimArgv(['bash', './train.sh', 'x.py']), ['bash', './train.sh', 'x.py']);
+  assert.deepEqual(unshimArgv(['bash', '-c', 'python x.py']), ['bash', '-c', 'python x.py']);
+  assert.deepEqual(unshimArgv(['python', 'x.py']), ['python', 'x.py']);
+  assert.deepEqual(unshimArgv(['/bin/sh', '/home/u/.asdf/shims/python3', 'x.py']), ['python3', 'x.py']);
+  assert.deepEqual(unshimArgv([]), []);
 });
 
 test('a run under a wrapper shell is found one level down; model-perf run is left to record itself', async () => {

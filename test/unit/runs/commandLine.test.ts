@@ -67,6 +67,11 @@ test('tokenising: escapes, redirections, comments, operators', () => {
   assert.deepEqual(splitCommands('python x.py > out.log 2>&1 < in.txt'), [['python', 'x.py']]);
   assert.deepEqual(splitCommands('a; b && c || d | e & f # g h'), [['a'], ['b'], ['c'], ['d'], ['e'], ['f']]);
   assert.deepEqual(stripWrappers(['A=1', 'nice', '-n', '5', 'python', 'x.py']), ['python', 'x.py']);
+  // A version manager's exec picks the interpreter: the run is the python it starts.
+  assert.deepEqual(stripWrappers(['pyenv', 'exec', 'python3', 'x.py']), ['python3', 'x.py']);
+  assert.deepEqual(stripWrappers(['/home/u/.pyenv/libexec/pyenv', 'exec', 'python', '-m', 'm']), ['python', '-m', 'm']);
+  assert.deepEqual(stripWrappers(['pyenv', 'install', '3.11']), ['pyenv', 'install', '3.11']);
+  assert.equal(recogniseCommand('pyenv exec python train.py --steps 20', compilePatterns(undefined).patterns)?.script, 'train.py');
 });
 
 test('configured patterns: a bad regex is reported and ignored, the good ones apply', () => {

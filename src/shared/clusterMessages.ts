@@ -1,0 +1,110 @@
+// The dashboard's Cluster section as it travels host -> webview: every node Prometheus knows (the
+// core's ClusterView, reshaped to bounded, cleaned strings), the poll's state and its last error,
+// and a small utilisation history per node. Pure (no node, vscode or DOM): the webview bundles it,
+// and protocol.ts files its message under `cluster`. Node, GPU and task names come from other
+// machines: the host cleans them (safeText) and the checkers below bound them again.
+import { arr, bool, int, nullable, num, obj, oneOf, str, type Check } from './guard';
+
+/** Longest name of a node, GPU, job or task kept. */
+export const MAX_CLUSTER_NAME = 200;
+/** Most nodes, GPUs per node, tasks per node and history points per node sent. */
+export const MAX_CLUSTER_NODES = 1000;
+export const MAX_CLUSTER_GPUS = 64;
+export const MAX_CLUSTER_TASKS = 64;
+export const MAX_CLUSTER_POINTS = 240;
+
+export interface ClusterGpuRow {
+  gpu: string;
+  name: string | null;
+  utilizationRatio: number | null;
+  memoryUsedBytes: number | null;
+  memoryTotalBytes: number | null;
+  temperatureCelsius: number | null;
+  powerWatts: number | null;
+}
+
+export interface ClusterTaskRow {
+  taskId: string;
+  modelType: string;
+  startTimeSeconds: number | null;
+  progressRatio: number | null;
+}
+
+export interface ClusterNodeRow {
+  name: string;
+  instance: string;
+  job: string | null;
+  sources: ('model-perf' | 'dcgm')[];
+  stale: boolean;
+  staleReason: string | null;
+  lastScrapeAgeSeconds: number | null;
+  gpus: ClusterGpuRow[];
+  gpusBusy: number;
+  meanGpuUtilizationRatio: number | null;
+  cpuUtilizationRatio: number | null;
+  memoryUsedBytes: number | null;
+  memoryTotalBytes: number | null;
+  tasksRunning: number | null;
+  tasks: ClusterTaskRow[];
+  /** Mean GPU utilisation (0..1) of the last minutes, oldest first: [seconds since the epoch, ratio]. */
+  history: [number, number][];
+}
+
+export type ClusterErrorKind = 'url' | 'network' | 'timeout' | 'auth' | 'notPrometheus' | 'query' | 'noMetrics' | 'internal';
+
+export interface ClusterPanelState {
+  /** False: no `modelPerf.cluster.prometheusUrl`; the section shows a one-line hint. */
+  configured: boolean;
+  /** The server, credentials left out; null when not configured. */
+  url: string | null;
+  /** `loading` before the first answer; `ok` or `error` after each poll. */
+  status: 'off' | 'loading' | 'ok' | 'error';
+  /** The last poll's failure, one message; the nodes of the last good poll stay shown below it. */
+  error: { kind: ClusterErrorKind; message: string; retryInSeconds: number } | null;
+  /** Host clock (epoch ms) of the last good poll. */
+  updatedAtMs: number | null;
+  summary: { nodes: number; staleNodes: number; gpus: number; gpusBusy: number } | null;
+  nodes: ClusterNodeRow[];
+  /** The range the histories cover, in seconds. */
+  historySeconds: number;
+}
+
+export const CLUSTER_OFF: ClusterPanelState = { configured: false, url: null, status: 'off', error: null, updatedAtMs: null, summary: null, nodes: [], historySeconds: 0 };
+
+const nnum = nullable(num);
+const name = str(MAX_CLUSTER_NAME);
+const nname = nullable(name);
+
+const gpuRow = obj<ClusterGpuRow>({
+  gpu: name, name: nname, utilizationRatio: nnum, memoryUsedBytes: nnum, memoryTotalBytes: nnum, temperatureCelsius: nnum, powerWatts: nnum,
+});
+
+const taskRow = obj<ClusterTaskRow>({ taskId: name, modelType: name, startTimeSeconds: nnum, progressRatio: nnum });
+
+const point: Check<[number, number]> = (v, p) => {
+  const pair = arr(num, 2)(v, p);
+  if (pair.length !== 2) throw new Error(`${p}: a [time, value] pair`);
+  return [pair[0] as number, pair[1] as number];
+};
+
+const nodeRow = obj<ClusterNodeRow>({
+  name, instance: name, job: nname, sources: arr(oneOf(['model-perf', 'dcgm'] as const), 2), stale: bool, staleReason: nullable(str(500)),
+  lastScrapeAgeSeconds: nnum, gpus: arr(gpuRow, MAX_CLUSTER_GPUS), gpusBusy: int, meanGpuUtilizationRatio: nnum,
+  cpuUtilizationRatio: nnum, memoryUsedBytes: nnum, memoryTotalBytes: nnum, tasksRunning: nnum,
+  tasks: arr(taskRow, MAX_CLUSTER_TASKS), history: arr(point, MAX_CLUSTER_POINTS),
+});
+
+export const checkClusterPanelState = obj<ClusterPanelState>({
+  configured: bool,
+  url: nullable(str(2000)),
+  status: oneOf(['off', 'loading', 'ok', 'error'] as const),
+  error: nullable(obj<NonNullable<ClusterPanelState['error']>>({
+    kind: oneOf(['url', 'network', 'timeout', 'auth', 'notPrometheus', 'query', 'noMetrics', 'internal'] as const),
+    message: str(2000),
+    retryInSeconds: num,
+  })),
+  updatedAtMs: nnum,
+  summary: nullable(obj<NonNullable<ClusterPanelState['summary']>>({ nodes: int, staleNodes: int, gpus: int, gpusBusy: int })),
+  nodes: arr(nodeRow, MAX_CLUSTER_NODES),
+  historySeconds: num,
+});

@@ -85,7 +85,8 @@ function sparkline(n: ClusterNodeRow, rangeSeconds: number): Element | string {
 }
 
 function nodeCell(n: ClusterNodeRow): HTMLElement {
-  const where = [n.name !== n.instance ? n.instance : null, n.job, n.sources.join(' + ')].filter((s) => s).join(' · ');
+  const sources = n.sources.join(' + ');
+  const where = [n.name !== n.instance ? n.instance : null, n.job === sources ? null : n.job, sources].filter((s) => s).join(' · ');
   return h('td', { class: 'text node-name' },
     h('strong', null, n.name),
     n.stale ? h('span', { class: 'badge sev-warning stale', title: n.staleReason ?? 'stale' }, 'stale') : null,

@@ -8,10 +8,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { waitUntil } from './waitUntil';
 
-const BIN = join(__dirname, '../../fixtures/bin');
+// __filename, not __dirname: the tsx loader gives ESM importers (the e2e tests) only the first.
+const BIN = join(dirname(__filename), '../../fixtures/bin');
 
 /** Why the cluster cannot run here, or false when it can. */
 export const testClusterSkip: string | false = process.platform === 'win32'

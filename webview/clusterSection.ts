@@ -5,9 +5,10 @@
 // last good rows. Node, GPU and task names come from other machines: they go in as text only
 // (dom.ts), and bars and lines are SVG attributes (the CSP allows no inline style).
 import '../media/cluster.css';
-import type { ClusterNodeRow, ClusterPanelState } from '../src/shared/clusterMessages';
+import type { ClusterNodeRow, ClusterPanelState, RecentTasks } from '../src/shared/clusterMessages';
 import { h, replace, setText } from './dom';
 import { hostNow, send } from './page';
+import { formatRelative, formatSeconds, STATUS_LABELS } from './viewModel';
 import {
   clusterStatusLine, DEFAULT_CLUSTER_SORT, formatAge, formatGibOf, formatRatioPercent, nextSort, nodeGpuMemory, sortNodes, sparklinePoints,
   type ClusterSort, type ClusterSortKey,
@@ -42,6 +43,8 @@ let sort: ClusterSort = DEFAULT_CLUSTER_SORT;
 let last: ClusterPanelState | null = null;
 /** Nodes opened to their GPU table (by instance). */
 const open = new Set<string>();
+/** Recent tasks asked of a node's serve (by instance): loading, its answer, or why not. */
+const recent = new Map<string, { loading: true } | { loading: false; recent: RecentTasks | null; error: string | null }>();
 
 /** The section's element, built once; main.ts places it. */
 export function clusterSectionElement(): HTMLElement {
@@ -80,7 +83,13 @@ function sparkline(n: ClusterNodeRow, rangeSeconds: number): Element | string {
   const points = sparklinePoints(n.history, rangeSeconds, SPARK_W, SPARK_H);
   if (!points) return h('span', { class: 'muted small' }, 'no history');
   const box = svg('svg', { class: 'spark', width: SPARK_W, height: SPARK_H, viewBox: `0 0 ${SPARK_W} ${SPARK_H}`, role: 'img', 'aria-label': `Mean GPU utilisation over the last ${Math.round(rangeSeconds / 60)} minutes, now ${formatRatioPercent(n.history.at(-1)?.[1] ?? null)}` });
-  box.append(svg('rect', { class: 'spark-back', x: 0, y: 0, width: SPARK_W, height: SPARK_H }), svg('polyline', { class: 'spark-line', points }));
+  // The newest point as a dot: a node watched for a minute still shows where it stands.
+  const [lastX, lastY] = (points.split(' ').at(-1) as string).split(',').map(Number) as [number, number];
+  box.append(
+    svg('rect', { class: 'spark-back', x: 0, y: 0, width: SPARK_W, height: SPARK_H }),
+    svg('polyline', { class: 'spark-line', points }),
+    svg('circle', { class: 'spark-dot', cx: Math.min(lastX, SPARK_W - 2), cy: Math.min(Math.max(lastY, 2), SPARK_H - 2), r: 2 }),
+  );
   return box;
 }
 
@@ -111,7 +120,45 @@ function detailRow(n: ClusterNodeRow): HTMLElement {
     : n.tasks.length === 0
       ? h('p', { class: 'muted small' }, 'No task running.')
       : h('ul', { class: 'cluster-tasks' }, ...n.tasks.map((t) => h('li', null, h('span', { class: 'task-id' }, t.taskId), ` (${t.modelType || 'unknown model'})`, t.progressRatio !== null ? ` · ${formatRatioPercent(t.progressRatio)}` : '')));
-  return h('tr', { class: 'cluster-detail' }, h('td', { attrs: { colspan: String(COLUMNS.length) } }, gpus, tasks));
+  return h('tr', { class: 'cluster-detail' }, h('td', { attrs: { colspan: String(COLUMNS.length) } }, gpus, tasks, n.sources.includes('model-perf') ? recentTasksBlock(n) : null));
+}
+
+/** A model-perf node's finished tasks, asked of its serve on a click and shown here. */
+function recentTasksBlock(n: ClusterNodeRow): HTMLElement {
+  const entry = recent.get(n.instance);
+  const ask = h('button', {
+    class: 'link cluster-recent-button',
+    on: { click: (e) => {
+      e.stopPropagation();
+      recent.set(n.instance, { loading: true });
+      if (last) renderTable(last);
+      send({ type: 'clusterTasks', instance: n.instance });
+    } },
+  }, entry ? 'Reload recent tasks' : 'Show recent tasks');
+  let body: HTMLElement | null = null;
+  if (entry?.loading) body = h('p', { class: 'muted small' }, 'Asking the node…');
+  else if (entry && entry.error !== null) body = h('p', { class: 'muted small cluster-recent-error' }, entry.error);
+  else if (entry?.recent) {
+    const now = hostNow();
+    body = entry.recent.tasks.length === 0
+      ? h('p', { class: 'muted small' }, `${entry.recent.node} has no finished task in the last 7 days.`)
+      : h('table', { class: 'data cluster-recent', attrs: { 'aria-label': `Recent tasks of ${n.name}` } },
+        h('thead', null, h('tr', null, ...['Started', 'Task', 'Model type', 'Resolution', 'Outcome', 'Time'].map((t) => h('th', { attrs: { scope: 'col' }, class: t === 'Time' ? 'num' : '' }, t)))),
+        h('tbody', null, ...entry.recent.tasks.map((t) => h('tr', null,
+          h('td', null, formatRelative(t.startTime, now)),
+          h('td', { class: 'text task-id' }, t.taskId),
+          h('td', { class: 'text' }, t.modelType),
+          h('td', { class: 'text' }, t.resolution),
+          h('td', null, h('span', { class: `outcome st-${t.status}` }, STATUS_LABELS[t.status]), t.errorCategory ? h('div', { class: 'muted small' }, t.errorCategory) : null),
+          h('td', { class: 'num' }, formatSeconds(t.generationTimeSeconds))))));
+  }
+  return h('div', { class: 'cluster-recent' }, h('p', null, ask), body);
+}
+
+/** A node's recent tasks arrived (or why they could not be read). */
+export function renderClusterTasks(instance: string, answer: RecentTasks | null, error: string | null): void {
+  recent.set(instance, { loading: false, recent: answer, error });
+  if (last) renderTable(last);
 }
 
 function renderTable(state: ClusterPanelState): void {

@@ -12,7 +12,7 @@ import { parseToWebview, PROTOCOL_VERSION, type DashboardState, type ToWebview }
 import { readTheme } from './charts';
 import { h, replace } from './dom';
 import { renderAnalysis } from './analysisSection';
-import { clusterSectionElement, renderCluster, tickCluster } from './clusterSection';
+import { clusterSectionElement, renderCluster, renderClusterTasks, tickCluster } from './clusterSection';
 import { buildSkeleton, el } from './layout';
 import { appendSnapshot, charts, drawLiveCharts, makeCharts } from './liveCharts';
 import { renderActive, renderEmpty, renderGpuAvailability, renderNow, renderStatus } from './nowSection';
@@ -101,6 +101,9 @@ function handle(msg: ToWebview): void {
       return;
     case 'cluster':
       renderCluster(msg.cluster);
+      return;
+    case 'clusterTasks':
+      renderClusterTasks(msg.instance, msg.recent, msg.error);
       return;
   }
 }

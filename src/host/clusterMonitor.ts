@@ -5,16 +5,24 @@
 // small histories. Pure of `vscode`: the extension gives it the URL, the token and a clock.
 import { ClusterPoller } from '../core/cluster/clusterPoller';
 import type { ClusterView } from '../core/cluster/clusterView';
-import { PrometheusClient } from '../core/cluster/prometheusClient';
+import { ClusterError, PrometheusClient, readBounded } from '../core/cluster/prometheusClient';
 import type { Clock } from '../core/ports';
 import { errorText } from '../core/util/errors';
-import { CLUSTER_OFF, type ClusterPanelState } from '../shared/clusterMessages';
+import { CLUSTER_OFF, checkRecentTasks, type ClusterPanelState, type RecentTasks } from '../shared/clusterMessages';
+import { parseWith } from '../shared/guard';
+import { safeText } from '../shared/text';
 import { clusterProblem, panelNodes } from './clusterPanelState';
 
 /** The history drawn per node: the last 15 minutes, a point every 15 s. */
 const HISTORY_SECONDS = 15 * 60;
 const HISTORY_STEP_SECONDS = 15;
 const TOKEN_HINT = 'the command "Model Perf: Set Cluster Token…"';
+/** A node's /tasks/recent: how many, how long to wait, how much to read. */
+const RECENT_TASKS_LIMIT = 20;
+const RECENT_TASKS_TIMEOUT_MS = 5000;
+const RECENT_TASKS_MAX_BYTES = 1024 * 1024;
+/** `host:port` as Prometheus names a scrape target (a name, IPv4, or [IPv6]). */
+const INSTANCE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\]):\d{1,5}$/;
 
 type HistoryPoints = Map<string, { timestampSeconds: number; value: number }[]>;
 
@@ -28,8 +36,9 @@ export interface ClusterMonitorOptions {
   intervalMs?: number;
   maxBackoffMs?: number;
   log: { warn(message: string): void };
-  /** Tests: a fake client instead of PrometheusClient. */
+  /** Tests: a fake client instead of PrometheusClient, a fake fetch for the nodes. */
   client?: (url: string, token: string | null) => ClusterClient;
+  fetch?: typeof fetch;
 }
 
 /** A URL as shown: credentials a user wrote into it left out. */
@@ -96,6 +105,37 @@ export class ClusterMonitor {
   /** A poll now (the section's Refresh); ignored while one is in flight. */
   refreshNow(): void {
     this.poller?.refreshNow();
+  }
+
+  /**
+   * A node's recent tasks from its `model-perf serve` (GET http://INSTANCE/tasks/recent), for a
+   * model-perf node of the current view only: the address comes from Prometheus' labels, so
+   * nothing else is ever asked. The Prometheus token is not sent to nodes. Never throws.
+   */
+  async recentTasks(instance: string): Promise<{ recent: RecentTasks | null; error: string | null }> {
+    const node = this.state.nodes.find((n) => n.instance === instance);
+    if (!node || !node.sources.includes('model-perf')) return { recent: null, error: 'This node runs no model-perf serve: it has no task list.' };
+    if (!INSTANCE.test(instance)) return { recent: null, error: `${instance} is not a host:port address that can be asked.` };
+    const url = `http://${instance}/tasks/recent?limit=${RECENT_TASKS_LIMIT}`;
+    try {
+      const response = await (this.options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(RECENT_TASKS_TIMEOUT_MS), redirect: 'error', headers: { Accept: 'application/json' } });
+      if (response.status === 401 || response.status === 403) return { recent: null, error: `${url} wants a token (HTTP ${response.status}): the node's tasks can be read only where it serves without one.` };
+      if (response.status === 404) return { recent: null, error: `${url} answered 404: the node's model-perf is older than its /tasks/recent.` };
+      if (response.status !== 200) return { recent: null, error: `${url} answered HTTP ${response.status}.` };
+      const text = await readBounded(response, RECENT_TASKS_MAX_BYTES);
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return { recent: null, error: `${url} did not answer JSON.` };
+      }
+      const parsed = parseWith(checkRecentTasks, body);
+      return parsed.ok ? { recent: parsed.msg, error: null } : { recent: null, error: `${url} answered something else than a task list (${safeText(parsed.error, 200)}).` };
+    } catch (err) {
+      if (err instanceof ClusterError) return { recent: null, error: `${url} sent more than ${RECENT_TASKS_MAX_BYTES / 1024} KB.` };
+      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      return { recent: null, error: timedOut ? `${url} did not answer within ${RECENT_TASKS_TIMEOUT_MS / 1000} s.` : `Cannot reach ${url} from this machine (${safeText(errorText((err as { cause?: unknown }).cause ?? err), 200)}).` };
+    }
   }
 
   dispose(): void {

@@ -12,7 +12,7 @@ import {
   type AnalysisWindowHours, type DashboardThresholds, type FromWebview, type LiveRange, type ToWebview,
 } from '../shared/protocol';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
-import type { ClusterPanelState } from '../shared/clusterMessages';
+import type { ClusterPanelState, RecentTasks } from '../shared/clusterMessages';
 import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildTaskDetail, stateMessage } from './dashboardData';
 
 const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
@@ -66,6 +66,7 @@ export interface DashboardDataSource {
     readonly current: ClusterPanelState;
     subscribe(listener: (state: ClusterPanelState) => void): DataSourceDisposable;
     refreshNow(): void;
+    recentTasks(instance: string): Promise<{ recent: RecentTasks | null; error: string | null }>;
   };
 }
 
@@ -298,6 +299,13 @@ class DashboardPanel implements vscode.Disposable {
       case 'clusterRefresh':
         this.source.cluster?.refreshNow();
         return;
+      case 'clusterTasks': {
+        const instance = msg.instance;
+        void this.source.cluster?.recentTasks(instance).then((r) => {
+          if (this.live()) this.post({ type: 'clusterTasks', instance, ...r });
+        });
+        return;
+      }
       case 'webviewError':
         this.log.warn(`Dashboard webview: ${msg.message}`);
         return;

@@ -108,3 +108,38 @@ export const checkClusterPanelState = obj<ClusterPanelState>({
   nodes: arr(nodeRow, MAX_CLUSTER_NODES),
   historySeconds: num,
 });
+
+// ---------------------------------------------------------------------------------------------
+// A node's recent tasks: `model-perf serve` answers GET /tasks/recent with RecentTasks (JSON), and
+// the Cluster section shows them under the node. The same checker reads the node's answer in the
+// host and the message in the webview.
+
+/** Most tasks a node sends (and `?limit=` asks for). */
+export const MAX_RECENT_TASKS = 100;
+
+export interface RecentTask {
+  taskId: string;
+  modelType: string;
+  resolution: string;
+  status: 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+  startTime: number;
+  endTime: number | null;
+  generationTimeSeconds: number | null;
+  peakVramUsageMb: number | null;
+  errorCategory: string | null;
+}
+
+export interface RecentTasks {
+  /** The node's host name, as it calls itself. */
+  node: string;
+  version: string;
+  /** Newest first. */
+  tasks: RecentTask[];
+}
+
+const recentTask = obj<RecentTask>({
+  taskId: name, modelType: name, resolution: name, status: oneOf(['succeeded', 'failed', 'cancelled', 'interrupted'] as const),
+  startTime: num, endTime: nnum, generationTimeSeconds: nnum, peakVramUsageMb: nnum, errorCategory: nname,
+});
+
+export const checkRecentTasks = obj<RecentTasks>({ node: name, version: str(64), tasks: arr(recentTask, MAX_RECENT_TASKS) });

@@ -12,7 +12,7 @@ import type {
 import { FINDING_KINDS, MAX_FINDING_TASK_IDS, MAX_FINDINGS, TASK_STATUSES, VRAM_SCOPES } from './metrics';
 import { parseGitCommit, parsePrediction, parseTimeline } from './structuredFields';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from './snapshot';
-import { checkClusterPanelState, type ClusterPanelState } from './clusterMessages';
+import { checkClusterPanelState, checkRecentTasks, MAX_CLUSTER_NAME, type ClusterPanelState, type RecentTasks } from './clusterMessages';
 
 /** Bumped on any change a bundle of another version could not read. */
 export const PROTOCOL_VERSION = 1;
@@ -160,7 +160,9 @@ export type ToWebview =
   | { type: 'taskDetail'; taskId: string; startTime: number; detail: TaskDetail | null }
   | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string }
   /** The Cluster section (modelPerf.cluster.prometheusUrl): after each poll, and with each full state. */
-  | { type: 'cluster'; cluster: ClusterPanelState };
+  | { type: 'cluster'; cluster: ClusterPanelState }
+  /** A node's recent tasks (its `model-perf serve` /tasks/recent), or why they could not be read. */
+  | { type: 'clusterTasks'; instance: string; recent: RecentTasks | null; error: string | null };
 
 export type FromWebview =
   | { type: 'ready'; version: number; range: LiveRange; windowHours: AnalysisWindowHours }
@@ -173,7 +175,9 @@ export type FromWebview =
   /** The webview rejected a message or hit an error; the host logs it. */
   | { type: 'webviewError'; message: string }
   /** The Cluster section's Refresh button: poll Prometheus now (ignored while a poll is in flight). */
-  | { type: 'clusterRefresh' };
+  | { type: 'clusterRefresh' }
+  /** The Cluster section asks for a node's recent tasks (a node of the current cluster state). */
+  | { type: 'clusterTasks'; instance: string };
 
 /** What the webview keeps with `setState` and the serializer hands back after a reload. */
 export interface PersistedViewState {
@@ -350,6 +354,7 @@ const toWebview = tagged<ToWebview>({
   }),
   notice: obj({ type: oneOf(['notice'] as const), level: oneOf(['info', 'warning', 'error'] as const), text }),
   cluster: obj({ type: oneOf(['cluster'] as const), cluster: checkClusterPanelState }),
+  clusterTasks: obj({ type: oneOf(['clusterTasks'] as const), instance: str(MAX_CLUSTER_NAME), recent: nullable(checkRecentTasks), error: nullable(str(2000)) }),
 });
 
 // What the webview sends is checked strictly: exact fields, bounded strings.
@@ -362,6 +367,7 @@ const fromWebview = tagged<FromWebview>({
   startTask: obj({ type: oneOf(['startTask'] as const) }, { strict: true }),
   webviewError: obj({ type: oneOf(['webviewError'] as const), message: str(2000) }, { strict: true }),
   clusterRefresh: obj({ type: oneOf(['clusterRefresh'] as const) }, { strict: true }),
+  clusterTasks: obj({ type: oneOf(['clusterTasks'] as const), instance: str(MAX_CLUSTER_NAME) }, { strict: true }),
 });
 
 const persisted = obj<PersistedViewState>({ range, windowHours });

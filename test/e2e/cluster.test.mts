@@ -8,6 +8,7 @@
 // Screenshot: test-output/cluster-dashboard.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
@@ -34,6 +35,7 @@ declare const document: {
 };
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
+const RUN_ID = 'e2e-cluster-run-<b>1</b>';
 
 interface ShownRow {
   instance: string;
@@ -84,6 +86,11 @@ describe('the cluster view in the workbench', { skip: testClusterSkip }, () => {
       const gpus = new Map(v?.nodes.map((n) => [n.instance, n.gpus.length]));
       return v && gpus.get(cluster.nodeA.instance) === 2 && gpus.get(cluster.nodeB.instance) === 8 && gpus.get(cluster.dcgmInstance) === 2 && v.nodes.every((n) => !n.stale) && v;
     }, { timeoutMs: 60_000, everyMs: 500 });
+    // A task recorded on node A by the CLI, for the node's recent tasks (its serve reads its history).
+    const run = spawnSync(process.execPath, [join(repoRoot, 'dist/cli.js'), 'run', '--no-gpu', '--task-id', RUN_ID, '--model-type', 'sdxl', '--resolution', '1024x1024', '--', process.execPath, '-e', '0'], {
+      env: { ...process.env, MODEL_PERF_HOME: join(cluster.work, 'node-a') }, encoding: 'utf8', timeout: 60_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
     wb = await openWorkbench({ settings: { 'modelPerf.cluster.prometheusUrl': cluster.promUrl, 'modelPerf.statusBar.source': 'cluster' } });
   });
 
@@ -148,6 +155,19 @@ describe('the cluster view in the workbench', { skip: testClusterSkip }, () => {
     const detailText = await detail.innerText();
     assert.match(detailText, /NVIDIA A100-SXM4-40GB\s+64%\s+29\.3\/40\.0 GiB\s+55 °C\s+251 W/);
     assert.match(detailText, /runs no model-perf serve/);
+    // Node A's recent tasks, asked of its serve: the task the CLI recorded there (its id, markup-like, stays text).
+    await frame.locator(`#cluster tr.node[data-instance="${cluster.nodeA.instance}"]`).click();
+    const recentButton = frame.locator('#cluster .cluster-recent-button');
+    await recentButton.click();
+    const recentTable = frame.locator('#cluster table.cluster-recent');
+    await waitUntil('node A\'s recent tasks', async () => {
+      if ((await recentTable.count()) > 0) return true;
+      if (await frame.locator('#cluster .cluster-recent-error').count()) await recentButton.click();
+      return false;
+    }, { timeoutMs: 30_000, everyMs: 500 });
+    const recentText = await recentTable.innerText();
+    assert.match(recentText, new RegExp(`${RUN_ID.replace(/[<>/]/g, (c) => `\\${c}`)}\\s+sdxl\\s+1024x1024\\s+Succeeded`));
+    assert.equal(await frame.locator('#cluster table.cluster-recent b').count(), 0, 'a task id is text, not markup');
     await frame.locator('#cluster').scrollIntoViewIfNeeded();
     await wb.page.waitForTimeout(300);
     mkdirSync(join(repoRoot, 'test-output'), { recursive: true });

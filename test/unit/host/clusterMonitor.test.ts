@@ -153,3 +153,42 @@ test('range queries failing: the nodes are shown without history, and that is lo
   assert.deepEqual(t.warnings, ['Cluster: the utilisation history could not be read: range query refused']);
   t.monitor.dispose();
 });
+
+test('recentTasks: asks only a model-perf node of the view, at http://INSTANCE/tasks/recent, without the Prometheus token; each failure in words', async () => {
+  const asked: { url: string; auth: string | null }[] = [];
+  let answer: () => Response = () => new Response('{}');
+  const clock = new FakeClock();
+  const dcgmView: ClusterView = { ...view, nodes: [...view.nodes, { ...view.nodes[0] as ClusterView['nodes'][0], instance: 'gpu-2:9400', name: 'gpu-2', sources: ['dcgm'] }] };
+  const monitor = new ClusterMonitor({
+    clock,
+    log: { warn: () => undefined },
+    client: () => ({ clusterView: async () => dcgmView, utilizationHistory: async () => new Map() }),
+    fetch: (async (url: string | URL, init?: RequestInit) => {
+      asked.push({ url: String(url), auth: new Headers(init?.headers).get('authorization') });
+      return answer();
+    }) as typeof fetch,
+  });
+  monitor.configure('http://prom:9090', 'prom-token');
+  monitor.subscribe(() => undefined);
+  await flushPromises();
+  const good = { node: 'gpu-1', version: '1.0.0', tasks: [{ taskId: 't1', modelType: 'sdxl', resolution: '1024x1024', status: 'succeeded', startTime: 1, endTime: 2, generationTimeSeconds: 1, peakVramUsageMb: null, errorCategory: null }] };
+  answer = () => new Response(JSON.stringify(good));
+  assert.deepEqual(await monitor.recentTasks('gpu-1:9478'), { recent: good, error: null });
+  assert.deepEqual(asked, [{ url: 'http://gpu-1:9478/tasks/recent?limit=20', auth: null }]);
+  assert.match((await monitor.recentTasks('gpu-2:9400')).error ?? '', /runs no model-perf serve/);
+  assert.match((await monitor.recentTasks('evil.example:80')).error ?? '', /runs no model-perf serve/, 'an instance not in the view is never asked');
+  assert.equal(asked.length, 1);
+  answer = () => new Response('no', { status: 401 });
+  assert.match((await monitor.recentTasks('gpu-1:9478')).error ?? '', /wants a token \(HTTP 401\)/);
+  answer = () => new Response('not json');
+  assert.match((await monitor.recentTasks('gpu-1:9478')).error ?? '', /did not answer JSON/);
+  answer = () => new Response(JSON.stringify({ ...good, tasks: [{ ...good.tasks[0], status: 'exploded' }] }));
+  assert.match((await monitor.recentTasks('gpu-1:9478')).error ?? '', /something else than a task list/);
+  answer = () => new Response('x'.repeat(2 * 1024 * 1024));
+  assert.match((await monitor.recentTasks('gpu-1:9478')).error ?? '', /sent more than 1024 KB/);
+  answer = () => {
+    throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
+  };
+  assert.match((await monitor.recentTasks('gpu-1:9478')).error ?? '', /^Cannot reach http:\/\/gpu-1:9478\/tasks\/recent\?limit=20 from this machine \(connect ECONNREFUSED\)\.$/);
+  monitor.dispose();
+});

@@ -22,24 +22,15 @@ const cleanOrNull = (s: string | null) => (s === null ? null : clean(s));
 /** The view's nodes as the webview takes them, each with its utilisation history (by instance). */
 export function panelNodes(view: ClusterView, history: ReadonlyMap<string, readonly { timestampSeconds: number; value: number }[]>): ClusterNodeRow[] {
   return view.nodes.slice(0, MAX_CLUSTER_NODES).map((n) => ({
+    ...n,
     name: clean(n.name),
     instance: clean(n.instance),
     job: cleanOrNull(n.job),
     sources: [...n.sources],
-    stale: n.stale,
     staleReason: n.staleReason === null ? null : safeText(n.staleReason, 500),
-    lastScrapeAgeSeconds: n.lastScrapeAgeSeconds,
-    gpus: n.gpus.slice(0, MAX_CLUSTER_GPUS).map((g) => ({
-      gpu: clean(g.gpu), name: cleanOrNull(g.name), utilizationRatio: g.utilizationRatio, memoryUsedBytes: g.memoryUsedBytes,
-      memoryTotalBytes: g.memoryTotalBytes, temperatureCelsius: g.temperatureCelsius, powerWatts: g.powerWatts,
-    })),
-    gpusBusy: n.gpusBusy,
-    meanGpuUtilizationRatio: n.meanGpuUtilizationRatio,
-    cpuUtilizationRatio: n.cpuUtilizationRatio,
-    memoryUsedBytes: n.memoryUsedBytes,
-    memoryTotalBytes: n.memoryTotalBytes,
-    tasksRunning: n.tasksRunning,
-    tasks: n.tasks.slice(0, MAX_CLUSTER_TASKS).map((t) => ({ taskId: clean(t.taskId), modelType: clean(t.modelType), startTimeSeconds: t.startTimeSeconds, progressRatio: t.progressRatio })),
+    version: n.version === null ? null : safeText(n.version, 64),
+    gpus: n.gpus.slice(0, MAX_CLUSTER_GPUS).map((g) => ({ ...g, gpu: clean(g.gpu), uuid: cleanOrNull(g.uuid), name: cleanOrNull(g.name) })),
+    tasks: n.tasks.slice(0, MAX_CLUSTER_TASKS).map((t) => ({ ...t, taskId: clean(t.taskId), modelType: clean(t.modelType) })),
     history: (history.get(n.instance) ?? []).slice(-MAX_CLUSTER_POINTS).map((p): [number, number] => [p.timestampSeconds, p.value]),
   }));
 }

@@ -13,8 +13,11 @@ export const MAX_CLUSTER_GPUS = 64;
 export const MAX_CLUSTER_TASKS = 64;
 export const MAX_CLUSTER_POINTS = 240;
 
-export interface ClusterGpuRow {
+/** One GPU of a node, as the core's cluster view assembles it (src/core/cluster/clusterView.ts). */
+export interface ClusterGpu {
+  /** The exporter's GPU index (`gpu` label). */
   gpu: string;
+  uuid: string | null;
   name: string | null;
   utilizationRatio: number | null;
   memoryUsedBytes: number | null;
@@ -23,29 +26,43 @@ export interface ClusterGpuRow {
   powerWatts: number | null;
 }
 
-export interface ClusterTaskRow {
+export interface ClusterTask {
   taskId: string;
   modelType: string;
   startTimeSeconds: number | null;
   progressRatio: number | null;
 }
 
-export interface ClusterNodeRow {
+/** A node: one scrape target (`instance`) with our or DCGM's metrics. */
+export interface ClusterNode {
+  /** DCGM's Hostname where it has one, else the instance. */
   name: string;
   instance: string;
   job: string | null;
+  /** Which exporter the figures come from. */
   sources: ('model-perf' | 'dcgm')[];
   stale: boolean;
+  /** Why it is stale, in words; null when fresh. */
   staleReason: string | null;
+  /** Seconds since the last scrape of its target; null when not scraped lately. */
   lastScrapeAgeSeconds: number | null;
-  gpus: ClusterGpuRow[];
+  /** Seconds between its target's scrapes, from the last ones; null when too few. */
+  scrapeIntervalSeconds: number | null;
+  gpus: ClusterGpu[];
   gpusBusy: number;
+  /** Mean over GPUs that report one; null when none does. */
   meanGpuUtilizationRatio: number | null;
   cpuUtilizationRatio: number | null;
   memoryUsedBytes: number | null;
   memoryTotalBytes: number | null;
+  /** model-perf nodes only; null for DCGM-only nodes (they do not know tasks). */
   tasksRunning: number | null;
-  tasks: ClusterTaskRow[];
+  tasks: ClusterTask[];
+  version: string | null;
+}
+
+/** A node as the Cluster section takes it: names cleaned by the host, with its small history. */
+export interface ClusterNodeRow extends ClusterNode {
   /** Mean GPU utilisation (0..1) of the last minutes, oldest first: [seconds since the epoch, ratio]. */
   history: [number, number][];
 }
@@ -75,11 +92,11 @@ const nnum = nullable(num);
 const name = str(MAX_CLUSTER_NAME);
 const nname = nullable(name);
 
-const gpuRow = obj<ClusterGpuRow>({
-  gpu: name, name: nname, utilizationRatio: nnum, memoryUsedBytes: nnum, memoryTotalBytes: nnum, temperatureCelsius: nnum, powerWatts: nnum,
+const gpuRow = obj<ClusterGpu>({
+  gpu: name, uuid: nname, name: nname, utilizationRatio: nnum, memoryUsedBytes: nnum, memoryTotalBytes: nnum, temperatureCelsius: nnum, powerWatts: nnum,
 });
 
-const taskRow = obj<ClusterTaskRow>({ taskId: name, modelType: name, startTimeSeconds: nnum, progressRatio: nnum });
+const taskRow = obj<ClusterTask>({ taskId: name, modelType: name, startTimeSeconds: nnum, progressRatio: nnum });
 
 const point: Check<[number, number]> = (v, p) => {
   const pair = arr(num, 2)(v, p);
@@ -89,7 +106,7 @@ const point: Check<[number, number]> = (v, p) => {
 
 const nodeRow = obj<ClusterNodeRow>({
   name, instance: name, job: nname, sources: arr(oneOf(['model-perf', 'dcgm'] as const), 2), stale: bool, staleReason: nullable(str(500)),
-  lastScrapeAgeSeconds: nnum, gpus: arr(gpuRow, MAX_CLUSTER_GPUS), gpusBusy: int, meanGpuUtilizationRatio: nnum,
+  lastScrapeAgeSeconds: nnum, scrapeIntervalSeconds: nnum, version: nullable(str(64)), gpus: arr(gpuRow, MAX_CLUSTER_GPUS), gpusBusy: int, meanGpuUtilizationRatio: nnum,
   cpuUtilizationRatio: nnum, memoryUsedBytes: nnum, memoryTotalBytes: nnum, tasksRunning: nnum,
   tasks: arr(taskRow, MAX_CLUSTER_TASKS), history: arr(point, MAX_CLUSTER_POINTS),
 });

@@ -13,8 +13,8 @@ const GIB = 1024 ** 3;
 
 function row(name: string, util: number | null, over: Partial<ClusterNodeRow> = {}): ClusterNodeRow {
   return {
-    name, instance: `${name}:9478`, job: 'model-perf', sources: ['model-perf'], stale: false, staleReason: null, lastScrapeAgeSeconds: 1,
-    gpus: [{ gpu: '0', name: 'H100', utilizationRatio: util, memoryUsedBytes: 10 * GIB, memoryTotalBytes: 80 * GIB, temperatureCelsius: null, powerWatts: null }],
+    name, instance: `${name}:9478`, job: 'model-perf', sources: ['model-perf'], stale: false, staleReason: null, lastScrapeAgeSeconds: 1, scrapeIntervalSeconds: 1, version: null,
+    gpus: [{ gpu: '0', uuid: null, name: 'H100', utilizationRatio: util, memoryUsedBytes: 10 * GIB, memoryTotalBytes: 80 * GIB, temperatureCelsius: null, powerWatts: null }],
     gpusBusy: util !== null && util >= 0.1 ? 1 : 0, meanGpuUtilizationRatio: util, cpuUtilizationRatio: null, memoryUsedBytes: null, memoryTotalBytes: null,
     tasksRunning: 0, tasks: [], history: [], ...over,
   };
@@ -30,7 +30,7 @@ test('sortNodes: busiest first by default, unknown after known, stale last, ties
 });
 
 test('sortNodes: by memory share, GPUs busy and tasks; a DCGM node (tasks unknown) after known counts', () => {
-  const full = row('full', 0.1, { gpus: [{ gpu: '0', name: null, utilizationRatio: 0.1, memoryUsedBytes: 79 * GIB, memoryTotalBytes: 80 * GIB, temperatureCelsius: null, powerWatts: null }] });
+  const full = row('full', 0.1, { gpus: [{ gpu: '0', uuid: null, name: null, utilizationRatio: 0.1, memoryUsedBytes: 79 * GIB, memoryTotalBytes: 80 * GIB, temperatureCelsius: null, powerWatts: null }] });
   const dcgm = row('dcgm', 0.3, { tasksRunning: null, sources: ['dcgm'] });
   const two = row('two', 0.3, { tasksRunning: 2 });
   assert.deepEqual(sortNodes([row('x', 0.5), full, two], { key: 'memory', descending: true }).map((n) => n.name), ['full', 'two', 'x']);
@@ -45,7 +45,7 @@ test('nextSort: the same column flips; another starts highest first (names A to 
 });
 
 test('figures: GPU memory summed over the node, GiB with one decimal, unknown as N/A', () => {
-  const n = row('a', 0.5, { gpus: [...row('a', 0.5).gpus, { gpu: '1', name: null, utilizationRatio: null, memoryUsedBytes: null, memoryTotalBytes: 40 * GIB, temperatureCelsius: null, powerWatts: null }] });
+  const n = row('a', 0.5, { gpus: [...row('a', 0.5).gpus, { gpu: '1', uuid: null, name: null, utilizationRatio: null, memoryUsedBytes: null, memoryTotalBytes: 40 * GIB, temperatureCelsius: null, powerWatts: null }] });
   assert.deepEqual(nodeGpuMemory(n), { used: 10 * GIB, total: 120 * GIB });
   assert.equal(formatGibOf(10 * GIB, 120 * GIB), '10.0/120.0 GiB');
   assert.equal(formatGibOf(null, null), 'N/A');

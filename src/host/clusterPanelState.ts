@@ -66,7 +66,7 @@ export function clusterStatusBar(state: ClusterPanelState): StatusBarView | null
   ];
   return {
     text: `$(server-environment) ${summary}`,
-    accessibleLabel: `Cluster: ${summary.replace(/·/g, ',')}`,
+    accessibleLabel: `Cluster: ${summary.replace(/ · /g, ', ')}`,
     tooltipMarkdown: lines.join('\n'),
     severity: null,
   };

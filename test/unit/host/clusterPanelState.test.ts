@@ -85,7 +85,7 @@ test('clusterStatusBar: the summary, the busiest fresh nodes in the tooltip (esc
   const view = clusterStatusBar(ok);
   assert.ok(view);
   assert.equal(view.text, '$(server-environment) 3 nodes · 3/4 GPUs busy · 1 stale');
-  assert.equal(view.accessibleLabel, 'Cluster: 3 nodes , 3/4 GPUs busy , 1 stale');
+  assert.equal(view.accessibleLabel, 'Cluster: 3 nodes, 3/4 GPUs busy, 1 stale');
   const lines = view.tooltipMarkdown.split('\n');
   const hi = lines.findIndex((l) => l.includes('2/2 GPUs busy'));
   const low = lines.findIndex((l) => l.startsWith('- low'));

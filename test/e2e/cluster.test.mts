@@ -3,13 +3,14 @@
 // prometheus at 1 s scrapes, two `model-perf serve` with 2 RTX A6000 and 8 H100 fake GPUs, a
 // static DCGM-exporter target): the status bar shows its summary and busiest nodes; the
 // dashboard's Cluster section shows every node with the figures Prometheus holds, busiest first,
-// with a history line each, sortable, a node's GPUs on a click; when the URL points at nothing,
+// with a history line each, sortable, a node's GPUs and recent tasks on a click; Set Cluster
+// Token… takes a token in a hidden input and never logs it; when the URL points at nothing,
 // the section says so in one message and the status bar falls back to this machine with a note.
 // Screenshot: test-output/cluster-dashboard.png.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import type { ClusterView } from '../../src/core/cluster/clusterView.js';
@@ -46,6 +47,20 @@ interface ShownRow {
   tasks: string;
   spark: boolean;
   stale: boolean;
+}
+
+/** The extension's log in the server's user-data folder (the LogOutputChannel writes there). */
+function extensionLog(scratch: string): string {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir)) {
+      const p = join(dir, entry);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (entry.endsWith('Model Perf.log')) out.push(readFileSync(p, 'utf8'));
+    }
+  };
+  walk(join(scratch, 'user-data'));
+  return out.join('\n');
 }
 
 async function clusterFrame(page: Page, timeout = 30_000): Promise<Frame> {
@@ -174,6 +189,27 @@ describe('the cluster view in the workbench', { skip: testClusterSkip }, () => {
     await frame.locator('#cluster').screenshot({ path: join(repoRoot, 'test-output', 'cluster-dashboard.png') });
     await screenshot(wb.page, 'cluster-dashboard-full');
     assert.deepEqual(wb.consoleErrors(), []);
+  });
+
+  test('Set Cluster Token… asks in a hidden input, keeps the token out of the log, and the view goes on', async () => {
+    const secret = 'e2e-secret-token-0123456789abcdef';
+    await runCommand(wb.page, 'Model Perf: Set Cluster Token…');
+    const input = wb.page.locator('.quick-input-widget input[type="password"]');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill('has a space');
+    await wb.page.locator('.quick-input-widget', { hasText: 'no spaces' }).first().waitFor({ timeout: 10_000 });
+    await input.fill(secret);
+    await wb.page.keyboard.press('Enter');
+    await wb.page.locator('.notifications-toasts', { hasText: 'token was saved in the secret storage' }).first().waitFor({ timeout: 15_000 });
+    // A new token starts over: Prometheus (which ignores it) is asked again, and answers.
+    await waitForStatusText(wb.page, /^3 nodes · 10\/12 GPUs busy$/, { timeout: 60_000 });
+    await runCommand(wb.page, 'Model Perf: Set Cluster Token…');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await wb.page.keyboard.press('Enter');
+    await wb.page.locator('.notifications-toasts', { hasText: 'token was removed' }).first().waitFor({ timeout: 15_000 });
+    const log = extensionLog(wb.scratch);
+    assert.match(log, /Cluster: a Prometheus token was set/);
+    assert.ok(!log.includes(secret), 'the token is never logged');
   });
 
   test('a Prometheus that cannot be reached: one message in the section; the status bar shows this machine with a note', async () => {

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import type { ClusterView } from '../../src/core/cluster/clusterView.js';
@@ -20,7 +20,7 @@ import { waitUntil } from '../unit/helpers/waitUntil.js';
 import { formatGibOf, formatRatioPercent, nodeGpuMemory } from '../../webview/clusterModel.js';
 import { panelNodes } from '../../src/host/clusterPanelState.js';
 import { repoRoot } from '../harness/codeServer.mjs';
-import { openWorkbench, runCommand, screenshot, statusItemSelector, waitForStatusText } from '../harness/workbench.mjs';
+import { extensionLog, openWorkbench, runCommand, screenshot, statusItemSelector, waitForStatusText } from '../harness/workbench.mjs';
 
 // The callbacks given to evaluate() run in the browser; this file compiles without the DOM library.
 interface BrowserElement {
@@ -47,20 +47,6 @@ interface ShownRow {
   tasks: string;
   spark: boolean;
   stale: boolean;
-}
-
-/** The extension's log in the server's user-data folder (the LogOutputChannel writes there). */
-function extensionLog(scratch: string): string {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir)) {
-      const p = join(dir, entry);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (entry.endsWith('Model Perf.log')) out.push(readFileSync(p, 'utf8'));
-    }
-  };
-  walk(join(scratch, 'user-data'));
-  return out.join('\n');
 }
 
 async function clusterFrame(page: Page, timeout = 30_000): Promise<Frame> {

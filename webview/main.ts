@@ -12,6 +12,7 @@ import { parseToWebview, PROTOCOL_VERSION, type DashboardState, type ToWebview }
 import { readTheme } from './charts';
 import { h, replace } from './dom';
 import { renderAnalysis } from './analysisSection';
+import { clusterSectionElement, renderCluster, renderClusterTasks, tickCluster } from './clusterSection';
 import { buildSkeleton, el } from './layout';
 import { appendSnapshot, charts, drawLiveCharts, makeCharts } from './liveCharts';
 import { renderActive, renderEmpty, renderGpuAvailability, renderNow, renderStatus } from './nowSection';
@@ -64,6 +65,7 @@ function handle(msg: ToWebview): void {
       renderNow();
       drawLiveCharts();
       renderActive(msg.activeTasks);
+      tickCluster();
       return;
     case 'series':
       if (!page.state) return;
@@ -97,6 +99,12 @@ function handle(msg: ToWebview): void {
     case 'notice':
       showNotice(msg.level, msg.text);
       return;
+    case 'cluster':
+      renderCluster(msg.cluster);
+      return;
+    case 'clusterTasks':
+      renderClusterTasks(msg.instance, msg.recent, msg.error);
+      return;
   }
 }
 
@@ -122,6 +130,7 @@ new MutationObserver(() => {
 const root = document.getElementById('app') ?? document.body.appendChild(document.createElement('main'));
 root.classList.remove('loading');
 buildSkeleton(root);
+el.empty.before(clusterSectionElement());
 Object.assign(charts, makeCharts());
 for (const c of Object.values(charts)) {
   c.canvas.parentElement?.appendChild(c.emptyNote);

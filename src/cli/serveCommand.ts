@@ -19,6 +19,9 @@ import { contentType, negotiateFormat } from '../core/metrics/openMetrics';
 import { readRunningTasks } from '../core/metrics/runningMarkers';
 import { systemClock } from '../core/ports';
 import { readBoundedText } from '../core/util/privateFiles';
+import { MAX_CLUSTER_NAME, MAX_RECENT_TASKS, type RecentTasks } from '../shared/clusterMessages';
+import type { PerformanceMetrics } from '../shared/metrics';
+import { safeText } from '../shared/text';
 import { DEFAULT_SERVE_PORT, explicitGpuChoice, flagBoolean, flagNumber, flagString, gpuBackendFlag, usageLine, type ParsedCommand } from './args';
 import type { CliIo } from './io';
 import { cliLogger, errorMessage } from './logger';
@@ -77,15 +80,55 @@ export async function loadToken(tokenFile: string | undefined, env: NodeJS.Proce
 export interface MetricsServerOptions {
   scrape: (format: 'prometheus' | 'openmetrics') => string;
   token: string | null;
+  /** GET /tasks/recent?limit=N: the node's last finished tasks (absent: 404). */
+  recentTasks?: (limit: number) => RecentTasks;
 }
 
-/** The HTTP face: GET/HEAD /metrics, nothing else. Exported for tests. */
+/** Tasks /tasks/recent sends without `?limit=`. */
+const DEFAULT_RECENT_TASKS = 20;
+/** How far back /tasks/recent looks. */
+const RECENT_TASKS_HOURS = 24 * 7;
+
+/** The last `limit` finished tasks of `history` (oldest first), newest first, names cleaned and bounded. */
+export function recentTasks(history: readonly PerformanceMetrics[], limit: number, node: string, version: string): RecentTasks {
+  const clean = (s: string) => safeText(s, MAX_CLUSTER_NAME);
+  return {
+    node: clean(node),
+    version: safeText(version, 64),
+    tasks: history.filter((t) => t.status !== 'running').slice(-limit).reverse().map((t) => ({
+      taskId: clean(t.taskId), modelType: clean(t.modelType), resolution: clean(t.resolution), status: t.status as Exclude<PerformanceMetrics['status'], 'running'>,
+      startTime: t.startTime, endTime: t.endTime, generationTimeSeconds: t.generationTimeSeconds, peakVramUsageMb: t.peakVramUsageMb,
+      errorCategory: t.errorCategory === null ? null : clean(t.errorCategory),
+    })),
+  };
+}
+
+/** `?limit=N` of /tasks/recent: a whole number from 1 to MAX_RECENT_TASKS, else null. */
+function recentLimit(query: string): number | null {
+  const raw = new URLSearchParams(query).get('limit');
+  if (raw === null) return DEFAULT_RECENT_TASKS;
+  return /^\d{1,3}$/.test(raw) && Number(raw) >= 1 && Number(raw) <= MAX_RECENT_TASKS ? Number(raw) : null;
+}
+
+/** The HTTP face: GET/HEAD /metrics and GET /tasks/recent, nothing else. Exported for tests. */
 export function createMetricsServer(options: MetricsServerOptions): Server {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '').split('?')[0];
+    const [path, query = ''] = (req.url ?? '').split('?', 2);
     if (options.token !== null && !bearerMatches(req.headers.authorization, options.token)) {
       res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', 'WWW-Authenticate': 'Bearer realm="model-perf"' });
       res.end('Unauthorized: send "Authorization: Bearer TOKEN".\n');
+      return;
+    }
+    if (path === '/tasks/recent' && options.recentTasks && req.method === 'GET') {
+      const limit = recentLimit(query);
+      if (limit === null) {
+        res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(`Bad request: limit is a whole number from 1 to ${MAX_RECENT_TASKS}.\n`);
+        return;
+      }
+      const body = JSON.stringify(options.recentTasks(limit));
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      res.end(body);
       return;
     }
     if (path !== '/metrics') {
@@ -177,7 +220,11 @@ export async function serveCommand(parsed: ParsedCommand, io: CliIo): Promise<nu
     listRunning: () => readRunningTasks(storageDir, host, isProcessAlive),
     onLog: (m) => io.stderr.write(`model-perf serve: warning: ${m}\n`),
   });
-  const server = createMetricsServer({ scrape: (format) => exporter.scrape(format), token });
+  const server = createMetricsServer({
+    scrape: (format) => exporter.scrape(format),
+    token,
+    recentTasks: (limit) => recentTasks(monitor.getHistory(RECENT_TASKS_HOURS), limit, host, version),
+  });
   // Tasks other processes record appear as they finish (the store tells of them), and the history
   // is reloaded at least every minute in case the folder cannot be watched.
   const watch = new JsonlHistoryStore(storageDir, {

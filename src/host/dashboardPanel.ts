@@ -12,6 +12,7 @@ import {
   type AnalysisWindowHours, type DashboardThresholds, type FromWebview, type LiveRange, type ToWebview,
 } from '../shared/protocol';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
+import type { ClusterPanelState, RecentTasks } from '../shared/clusterMessages';
 import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildTaskDetail, stateMessage } from './dashboardData';
 
 const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
@@ -62,6 +63,13 @@ export interface DashboardDataSource {
   onTasksChanged(listener: (finished: boolean) => void): DataSourceDisposable;
   /** Called when a GPU appears or is lost (optional: otherwise the next full state carries it). */
   onGpuAvailabilityChanged?(listener: (availability: GpuAvailability) => void): DataSourceDisposable;
+  /** The Cluster section's state (ClusterMonitor); a subscription is what makes it poll. */
+  cluster?: {
+    readonly current: ClusterPanelState;
+    subscribe(listener: (state: ClusterPanelState) => void): DataSourceDisposable;
+    refreshNow(): void;
+    recentTasks(instance: string): Promise<{ recent: RecentTasks | null; error: string | null }>;
+  };
 }
 
 /** The page: a stylesheet and a script from the bundle, nothing inline, one fresh nonce. */
@@ -143,6 +151,12 @@ class DashboardPanel implements vscode.Disposable {
       toVscode(source.onSnapshot((s) => this.snapshotArrived(s))),
       toVscode(source.onTasksChanged((finished) => this.tasksChanged(finished))),
     );
+    if (source.cluster) {
+      this.disposables.push(toVscode(source.cluster.subscribe((cluster) => {
+        if (this.live()) this.post({ type: 'cluster', cluster });
+        else this.stale = true;
+      })));
+    }
     if (source.onGpuAvailabilityChanged) {
       this.disposables.push(toVscode(source.onGpuAvailabilityChanged((availability) => {
         if (this.live()) this.post({ type: 'gpuAvailability', availability });
@@ -184,6 +198,7 @@ class DashboardPanel implements vscode.Disposable {
       const state = buildState(this.source, this.range, this.windowHours);
       this.lastSeriesMinute = Math.floor(state.now / 60_000);
       this.post(stateMessage(state));
+      if (this.source.cluster) this.post({ type: 'cluster', cluster: this.source.cluster.current });
     } catch (err) {
       this.log.error(`Dashboard: the state could not be built: ${errorText(err)}`);
       this.post({ type: 'notice', level: 'error', text: `The dashboard could not read the engine's figures: ${errorText(err)}` });
@@ -283,6 +298,16 @@ class DashboardPanel implements vscode.Disposable {
       case 'startTask':
         void vscode.commands.executeCommand(START_TASK_COMMAND).then(undefined, (err: unknown) => this.log.error(`Dashboard: "Start Task" failed: ${errorText(err)}`));
         return;
+      case 'clusterRefresh':
+        this.source.cluster?.refreshNow();
+        return;
+      case 'clusterTasks': {
+        const instance = msg.instance;
+        void this.source.cluster?.recentTasks(instance).then((r) => {
+          if (this.live()) this.post({ type: 'clusterTasks', instance, ...r });
+        });
+        return;
+      }
       case 'webviewError':
         this.log.warn(`Dashboard webview: ${msg.message}`);
         return;

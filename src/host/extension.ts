@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import { errorText } from '../core/util/errors';
 import { createApi, type ModelPerfApi } from './api';
+import { registerCluster } from './clusterCommands';
 import { registerCommands } from './commands';
 import { registerDashboard } from './dashboardPanel';
 import { dashboardSource } from './dashboardSource';
@@ -30,7 +31,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
   });
   context.subscriptions.push({ dispose: () => void engine.dispose() });
 
+  const cluster = registerCluster(context, log, engine.currentSettings);
   const statusBar = new StatusBarController({
+    cluster: () => cluster.monitor.current,
     snapshot: () => engine.latestSnapshot(),
     gpu: () => engine.gpuAvailability(),
     activeTasks: () => engine.visibleTasks(),
@@ -38,6 +41,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
     settings: () => engine.currentSettings,
   });
   context.subscriptions.push(statusBar);
+  cluster.monitor.onChange = () => {
+    if (engine.currentSettings.statusBarSource === 'cluster') statusBar.update();
+  };
 
   // Context keys let the palette offer only the commands that can act now.
   const setContext = () => {
@@ -72,12 +78,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
       await vscode.window.showTextDocument(doc, { preview: true });
     },
   });
-  context.subscriptions.push(registerDashboard(context, dashboardSource(engine), log, () => vscode.commands.executeCommand('modelPerf.exportMetrics')));
+  context.subscriptions.push(registerDashboard(context, { ...dashboardSource(engine), cluster: cluster.monitor }, log, () => vscode.commands.executeCommand('modelPerf.exportMetrics')));
   await registerTracking(context, engine, log);
 
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
     if (!e.affectsConfiguration('modelPerf')) return;
     const next = read();
+    cluster.apply(next);
     void engine.applySettings(next).then(
       () => {
         statusBar.applyVisibility();

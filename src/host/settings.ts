@@ -2,10 +2,13 @@
 // range is replaced by its default and reported (once per change) so a typo in settings.json never
 // stops the monitor; `diffSettings` says which parts of the engine a change must restart.
 import type * as vscode from 'vscode';
+import { checkPrometheusUrl } from '../core/cluster/prometheusClient';
 import type { MonitorConfigInput } from '../core/engine/config';
 import { GPU_BACKENDS, type GpuBackend } from '../core/sampling/gpu/selectProvider';
 
 type StatusBarFormat = 'standard' | 'compact' | 'detailed';
+/** What the status bar item shows: this machine, or the cluster's summary from Prometheus. */
+type StatusBarSource = 'local' | 'cluster';
 /** `auto`: the GPU the active task uses, else the busiest; `busiest`; or a GPU index. */
 type GpuSelection = 'auto' | 'busiest' | number;
 
@@ -32,6 +35,9 @@ export interface HostSettings {
   retentionMaxTasks: number;
   /** Empty: $MODEL_PERF_HOME, else the per-user data folder. */
   storageDirectory: string;
+  /** Prometheus' base URL for the Cluster section (http or https); empty: no cluster view. */
+  clusterPrometheusUrl: string;
+  statusBarSource: StatusBarSource;
 }
 
 export const defaultHostSettings: HostSettings = {
@@ -54,6 +60,8 @@ export const defaultHostSettings: HostSettings = {
   retentionDays: 90,
   retentionMaxTasks: 100_000,
   storageDirectory: '',
+  clusterPrometheusUrl: '',
+  statusBarSource: 'local',
 };
 
 type ConfigReader = Pick<vscode.WorkspaceConfiguration, 'get'>;
@@ -88,6 +96,19 @@ function enumSetting<T extends string>(config: ConfigReader, key: string, allowe
   if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
   warn(`Setting modelPerf.${key} must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(v)}); using "${fallback}".`);
   return fallback;
+}
+
+/** An http(s) URL or empty; anything else is reported and the cluster view stays off. */
+function clusterUrlSetting(config: ConfigReader, warn: (m: string) => void): string {
+  const raw = stringSetting(config, 'cluster.prometheusUrl', '', warn, 2000);
+  if (raw === '') return '';
+  try {
+    checkPrometheusUrl(raw);
+    return raw;
+  } catch (err) {
+    warn(`Setting modelPerf.cluster.prometheusUrl must be the http or https address of a Prometheus server, e.g. http://prometheus:9090 (${err instanceof Error ? err.message : String(err)}); the cluster view stays off.`);
+    return '';
+  }
 }
 
 function gpuSelection(config: ConfigReader, warn: (m: string) => void): GpuSelection {
@@ -143,6 +164,8 @@ export function readSettings(config: ConfigReader, warn: (message: string) => vo
     retentionDays: numberSetting(config, 'history.retentionDays', 1, 36_500, d.retentionDays, warn),
     retentionMaxTasks: Math.round(numberSetting(config, 'history.maxTasks', 10, 1_000_000, d.retentionMaxTasks, warn)),
     storageDirectory: stringSetting(config, 'storageDirectory', d.storageDirectory, warn),
+    clusterPrometheusUrl: clusterUrlSetting(config, warn),
+    statusBarSource: enumSetting(config, 'statusBar.source', ['local', 'cluster'] as const, d.statusBarSource, warn),
   };
 }
 

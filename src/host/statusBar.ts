@@ -2,8 +2,10 @@
 // at most once a second, only when what it shows changed, and not at all while the window is
 // unfocused (it catches up on focus), so a 1 Hz monitor costs the workbench almost nothing.
 import * as vscode from 'vscode';
+import type { ClusterPanelState } from '../shared/clusterMessages';
 import type { PerformanceMetrics } from '../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
+import { clusterNote, clusterStatusBar } from './clusterPanelState';
 import type { HostSettings } from './settings';
 import { formatStatusBar, type StatusBarView } from './statusFormat';
 
@@ -15,6 +17,8 @@ export interface StatusSource {
   activeTasks(): PerformanceMetrics[];
   monitoring(): boolean;
   settings(): HostSettings;
+  /** The cluster view, for `modelPerf.statusBar.source`: cluster. */
+  cluster?(): ClusterPanelState;
 }
 
 export class StatusBarController implements vscode.Disposable {
@@ -71,7 +75,7 @@ export class StatusBarController implements vscode.Disposable {
     this.stale = false;
     this.lastDrawMs = Date.now();
     const settings = this.source.settings();
-    const view = formatStatusBar(this.source.snapshot(), {
+    const local = formatStatusBar(this.source.snapshot(), {
       gpu: this.source.gpu(),
       activeTasks: this.source.activeTasks(),
       now: Date.now(),
@@ -80,6 +84,7 @@ export class StatusBarController implements vscode.Disposable {
       gpuSelection: settings.statusBarGpu,
       thresholds: { vramPercent: settings.thresholds.vramPercent, ramPercent: settings.thresholds.ramPercent, temperatureCelsius: settings.thresholds.temperatureCelsius },
     });
+    const view = settings.statusBarSource === 'cluster' && this.source.cluster ? withCluster(this.source.cluster(), local) : local;
     const prev = this.last;
     this.last = view;
     if (prev && prev.text === view.text && prev.severity === view.severity && prev.tooltipMarkdown === view.tooltipMarkdown && prev.accessibleLabel === view.accessibleLabel) return;
@@ -100,4 +105,9 @@ export class StatusBarController implements vscode.Disposable {
     this.focusListener.dispose();
     this.item.dispose();
   }
+}
+
+/** The cluster's summary, or this machine's figures with a note saying why not the cluster. */
+function withCluster(state: ClusterPanelState, local: StatusBarView): StatusBarView {
+  return clusterStatusBar(state) ?? { ...local, tooltipMarkdown: `${clusterNote(state)}\n\n---\n\n${local.tooltipMarkdown}` };
 }

@@ -12,6 +12,7 @@ import type {
 import { FINDING_KINDS, MAX_FINDING_TASK_IDS, MAX_FINDINGS, TASK_STATUSES, VRAM_SCOPES } from './metrics';
 import { parseGitCommit, parsePrediction, parseTimeline } from './structuredFields';
 import type { GpuAvailability, GpuReading, SystemPerformanceSnapshot } from './snapshot';
+import { checkClusterPanelState, checkRecentTasks, MAX_CLUSTER_NAME, type ClusterPanelState, type RecentTasks } from './clusterMessages';
 
 /** Bumped on any change a bundle of another version could not read. */
 export const PROTOCOL_VERSION = 1;
@@ -157,7 +158,11 @@ export type ToWebview =
   | { type: 'activeTasks'; activeTasks: ActiveTaskInfo[] }
   | { type: 'gpuAvailability'; availability: GpuAvailability }
   | { type: 'taskDetail'; taskId: string; startTime: number; detail: TaskDetail | null }
-  | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string };
+  | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string }
+  /** The Cluster section (modelPerf.cluster.prometheusUrl): after each poll, and with each full state. */
+  | { type: 'cluster'; cluster: ClusterPanelState }
+  /** A node's recent tasks (its `model-perf serve` /tasks/recent), or why they could not be read. */
+  | { type: 'clusterTasks'; instance: string; recent: RecentTasks | null; error: string | null };
 
 export type FromWebview =
   | { type: 'ready'; version: number; range: LiveRange; windowHours: AnalysisWindowHours }
@@ -168,7 +173,11 @@ export type FromWebview =
   /** The empty state's button: runs "Model Perf: Start Task…". */
   | { type: 'startTask' }
   /** The webview rejected a message or hit an error; the host logs it. */
-  | { type: 'webviewError'; message: string };
+  | { type: 'webviewError'; message: string }
+  /** The Cluster section's Refresh button: poll Prometheus now (ignored while a poll is in flight). */
+  | { type: 'clusterRefresh' }
+  /** The Cluster section asks for a node's recent tasks (a node of the current cluster state). */
+  | { type: 'clusterTasks'; instance: string };
 
 /** What the webview keeps with `setState` and the serializer hands back after a reload. */
 export interface PersistedViewState {
@@ -344,6 +353,8 @@ const toWebview = tagged<ToWebview>({
     detail: nullable(obj<TaskDetail>({ task: checkPerformanceMetrics, timeline })),
   }),
   notice: obj({ type: oneOf(['notice'] as const), level: oneOf(['info', 'warning', 'error'] as const), text }),
+  cluster: obj({ type: oneOf(['cluster'] as const), cluster: checkClusterPanelState }),
+  clusterTasks: obj({ type: oneOf(['clusterTasks'] as const), instance: str(MAX_CLUSTER_NAME), recent: nullable(checkRecentTasks), error: nullable(str(2000)) }),
 });
 
 // What the webview sends is checked strictly: exact fields, bounded strings.
@@ -355,6 +366,8 @@ const fromWebview = tagged<FromWebview>({
   export: obj({ type: oneOf(['export'] as const) }, { strict: true }),
   startTask: obj({ type: oneOf(['startTask'] as const) }, { strict: true }),
   webviewError: obj({ type: oneOf(['webviewError'] as const), message: str(2000) }, { strict: true }),
+  clusterRefresh: obj({ type: oneOf(['clusterRefresh'] as const) }, { strict: true }),
+  clusterTasks: obj({ type: oneOf(['clusterTasks'] as const), instance: str(MAX_CLUSTER_NAME) }, { strict: true }),
 });
 
 const persisted = obj<PersistedViewState>({ range, windowHours });

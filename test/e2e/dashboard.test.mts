@@ -6,7 +6,7 @@
 // saved. A new user (empty history) sees how to record a first task.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
@@ -17,7 +17,7 @@ import { defaultHostSettings, toMonitorConfig } from '../../src/host/settings.js
 import type { PerformanceMetrics } from '../../src/shared/metrics.js';
 import { formatRatio, formatSeconds } from '../../webview/viewModel.js';
 import { makeTask } from '../unit/engine/fakes.js';
-import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { extensionLog, openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
 
 // The callbacks given to evaluate() run in the browser; this file compiles without the DOM library,
 // so the little of the DOM they touch is declared here.
@@ -152,20 +152,6 @@ async function horizontalOverflow(frame: Frame): Promise<number> {
 
 async function text(frame: Frame, selector: string): Promise<string> {
   return ((await frame.locator(selector).first().textContent({ timeout: 15_000 })) ?? '').trim();
-}
-
-/** The extension's log file in the server's user-data folder (the LogOutputChannel writes there). */
-function extensionLog(scratch: string): string {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('Model Perf.log')) out.push(readFileSync(p, 'utf8'));
-    }
-  };
-  walk(join(scratch, 'user-data'));
-  return out.join('\n');
 }
 
 function cspErrors(wb: Workbench): string[] {

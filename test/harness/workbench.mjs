@@ -1,7 +1,7 @@
 // Drives the served workbench as a person would: opens it with the extension under development,
 // runs commands from the palette (F1), reads the status bar, and saves screenshots.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, newWorkbenchPage } from './browser.mjs';
@@ -103,4 +103,18 @@ export async function activeEditorText(page) {
     .sort((a, b) => a.top - b.top)
     .map((l) => l.text.replace(/\u00a0/g, ' ')));
   return items.join('\n');
+}
+
+/** The extension's log in the server's user-data folder (the LogOutputChannel writes there). */
+export function extensionLog(scratch) {
+  const out = [];
+  const walk = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('Model Perf.log')) out.push(readFileSync(p, 'utf8'));
+    }
+  };
+  walk(join(scratch, 'user-data'));
+  return out.join('\n');
 }

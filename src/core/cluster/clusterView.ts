@@ -3,7 +3,10 @@
 // A node is a scrape target (`instance`), shown by DCGM's `Hostname` label where it has one. It is
 // stale when its target is down (`up == 0`), was not scraped for two intervals, or was not scraped
 // at all lately (only its last values from the look-back window remain).
+import type { ClusterGpu, ClusterNode, ClusterTask } from '../../shared/clusterMessages';
 import type { InstantSample, Labels, RangeSeries } from './prometheusApi';
+
+export type { ClusterNode };
 
 /** How far back the last known values of a node are looked for. */
 const LOOKBACK = '1h';
@@ -44,52 +47,6 @@ export type ClusterQueryName = keyof typeof CLUSTER_QUERIES;
 export const UP_QUERY = `up[${UP_WINDOW}]`;
 
 export type ClusterAnswers = Record<ClusterQueryName, InstantSample[]>;
-
-interface ClusterGpu {
-  /** The exporter's GPU index (`gpu` label). */
-  gpu: string;
-  uuid: string | null;
-  name: string | null;
-  utilizationRatio: number | null;
-  memoryUsedBytes: number | null;
-  memoryTotalBytes: number | null;
-  temperatureCelsius: number | null;
-  powerWatts: number | null;
-}
-
-interface ClusterTask {
-  taskId: string;
-  modelType: string;
-  startTimeSeconds: number | null;
-  progressRatio: number | null;
-}
-
-export interface ClusterNode {
-  /** DCGM's Hostname where it has one, else the instance. */
-  name: string;
-  instance: string;
-  job: string | null;
-  /** Which exporter the figures come from. */
-  sources: ('model-perf' | 'dcgm')[];
-  stale: boolean;
-  /** Why it is stale, in words; null when fresh. */
-  staleReason: string | null;
-  /** Seconds since the last scrape of its target; null when not scraped in UP_WINDOW. */
-  lastScrapeAgeSeconds: number | null;
-  /** Seconds between its target's scrapes, from the last ones; null when too few. */
-  scrapeIntervalSeconds: number | null;
-  gpus: ClusterGpu[];
-  gpusBusy: number;
-  /** Mean over GPUs that report one; null when none does. */
-  meanGpuUtilizationRatio: number | null;
-  cpuUtilizationRatio: number | null;
-  memoryUsedBytes: number | null;
-  memoryTotalBytes: number | null;
-  /** model-perf nodes only; null for DCGM-only nodes (they do not know tasks). */
-  tasksRunning: number | null;
-  tasks: ClusterTask[];
-  version: string | null;
-}
 
 export interface ClusterView {
   /** Seconds since the epoch of the evaluation. */

@@ -205,8 +205,8 @@ export class PrometheusClient {
   }
 }
 
-/** The body as text, refusing more than `maxBytes` (read in chunks, never whole). */
-async function readBounded(response: Response, maxBytes: number): Promise<string> {
+/** The body as text, refusing more than `maxBytes` (read in chunks, never whole). Throws ClusterError('notPrometheus'). */
+export async function readBounded(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) throw new ClusterError('notPrometheus', `sent an answer of ${declared} bytes, more than the ${maxBytes} bytes read: is this the Prometheus server's address?`);
   if (!response.body) return '';

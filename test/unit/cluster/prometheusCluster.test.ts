@@ -6,84 +6,20 @@
 // also when an assertion fails. Skipped (saying why) where prometheus is not installed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import type { ClusterView } from '../../../src/core/cluster/clusterView';
 import { PrometheusClient } from '../../../src/core/cluster/prometheusClient';
+import { freePort, startTestCluster, testClusterSkip as skip, type TestCluster } from '../helpers/testCluster';
 import { waitUntil } from '../helpers/waitUntil';
 
 const ROOT = join(__dirname, '../../..');
-const BIN = join(ROOT, 'test/fixtures/bin');
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
-const prometheusBinary = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
-const skip = process.platform === 'win32' ? 'the fake nvidia-smi is a node script with a shebang' : prometheusBinary.error ? 'prometheus is not installed (Debian: apt-get install prometheus, or scripts/setup-test-host.sh)' : false;
-
-/** DCGM exporter's text for one host with two A100s, as dcgm-exporter 3.x prints it. */
-const DCGM_TEXT = `# HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (in %).
-# TYPE DCGM_FI_DEV_GPU_UTIL gauge
-DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-dcgm-0",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 64
-DCGM_FI_DEV_GPU_UTIL{gpu="1",UUID="GPU-dcgm-1",device="nvidia1",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 3
-# HELP DCGM_FI_DEV_FB_USED Framebuffer memory used (in MiB).
-# TYPE DCGM_FI_DEV_FB_USED gauge
-DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-dcgm-0",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 30000
-DCGM_FI_DEV_FB_USED{gpu="1",UUID="GPU-dcgm-1",device="nvidia1",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 100
-# HELP DCGM_FI_DEV_FB_FREE Framebuffer memory free (in MiB).
-# TYPE DCGM_FI_DEV_FB_FREE gauge
-DCGM_FI_DEV_FB_FREE{gpu="0",UUID="GPU-dcgm-0",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 10960
-DCGM_FI_DEV_FB_FREE{gpu="1",UUID="GPU-dcgm-1",device="nvidia1",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 40860
-# HELP DCGM_FI_DEV_GPU_TEMP GPU temperature (in C).
-# TYPE DCGM_FI_DEV_GPU_TEMP gauge
-DCGM_FI_DEV_GPU_TEMP{gpu="0",UUID="GPU-dcgm-0",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 55
-DCGM_FI_DEV_GPU_TEMP{gpu="1",UUID="GPU-dcgm-1",device="nvidia1",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 31
-# HELP DCGM_FI_DEV_POWER_USAGE Power draw (in W).
-# TYPE DCGM_FI_DEV_POWER_USAGE gauge
-DCGM_FI_DEV_POWER_USAGE{gpu="0",UUID="GPU-dcgm-0",device="nvidia0",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 250.5
-DCGM_FI_DEV_POWER_USAGE{gpu="1",UUID="GPU-dcgm-1",device="nvidia1",modelName="NVIDIA A100-SXM4-40GB",Hostname="dcgm-node-7",DCGM_FI_DRIVER_VERSION="535.104.05"} 60
-`;
 
 let work = '';
 let cli = '';
-const children: ChildProcess[] = [];
-let dcgm: Server | null = null;
-
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-}
-
-function start(command: string, args: string[], env: NodeJS.ProcessEnv): Started {
-  const child = spawn(command, args, { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-  child.stderr?.on('data', (c: Buffer) => (output = (output + c.toString()).slice(-20_000)));
-  return { child, output: () => output };
-}
-
-async function startServe(name: string, scenario: string): Promise<{ proc: Started; port: number }> {
-  const proc = start(process.execPath, [cli, 'serve', '--port', '0', '--interval', '0.5'], {
-    ...process.env,
-    PATH: `${BIN}${delimiter}${process.env.PATH ?? ''}`,
-    MODEL_PERF_HOME: join(work, name),
-    FAKE_NVIDIA_SMI_SCENARIO: scenario,
-  });
-  const port = await waitUntil(`${name} to listen`, () => /serving http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(proc.output())?.[1], { timeoutMs: 60_000 });
-  return { proc, port: Number(port) };
-}
 
 function runCluster(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -103,50 +39,23 @@ function runCluster(args: string[]): Promise<{ code: number | null; stdout: stri
 
 describe('model-perf cluster against a real Prometheus', { skip }, () => {
   let promUrl = '';
-  let nodeA: { proc: Started; port: number };
-  let nodeB: { proc: Started; port: number };
+  let cluster: TestCluster;
+  let nodeA: TestCluster['nodeA'];
+  let nodeB: TestCluster['nodeB'];
   let dcgmPort = 0;
 
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'model-perf-cluster-'));
-    cli = join(work, 'cli.js');
-    await esbuild.build({ entryPoints: [join(ROOT, 'src/cli/main.ts')], outfile: cli, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error', banner: { js: '#!/usr/bin/env node' } });
-    nodeA = await startServe('node-a', '2gpu');
-    nodeB = await startServe('node-b', '8gpu');
-    dcgm = createHttpServer((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
-      res.end(DCGM_TEXT);
+    cluster = await startTestCluster(async (dir) => {
+      work = dir;
+      cli = join(dir, 'cli.js');
+      await esbuild.build({ entryPoints: [join(ROOT, 'src/cli/main.ts')], outfile: cli, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error', banner: { js: '#!/usr/bin/env node' } });
+      return cli;
     });
-    await new Promise<void>((resolve) => dcgm?.listen(0, '127.0.0.1', resolve));
-    dcgmPort = (dcgm.address() as AddressInfo).port;
-    const promPort = await freePort();
-    promUrl = `http://127.0.0.1:${promPort}`;
-    const config = join(work, 'prometheus.yml');
-    await writeFile(
-      config,
-      `global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: model-perf
-    static_configs:
-      - targets: ['127.0.0.1:${nodeA.port}', '127.0.0.1:${nodeB.port}']
-  - job_name: dcgm
-    static_configs:
-      - targets: ['127.0.0.1:${dcgmPort}']
-`,
-    );
-    start('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${join(work, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`, '--log.level=warn'], process.env);
-    await waitUntil('prometheus to be ready', async () => (await fetch(`${promUrl}/-/ready`).catch(() => null))?.ok, { timeoutMs: 60_000, everyMs: 200 });
+    ({ promUrl, nodeA, nodeB, dcgmPort } = cluster);
   });
 
   after(async () => {
-    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    if (dcgm) {
-      dcgm.closeAllConnections();
-      await new Promise((resolve) => dcgm?.close(resolve));
-    }
-    if (work) await rm(work, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   test('every node with the right figures, then a stopped node turns stale', async () => {

@@ -194,7 +194,7 @@ const taskStatus = oneOf(TASK_STATUSES);
 const gpuReading = obj<GpuReading>({
   index: int, uuid: nstr, name: text, utilizationPercent: nnum, memoryUtilizationPercent: nnum,
   vramUsedMb: nnum, vramTotalMb: nnum, vramUsedPercent: nnum, temperatureCelsius: nnum, powerDrawWatts: nnum,
-  powerLimitWatts: nnum, smClockMhz: nnum, performanceState: nstr, mig: bool,
+  powerLimitWatts: nnum, smClockMhz: nnum, smClockMaxMhz: nnum, clockEventReasons: nnum, performanceState: nstr, mig: bool,
 });
 
 const snapshot = obj<SystemPerformanceSnapshot>({

@@ -5,7 +5,7 @@ import type { FigureScope, GitCommit, PerformanceMetrics, RunPrediction, TaskPha
 import type { SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { GpuProcessUsage, ProcessTreeReading } from '../ports';
 import { normalizeResolution } from './resolution';
-import { TimelineRecorder } from './taskTimeline';
+import { throttleOf, TimelineRecorder } from './taskTimeline';
 
 /** One observation fed to every running task. */
 export interface TaskSample {
@@ -297,6 +297,7 @@ export class TaskAccumulator {
       ownVramMb: ownVram,
       cpuCores: tree && tree.cpuPercent !== null ? tree.cpuPercent / 100 : null,
       ramMb: tree ? tree.rssMb : (snap?.ramUsageMb ?? null),
+      ...throttleOf(gpus),
     });
   }
 

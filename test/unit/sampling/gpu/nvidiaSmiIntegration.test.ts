@@ -155,6 +155,22 @@ test('8 GPUs: every tick holds all eight', { skip }, async () => {
   }
 });
 
+test('throttling: the clock event reasons and clocks arrive, by their new name or (a driver before R535) the old one', { skip }, async () => {
+  for (const scenario of ['throttled', 'throttle-names']) {
+    const { provider, logs } = await providerFor(scenario, {}, { computeAppsIntervalMs: 0 });
+    try {
+      assert.equal((await provider.start(100)).available, true, scenario);
+      const s = await waitFor<GpuSample>('a sample', () => provider.read());
+      const g = s.gpus[0];
+      assert.deepEqual([g?.clockEventReasons, g?.smClockMhz, g?.smClockMaxMhz], [0x44, 1710, 3105], scenario);
+      assert.equal(provider.activeFields.includes('clocks_throttle_reasons.active'), scenario === 'throttle-names');
+      assert.deepEqual(logs, [], scenario);
+    } finally {
+      await provider.stop();
+    }
+  }
+});
+
 test('exit 9: unavailable with the driver sentence, nothing left running', { skip }, async () => {
   const { provider, logs } = await providerFor('driver-not-loaded');
   const avail = await provider.start(100);

@@ -29,6 +29,8 @@ export interface HostSettings {
   retentionMaxTasks: number;
   /** Empty: $MODEL_PERF_HOME, else the per-user data folder. */
   storageDirectory: string;
+  /** One warning when a run starts that the history predicts will not fit its GPU. */
+  warnBeforeOom: boolean;
 }
 
 export const defaultHostSettings: HostSettings = {
@@ -50,6 +52,7 @@ export const defaultHostSettings: HostSettings = {
   retentionDays: 90,
   retentionMaxTasks: 100_000,
   storageDirectory: '',
+  warnBeforeOom: true,
 };
 
 type ConfigReader = Pick<vscode.WorkspaceConfiguration, 'get'>;
@@ -124,6 +127,7 @@ export function readSettings(config: ConfigReader, warn: (message: string) => vo
     gpuEnabled: boolSetting(config, 'gpu.enabled', d.gpuEnabled, warn),
     nvidiaSmiPath: stringSetting(config, 'gpu.nvidiaSmiPath', d.nvidiaSmiPath, warn),
     statusBarVisible: boolSetting(config, 'statusBar.visible', d.statusBarVisible, warn),
+    warnBeforeOom: boolSetting(config, 'advice.warnBeforeOom', d.warnBeforeOom, warn),
     statusBarFormat: enumSetting(config, 'statusBar.format', ['standard', 'compact', 'detailed'] as const, d.statusBarFormat, warn),
     statusBarGpu: gpuSelection(config, warn),
     thresholds: {

@@ -2,6 +2,7 @@
 import type { TaskDetail } from '../src/shared/protocol';
 import { h, replace, setText } from './dom';
 import { renderHistoryTable } from './historySection';
+import { renderPostMortem } from './postMortem';
 import { charts } from './liveCharts';
 import { el, fact } from './layout';
 import { hostNow, page } from './page';
@@ -14,6 +15,7 @@ export function renderDetail(taskId: string, startTime: number, detail: TaskDeta
     replace(el.detailInfo, h('p', { class: 'muted' }, 'This task is no longer in the history.'));
     setText(el.detailNote, '');
     renderPhases([]);
+    renderPostMortem(null);
     return;
   }
   const t = detail.task;
@@ -47,6 +49,7 @@ export function renderDetail(taskId: string, startTime: number, detail: TaskDeta
   charts.detail.setPhases(phaseBands(t.phases, xMin, xMax));
   charts.detail.update();
   renderPhases(phaseRows(t.phases, t.startTime, t.endTime));
+  renderPostMortem(t);
 }
 
 /** The Phases table under the task's chart; nothing at all for a task without phases. */

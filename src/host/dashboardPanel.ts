@@ -12,7 +12,7 @@ import {
   type AnalysisWindowHours, type DashboardThresholds, type FromWebview, type LiveRange, type ToWebview,
 } from '../shared/protocol';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
-import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildTaskDetail, stateMessage } from './dashboardData';
+import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildComparison, buildTaskDetail, stateMessage } from './dashboardData';
 
 const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
 const OPEN_DASHBOARD_COMMAND = 'modelPerf.openDashboard';
@@ -271,6 +271,9 @@ class DashboardPanel implements vscode.Disposable {
         return;
       case 'selectTask':
         this.post({ type: 'taskDetail', taskId: msg.taskId, startTime: msg.startTime, detail: buildTaskDetail(this.source, msg.taskId, msg.startTime) });
+        return;
+      case 'compareTasks':
+        this.post({ type: 'comparison', tasks: buildComparison(this.source, msg.tasks) });
         return;
       case 'export':
         Promise.resolve(this.onExport()).then(undefined, (err: unknown) => {

@@ -48,7 +48,8 @@ export function postMortemFacts(t: PerformanceMetrics): { label: string; value: 
   const cores = known(columns.cpuCores);
   const running = phasesAt(t.phases, t.endTime ?? endAt);
   const out = [
-    { label: 'Ended', value: `${STATUS_LABELS[t.status]}${t.errorCategory ? ` (${t.errorCategory})` : ''} at ${formatDateTime(t.endTime ?? endAt)}` },
+    { label: 'Ended', value: `${STATUS_LABELS[t.status]}${t.errorCategory ? ` (${t.errorCategory})` : ''}` },
+    { label: 'Ended at', value: formatDateTime(t.endTime ?? endAt) },
     { label: 'GPU memory at the end', value: vramEnd === null ? NA : `${formatMb(vramEnd)}${isKnown(total) && total > 0 ? ` of ${formatMb(total)} (${formatPercent((vramEnd / total) * 100)})` : ''}` },
     { label: 'Peak in the last minute', value: known(columns.deviceVramMb).length ? formatMb(Math.max(...known(columns.deviceVramMb))) : NA },
     { label: "The run's own GPU memory, peak", value: own.length ? formatMb(Math.max(...own)) : NA },
@@ -113,8 +114,9 @@ function phaseSeconds(t: PerformanceMetrics): Map<string, number> {
 export function compareRows(a: PerformanceMetrics, b: PerformanceMetrics): CompareRow[] {
   const secs = (d: number) => formatSeconds(d);
   const rows: CompareRow[] = [
-    textRow('Task', a.taskId, b.taskId),
-    textRow('Started', formatDateTime(a.startTime), formatDateTime(b.startTime)),
+    // Which runs they are: always different, never highlighted.
+    { ...textRow('Task', a.taskId, b.taskId), differs: false },
+    { ...textRow('Started', formatDateTime(a.startTime), formatDateTime(b.startTime)), differs: false },
     textRow('Outcome', `${STATUS_LABELS[a.status]}${a.errorCategory ? ` (${a.errorCategory})` : ''}`, `${STATUS_LABELS[b.status]}${b.errorCategory ? ` (${b.errorCategory})` : ''}`),
     textRow('Model type', a.modelType, b.modelType),
     textRow('Resolution', a.resolution, b.resolution),
@@ -141,4 +143,19 @@ export function alignedSeries(t: PerformanceMetrics, origin: number, column: 'vr
   // The run's own memory where the GPU tool attributes it, else the device's.
   const values = column === 'gpu' ? tl.gpuUtilizationPercent : known(tl.ownVramMb).length > 0 ? tl.ownVramMb : tl.deviceVramMb;
   return tl.offsetSeconds.map((o, i) => ({ x: origin + o * 1000, y: values[i] ?? null }));
+}
+
+/**
+ * A finished task's chart from its own kept timeline, for when the machine's samples of its period
+ * are gone (older than the snapshot ring): x in epoch ms, CPU as % of one core.
+ */
+export function keptTimeline(t: PerformanceMetrics): { xs: number[]; vramMb: (number | null)[]; gpuPercent: (number | null)[]; cpuPercent: (number | null)[] } | null {
+  const tl = t.timeline;
+  if (!tl || tl.offsetSeconds.length === 0) return null;
+  return {
+    xs: tl.offsetSeconds.map((o) => t.startTime + o * 1000),
+    vramMb: tl.deviceVramMb,
+    gpuPercent: tl.gpuUtilizationPercent,
+    cpuPercent: tl.cpuCores.map((c) => (c === null ? null : c * 100)),
+  };
 }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CompactTimeline } from '../../../src/shared/metrics';
 import { parseFromWebview, parseToWebview } from '../../../src/shared/protocol';
-import { alignedSeries, compareRows, lastMinute, postMortemFacts } from '../../../webview/runViewModel';
+import { alignedSeries, compareRows, keptTimeline, lastMinute, postMortemFacts } from '../../../webview/runViewModel';
 import { NOW, task } from './fixtures';
 
 /** 3 minutes at one point per 5 s, then the last minute at 1 s: VRAM climbing to the GPU's 24 GB. */
@@ -33,13 +33,18 @@ test("post-mortem: the last minute of the kept timeline at full rate, with memor
   assert.equal(xs[xs.length - 1], start + 180_000);
   assert.equal(columns.deviceVramMb[columns.deviceVramMb.length - 1], 24_400);
   const facts = Object.fromEntries(postMortemFacts(failed).map((f) => [f.label, f.value]));
-  assert.match(facts.Ended ?? '', /^Failed \(out_of_memory\) at /);
+  assert.equal(facts.Ended, 'Failed (out_of_memory)');
   assert.equal(facts['GPU memory at the end'], '23.8 GB of 24.0 GB (99%)');
   assert.equal(facts['Phase at the end'], 'vae_decode');
   assert.equal(facts['Samples in the last minute'], '60');
   assert.equal(facts["The run's CPU, mean"], '1.20 cores');
   // A task without a kept timeline (older records): no post-mortem, not an empty one.
   assert.deepEqual(postMortemFacts({ ...failed, timeline: undefined }), []);
+  // The same kept timeline draws the task's chart once the machine's samples of its period are gone.
+  const kept = keptTimeline(failed);
+  assert.equal(kept?.xs.length, 84);
+  assert.equal(kept?.cpuPercent[0], 120, 'cores as % of one core');
+  assert.equal(keptTimeline({ ...failed, timeline: null }), null);
 });
 
 test('compare: configuration, commit, time, peaks and phases side by side, differences marked with B against A', () => {
@@ -49,6 +54,7 @@ test('compare: configuration, commit, time, peaks and phases side by side, diffe
   assert.deepEqual([rows.Time?.a, rows.Time?.b, rows.Time?.delta, rows.Time?.differs], ['1 min 40 s', '2 min 10 s', '+30 s (+30%)', true]);
   assert.deepEqual([rows['Git commit']?.a, rows['Git commit']?.b], ['abc1234 (main)', 'def5678 (main), uncommitted changes']);
   assert.equal(rows['Peak VRAM']?.differs, false);
+  assert.equal(rows.Task?.differs, false, 'which runs they are is never a highlighted difference');
   assert.equal(rows['Peak VRAM']?.delta, '');
   assert.equal(rows.Steps?.differs, false);
   assert.deepEqual([rows['Phase denoise']?.a, rows['Phase denoise']?.b, rows['Phase denoise']?.delta], ['1 min 00 s', '1 min 30 s', '+30 s (+50%)']);

@@ -14,7 +14,7 @@ import { JsonlHistoryStore } from '../../src/core/history/historyStore.js';
 import { defaultHostSettings, toMonitorConfig } from '../../src/host/settings.js';
 import type { CompactTimeline, PerformanceMetrics } from '../../src/shared/metrics.js';
 import { makeTask } from '../unit/engine/fakes.js';
-import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { openWorkbench, runCommand, screenshot, screenshotDir, waitForStatusText } from '../harness/workbench.mjs';
 
 declare const document: {
   querySelector(selector: string): { textContent: string | null; classList: { contains(name: string): boolean } } | null;
@@ -127,6 +127,8 @@ test('findings lead the dashboard; a failed run shows its last minute; two runs 
   await frame.locator('#task-postmortem').scrollIntoViewIfNeeded();
   await wb.page.waitForTimeout(500);
   await screenshot(wb.page, 'advice-postmortem');
+  // The post-mortem alone, small enough for the README (media/screenshots/dashboard-postmortem.png).
+  await frame.locator('#task-postmortem').screenshot({ path: join(screenshotDir, 'advice-postmortem-panel.png') });
   // A run that succeeded has no post-mortem.
   await frame.locator('#history tbody tr', { hasText: RUN_A }).first().click();
   await frame.waitForFunction(() => document.querySelector('#task-postmortem')?.classList.contains('hidden') ?? false, undefined, { timeout: 10_000 });

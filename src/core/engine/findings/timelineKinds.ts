@@ -200,7 +200,7 @@ export function throttleFindings(windowTasks: readonly PerformanceMetrics[]): Fi
     out.push(finding({
       kind: 'throttled',
       severity: hardware ? 'critical' : cause === 'sw_power_cap' && share < 0.5 ? 'info' : 'warning',
-      confidence: confidenceOf(group.length, group.some((r) => r.task.timeline !== undefined && r.task.timeline !== null && r.task.timeline.offsetSeconds.length >= 20)),
+      confidence: confidenceOf(group.length, group.some((r) => (r.task.timeline?.offsetSeconds.length ?? 0) >= 20)),
       summary: `The GPU ran below its clocks for ${fmt(share * 100, 0)}% of the time of ${group.length} run(s) (${fmt(seconds, 0)} s, latest ${label}), held down by ${causeText}`,
       evidence: [
         { label: 'share of the run time with a thermal or power clock reason active', value: share * 100, unit: '%' },

@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CompactTimeline } from '../../../src/shared/metrics';
-import { parseFromWebview, parseToWebview } from '../../../src/shared/protocol';
+import { buildComparison } from '../../../src/host/dashboardData';
+import type { DashboardDataSource } from '../../../src/host/dashboardPanel';
+import { MAX_TASK_PHASES, parseFromWebview, parseToWebview } from '../../../src/shared/protocol';
 import { alignedSeries, compareRows, keptTimeline, lastMinute, postMortemFacts } from '../../../webview/runViewModel';
 import { NOW, task } from './fixtures';
 
@@ -73,4 +75,17 @@ test('the compare messages: exactly two task references from the page; the host 
   const answer = parseToWebview({ type: 'comparison', tasks: [JSON.parse(JSON.stringify(failed)), null] });
   assert.ok(answer.ok, answer.ok ? '' : answer.error);
   assert.equal(parseToWebview({ type: 'comparison', tasks: [null] }).ok, false);
+});
+
+test('the host answers a comparison with both tasks (phases bounded, timelines kept), null for one gone, in the order asked', () => {
+  const a = task({ taskId: 'a', startTime: NOW - 7_200_000, endTime: NOW - 7_100_000, timeline: oomTimeline() });
+  const b = task({ taskId: 'b', startTime: NOW - 3_600_000, endTime: NOW - 3_500_000, phases: Array.from({ length: 500 }, (_, i) => ({ name: `p${i}`, startTime: NOW - 3_600_000 + i, endTime: NOW - 3_600_000 + i + 1 })) });
+  const source = { history: () => [a, b], activeTasks: () => [] } as unknown as DashboardDataSource;
+  const [ga, gb] = buildComparison(source, [{ taskId: 'b', startTime: b.startTime }, { taskId: 'a', startTime: a.startTime }]);
+  assert.equal(ga?.taskId, 'b');
+  assert.ok((ga?.phases?.length ?? 0) <= MAX_TASK_PHASES, 'phases bounded for the protocol');
+  assert.deepEqual(gb?.timeline, a.timeline);
+  const [gone] = buildComparison(source, [{ taskId: 'a', startTime: a.startTime + 1 }, { taskId: 'b', startTime: b.startTime }]);
+  assert.equal(gone, null, 'the same id at another start is another run');
+  assert.ok(parseToWebview({ type: 'comparison', tasks: buildComparison(source, [{ taskId: 'a', startTime: a.startTime }, { taskId: 'b', startTime: b.startTime }]) }).ok);
 });

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { analyzePerformance } from '../../src/core/engine/analysis.js';
 import { validateConfig } from '../../src/core/engine/config.js';
@@ -14,6 +14,7 @@ import { JsonlHistoryStore } from '../../src/core/history/historyStore.js';
 import { defaultHostSettings, toMonitorConfig } from '../../src/host/settings.js';
 import type { CompactTimeline, PerformanceMetrics } from '../../src/shared/metrics.js';
 import { makeTask } from '../unit/engine/fakes.js';
+import { repoRoot } from '../harness/codeServer.mjs';
 import { openWorkbench, runCommand, screenshot, screenshotDir, waitForStatusText } from '../harness/workbench.mjs';
 
 declare const document: {
@@ -94,11 +95,17 @@ test('findings lead the dashboard; a failed run shows its last minute; two runs 
   const expected = analyzePerformance(tasks, validateConfig(toMonitorConfig(defaultHostSettings)).thresholds, now, 24).findings;
   assert.ok(expected.some((f) => f.kind === 'throttled'), expected.map((f) => f.kind).join());
 
-  const wb = await openWorkbench({ colorScheme: 'dark', width: 1400, height: 1000, env: { MODEL_PERF_HOME: home } });
+  // The fake nvidia-smi's GPU is hot and at its power cap now (clock event reasons 0x44).
+  const wb = await openWorkbench({
+    colorScheme: 'dark', width: 1400, height: 1000,
+    env: { MODEL_PERF_HOME: home, PATH: `${join(repoRoot, 'test', 'fixtures', 'bin')}${delimiter}${process.env.PATH ?? ''}`, FAKE_NVIDIA_SMI_SCENARIO: 'throttled' },
+  });
   open.push(wb);
   await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });
   await runCommand(wb.page, 'Model Perf: Open Dashboard');
   const frame = await dashboardFrame(wb.page);
+  // The live GPU tile says what holds its clocks down.
+  await frame.waitForFunction(() => /held by sw_power_cap, hw_thermal_slowdown/.test(document.querySelector('#tile-gpu-0')?.textContent ?? ''), undefined, { timeout: 20_000 });
 
   // The findings lead: the first card of the analysis, the engine's findings in its order.
   await frame.waitForSelector('#findings .finding', { timeout: 20_000 });

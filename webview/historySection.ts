@@ -1,6 +1,7 @@
 // The history table: filters, sorting, paging, and choosing a task for its detail.
 import type { TaskStatus } from '../src/shared/metrics';
 import type { AnalysisView } from '../src/shared/protocol';
+import { isCompared, toggleCompare } from './compareSection';
 import { h, replace, setText } from './dom';
 import { el, select } from './layout';
 import { hostNow, page, PAGE_ROWS, send } from './page';
@@ -59,9 +60,19 @@ export function renderHistoryTable(view: AnalysisView): void {
     }, c.label, active ? (page.query.descending ? ' ▼' : ' ▲') : '');
     return h('th', { class: c.num ? 'num' : '', attrs: { scope: 'col', 'aria-sort': active ? (page.query.descending ? 'descending' : 'ascending') : 'none' } }, button);
   });
+  headCells.push(h('th', { class: 'compare-col', attrs: { scope: 'col', title: 'Tick two tasks to compare them' } }, 'Compare'));
   const body = rows.slice(0, page.shownRows).map((r) => {
     const isSel = page.selected !== null && page.selected.taskId === r.taskId && page.selected.startTime === r.startTime;
     const choose = () => selectTask(r.taskId, r.startTime);
+    const tick = h('input', {
+      attrs: { type: 'checkbox', 'aria-label': `Compare task ${r.taskId}` },
+      on: {
+        click: (e) => e.stopPropagation(),
+        keydown: (e) => e.stopPropagation(),
+        change: () => { toggleCompare(r); if (page.state) renderHistoryTable(page.state.analysis); },
+      },
+    }) as HTMLInputElement;
+    tick.checked = isCompared(r);
     return h('tr', {
       class: `row${isSel ? ' selected' : ''}`,
       attrs: { tabindex: '0', 'aria-selected': String(isSel) },
@@ -73,7 +84,8 @@ export function renderHistoryTable(view: AnalysisView): void {
     h('td', null, h('span', { class: `outcome st-${r.status}` }, STATUS_LABELS[r.status]), r.errorCategory ? h('div', { class: 'muted small' }, r.errorCategory) : null),
     h('td', { class: 'num' }, formatSeconds(r.generationTimeSeconds)),
     h('td', { class: 'num' }, formatMb(r.peakVramUsageMb)),
-    h('td', { class: 'num' }, formatPercent(r.averageGpuUtilizationPercent)));
+    h('td', { class: 'num' }, formatPercent(r.averageGpuUtilizationPercent)),
+    h('td', { class: 'compare-col' }, tick));
   });
   const more = rows.length > page.shownRows
     ? h('button', { class: 'link', on: { click: () => { page.shownRows += PAGE_ROWS; renderHistoryTable(view); } } }, `Show ${Math.min(PAGE_ROWS, rows.length - page.shownRows)} more`)

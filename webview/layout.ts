@@ -45,6 +45,13 @@ export const el = {
   detailNote: h('p', { class: 'muted small' }),
   /** The selected task's phases; hidden (and empty) for a task that reported none. */
   phases: h('div', { class: 'phases hidden', id: 'task-phases' }),
+  /** A failed task's last minute (postMortem.ts); hidden for any other task. */
+  postMortem: h('div', { class: 'postmortem hidden', id: 'task-postmortem' }),
+  postMortemInfo: h('div'),
+  /** Two tasks picked in the history table, side by side (compareSection.ts). */
+  compare: h('div', { class: 'compare hidden', id: 'task-compare' }),
+  compareInfo: h('div'),
+  compareTable: h('div'),
 };
 
 function chartCard(title: string, canvas: HTMLCanvasElement): HTMLElement {
@@ -60,6 +67,8 @@ export const canvases = {
   trendVram: document.createElement('canvas'),
   trendCpu: document.createElement('canvas'),
   detail: document.createElement('canvas'),
+  postMortem: document.createElement('canvas'),
+  compare: document.createElement('canvas'),
 };
 
 export const gpuCards = [chartCard('GPU utilisation', canvases.gpu), chartCard('VRAM (% of each GPU)', canvases.vram)];
@@ -115,9 +124,11 @@ export function buildSkeleton(root: HTMLElement): void {
         chartCard('Generation time', canvases.trendTime), chartCard('Success rate', canvases.trendSuccess),
         chartCard('Peak VRAM', canvases.trendVram), chartCard('CPU', canvases.trendCpu))),
     h('section', { class: 'card', id: 'history', attrs: { 'aria-labelledby': 'history-title' } },
-      h('h2', { id: 'history-title' }, 'History'), el.historyFilters, el.historyCount, el.historyTable, el.detail),
+      h('h2', { id: 'history-title' }, 'History'), el.historyFilters, el.historyCount, el.historyTable, el.compare, el.detail),
   );
-  replace(el.detail, el.detailInfo, chartCard('VRAM, GPU and CPU during the task', canvases.detail), el.detailNote, el.phases);
+  replace(el.detail, el.detailInfo, chartCard('VRAM, GPU and CPU during the task', canvases.detail), el.detailNote, el.phases, el.postMortem);
+  replace(el.postMortem, el.postMortemInfo, chartCard('The last minute before it ended', canvases.postMortem));
+  replace(el.compare, el.compareInfo, chartCard('Both runs from their start (solid: VRAM, dashed: GPU utilisation)', canvases.compare), el.compareTable);
   buildEmptyState();
 }
 

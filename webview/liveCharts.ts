@@ -29,6 +29,15 @@ export function makeCharts() {
     valueText: (i, y) => (i === 0 ? formatMb(y) : formatPercent(y)), ariaLabel: 'The selected task’s VRAM, GPU and CPU over its run, with its phases',
     phaseBands: true,
   }, page.theme),
+  postMortem: new LineChart(canvases.postMortem, {
+    y: percentAxis(), y1: { min: 0, format: (v) => formatMb(v) },
+    valueText: (i, y) => (i < 2 ? formatMb(y) : formatPercent(y)), ariaLabel: 'The failed task’s last minute: VRAM, GPU utilisation and CPU, with its phases',
+    phaseBands: true,
+  }, page.theme),
+  compare: new LineChart(canvases.compare, {
+    y: percentAxis(), y1: { min: 0, format: (v) => formatMb(v) },
+    valueText: (i, y) => (i < 2 ? formatMb(y) : formatPercent(y)), ariaLabel: 'Two tasks’ VRAM and GPU utilisation, aligned at their starts',
+  }, page.theme),
   };
 }
 

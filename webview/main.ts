@@ -17,6 +17,7 @@ import { buildSkeleton, el } from './layout';
 import { appendSnapshot, charts, drawLiveCharts, makeCharts } from './liveCharts';
 import { renderActive, renderEmpty, renderGpuAvailability, renderNow, renderStatus } from './nowSection';
 import { page, persist, send } from './page';
+import { renderComparison } from './compareSection';
 import { renderDetail } from './taskDetail';
 
 function showNotice(level: 'info' | 'warning' | 'error', text: string): void {
@@ -95,6 +96,9 @@ function handle(msg: ToWebview): void {
       return;
     case 'taskDetail':
       renderDetail(msg.taskId, msg.startTime, msg.detail);
+      return;
+    case 'comparison':
+      renderComparison(msg.tasks);
       return;
     case 'notice':
       showNotice(msg.level, msg.text);

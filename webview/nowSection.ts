@@ -1,7 +1,7 @@
 // The "Now" and "Active tasks" sections and the empty state: the status line, the live tiles, the
 // GPU note, each running task's figures and progress.
 import type { ActiveTaskInfo } from '../src/shared/protocol';
-import { usedPercent, type GpuAvailability } from '../src/shared/snapshot';
+import { clockReasons, usedPercent, type GpuAvailability } from '../src/shared/snapshot';
 import { h, replace, setText } from './dom';
 import { el, fact, gpuCards, tile } from './layout';
 import { hostNow, page } from './page';
@@ -46,7 +46,8 @@ export function renderNow(): void {
   for (const g of s?.gpus ?? []) {
     tiles.push({
       key: `tile-gpu-${g.index}`, label: `GPU ${g.index} · ${g.name}`, value: formatPercent(g.utilizationPercent),
-      sub: `VRAM ${formatMbOf(g.vramUsedMb, g.vramTotalMb)} (${formatPercent(g.vramUsedPercent)})${isKnown(g.temperatureCelsius) ? ` · ${Math.round(g.temperatureCelsius)} °C` : ''}`,
+      // A GPU held below its clocks for heat or power says why (NVIDIA's clock event reasons).
+      sub: `VRAM ${formatMbOf(g.vramUsedMb, g.vramTotalMb)} (${formatPercent(g.vramUsedPercent)})${isKnown(g.temperatureCelsius) ? ` · ${Math.round(g.temperatureCelsius)} °C` : ''}${clockReasons(g.clockEventReasons).length ? ` · held by ${clockReasons(g.clockEventReasons).join(', ')}` : ''}`,
     });
   }
   tiles.push({ key: 'tile-cpu', label: 'CPU', value: formatPercent(s?.cpuUsagePercent ?? null), sub: 'all cores' });

@@ -27,6 +27,8 @@ export const page: {
   query: HistoryQuery;
   shownRows: number;
   selected: { taskId: string; startTime: number } | null;
+  /** Tasks ticked for comparison in the history table, oldest tick first (at most two). */
+  compare: { taskId: string; startTime: number }[];
   theme: ChartTheme;
 } = {
   state: null,
@@ -36,6 +38,7 @@ export const page: {
   query: { ...DEFAULT_QUERY },
   shownRows: PAGE_ROWS,
   selected: null,
+  compare: [],
   theme: readTheme(),
 };
 

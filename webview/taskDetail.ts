@@ -2,6 +2,8 @@
 import type { TaskDetail } from '../src/shared/protocol';
 import { h, replace, setText } from './dom';
 import { renderHistoryTable } from './historySection';
+import { renderPostMortem } from './postMortem';
+import { keptTimeline } from './runViewModel';
 import { charts } from './liveCharts';
 import { el, fact } from './layout';
 import { hostNow, page } from './page';
@@ -14,12 +16,17 @@ export function renderDetail(taskId: string, startTime: number, detail: TaskDeta
     replace(el.detailInfo, h('p', { class: 'muted' }, 'This task is no longer in the history.'));
     setText(el.detailNote, '');
     renderPhases([]);
+    renderPostMortem(null);
     return;
   }
   const t = detail.task;
   const tl = detail.timeline;
   const close = h('button', { class: 'link', on: { click: () => { page.selected = null; el.detail.classList.add('hidden'); if (page.state) renderHistoryTable(page.state.analysis); } } }, 'Close');
-  const note = tl.resolution === 'none'
+  // The machine's samples of an old run are gone; the task's own kept timeline still draws it.
+  const kept = tl.resolution === 'none' ? keptTimeline(t) : null;
+  const note = kept
+    ? "From the task's own kept timeline: the whole run in at most 128 points, its last minute at full rate."
+    : tl.resolution === 'none'
     ? 'No samples of this period are kept any more (the engine keeps about an hour at full rate and a week of per-minute means).'
     : tl.resolution === 'minute' ? 'Per-minute means of the machine while the task ran.' : 'Every sample of the machine while the task ran.';
   replace(el.detailInfo,
@@ -38,15 +45,16 @@ export function renderDetail(taskId: string, startTime: number, detail: TaskDeta
   setText(el.detailNote, note);
   const xMin = t.startTime;
   const xMax = t.endTime ?? hostNow();
-  charts.detail.setSeries([{ label: 'VRAM', colour: 3, axis: 'y1' }, { label: 'GPU utilisation', colour: 0 }, { label: 'CPU', colour: 1, dashed: true }]);
+  charts.detail.setSeries([{ label: 'VRAM', colour: 3, axis: 'y1' }, { label: 'GPU utilisation', colour: 0 }, { label: kept ? 'CPU (its processes, % of one core)' : 'CPU', colour: 1, dashed: true }]);
   charts.detail.setXRange(xMin, xMax);
   const w = charts.detail.plotWidth;
-  charts.detail.setData(0, decimate(tl.timestamps, tl.vramUsedMb, xMin, xMax, w));
-  charts.detail.setData(1, decimate(tl.timestamps, tl.gpuUtilizationPercent, xMin, xMax, w));
-  charts.detail.setData(2, decimate(tl.timestamps, tl.cpuUsagePercent, xMin, xMax, w));
+  charts.detail.setData(0, decimate(kept?.xs ?? tl.timestamps, kept?.vramMb ?? tl.vramUsedMb, xMin, xMax, w));
+  charts.detail.setData(1, decimate(kept?.xs ?? tl.timestamps, kept?.gpuPercent ?? tl.gpuUtilizationPercent, xMin, xMax, w));
+  charts.detail.setData(2, decimate(kept?.xs ?? tl.timestamps, kept?.cpuPercent ?? tl.cpuUsagePercent, xMin, xMax, w));
   charts.detail.setPhases(phaseBands(t.phases, xMin, xMax));
   charts.detail.update();
   renderPhases(phaseRows(t.phases, t.startTime, t.endTime));
+  renderPostMortem(t);
 }
 
 /** The Phases table under the task's chart; nothing at all for a task without phases. */

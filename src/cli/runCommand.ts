@@ -20,6 +20,7 @@ import { runSummary } from './format';
 import { BROKEN_PIPE_EXIT_CODE, KILL_GRACE_MS, type CliIo, type OutStream, type StopSignal } from './io';
 import { cliLogger, errorMessage } from './logger';
 import { classifyOutcome, OutputTail, signalNumber, type ChildEnd } from './outcome';
+import { deviceEnvironment } from '../core/sampling/os/processEnv';
 
 const INTERPRETER = /^(python[\d.]*|pythonw?|node|deno|bun|bash|sh|zsh|ruby|perl|julia|Rscript|torchrun|accelerate|uv|poetry|conda|deepspeed)(\.exe)?$/i;
 const SCRIPT = /\.(py|js|mjs|cjs|ts|sh|bash|rb|pl|jl|R|ipynb)$/i;
@@ -275,7 +276,7 @@ export async function runCommand(parsed: ParsedCommand, io: CliIo): Promise<numb
     }
     // After a successful start, an 'error' only reports a failed kill(): the exit still follows.
     proc.on('error', (err) => logger.warn(`could not signal "${shownCommand}": ${err.message}`));
-    monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null, workingDirectory: io.cwd });
+    monitor.startTaskMonitoring(taskId, modelType, resolution, steps, { rootPid: proc.pid ?? null, workingDirectory: io.cwd, deviceEnvironment: deviceEnvironment(env) });
     // Progress bars become the task's progress as in a terminal run: one parser per stream (tqdm
     // draws on stderr, rich and Keras on stdout), so the two never mix inside one line.
     const guess = { taskId, modelType, resolution, steps, scriptName: scriptName([command, ...args]) };

@@ -6,7 +6,7 @@ import type { PerformanceMetrics, TaskPhase } from '../shared/metrics';
 import {
   LIVE_RANGE_MS, MAX_HISTORY_ROWS, MAX_PHASE_NAME_LENGTH, MAX_TASK_PHASES, PROTOCOL_VERSION,
   type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type HistoryRow,
-  type LiveRange, type LiveSeries, type SeriesGpu, type TaskDetail, type TaskTimeline, type ToWebview,
+  type LiveRange, type LiveSeries, type SeriesGpu, type TaskDetail, type TaskRef, type TaskTimeline, type ToWebview,
 } from '../shared/protocol';
 import { taskGpuUtilizationPercent, taskVramUsedMb, usedPercent, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import type { DashboardDataSource } from './dashboardPanel';
@@ -148,11 +148,22 @@ export function protocolPhases(phases: readonly TaskPhase[]): TaskPhase[] {
     .map((p) => ({ name: cut(p.name), startTime: p.startTime, endTime: p.endTime }));
 }
 
-export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number): TaskDetail | null {
+/** One task of the history (or running), its phases bounded for the protocol; null when gone. */
+function findTask(source: DashboardDataSource, taskId: string, startTime: number): PerformanceMetrics | null {
   const found = source.history(null).find((t) => t.taskId === taskId && t.startTime === startTime)
     ?? source.activeTasks().find((t) => t.taskId === taskId && t.startTime === startTime);
   if (!found) return null;
-  const task = found.phases ? { ...found, phases: protocolPhases(found.phases) } : found;
+  return found.phases ? { ...found, phases: protocolPhases(found.phases) } : found;
+}
+
+/** The two tasks picked for comparison, each with its own compact timeline. */
+export function buildComparison(source: DashboardDataSource, refs: readonly [TaskRef, TaskRef]): [PerformanceMetrics | null, PerformanceMetrics | null] {
+  return [findTask(source, refs[0].taskId, refs[0].startTime), findTask(source, refs[1].taskId, refs[1].startTime)];
+}
+
+export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number): TaskDetail | null {
+  const task = findTask(source, taskId, startTime);
+  if (!task) return null;
   const firstMinute = Math.floor(task.startTime / MINUTE_MS) * MINUTE_MS;
   return { task, timeline: taskTimeline(task, source.recentSnapshots(task.startTime - 1), source.minuteRollups(firstMinute)) };
 }

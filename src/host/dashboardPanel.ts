@@ -13,7 +13,7 @@ import {
 } from '../shared/protocol';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
 import type { ClusterPanelState, RecentTasks } from '../shared/clusterMessages';
-import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildTaskDetail, stateMessage } from './dashboardData';
+import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildComparison, buildTaskDetail, stateMessage } from './dashboardData';
 
 const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
 const OPEN_DASHBOARD_COMMAND = 'modelPerf.openDashboard';
@@ -288,6 +288,9 @@ class DashboardPanel implements vscode.Disposable {
         return;
       case 'selectTask':
         this.post({ type: 'taskDetail', taskId: msg.taskId, startTime: msg.startTime, detail: buildTaskDetail(this.source, msg.taskId, msg.startTime) });
+        return;
+      case 'compareTasks':
+        this.post({ type: 'comparison', tasks: buildComparison(this.source, msg.tasks) });
         return;
       case 'export':
         Promise.resolve(this.onExport()).then(undefined, (err: unknown) => {

@@ -9,6 +9,7 @@ import { registerCommands } from './commands';
 import { registerDashboard } from './dashboardPanel';
 import { dashboardSource } from './dashboardSource';
 import { HostEngine } from './engine';
+import { registerPredictionNotice } from './predictionNotice';
 import { readSettings } from './settings';
 import { StatusBarController } from './statusBar';
 import { formatStatusReport } from './statusReport';
@@ -80,6 +81,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
   });
   context.subscriptions.push(registerDashboard(context, { ...dashboardSource(engine), cluster: cluster.monitor }, log, () => vscode.commands.executeCommand('modelPerf.exportMetrics')));
   await registerTracking(context, engine, log);
+  context.subscriptions.push(registerPredictionNotice(engine));
 
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
     if (!e.affectsConfiguration('modelPerf')) return;

@@ -38,6 +38,8 @@ export interface HostSettings {
   /** Prometheus' base URL for the Cluster section (http or https); empty: no cluster view. */
   clusterPrometheusUrl: string;
   statusBarSource: StatusBarSource;
+  /** One warning when a run starts that the history predicts will not fit its GPU. */
+  warnBeforeOom: boolean;
 }
 
 export const defaultHostSettings: HostSettings = {
@@ -62,6 +64,7 @@ export const defaultHostSettings: HostSettings = {
   storageDirectory: '',
   clusterPrometheusUrl: '',
   statusBarSource: 'local',
+  warnBeforeOom: true,
 };
 
 type ConfigReader = Pick<vscode.WorkspaceConfiguration, 'get'>;
@@ -150,6 +153,7 @@ export function readSettings(config: ConfigReader, warn: (message: string) => vo
     nvidiaSmiPath: stringSetting(config, 'gpu.nvidiaSmiPath', d.nvidiaSmiPath, warn),
     gpuBackend: enumSetting(config, 'gpu.backend', GPU_BACKENDS, d.gpuBackend, warn),
     statusBarVisible: boolSetting(config, 'statusBar.visible', d.statusBarVisible, warn),
+    warnBeforeOom: boolSetting(config, 'advice.warnBeforeOom', d.warnBeforeOom, warn),
     statusBarFormat: enumSetting(config, 'statusBar.format', ['standard', 'compact', 'detailed'] as const, d.statusBarFormat, warn),
     statusBarGpu: gpuSelection(config, warn),
     thresholds: {

@@ -1,8 +1,8 @@
 // Turns the engine's latest snapshot into the status bar's text, accessible label and tooltip
 // Markdown. Pure (no `vscode` import) so plain-node unit tests cover every case; figures are
 // formatted here, never computed.
-import { progressStepsTotal, type PerformanceMetrics } from '../shared/metrics';
-import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
+import { progressStepsTotal, type PerformanceMetrics, type RunPrediction } from '../shared/metrics';
+import { clockReasons, usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 
 export interface StatusBarView {
   /** Text with codicons, e.g. `$(pulse) GPU 87% · 21.4/24.0 GB`. */
@@ -199,6 +199,52 @@ export function formatStatusBar(s: SystemPerformanceSnapshot | null, ctx: Status
   };
 }
 
+/** What the history predicted for a running task: `peak 34.2 GB · 2:10`, or a dash. */
+export function predictionText(p: RunPrediction | null): string {
+  if (!p || (p.peakVramMb === null && p.generationTimeSeconds === null)) return '–';
+  const parts: string[] = [];
+  if (p.peakVramMb !== null) parts.push(`peak ${formatGb(p.peakVramMb)} GB${p.exceedsGpuMemory ? ' (does not fit)' : ''}`);
+  if (p.generationTimeSeconds !== null) parts.push(formatElapsed(p.generationTimeSeconds * 1000));
+  return parts.join(' · ');
+}
+
+/**
+ * The sentence for a run predicted not to fit its GPU, with the evidence; null when it is predicted
+ * to fit or nothing is predicted. The notification and the tooltip say the same.
+ */
+function predictionWarning(t: PerformanceMetrics): string | null {
+  const p = t.prediction;
+  if (!p || !p.exceedsGpuMemory || p.peakVramMb === null || p.gpuMemoryMb === null) return null;
+  return `${t.taskId} (${t.modelType} at ${t.resolution}) is predicted to need ${formatGb(p.peakVramMb)} GB of GPU memory at its peak, more than the ${formatGb(p.gpuMemoryMb)} GB GPU it is compared with (fitted on ${p.basedOnTaskCount} earlier run${p.basedOnTaskCount === 1 ? '' : 's'} of ${t.modelType}).`;
+}
+
+/**
+ * The running tasks predicted not to fit that have not been warned about yet (`warned` holds
+ * `taskId@startTime` keys and is updated); each run is warned about once.
+ */
+export function tasksToWarn(active: readonly PerformanceMetrics[], warned: Set<string>): { task: PerformanceMetrics; message: string }[] {
+  const out: { task: PerformanceMetrics; message: string }[] = [];
+  for (const t of active) {
+    const key = `${t.taskId}@${t.startTime}`;
+    const message = predictionWarning(t);
+    if (message === null || warned.has(key)) continue;
+    warned.add(key);
+    out.push({ task: t, message });
+  }
+  // Forget runs that ended: the set stays as small as the active list.
+  const live = new Set(active.map((t) => `${t.taskId}@${t.startTime}`));
+  for (const k of warned) if (!live.has(k)) warned.delete(k);
+  return out;
+}
+
+/** Why a GPU runs below its clocks now (thermal or power reasons), with its SM clock; null when nothing holds it. */
+function throttleText(g: GpuReading): string | null {
+  const reasons = clockReasons(g.clockEventReasons);
+  if (reasons.length === 0) return null;
+  const clock = g.smClockMhz !== null && g.smClockMaxMhz !== null ? ` (SM ${Math.round(g.smClockMhz)} of ${Math.round(g.smClockMaxMhz)} MHz)` : '';
+  return `held below its clocks: ${reasons.join(', ')}${clock}`;
+}
+
 function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext): string {
   const lines: string[] = ['**Model Performance Monitor**', ''];
   if (s.gpus.length > 0) {
@@ -217,10 +263,18 @@ function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext): string
     `CPU ${formatPercent(s.cpuUsagePercent)} · RAM ${formatGb(s.ramUsageMb)}/${formatGb(s.ramTotalMb)} GB (${formatPercent(ramPercent(s))}) · Disk ${formatPercent(s.diskUsagePercent)}`,
     '',
   );
+  for (const g of s.gpus) {
+    const held = throttleText(g);
+    if (held) lines.push(`$(flame) GPU ${g.index} ${held}`, '');
+  }
   if (ctx.activeTasks.length > 0) {
-    lines.push('', '| Task | Model | Elapsed | Progress | Peak VRAM |', '|---|---|---:|---:|---:|');
+    lines.push('', '| Task | Model | Elapsed | Progress | Peak VRAM | Predicted |', '|---|---|---:|---:|---:|---|');
     for (const t of ctx.activeTasks) {
-      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${escapeMarkdown(taskProgressText(t)?.text ?? UNKNOWN)} | ${formatGb(t.peakVramUsageMb)} GB |`);
+      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${escapeMarkdown(taskProgressText(t)?.text ?? UNKNOWN)} | ${formatGb(t.peakVramUsageMb)} GB | ${predictionText(t.prediction ?? null)} |`);
+    }
+    for (const t of ctx.activeTasks) {
+      const warning = predictionWarning(t);
+      if (warning) lines.push('', `$(warning) ${escapeMarkdown(warning)}`);
     }
   }
   lines.push(

@@ -95,6 +95,14 @@ function join(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
+/** Exactly two of a kind (a pair the page picked, such as the two runs it compares). */
+export function pair<T>(check: Check<T>): Check<[T, T]> {
+  return (v, p) => {
+    if (!Array.isArray(v) || v.length !== 2) throw new GuardError(p, 'a list of exactly two', v);
+    return [check(v[0], `${p}[0]`), check(v[1], `${p}[1]`)];
+  };
+}
+
 export type Shape<T> = { [K in keyof T]-?: Check<T[K]> };
 
 /**

@@ -137,7 +137,17 @@ export interface CompactTimeline {
   cpuCores: (number | null)[];
   /** The process tree's RSS, else the machine's RAM in use (the task's `ramScope`). */
   ramMb: (number | null)[];
+  /**
+   * Share of the point's samples (0 to 100) in which a thermal or power clock event reason held the
+   * task's GPUs below their clocks. Absent where no GPU reported its reasons (and in older records).
+   */
+  throttledPercent?: (number | null)[];
+  /** The thermal and power clock event reasons seen in the point, OR-ed (see CLOCK_REASON_BITS). */
+  throttleReasons?: (number | null)[];
 }
+
+/** Columns a timeline may lack: older records and GPUs that do not report them. */
+export const OPTIONAL_TIMELINE_COLUMNS = ['throttledPercent', 'throttleReasons'] as const satisfies readonly (keyof CompactTimeline)[];
 
 export const TIMELINE_COLUMNS = ['gpuUtilizationPercent', 'deviceVramMb', 'ownVramMb', 'cpuCores', 'ramMb'] as const satisfies readonly (keyof CompactTimeline)[];
 
@@ -318,13 +328,14 @@ export type FindingKind =
   | 'failureCluster'
   | 'regression'
   | 'loadDominated'
+  | 'throttled'
   | 'vramPressure'
   | 'ramPressure'
   | 'cpuPressure'
   | 'slowModelLoad';
 
 export const FINDING_KINDS: readonly FindingKind[] = [
-  'gpuStarved', 'gpuIdle', 'oomRisk', 'failureCluster', 'regression', 'loadDominated',
+  'gpuStarved', 'gpuIdle', 'oomRisk', 'failureCluster', 'regression', 'loadDominated', 'throttled',
   'vramPressure', 'ramPressure', 'cpuPressure', 'slowModelLoad',
 ];
 

@@ -2,7 +2,7 @@
 // one of the discriminated unions below, and both sides run the matching parser on what they
 // receive before touching it. Pure: no node, no vscode, no DOM (the webview bundles this file).
 import {
-  arr, bool, GuardError, int, nullable, num, obj, oneOf, optional, parseWith, record, str, tagged, text,
+  arr, bool, GuardError, int, nullable, num, obj, oneOf, optional, pair, parseWith, record, str, tagged, text,
   type Check, type ParseResult,
 } from './guard';
 import type {
@@ -158,6 +158,8 @@ export type ToWebview =
   | { type: 'activeTasks'; activeTasks: ActiveTaskInfo[] }
   | { type: 'gpuAvailability'; availability: GpuAvailability }
   | { type: 'taskDetail'; taskId: string; startTime: number; detail: TaskDetail | null }
+  /** The two tasks picked for comparison, in the order picked; null for one no longer in the history. */
+  | { type: 'comparison'; tasks: [PerformanceMetrics | null, PerformanceMetrics | null] }
   | { type: 'notice'; level: 'info' | 'warning' | 'error'; text: string }
   /** The Cluster section (modelPerf.cluster.prometheusUrl): after each poll, and with each full state. */
   | { type: 'cluster'; cluster: ClusterPanelState }
@@ -169,6 +171,8 @@ export type FromWebview =
   | { type: 'setRange'; range: LiveRange }
   | { type: 'setWindow'; windowHours: AnalysisWindowHours }
   | { type: 'selectTask'; taskId: string; startTime: number }
+  /** Two tasks of the history table to compare (timelines overlaid, configurations side by side). */
+  | { type: 'compareTasks'; tasks: [TaskRef, TaskRef] }
   | { type: 'export' }
   /** The empty state's button: runs "Model Perf: Start Task…". */
   | { type: 'startTask' }
@@ -178,6 +182,12 @@ export type FromWebview =
   | { type: 'clusterRefresh' }
   /** The Cluster section asks for a node's recent tasks (a node of the current cluster state). */
   | { type: 'clusterTasks'; instance: string };
+
+/** A task of the history: ids repeat across runs, so its start time goes with it. */
+export interface TaskRef {
+  taskId: string;
+  startTime: number;
+}
 
 /** What the webview keeps with `setState` and the serializer hands back after a reload. */
 export interface PersistedViewState {
@@ -203,7 +213,7 @@ const taskStatus = oneOf(TASK_STATUSES);
 const gpuReading = obj<GpuReading>({
   index: int, uuid: nstr, name: text, utilizationPercent: nnum, memoryUtilizationPercent: nnum,
   vramUsedMb: nnum, vramTotalMb: nnum, vramUsedPercent: nnum, temperatureCelsius: nnum, powerDrawWatts: nnum,
-  powerLimitWatts: nnum, smClockMhz: nnum, performanceState: nstr, mig: bool,
+  powerLimitWatts: nnum, smClockMhz: nnum, smClockMaxMhz: nnum, clockEventReasons: nnum, performanceState: nstr, mig: bool,
 });
 
 const snapshot = obj<SystemPerformanceSnapshot>({
@@ -352,6 +362,7 @@ const toWebview = tagged<ToWebview>({
     type: oneOf(['taskDetail'] as const), taskId: text, startTime: num,
     detail: nullable(obj<TaskDetail>({ task: checkPerformanceMetrics, timeline })),
   }),
+  comparison: obj({ type: oneOf(['comparison'] as const), tasks: pair(nullable(checkPerformanceMetrics)) }),
   notice: obj({ type: oneOf(['notice'] as const), level: oneOf(['info', 'warning', 'error'] as const), text }),
   cluster: obj({ type: oneOf(['cluster'] as const), cluster: checkClusterPanelState }),
   clusterTasks: obj({ type: oneOf(['clusterTasks'] as const), instance: str(MAX_CLUSTER_NAME), recent: nullable(checkRecentTasks), error: nullable(str(2000)) }),
@@ -363,6 +374,7 @@ const fromWebview = tagged<FromWebview>({
   setRange: obj({ type: oneOf(['setRange'] as const), range }, { strict: true }),
   setWindow: obj({ type: oneOf(['setWindow'] as const), windowHours }, { strict: true }),
   selectTask: obj({ type: oneOf(['selectTask'] as const), taskId: text, startTime: num }, { strict: true }),
+  compareTasks: obj({ type: oneOf(['compareTasks'] as const), tasks: pair(obj<TaskRef>({ taskId: text, startTime: num }, { strict: true })) }, { strict: true }),
   export: obj({ type: oneOf(['export'] as const) }, { strict: true }),
   startTask: obj({ type: oneOf(['startTask'] as const) }, { strict: true }),
   webviewError: obj({ type: oneOf(['webviewError'] as const), message: str(2000) }, { strict: true }),

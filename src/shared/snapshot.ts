@@ -23,6 +23,13 @@ export interface GpuReading {
   powerDrawWatts: number | null;
   powerLimitWatts: number | null;
   smClockMhz: number | null;
+  /** The SM clock's maximum (nvidia-smi `clocks.max.sm`); the clock runs below it when throttled. */
+  smClockMaxMhz: number | null;
+  /**
+   * Why the clocks are held down now: NVML's clock event (throttle) reasons bitmask, e.g. 0x40 for
+   * hardware thermal slowdown (see CLOCK_REASON_BITS); 0 for none; null when the driver does not say.
+   */
+  clockEventReasons: number | null;
   /** Performance state such as `P0`, or null. */
   performanceState: string | null;
   /** True when the device is a MIG instance or in MIG mode (utilisation is then not reported). */
@@ -97,9 +104,35 @@ export function gpuReading(known: Pick<GpuReading, 'index' | 'name'> & Partial<O
     powerDrawWatts: known.powerDrawWatts ?? null,
     powerLimitWatts: known.powerLimitWatts ?? null,
     smClockMhz: known.smClockMhz ?? null,
+    smClockMaxMhz: known.smClockMaxMhz ?? null,
+    clockEventReasons: known.clockEventReasons ?? null,
     performanceState: known.performanceState ?? null,
     mig: known.mig ?? false,
   };
+}
+
+/**
+ * NVML's clock event reasons that hold the clocks down for heat or power (nvmlClocksEventReason*,
+ * the same bits as DCGM's DCGM_CLOCKS_THROTTLE_REASON_*), by the name nvidia-smi gives each. Idle,
+ * application clocks, sync boost and display clocks are left out: they are no thermal or power limit.
+ */
+export const CLOCK_REASON_BITS = {
+  sw_power_cap: 0x4,
+  hw_slowdown: 0x8,
+  sw_thermal_slowdown: 0x20,
+  hw_thermal_slowdown: 0x40,
+  hw_power_brake_slowdown: 0x80,
+} as const;
+
+export type ClockReason = keyof typeof CLOCK_REASON_BITS;
+
+/** Every thermal or power bit: a mask with any of them set means the clocks are held down. */
+export const THROTTLE_MASK = Object.values(CLOCK_REASON_BITS).reduce((a, b) => a | b, 0);
+
+/** The thermal and power reasons set in a mask, in CLOCK_REASON_BITS order. */
+export function clockReasons(mask: number | null): ClockReason[] {
+  if (mask === null) return [];
+  return (Object.keys(CLOCK_REASON_BITS) as ClockReason[]).filter((r) => (mask & CLOCK_REASON_BITS[r]) !== 0);
 }
 
 /** The GPUs a task ran on, or every GPU of the sample when it names none. */

@@ -2,7 +2,7 @@
 // file, a shared folder or a message is hostile until parsed: each value is checked and bounded
 // here, and one that does not fit is dropped (undefined) rather than failing the whole record,
 // because the task's figures are worth keeping without it. Pure: no node, no vscode, no DOM.
-import { MAX_TIMELINE_POINTS, TIMELINE_COLUMNS, type CompactTimeline, type GitCommit, type RunPrediction } from './metrics';
+import { MAX_TIMELINE_POINTS, OPTIONAL_TIMELINE_COLUMNS, TIMELINE_COLUMNS, type CompactTimeline, type GitCommit, type RunPrediction } from './metrics';
 
 /** The fields of kind `structured` in METRICS_FIELDS. */
 export type StructuredField = 'timeline' | 'gitCommit' | 'prediction';
@@ -26,6 +26,12 @@ export function parseTimeline(value: unknown): CompactTimeline | null | undefine
   const out: Record<string, unknown> = { offsetSeconds: [...(offsets as number[])] };
   for (const c of TIMELINE_COLUMNS) {
     const col = value[c];
+    if (!Array.isArray(col) || col.length !== offsets.length || !col.every(finiteOrNull)) return undefined;
+    out[c] = [...col];
+  }
+  for (const c of OPTIONAL_TIMELINE_COLUMNS) {
+    const col = value[c];
+    if (col === undefined) continue;
     if (!Array.isArray(col) || col.length !== offsets.length || !col.every(finiteOrNull)) return undefined;
     out[c] = [...col];
   }

@@ -141,7 +141,7 @@ async function openDashboard(wb: Workbench): Promise<Frame> {
 async function showPhasedTask(frame: Frame): Promise<void> {
   await frame.locator('#history tbody tr', { hasText: PHASED }).first().click();
   await frame.waitForSelector('#task-phases:not(.hidden) tbody tr', { timeout: 10_000 });
-  await frame.locator('#task-detail .chart-card').scrollIntoViewIfNeeded();
+  await frame.locator('#task-detail .chart-card').first().scrollIntoViewIfNeeded();
   await frame.page().waitForTimeout(300);
 }
 

@@ -8,6 +8,7 @@ import { defaultStorageDir, JsonlHistoryStore, type HistoryStore } from '../hist
 import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
 import { machineInventory } from '../sampling/os/machineInventory';
 import { OsSystemSampler } from '../sampling/os/osSystemSampler';
+import { readDeviceEnvironment, type DeviceEnvironment } from '../sampling/os/processEnv';
 import { TypedEmitter, type Disposable } from '../util/emitter';
 import { isProcessAlive } from '../util/process';
 import { ForeignPidWatch } from './foreignPids';
@@ -59,6 +60,7 @@ export class PerformanceMonitor {
   private readonly logger: MonitorLogger | null;
   private readonly foreignPids: ForeignPidWatch;
   private readonly gitCommitReader: GitCommitReader | null;
+  private readonly deviceEnvironmentReader: ((pid: number) => Promise<DeviceEnvironment | null>) | null;
   private readonly emitter: TypedEmitter<MonitorEvents>;
 
   private readonly active = new Map<string, TaskEntry>();
@@ -109,6 +111,7 @@ export class PerformanceMonitor {
       this.emitter.emit('gpuAvailabilityChanged', this.withNote(this.gpuAvailability));
     });
     this.gitCommitReader = ports.gitCommitReader === undefined ? defaultGitCommitReader : ports.gitCommitReader;
+    this.deviceEnvironmentReader = ports.deviceEnvironmentReader === undefined ? (process.platform === 'linux' ? readDeviceEnvironment : null) : ports.deviceEnvironmentReader;
     this.store =
       ports.historyStore ??
       new JsonlHistoryStore(this.config.storageDir ?? defaultStorageDir(), {
@@ -519,7 +522,10 @@ export class PerformanceMonitor {
     });
     // What comparable earlier runs predict for this configuration (peak VRAM, time), shown with the task.
     acc.prediction = predictRun(this.history.all, acc.description.modelType, acc.description.resolution, normalizeResolution(acc.description.resolution), steps);
-    return this.addTask(acc, options.workingDirectory ?? null);
+    if (options.deviceEnvironment) acc.deviceEnvironment = { ...options.deviceEnvironment };
+    const metrics = this.addTask(acc, options.workingDirectory ?? null);
+    this.readDeviceEnvironment(acc);
+    return metrics;
   }
 
   /**
@@ -572,12 +578,30 @@ export class PerformanceMonitor {
     const entries = checkUpdate(taskId, changes);
     const d = entry.acc.description as unknown as Record<string, unknown>;
     for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : typeof value === 'string' ? safeLabel(value) : value;
+    if (entries.some(([key]) => key === 'rootPid')) this.readDeviceEnvironment(entry.acc);
     const progressOnly = entries.length > 0 && entries.every(([key]) => isProgressField(key));
     if (entries.some(([key]) => isProgressField(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
     const metrics = entry.acc.toMetrics();
     if (!progressOnly) this.recorder.mark(entry, metrics);
     this.emitter.emit('taskUpdated', metrics);
     return metrics;
+  }
+
+  /**
+   * Which GPUs a task's root process was told to use (CUDA_VISIBLE_DEVICES), read once its pid is
+   * known, unless the caller gave them. A process whose environment cannot be read leaves the
+   * decision to the GPU whose memory rose.
+   */
+  private readDeviceEnvironment(acc: TaskAccumulator): void {
+    const pid = acc.description.rootPid;
+    const reader = this.deviceEnvironmentReader;
+    if (acc.deviceEnvironment !== null || pid === null || reader === null) return;
+    reader(pid).then(
+      (env) => {
+        if (env && acc.deviceEnvironment === null && acc.description.rootPid === pid) acc.deviceEnvironment = env;
+      },
+      () => undefined,
+    );
   }
 
   /**

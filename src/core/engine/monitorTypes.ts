@@ -5,6 +5,7 @@ import type { PerformanceMetrics } from '../../shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { HistoryStore, StoreWarning } from '../history/historyStore';
 import type { Clock, GpuProvider, ProcessSampler, SystemSampler } from '../ports';
+import type { DeviceEnvironment } from '../sampling/os/processEnv';
 
 export type MonitorErrorKind = 'systemSample' | 'gpuStart' | 'gpuSample' | 'processSample' | 'history' | 'listener';
 
@@ -51,6 +52,11 @@ export interface MonitorPorts {
   pidExists?: (pid: number) => boolean;
   /** Reads the git commit of a run's working directory once at its start; defaults to `git`. Null: never. */
   gitCommitReader?: GitCommitReader | null;
+  /**
+   * Reads the CUDA device variables of a task's root process (which GPUs it may use), once when
+   * its pid is known; defaults to /proc/PID/environ on Linux. Null: never.
+   */
+  deviceEnvironmentReader?: ((pid: number) => Promise<DeviceEnvironment | null>) | null;
 }
 
 export type CurrentSystemStatus =

@@ -5,7 +5,9 @@ import type { FigureScope, GitCommit, PerformanceMetrics, RunPrediction, TaskPha
 import type { SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { GpuProcessUsage, ProcessTreeReading } from '../ports';
 import { normalizeResolution } from './resolution';
-import { TimelineRecorder } from './taskTimeline';
+import { throttleOf, TimelineRecorder } from './taskTimeline';
+import { visibleGpuIndices } from './visibleDevices';
+import type { DeviceEnvironment } from '../sampling/os/processEnv';
 
 /** One observation fed to every running task. */
 export interface TaskSample {
@@ -171,6 +173,9 @@ export class TaskAccumulator {
   gitCommit: GitCommit | null = null;
   /** What comparable earlier runs predicted when it started; null when nothing could be predicted. */
   prediction: RunPrediction | null = null;
+  /** The run's CUDA_VISIBLE_DEVICES (its own environment, or the CLI's); resolved against the GPUs once they are seen. */
+  deviceEnvironment: DeviceEnvironment | null = null;
+  private visibleGpus: number[] | null = null;
 
   // Evidence for a run's own VRAM when per-process figures are hidden (see toMetrics).
   /** Samples at which the tree's GPU memory could not be seen (hidden list, or listed as [N/A]). */
@@ -250,6 +255,7 @@ export class TaskAccumulator {
       this.deviceRamMb.add(t, snap.ramUsageMb);
       this.deviceCpuPercent.add(t, snap.cpuUsagePercent);
       if (snap.ramTotalMb !== null) this.ramTotalMb = snap.ramTotalMb;
+      if (this.deviceEnvironment !== null && this.visibleGpus === null) this.visibleGpus = visibleGpuIndices(this.deviceEnvironment, snap.gpus);
       for (const gpu of snap.gpus) {
         let series = this.gpus.get(gpu.index);
         if (!series) {
@@ -297,17 +303,19 @@ export class TaskAccumulator {
       ownVramMb: ownVram,
       cpuCores: tree && tree.cpuPercent !== null ? tree.cpuPercent / 100 : null,
       ramMb: tree ? tree.rssMb : (snap?.ramUsageMb ?? null),
+      ...throttleOf(gpus),
     });
   }
 
   /**
-   * The GPUs the task ran on: pinned ones; else those its processes held memory on; else, on a
-   * machine with several GPUs, the one whose memory rose most during the run (by at least
+   * The GPUs the task ran on: pinned ones; else those its processes held memory on; else those its
+   * CUDA_VISIBLE_DEVICES names; else, on a machine with several GPUs, the one whose memory rose most during the run (by at least
    * VRAM_RISE_MIN_MB); else every GPU seen.
    */
   private taskGpuIndices(): number[] {
     if (this.pinnedGpuIndices) return [...this.pinnedGpuIndices];
     if (this.attributedGpus.size > 0) return [...this.attributedGpus];
+    if (this.visibleGpus) return [...this.visibleGpus];
     if (this.gpus.size > 1) {
       let best: number | null = null;
       let bestRise = VRAM_RISE_MIN_MB;
@@ -424,7 +432,7 @@ export class TaskAccumulator {
     const seen = [...this.gpus.keys()].sort((a, b) => a - b);
     // Best evidence first: the tree's own figures, the helper's in-process peak, the device's rise
     // while per-process figures were hidden, else the device's figures named as such.
-    const delta = !treeKnownVram && helperPeak === null && this.hiddenSamples > 0 ? this.deviceDelta(this.pinnedGpuIndices ?? seen) : null;
+    const delta = !treeKnownVram && helperPeak === null && this.hiddenSamples > 0 ? this.deviceDelta(this.pinnedGpuIndices ?? this.visibleGpus ?? seen) : null;
     // Pinned or attributed GPUs first; else the GPUs whose rise is the evidence; else the one whose memory rose most.
     const gpuIndices = delta && this.pinnedGpuIndices === null && this.attributedGpus.size === 0 ? [...delta.gpuIndices] : this.taskGpuIndices();
     gpuIndices.sort((a, b) => a - b);

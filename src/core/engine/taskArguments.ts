@@ -3,6 +3,7 @@
 // argument is hostile until checked here; a bad one throws TaskStateError and changes nothing.
 import { METRICS_FIELD_NAMES, type TaskMetricsUpdate } from '../../shared/metrics';
 import { taskIdProblem } from '../../shared/text';
+import type { DeviceEnvironment } from '../sampling/os/processEnv';
 
 /** A call on the task API that cannot be honoured; nothing already recorded was changed. */
 export class TaskStateError extends Error {
@@ -25,6 +26,11 @@ export interface StartTaskOptions {
   gpuIndices?: number[];
   /** The run's working directory: the git commit of its repository is recorded with the task. */
   workingDirectory?: string | null;
+  /**
+   * The run's CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER (the CLI passes its own, which its child
+   * inherits); absent: read from the root process's environment where it can be.
+   */
+  deviceEnvironment?: DeviceEnvironment | null;
 }
 
 type Rule = [expected: string, accepts: (v: unknown) => boolean];
@@ -50,6 +56,10 @@ const START_OPTION_RULES: Record<keyof StartTaskOptions, Rule> = {
   offload: UPDATE_RULES.offloadUsed,
   gpuIndices: ['a list of GPU indices (whole numbers of at least 0)', (v) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && (x as number) >= 0)],
   workingDirectory: ['a folder path (a non-empty string without NUL) or null', (v) => v === null || (typeof v === 'string' && v.length > 0 && v.length <= 4096 && !v.includes('\u0000'))],
+  deviceEnvironment: [
+    'an object { visibleDevices: string, deviceOrder: string or null } or null',
+    (v) => v === null || (typeof v === 'object' && typeof (v as DeviceEnvironment).visibleDevices === 'string' && (v as DeviceEnvironment).visibleDevices.length <= 4096 && ((v as DeviceEnvironment).deviceOrder === null || typeof (v as DeviceEnvironment).deviceOrder === 'string')),
+  ],
 };
 
 /** Progress fields change many times a second: they are not worth a running-marker write each. */

@@ -3,6 +3,7 @@
 // RECENT_WINDOW_MS at full rate (at most RECENT_POINTS, at least RECENT_MIN_SPACING_MS apart), so
 // a 10-hour run and a 3-second one both fit a few KB and an out-of-memory run keeps its last minute.
 import { MAX_TIMELINE_POINTS, type CompactTimeline } from '../../shared/metrics';
+import { THROTTLE_MASK, type GpuReading } from '../../shared/snapshot';
 
 export const COARSE_POINTS = 128;
 export const RECENT_POINTS = 64;
@@ -18,9 +19,15 @@ export interface TimelinePoint {
   ownVramMb: number | null;
   cpuCores: number | null;
   ramMb: number | null;
+  /** 1 when a thermal or power reason held the task's GPUs below their clocks, 0 when none did; a merged point holds the share. */
+  throttled?: number | null;
+  /** The thermal and power clock event reasons active (THROTTLE_MASK bits). */
+  throttleReasons?: number | null;
 }
 
-/** Neighbouring points merged: busy shares averaged (over known values), memory at its peak. */
+const orKnown = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : x | y);
+
+/** Neighbouring points merged: busy (and throttled) shares averaged over known values, memory at its peak, reasons OR-ed. */
 function merge(a: TimelinePoint, b: TimelinePoint): TimelinePoint {
   const mean = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : (x + y) / 2);
   const max = (x: number | null, y: number | null): number | null => (x === null ? y : y === null ? x : Math.max(x, y));
@@ -31,7 +38,19 @@ function merge(a: TimelinePoint, b: TimelinePoint): TimelinePoint {
     ownVramMb: max(a.ownVramMb, b.ownVramMb),
     cpuCores: mean(a.cpuCores, b.cpuCores),
     ramMb: max(a.ramMb, b.ramMb),
+    throttled: mean(a.throttled ?? null, b.throttled ?? null),
+    throttleReasons: orKnown(a.throttleReasons ?? null, b.throttleReasons ?? null),
   };
+}
+
+/**
+ * Whether a thermal or power reason held any of the task's GPUs below their clocks (a run on several
+ * GPUs goes at its slowest one's pace), and which reasons; both unknown when no GPU says.
+ */
+export function throttleOf(gpus: readonly GpuReading[]): { throttled: number | null; throttleReasons: number | null } {
+  let mask: number | null = null;
+  for (const g of gpus) if (g.clockEventReasons !== null) mask = (mask ?? 0) | (g.clockEventReasons & THROTTLE_MASK);
+  return { throttled: mask === null ? null : mask !== 0 ? 1 : 0, throttleReasons: mask };
 }
 
 const round = (v: number | null, digits: number): number | null => (v === null ? null : Number(v.toFixed(digits)));
@@ -96,6 +115,10 @@ export class TimelineRecorder {
       ownVramMb: points.map((p) => round(p.ownVramMb, 0)),
       cpuCores: points.map((p) => round(p.cpuCores, 2)),
       ramMb: points.map((p) => round(p.ramMb, 0)),
+      // Only where a GPU said why its clocks were held: other vendors' records stay as small as before.
+      ...(points.some((p) => (p.throttled ?? null) !== null)
+        ? { throttledPercent: points.map((p) => round(p.throttled === undefined || p.throttled === null ? null : p.throttled * 100, 0)), throttleReasons: points.map((p) => p.throttleReasons ?? null) }
+        : {}),
     };
   }
 }

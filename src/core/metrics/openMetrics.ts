@@ -9,7 +9,7 @@
 // cut short, and the number of distinct label sets is bounded, so a user typing a fresh model type
 // per run cannot grow the exposition (or the scraper's database) without limit.
 import type { PerformanceMetrics, TaskStatus } from '../../shared/metrics';
-import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
+import { CLOCK_REASON_BITS, type ClockReason, type GpuAvailability, type SystemPerformanceSnapshot } from '../../shared/snapshot';
 
 export type ExpositionFormat = 'prometheus' | 'openmetrics';
 
@@ -190,6 +190,14 @@ export function renderExposition(input: NodeExpositionInput, format: ExpositionF
     w.family(`${p}gpu_power_watts`, 'gauge', 'GPU power draw.', per((g) => g.powerDrawWatts));
     w.family(`${p}gpu_power_limit_watts`, 'gauge', 'GPU power limit.', per((g) => g.powerLimitWatts));
     w.family(`${p}gpu_sm_clock_hertz`, 'gauge', 'GPU streaming-multiprocessor clock.', per((g) => (g.smClockMhz === null ? null : g.smClockMhz * 1e6)));
+    w.family(`${p}gpu_sm_clock_max_hertz`, 'gauge', 'Maximum GPU streaming-multiprocessor clock.', per((g) => (g.smClockMaxMhz === null ? null : g.smClockMaxMhz * 1e6)));
+    // One series per GPU and thermal or power reason (a fixed set of five): 1 while it holds the clocks down.
+    w.family(
+      `${p}gpu_clock_throttle_active`,
+      'gauge',
+      'Whether a thermal or power clock event reason holds the GPU below its clocks now (1) or not (0), by NVIDIA reason name.',
+      gpus.flatMap(({ g, labels }) => (Object.keys(CLOCK_REASON_BITS) as ClockReason[]).map((r) => [[...labels, ['reason', r]] as Labels, g.clockEventReasons === null ? null : (g.clockEventReasons & CLOCK_REASON_BITS[r]) !== 0 ? 1 : 0] as const)),
+    );
   }
   const t = input.totals;
   w.family(

@@ -72,6 +72,8 @@ function parseGpuReading(v: unknown): GpuReading | null {
     powerDrawWatts: inRange(o.powerDrawWatts, 0, 10_000),
     powerLimitWatts: inRange(o.powerLimitWatts, 0, 10_000),
     smClockMhz: inRange(o.smClockMhz, 0, 100_000),
+    smClockMaxMhz: inRange(o.smClockMaxMhz, 0, 100_000),
+    clockEventReasons: Number.isInteger(o.clockEventReasons) ? inRange(o.clockEventReasons, 0, 0xffffffff) : null,
     performanceState: strOrNull(o.performanceState, 8),
     mig: o.mig === true,
   });

@@ -163,6 +163,35 @@ test('failureCluster: 4 of 4 runs killed at 1080p against 0 of 6 elsewhere; none
   assert.deepEqual(kinds(analyze(spread)).filter((k) => k === 'failureCluster'), []);
 });
 
+test('failureCluster by time of day: 4 of 4 runs killed at night against 0 of 8 in the afternoon, counts per part of the day; silent when failures come at any hour', () => {
+  // Local clock times: the pattern is about the user's night, whatever the machine's time zone.
+  const at = (hour: number, minute: number): number => new Date(2026, 0, 1, hour, minute).getTime();
+  const now = at(23, 0);
+  const mk = (id: string, start: number, failed: boolean): PerformanceMetrics => makeTask({
+    taskId: id, startTime: start, endTime: start + 100_000, generationTimeSeconds: 100, gpuIndices: [0], vramTotalMb: 81_920,
+    ...(failed ? { status: 'failed', success: false, errorCategory: 'killed' } : {}),
+  });
+  const day = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => mk(`day${i}`, at(13 + Math.floor(i / 2), (i % 2) * 30), false));
+  const night = [0, 1, 2, 3].map((i) => mk(`night${i}`, at(1 + Math.floor(i / 2), (i % 2) * 30), true));
+  const f = analyzePerformance([...night, ...day], DEFAULT_THRESHOLDS, now, 24).findings;
+  const c = f.find((x) => x.kind === 'failureCluster') as Finding;
+  assert.ok(c, kinds(f).join());
+  assert.match(c.summary, /^4 of 4 run\(s\) started at night \(00-06 h\) failed \(100% killed\), against 0 of 8 elsewhere$/);
+  assert.equal(ev(c, 'failed runs started at night'), 4);
+  assert.equal(ev(c, 'failed runs started in the afternoon'), 0);
+  assert.equal(ev(c, 'runs elsewhere'), 8);
+  assert.match(c.nextStep, /cron|journalctl/);
+  assert.deepEqual(c.taskIds, ['night0', 'night1', 'night2', 'night3']);
+
+  const spread = [
+    ...[0, 1, 2, 3, 4, 5].map((i) => mk(`d${i}`, at(13 + Math.floor(i / 2), (i % 2) * 30), i < 2)),
+    ...[0, 1, 2, 3, 4, 5].map((i) => mk(`n${i}`, at(1 + Math.floor(i / 2), (i % 2) * 30), i < 2)),
+  ];
+  // All killed, so the category is still named, but no hour is blamed.
+  const spreadFindings = analyzePerformance(spread, DEFAULT_THRESHOLDS, now, 24).findings.filter((x) => x.kind === 'failureCluster');
+  assert.deepEqual(spreadFindings.map((x) => x.summary), ['4 of 4 failures are killed']);
+});
+
 test('regression: 5 runs at ~100 s then 4 at ~130 s; the first slow run and its commit named; none within noise', () => {
   const times = [100, 101, 99, 100, 102, 130, 131, 129, 130];
   const tasks = times.map((g, i) => run(i, { generationTimeSeconds: g, gitCommit: { hash: i < 5 ? 'aaaa111' : 'bbbb222', branch: 'main', dirty: false } }));

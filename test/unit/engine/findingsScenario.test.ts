@@ -11,15 +11,17 @@ import { PerformanceMonitor } from '../../../src/core/engine/monitor';
 import { normalizeResolution } from '../../../src/core/engine/resolution';
 import { JsonlHistoryStore, MemoryHistoryStore } from '../../../src/core/history/historyStore';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../../../src/shared/metrics';
+import type { GpuReading } from '../../../src/shared/snapshot';
 import { checkPerformanceAnalysis } from '../../../src/shared/protocol';
 import { FakeClock } from '../helpers/fakeClock';
 import { FakeGpuProvider, FakeProcessSampler, FakeSystemSampler, gpu, makeTask } from './fakes';
 
 /** Runs one 100 s task sampled every second: GPU at `util` %, the tree at `cpuPercent` (100 = one core). */
-async function runTask(util: number, cpuPercent: number): Promise<{ task: PerformanceMetrics; analysis: PerformanceAnalysis }> {
+async function runTask(util: number, cpuPercent: number, gpuFigures: (t: number) => Partial<GpuReading> = () => ({})): Promise<{ task: PerformanceMetrics; analysis: PerformanceAnalysis }> {
   const clock = new FakeClock();
   const gpuProvider = new FakeGpuProvider(true, () => clock.now());
-  gpuProvider.gpus = [gpu(0, { uuid: 'GPU-0', utilizationPercent: util, vramUsedMb: 20_000, vramTotalMb: 81_920 })];
+  const start = clock.now();
+  Object.defineProperty(gpuProvider, 'gpus', { get: () => [gpu(0, { uuid: 'GPU-0', utilizationPercent: util, vramUsedMb: 20_000, vramTotalMb: 81_920, ...gpuFigures(clock.now() - start) })] });
   gpuProvider.processes = [{ pid: 601, gpuUuid: 'GPU-0', usedMemoryMb: 18_000 }];
   const procs = new FakeProcessSampler();
   procs.trees.set(600, { rootPid: 600, pids: [600, 601], rssMb: 6000, cpuPercent });
@@ -49,6 +51,36 @@ test('engine: a GPU at 5 % while the tree keeps one core busy is gpuStarved; at 
 
   const fed = await runTask(95, 100);
   assert.deepEqual(fed.analysis.findings, []);
+});
+
+test('engine: clocks held by heat and the power cap for 40 of 100 s is throttled, with the cause and the share; no reasons, no finding', async () => {
+  // 0x44 = hw_thermal_slowdown + sw_power_cap for the first 40 s, then 0 (nothing holds the clocks); 0x1 (idle) is no throttling.
+  const hot = await runTask(97, 100, (t) => ({ clockEventReasons: t < 40_000 ? 0x44 : t < 50_000 ? 0x1 : 0, smClockMhz: t < 40_000 ? 1710 : 2610, smClockMaxMhz: 3105 }));
+  const tl = hot.task.timeline;
+  assert.ok(tl?.throttledPercent && tl.throttleReasons, 'the timeline carries the throttle columns');
+  assert.equal(tl.throttledPercent[5], 100);
+  assert.equal(tl.throttleReasons[5], 0x44);
+  assert.equal(tl.throttledPercent[60], 0);
+  assert.deepEqual(hot.analysis.findings.map((f) => f.kind), ['throttled']);
+  const f = hot.analysis.findings[0];
+  // 40 of the run's 100 s, checkable by hand: 40 samples of 1 s throttled.
+  const share = f?.evidence.find((e) => e.label.startsWith('share of the run time'))?.value ?? 0;
+  assert.ok(Math.abs(share - 40) <= 1.5, String(share));
+  assert.ok(Math.abs((f?.evidence.find((e) => e.label === 'time with hw_thermal_slowdown active')?.value ?? 0) - 40) <= 1.5);
+  assert.match(f?.summary ?? '', /held down by heat \(hw_thermal_slowdown: clocks halved\)/);
+  assert.equal(f?.severity, 'critical', 'a hardware slowdown halves the clocks');
+  assert.match(f?.nextStep ?? '', /fans|heatsink|airflow/);
+  assert.doesNotThrow(() => checkPerformanceAnalysis(JSON.parse(JSON.stringify(hot.analysis)), 'analysis'));
+
+  // Idle reasons only, or a driver that does not report them: silent, and no throttle columns kept.
+  const idle = await runTask(97, 100, () => ({ clockEventReasons: 0x1 }));
+  assert.deepEqual(idle.analysis.findings, []);
+  const silent = await runTask(97, 100);
+  assert.deepEqual(silent.analysis.findings, []);
+  assert.equal(silent.task.timeline?.throttledPercent, undefined);
+  // Below the threshold (10 of 100 s): silent.
+  const brief = await runTask(97, 100, (t) => ({ clockEventReasons: t < 10_000 ? 0x4 : 0 }));
+  assert.deepEqual(brief.analysis.findings, []);
 });
 
 function io(home: string): CliIo & { out: BufferStream; err: BufferStream } {

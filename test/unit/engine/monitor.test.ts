@@ -294,7 +294,7 @@ test('task API errors have clear messages and change nothing already recorded', 
   await assert.rejects(monitor.cancelTaskMonitoring('nope'), { message: 'cancelTaskMonitoring: no task "nope" is being monitored; it was never started or has already ended' });
   assert.throws(() => monitor.startTaskMonitoring('', 'm', '720p', 1), { message: 'startTaskMonitoring: "taskId" must be a non-empty string (got "")' });
   assert.throws(() => monitor.startTaskMonitoring('t2', 'm', '720p', -1), { message: 'startTaskMonitoring("t2"): "steps" must be a whole number of at least 0 (got -1)' });
-  assert.throws(() => monitor.startTaskMonitoring('t2', 'm', '720p', 1, { pid: 3 } as never), { message: 'startTaskMonitoring("t2"): unknown option "pid" (options: rootPid, optimizations, quantization, offload, gpuIndices, workingDirectory)' });
+  assert.throws(() => monitor.startTaskMonitoring('t2', 'm', '720p', 1, { pid: 3 } as never), { message: 'startTaskMonitoring("t2"): unknown option "pid" (options: rootPid, optimizations, quantization, offload, gpuIndices, workingDirectory, deviceEnvironment)' });
   assert.throws(() => monitor.startTaskMonitoring('t2', 'm', '720p', 1, { rootPid: -5 }), { message: 'startTaskMonitoring("t2"): option "rootPid" must be a positive whole number (a process id) or null (got -5)' });
   await assert.rejects(monitor.completeTaskMonitoring('t1', 'yes' as never), { message: 'completeTaskMonitoring("t1"): "success" must be true or false (got "yes")' });
   assert.equal(monitor.getActiveTasks().length, 1);

@@ -138,3 +138,32 @@ test('on an 80 + 16 GB machine without per-process memory, the run is the GPU wh
   still.addSample({ timestamp: T0 + 1000, snapshot: reading(T0 + 1000, 1100, 600), gpuProcesses: null, tree: null });
   assert.deepEqual(still.toMetrics().gpuIndices, [0, 1]);
 });
+
+test('throttle columns: kept only where a GPU said; merged points hold the throttled share and every reason seen; a 10-hour run stays under 8 KB', () => {
+  const r = new TimelineRecorder(T0);
+  const n = 10 * 3600;
+  for (let i = 0; i <= n; i++) {
+    // Every third second held by the power cap (0x4), every seventh by heat (0x40).
+    const reasons = (i % 3 === 0 ? 0x4 : 0) | (i % 7 === 0 ? 0x40 : 0);
+    r.add({ timeMs: T0 + i * 1000, gpuUtilizationPercent: 90, deviceVramMb: 20_000, ownVramMb: 19_000, cpuCores: 1.5, ramMb: 9000, throttled: reasons ? 1 : 0, throttleReasons: reasons });
+  }
+  const tl = r.toTimeline();
+  assert.ok(tl?.throttledPercent && tl.throttleReasons);
+  assert.ok(JSON.stringify(tl).length <= 8192, String(JSON.stringify(tl).length));
+  // A coarse point spans hundreds of seconds: about 3/7 of them held (1/3 + 1/7 - 1/21), both reasons seen.
+  const first = tl.throttledPercent[0] as number;
+  assert.ok(Math.abs(first - 43) <= 3, String(first));
+  assert.equal(tl.throttleReasons[0], 0x44);
+  // The last minute at full rate: each point's own verdict.
+  const held = (k: number): number => (k % 3 === 0 || k % 7 === 0 ? 100 : 0);
+  assert.deepEqual(tl.throttledPercent.slice(-3), [held(n - 2), held(n - 1), held(n)]);
+  // A GPU that never reports reasons adds no columns.
+  const quiet = new TimelineRecorder(T0);
+  quiet.add({ timeMs: T0, gpuUtilizationPercent: 90, deviceVramMb: 1, ownVramMb: 1, cpuCores: 1, ramMb: 1 });
+  assert.equal(quiet.toTimeline()?.throttledPercent, undefined);
+  // Stored throttle columns are checked like the others.
+  const good = { offsetSeconds: [0], gpuUtilizationPercent: [1], deviceVramMb: [1], ownVramMb: [null], cpuCores: [1], ramMb: [1] };
+  assert.deepEqual(parseTimeline({ ...good, throttledPercent: [100], throttleReasons: [68] }), { ...good, throttledPercent: [100], throttleReasons: [68] });
+  assert.equal(parseTimeline({ ...good, throttledPercent: [100, 0] }), undefined);
+  assert.equal(parseTimeline({ ...good, throttleReasons: ['0x44'] }), undefined);
+});

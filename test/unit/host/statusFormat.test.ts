@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { escapeMarkdown, formatElapsed, formatGb, formatPercent, formatStatusBar, pickGpu, shortTaskName, taskProgressText } from '../../../src/host/statusFormat';
+import { escapeMarkdown, formatElapsed, formatGb, formatPercent, formatStatusBar, pickGpu, predictionText, shortTaskName, taskProgressText, tasksToWarn } from '../../../src/host/statusFormat';
 import { formatStatusReport } from '../../../src/host/statusReport';
 import { readSettings } from '../../../src/host/settings';
 import { gpuReading, type GpuReading, type SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
@@ -171,4 +171,33 @@ test("the GPU availability's note (the container case and its remedy) is one too
   assert.ok(!view.tooltipMarkdown.includes('](command:evil)'), 'escaped: no link');
   const without = formatStatusBar(snap({ gpus: [gpu({})] }), { gpu: { provider: 'nvidia', available: true, reason: null }, activeTasks: [], now: NOW });
   assert.ok(!without.tooltipMarkdown.includes('$(warning)'));
+});
+
+test("a running task's prediction shows in the tooltip; one predicted not to fit is warned about once, with the evidence", () => {
+  const fits = makeTask({ taskId: 'ok', modelType: 'sdxl', resolution: '1024x1024', status: 'running', endTime: null, startTime: NOW - 5000, prediction: { peakVramMb: 35_021, generationTimeSeconds: 130, gpuMemoryMb: 81_920, exceedsGpuMemory: false, basedOnTaskCount: 6 } });
+  const big = makeTask({ taskId: 'big|run', modelType: 'wan-t2v', resolution: '1920x1080', status: 'running', endTime: null, startTime: NOW - 1000, prediction: { peakVramMb: 92_160, generationTimeSeconds: null, gpuMemoryMb: 81_920, exceedsGpuMemory: true, basedOnTaskCount: 4 } });
+  const none = makeTask({ taskId: 'new', status: 'running', endTime: null, startTime: NOW - 1000, prediction: null });
+  assert.equal(predictionText(fits.prediction ?? null), 'peak 34.2 GB · 2:10');
+  assert.equal(predictionText(big.prediction ?? null), 'peak 90.0 GB (does not fit)');
+  assert.equal(predictionText(null), '–');
+  const v = formatStatusBar(snap({ gpus: [gpu({})] }), { gpu: null, activeTasks: [fits, big, none], now: NOW });
+  assert.match(v.tooltipMarkdown, /\| Peak VRAM \| Predicted \|/);
+  assert.match(v.tooltipMarkdown, /\| peak 34\.2 GB · 2:10 \|/);
+  assert.ok(v.tooltipMarkdown.includes(`$(warning) ${escapeMarkdown('big|run (wan-t2v at 1920x1080) is predicted to need 90.0 GB of GPU memory at its peak, more than the 80.0 GB GPU it is compared with (fitted on 4 earlier runs of wan-t2v).')}`), v.tooltipMarkdown);
+
+  const warned = new Set<string>();
+  assert.deepEqual(tasksToWarn([fits, big, none], warned).map((w) => w.task.taskId), ['big|run']);
+  assert.deepEqual(tasksToWarn([fits, big, none], warned), [], 'once per run');
+  // The same id started again is another run: warned again. Ended runs are forgotten.
+  const again = { ...big, startTime: NOW };
+  assert.deepEqual(tasksToWarn([again], warned).map((w) => w.task.startTime), [NOW]);
+  assert.equal(warned.size, 1);
+});
+
+test('a GPU held below its clocks for heat or power says so in the tooltip, with the reasons and its SM clock', () => {
+  const hot = formatStatusBar(snap({ gpus: [gpu({ clockEventReasons: 0x44, smClockMhz: 1710, smClockMaxMhz: 3105 })] }), { gpu: null, activeTasks: [], now: NOW });
+  assert.match(hot.tooltipMarkdown, /\$\(flame\) GPU 0 held below its clocks: sw_power_cap, hw_thermal_slowdown \(SM 1710 of 3105 MHz\)/);
+  for (const reasons of [0, 0x1, null]) {
+    assert.doesNotMatch(formatStatusBar(snap({ gpus: [gpu({ clockEventReasons: reasons })] }), { gpu: null, activeTasks: [], now: NOW }).tooltipMarkdown, /held below/, String(reasons));
+  }
 });

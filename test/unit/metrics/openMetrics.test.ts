@@ -23,7 +23,7 @@ import {
 
 function snapshot(gpuCount: number): SystemPerformanceSnapshot {
   const gpus = Array.from({ length: gpuCount }, (_, i) =>
-    gpuReading({ index: i, uuid: `GPU-${i}`, name: 'NVIDIA H100 80GB HBM3', utilizationPercent: 50 + i, memoryUtilizationPercent: 10, vramUsedMb: 1024 * (i + 1), vramTotalMb: 81559, temperatureCelsius: 40 + i, powerDrawWatts: 300.5, powerLimitWatts: 700, smClockMhz: 1980, performanceState: 'P0' }),
+    gpuReading({ index: i, uuid: `GPU-${i}`, name: 'NVIDIA H100 80GB HBM3', utilizationPercent: 50 + i, memoryUtilizationPercent: 10, vramUsedMb: 1024 * (i + 1), vramTotalMb: 81559, temperatureCelsius: 40 + i, powerDrawWatts: 300.5, powerLimitWatts: 700, smClockMhz: 1980, smClockMaxMhz: 1980, clockEventReasons: i === 1 ? 0x44 : i === 0 ? null : 0x1, performanceState: 'P0' }),
   );
   return { timestamp: 1_700_000_000_000, cpuUsagePercent: 25, ramUsageMb: 2048, ramAvailableMb: 1024, ramTotalMb: 4096, diskUsagePercent: 50, gpuUsagePercent: 50, vramUsageMb: 1, vramAvailableMb: 1, vramTotalMb: 1, vramUsagePercent: 1, temperatureCelsius: 47, gpus };
 }
@@ -70,6 +70,17 @@ test('GPU figures in base units: ratios 0..1, bytes, celsius, watts, hertz', () 
   assert.equal(s.get('model_perf_last_sample_timestamp_seconds'), '1700000000');
   assert.equal(s.get('model_perf_tasks_running'), '1');
   assert.equal(s.get('model_perf_task_progress_ratio{task_id="gen-1",model_type="sdxl"}'), '0.25');
+});
+
+test('clock throttling: one 0/1 series per GPU and thermal or power reason; a GPU that does not say has none', () => {
+  const s = samples(renderExposition(input({ snapshot: snapshot(3) }), 'prometheus'));
+  const at = (gpu: number, reason: string): string | undefined => s.get(`model_perf_gpu_clock_throttle_active{gpu="${gpu}",uuid="GPU-${gpu}",name="NVIDIA H100 80GB HBM3",reason="${reason}"}`);
+  // GPU 1: 0x44 = sw_power_cap + hw_thermal_slowdown.
+  assert.deepEqual(['sw_power_cap', 'hw_slowdown', 'sw_thermal_slowdown', 'hw_thermal_slowdown', 'hw_power_brake_slowdown'].map((r) => at(1, r)), ['1', '0', '0', '1', '0']);
+  // GPU 2: idle (0x1) is no thermal or power reason.
+  assert.equal(at(2, 'sw_power_cap'), '0');
+  assert.equal(at(0, 'sw_power_cap'), undefined, 'unknown reasons are left out, not written as 0');
+  assert.equal(s.get('model_perf_gpu_sm_clock_max_hertz{gpu="1",uuid="GPU-1",name="NVIDIA H100 80GB HBM3"}'), '1980000000');
 });
 
 test('performance states: P0..P15 as numbers, anything else unknown', () => {

@@ -25,7 +25,7 @@ test('a GPU reading carries its VRAM share, derived from its own figures when it
   // The interface's order, whichever fields a provider knew: JSON output reads the same everywhere.
   assert.deepEqual(Object.keys(r), [
     'index', 'uuid', 'name', 'utilizationPercent', 'memoryUtilizationPercent', 'vramUsedMb', 'vramTotalMb', 'vramUsedPercent',
-    'temperatureCelsius', 'powerDrawWatts', 'powerLimitWatts', 'smClockMhz', 'performanceState', 'mig',
+    'temperatureCelsius', 'powerDrawWatts', 'powerLimitWatts', 'smClockMhz', 'smClockMaxMhz', 'clockEventReasons', 'performanceState', 'mig',
   ]);
 });
 

@@ -104,8 +104,8 @@ test('impossible figures in a published sample are unknown: negative, over 100 %
     gpu: {
       timestamp: 5,
       gpus: [
-        { index: 0, name: 'bad', utilizationPercent: 150, memoryUtilizationPercent: -1, vramUsedMb: 90_000, vramTotalMb: 24_000, temperatureCelsius: 5000, powerDrawWatts: -20, powerLimitWatts: 1e12, smClockMhz: -1, performanceState: 'P0', mig: false },
-        { index: 1, name: 'good', utilizationPercent: 100, memoryUtilizationPercent: 0, vramUsedMb: 24_000, vramTotalMb: 24_000, temperatureCelsius: 83, powerDrawWatts: 350, powerLimitWatts: 450, smClockMhz: 2520, performanceState: 'P2', mig: false },
+        { index: 0, name: 'bad', utilizationPercent: 150, memoryUtilizationPercent: -1, vramUsedMb: 90_000, vramTotalMb: 24_000, temperatureCelsius: 5000, powerDrawWatts: -20, powerLimitWatts: 1e12, smClockMhz: -1, smClockMaxMhz: 1e9, clockEventReasons: 0.5, performanceState: 'P0', mig: false },
+        { index: 1, name: 'good', utilizationPercent: 100, memoryUtilizationPercent: 0, vramUsedMb: 24_000, vramTotalMb: 24_000, temperatureCelsius: 83, powerDrawWatts: 350, powerLimitWatts: 450, smClockMhz: 2520, smClockMaxMhz: 3105, clockEventReasons: 0x44, performanceState: 'P2', mig: false },
         { index: -3, name: 'negative index' },
       ],
       processes: [{ pid: 3, usedMemoryMb: -7 }],
@@ -120,6 +120,9 @@ test('impossible figures in a published sample are unknown: negative, over 100 %
     [null, null, null, 24_000, null, null, null, null],
   );
   assert.deepEqual([good?.utilizationPercent, good?.vramUsedMb, good?.temperatureCelsius, good?.powerDrawWatts, good?.smClockMhz], [100, 24_000, 83, 350, 2520]);
+  // The clock event reasons travel through the published sample; a fraction or an absurd clock does not.
+  assert.deepEqual([good?.smClockMaxMhz, good?.clockEventReasons], [3105, 0x44]);
+  assert.deepEqual([bad?.smClockMaxMhz, bad?.clockEventReasons], [null, null]);
   assert.deepEqual(p?.gpu?.processes, [{ pid: 3, gpuUuid: null, usedMemoryMb: null }]);
   assert.equal(parsePublishedSample(JSON.stringify({ version: 1, pid: -1, publishedAt: 5, availability: { provider: 'none', available: false } })), null);
 });

@@ -139,6 +139,14 @@ export function predictRun(history: readonly PerformanceMetrics[], modelType: st
 const MIN_CLUSTER_FAILURES = 3;
 const CLUSTER_SHARE = 0.75;
 
+const TIME_OF_DAY = 'time of day';
+/** The day in four six-hour parts, by the local clock of the machine that reads the history. */
+const DAY_PARTS = ['at night (00-06 h)', 'in the morning (06-12 h)', 'in the afternoon (12-18 h)', 'in the evening (18-24 h)'] as const;
+
+function dayPart(epochMs: number): string {
+  return DAY_PARTS[Math.floor(new Date(epochMs).getHours() / 6)] as string;
+}
+
 export function failureClusterFindings(windowTasks: readonly PerformanceMetrics[]): Finding[] {
   const finished = windowTasks.filter((t) => t.status !== 'cancelled' && t.status !== 'running');
   const failures = finished.filter(isFailure);
@@ -147,6 +155,7 @@ export function failureClusterFindings(windowTasks: readonly PerformanceMetrics[
   const dims: { name: string; key: (t: PerformanceMetrics) => string }[] = [
     { name: 'resolution', key: (t) => resolutionKey(t.resolution, t.resolutionClass) },
     { name: 'model type', key: (t) => t.modelType },
+    { name: TIME_OF_DAY, key: (t) => dayPart(t.startTime) },
   ];
   let best: { dim: string; value: string; inFail: number; inRuns: number; outFail: number; outRuns: number; tasks: PerformanceMetrics[] } | null = null;
   for (const dim of dims) {
@@ -159,6 +168,8 @@ export function failureClusterFindings(windowTasks: readonly PerformanceMetrics[
       const share = failed.length / failures.length;
       // Concentrated: most failures are here, and runs elsewhere fail at most half as often.
       if (share < CLUSTER_SHARE || outRuns === 0 || outFail / outRuns > (failed.length / inRuns) / 2) continue;
+      // Runs at any hour share it: blame the hour only when most runs then fail and enough ran at other hours.
+      if (dim.name === TIME_OF_DAY && (failed.length / inRuns < 0.5 || outRuns < MIN_CLUSTER_FAILURES)) continue;
       if (best === null || failed.length / inRuns > best.inFail / best.inRuns) best = { dim: dim.name, value, inFail: failed.length, inRuns, outFail, outRuns, tasks: failed };
     }
   }
@@ -168,7 +179,7 @@ export function failureClusterFindings(windowTasks: readonly PerformanceMetrics[
   if (best === null && categoryShare < CLUSTER_SHARE) return [];
   const tasks = best ? best.tasks : topList;
   const cat = safeErrorText(topCategory);
-  const where = best ? `at ${best.dim} ${safeLabel(best.value)}` : 'across configurations';
+  const where = best ? (best.dim === TIME_OF_DAY ? `started ${best.value}` : `at ${best.dim} ${safeLabel(best.value)}`) : 'across configurations';
   const isOom = OOM_CATEGORY.test(topCategory);
   const killed = /kill|signal|sigkill/i.test(topCategory);
   const last = tasks[tasks.length - 1] as PerformanceMetrics;
@@ -180,6 +191,8 @@ export function failureClusterFindings(windowTasks: readonly PerformanceMetrics[
         { label: 'failed runs elsewhere', value: best.outFail, unit: 'runs' },
         { label: 'runs elsewhere', value: best.outRuns, unit: 'runs' },
         { label: `share of these failures in category ${cat}`, value: categoryShare * 100, unit: '%' },
+        // When the hour is the pattern: every failure by the part of the day it started in.
+        ...(best.dim === TIME_OF_DAY ? DAY_PARTS.map((part) => ({ label: `failed runs started ${part}`, value: failures.filter((t) => dayPart(t.startTime) === part).length, unit: 'runs' })) : []),
       ]
     : [
         { label: `failed runs in category ${cat}`, value: topList.length, unit: 'runs' },
@@ -195,7 +208,9 @@ export function failureClusterFindings(windowTasks: readonly PerformanceMetrics[
     evidence,
     nextStep: isOom
       ? `The failures ${where} are out of memory: lower that resolution or enable offload there (see oomRisk for the largest size predicted to fit)`
-      : killed
+      : best?.dim === TIME_OF_DAY
+        ? `The runs ${where} fail (${cat}) while others at other hours do not: look for what else runs then (cron jobs, backups, other users' jobs: journalctl --since for those hours) and for the kernel's OOM killer in dmesg`
+        : killed
         ? `The runs ${where} were killed by a signal: check the kernel log (dmesg, journalctl -k) for the out-of-memory killer around task "${safeLabel(last.taskId)}", and its peak RAM`
         : `Open the output of task "${safeLabel(last.taskId)}": its first error line names why the runs ${where} fail (${cat})`,
     resolvedWhen: `runs ${where} fail no more often than runs elsewhere`,

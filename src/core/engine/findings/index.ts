@@ -7,7 +7,7 @@ import { safeLabel } from '../../../shared/text';
 import { BOTTLENECK_RULES } from '../analysisRules';
 import { configKey, configLabel, finding, fmt, groupBy, mb, mean, OOM_CATEGORY } from './common';
 import { failureClusterFindings, loadDominatedFindings, oomFindings, regressionFindings } from './historyKinds';
-import { starvationFindings } from './timelineKinds';
+import { starvationFindings, throttleFindings } from './timelineKinds';
 
 export { predictRun } from './historyKinds';
 
@@ -122,6 +122,7 @@ export function findFindings(windowTasksIn: readonly PerformanceMetrics[], allTa
   const finished = allTasksIn.slice(-MAX_COMPARED_RUNS).filter((t) => t.status !== 'running');
   const all = [
     ...starvationFindings(windowTasks),
+    ...throttleFindings(windowTasks),
     ...oomFindings(windowTasks, finished),
     ...failureClusterFindings(windowTasks),
     ...regressionFindings(windowTasks, finished),

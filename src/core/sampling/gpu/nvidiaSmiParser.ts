@@ -19,9 +19,17 @@ export const NVIDIA_QUERY_FIELDS = [
   'clocks.sm',
   'pstate',
   'mig.mode.current',
+  'clocks.max.sm',
+  'clocks_event_reasons.active',
 ] as const;
 
-export type NvidiaQueryField = (typeof NVIDIA_QUERY_FIELDS)[number];
+/**
+ * Older names a driver may know instead of a field above: drivers before R535 call the clock event
+ * reasons `clocks_throttle_reasons.*`. The provider asks for the older name when the newer one is refused.
+ */
+export const NVIDIA_FIELD_FALLBACKS = { 'clocks_event_reasons.active': 'clocks_throttle_reasons.active' } as const;
+
+export type NvidiaQueryField = (typeof NVIDIA_QUERY_FIELDS)[number] | (typeof NVIDIA_FIELD_FALLBACKS)[keyof typeof NVIDIA_FIELD_FALLBACKS];
 
 /**
  * Fields whose absence the monitor can live with: an older driver that rejects one of these fails
@@ -35,6 +43,9 @@ export const OPTIONAL_NVIDIA_FIELDS: ReadonlySet<NvidiaQueryField> = new Set<Nvi
   'clocks.sm',
   'pstate',
   'mig.mode.current',
+  'clocks.max.sm',
+  'clocks_event_reasons.active',
+  'clocks_throttle_reasons.active',
 ]);
 
 /** The compute-apps query; gpu_uuid lets a process be tied to its device on multi-GPU machines. */
@@ -118,6 +129,7 @@ export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]):
   const name = nameText !== null && !isUnknownMarker(nameText) ? sanitizeText(nameText) : '';
   const pstateText = get('pstate');
   const performanceState = pstateText !== null && /^P\d{1,2}$/.test(pstateText) ? pstateText : null;
+  const reasonsText = get('clocks_event_reasons.active') ?? get('clocks_throttle_reasons.active');
   const migText = get('mig.mode.current');
   const mig = (migText !== null && migText.toLowerCase() === 'enabled') || (uuid !== null && uuid.startsWith('MIG-'));
 
@@ -133,12 +145,25 @@ export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]):
     powerDrawWatts: nonNegative(num('power.draw')),
     powerLimitWatts: nonNegative(num('power.limit')),
     smClockMhz: nonNegative(num('clocks.sm')),
+    smClockMaxMhz: nonNegative(num('clocks.max.sm')),
+    clockEventReasons: reasonsText === null ? null : parseReasonMask(reasonsText),
     performanceState,
     mig,
   });
   // A line whose every value is unknown (a lost GPU) is kept: the device showing as unknown tells
   // the user more than the device vanishing from the list.
   return { ok: true, reading };
+}
+
+/**
+ * The clock event reasons bitmask (`0x0000000000000044`) as a number, or null for a marker or
+ * anything else. Only the low 32 bits are kept: every reason NVML defines lies there, and a number
+ * above 2^53 would lose bits.
+ */
+export function parseReasonMask(value: string): number | null {
+  const v = value.trim();
+  if (!/^0x[0-9a-f]{1,16}$/i.test(v)) return null;
+  return Number(BigInt(v) & 0xffffffffn);
 }
 
 function temperature(n: number | null): number | null {

@@ -8,6 +8,7 @@ import type { GpuAvailability, GpuReading } from '../../../shared/snapshot';
 import { systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample, type TimerHandle } from '../../ports';
 import { describeNvidiaSmiFailure, type NvidiaSmiFailure } from './nvidiaSmiErrors';
 import {
+  NVIDIA_FIELD_FALLBACKS,
   NVIDIA_QUERY_FIELDS,
   OPTIONAL_NVIDIA_FIELDS,
   computeAppsArgs,
@@ -175,6 +176,12 @@ export class NvidiaSmiProvider implements GpuProvider {
       const failure = describeNvidiaSmiFailure({ ...run, command: this.path });
       if (failure?.kind === 'invalid-field' && failure.invalidField) {
         const field = failure.invalidField as NvidiaQueryField;
+        const older = (NVIDIA_FIELD_FALLBACKS as Partial<Record<string, NvidiaQueryField>>)[field];
+        if (older !== undefined && this.fields.includes(field) && !this.fields.includes(older)) {
+          // A driver before R535: the same figure under its older name, in the same column.
+          this.fields = this.fields.map((f) => (f === field ? older : f));
+          continue;
+        }
         if (OPTIONAL_NVIDIA_FIELDS.has(field) && this.fields.includes(field)) {
           this.fields = this.fields.filter((f) => f !== field);
           dropped.push(field);

@@ -12,6 +12,8 @@ import { locateNvidiaSmi } from '../../../../src/core/sampling/gpu/locateNvidiaS
 import { NvidiaSmiProvider, type NvidiaSmiProviderOptions } from '../../../../src/core/sampling/gpu/nvidiaSmiProvider';
 import { createNodeSpawn } from '../../../../src/core/sampling/gpu/spawnPort';
 import type { GpuSample } from '../../../../src/core/ports';
+import { PerformanceMonitor } from '../../../../src/core/engine/monitor';
+import { MemoryHistoryStore } from '../../../../src/core/history/historyStore';
 import { waitUntil, type Probe } from '../../helpers/waitUntil';
 
 const waitFor = <T>(what: string, probe: Probe<T>, timeoutMs = 30_000): Promise<T> => waitUntil(what, probe, { timeoutMs, everyMs: 20 });
@@ -155,6 +157,22 @@ test('8 GPUs: every tick holds all eight', { skip }, async () => {
   }
 });
 
+test('throttling: the clock event reasons and clocks arrive, by their new name or (a driver before R535) the old one', { skip }, async () => {
+  for (const scenario of ['throttled', 'throttle-names']) {
+    const { provider, logs } = await providerFor(scenario, {}, { computeAppsIntervalMs: 0 });
+    try {
+      assert.equal((await provider.start(100)).available, true, scenario);
+      const s = await waitFor<GpuSample>('a sample', () => provider.read());
+      const g = s.gpus[0];
+      assert.deepEqual([g?.clockEventReasons, g?.smClockMhz, g?.smClockMaxMhz], [0x44, 1710, 3105], scenario);
+      assert.equal(provider.activeFields.includes('clocks_throttle_reasons.active'), scenario === 'throttle-names');
+      assert.deepEqual(logs, [], scenario);
+    } finally {
+      await provider.stop();
+    }
+  }
+});
+
 test('exit 9: unavailable with the driver sentence, nothing left running', { skip }, async () => {
   const { provider, logs } = await providerFor('driver-not-loaded');
   const avail = await provider.start(100);
@@ -216,4 +234,23 @@ test('hang during the probe: start() gives up after the command timeout', { skip
   assert.equal(avail.available, false);
   assert.match(avail.reason ?? '', /did not answer in time/);
   await provider.stop();
+});
+
+test('engine: a run on the fake GPU held by heat and its power cap is recorded throttled, and the finding names the cause', { skip }, async () => {
+  const { provider } = await providerFor('throttled', {}, { computeAppsIntervalMs: 0 });
+  const monitor = new PerformanceMonitor({ monitoringIntervalMs: 250 }, { gpuProvider: provider, processSampler: null, historyStore: new MemoryHistoryStore(), gitCommitReader: null, deviceEnvironmentReader: null });
+  try {
+    await monitor.startMonitoring();
+    monitor.startTaskMonitoring('hot', 'sdxl', '1024x1024', 30);
+    // The timeline keeps at most one point a second: 16 samples at 250 ms make the 4 points the finding needs.
+    await waitFor('sixteen samples of the task', () => ((monitor.getActiveTasks()[0]?.sampleCount ?? 0) >= 16 ? true : null));
+    const task = await monitor.completeTaskMonitoring('hot');
+    assert.ok(task.timeline?.throttledPercent?.every((p) => p === 100), JSON.stringify(task.timeline?.throttledPercent));
+    assert.ok(task.timeline?.throttleReasons?.every((r) => r === 0x44));
+    const f = monitor.getPerformanceAnalysis(24).findings.find((x) => x.kind === 'throttled');
+    assert.ok(f, JSON.stringify(task.timeline));
+    assert.match(f.summary, /for 100% of the time of 1 run\(s\).*held down by heat \(hw_thermal_slowdown: clocks halved\) and its power limit \(sw_power_cap\)/);
+  } finally {
+    await monitor.dispose();
+  }
 });

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   NVIDIA_QUERY_FIELDS,
+  parseReasonMask,
   computeAppsArgs,
   gpuQueryArgs,
   parseComputeApps,
@@ -12,6 +13,7 @@ import {
   parseNumberField,
   type NvidiaQueryField,
 } from '../../../../src/core/sampling/gpu/nvidiaSmiParser';
+import { clockReasons } from '../../../../src/shared/snapshot';
 
 const FIX = join(__dirname, '../../../fixtures/nvidia-smi');
 const fixture = (name: string): string => readFileSync(join(FIX, name), 'utf8');
@@ -34,6 +36,8 @@ test('one GPU: every field lands in its named figure with its unit', () => {
       powerDrawWatts: 412.38,
       powerLimitWatts: 450,
       smClockMhz: 2610,
+      smClockMaxMhz: 3105,
+      clockEventReasons: 0,
       performanceState: 'P2',
       mig: false,
     },
@@ -81,6 +85,11 @@ test('[N/A], [Not Supported], [Unknown Error] and [GPU is lost] are unknown (nul
   assert.equal(laptop?.utilizationPercent, 5);
   assert.equal(quadro?.utilizationPercent, null);
   assert.equal(quadro?.smClockMhz, null);
+  assert.equal(laptop?.clockEventReasons, null, '[N/A]');
+  assert.equal(quadro?.clockEventReasons, null, '[Not Supported]');
+  assert.equal(quadro?.smClockMaxMhz, null);
+  assert.equal(tesla?.clockEventReasons, null, '[Unknown Error]');
+  assert.equal(tesla?.smClockMaxMhz, 1590);
   assert.equal(quadro?.performanceState, null);
   assert.equal(quadro?.vramUsedMb, 210);
   assert.equal(tesla?.utilizationPercent, null);
@@ -119,11 +128,15 @@ test('hostile input: control characters stripped, absurd numbers unknown, nothin
   assert.equal(evil.powerLimitWatts, null, 'hex');
   assert.equal(evil.smClockMhz, null, '12abc');
   assert.equal(evil.performanceState, null, 'P999');
+  assert.equal(evil.smClockMaxMhz, null, '1e400');
+  assert.equal(evil.clockEventReasons, null, 'a mask followed by shell text');
   const second = readings.find((g) => g.index === 1);
   assert.equal(second?.uuid, null, 'a uuid with shell text is not a uuid');
   assert.doesNotMatch(second?.name ?? '', /\u202e/, 'bidi override removed');
   assert.equal(second?.utilizationPercent, null, '101 %');
   assert.equal(second?.temperatureCelsius, null, '-273');
+  assert.equal(second?.smClockMaxMhz, null, 'negative clock');
+  assert.equal(second?.clockEventReasons, null, 'more hex digits than 64 bits hold');
   assert.equal(readings.find((g) => g.index === 99999), undefined);
   const long = readings.find((g) => g.index === 2);
   assert.ok(long && long.name.length <= 96);
@@ -170,4 +183,24 @@ test('query arguments: one-shot and looping forms', () => {
   assert.deepEqual(gpuQueryArgs(['index', 'name']), ['--query-gpu=index,name', '--format=csv,noheader,nounits']);
   assert.deepEqual(gpuQueryArgs(['index'], 250), ['--query-gpu=index', '--format=csv,noheader,nounits', '-lms', '250']);
   assert.deepEqual(computeAppsArgs(), ['--query-compute-apps=pid,gpu_uuid,used_memory', '--format=csv,noheader,nounits']);
+});
+
+test('clock event reasons: the hex bitmask as a number, the thermal and power reasons named', () => {
+  assert.equal(parseReasonMask('0x0000000000000044'), 0x44);
+  assert.equal(parseReasonMask(' 0x0000000000000000 '), 0);
+  assert.equal(parseReasonMask('0X80'), 0x80);
+  // Bits above 32 are dropped, not rounded into the low ones.
+  assert.equal(parseReasonMask('0xffffffff00000004'), 4);
+  for (const bad of ['[N/A]', '[Not Supported]', '68', '0x', '0xZZ', '0x1ffffffffffffffff', 'Active', '']) assert.equal(parseReasonMask(bad), null, bad);
+  assert.deepEqual(clockReasons(0x44), ['sw_power_cap', 'hw_thermal_slowdown']);
+  assert.deepEqual(clockReasons(0x1 | 0x2 | 0x10 | 0x100), [], 'idle, application clocks, sync boost and display clocks are no throttling');
+  assert.deepEqual(clockReasons(0xec), ['sw_power_cap', 'hw_slowdown', 'sw_thermal_slowdown', 'hw_thermal_slowdown', 'hw_power_brake_slowdown']);
+  assert.deepEqual(clockReasons(null), []);
+  const r = parseGpuLine('0, GPU-1a2b, V100, 99, 3, 100, 16384, 84, 249.5, 250.00, 1230, P0, [N/A], 1530, 0x0000000000000044', ALL);
+  assert.ok(r.ok);
+  assert.equal(r.reading.clockEventReasons, 0x44);
+  assert.equal(r.reading.smClockMaxMhz, 1530);
+  const old = parseGpuLine('0, GPU-1a2b, V100, 0x0000000000000020', ['index', 'uuid', 'name', 'clocks_throttle_reasons.active']);
+  assert.ok(old.ok);
+  assert.equal(old.reading.clockEventReasons, 0x20, 'the older name reads the same');
 });

@@ -51,7 +51,7 @@ function setup(spawn: FakeSpawn, extra: Partial<NvidiaSmiProviderOptions> = {}) 
 
 const twoGpus = fixture('query-2gpu.csv');
 const line = (i: number, util: number): string =>
-  `${i}, GPU-0000000${i}-1111-2222-3333-444455556666, NVIDIA RTX A6000, ${util}, 10, ${1000 + util}, 49140, 50, 100.00, 300.00, 1800, P2, [N/A]\n`;
+  `${i}, GPU-0000000${i}-1111-2222-3333-444455556666, NVIDIA RTX A6000, ${util}, 10, ${1000 + util}, 49140, 50, 100.00, 300.00, 1800, P2, [N/A], 2100, 0x0000000000000000\n`;
 
 test('start: one probe, then ONE long-lived -lms child; read() answers from the latest complete tick', async () => {
   const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
@@ -235,7 +235,7 @@ test('a field the driver rejects is dropped once and the rest still measured', a
       const q = child.args[0] ?? '';
       if (q.includes('clocks.sm')) return { code: 2, stderr: fixture('exit2-invalid-field-stderr.txt') };
       if (q.includes('pstate')) return { code: 2, stderr: 'Field "pstate" is not a valid field to query.\n' };
-      return { code: 0, stdout: '0, GPU-1a2b, Tesla K80, 12, 3, 100, 11441, 40, 60.5, 149.00, [N/A]\n' };
+      return { code: 0, stdout: '0, GPU-1a2b, Tesla K80, 12, 3, 100, 11441, 40, 60.5, 149.00, [N/A], 875, [Not Supported]\n' };
     },
   });
   const { provider, logs } = setup(spawn, { computeAppsIntervalMs: 0 });
@@ -251,6 +251,49 @@ test('a field the driver rejects is dropped once and the rest still measured', a
   assert.equal(g?.powerLimitWatts, 149);
   assert.equal(logs.length, 1);
   assert.match(logs[0] ?? '', /clocks\.sm, pstate/);
+  await provider.stop();
+});
+
+test('clock event reasons refused by their new name are asked for by the old one (drivers before R535), in the same column', async () => {
+  const spawn = fakeNvidiaSmi({
+    probe: (child) => {
+      const q = child.args[0] ?? '';
+      if (q.includes('clocks_event_reasons.active')) return { code: 2, stderr: 'Field "clocks_event_reasons.active" is not a valid field to query.\n' };
+      return { code: 0, stdout: '0, GPU-1a2b, Tesla V100, 99, 3, 100, 16384, 84, 249.5, 250.00, 1230, P0, [N/A], 1530, 0x0000000000000044\n' };
+    },
+  });
+  const { provider, logs } = setup(spawn, { computeAppsIntervalMs: 0 });
+  assert.equal((await provider.start(1000)).available, true);
+  assert.equal(spawn.probes.length, 2);
+  const fields = provider.activeFields;
+  assert.equal(fields.indexOf('clocks_throttle_reasons.active'), fields.length - 1, 'the old name takes the new one\'s column');
+  assert.ok(!fields.includes('clocks_event_reasons.active'));
+  assert.match(spawn.streams[0]?.args[0] ?? '', /clocks_throttle_reasons\.active$/);
+  const g = (await provider.read())?.gpus[0];
+  assert.equal(g?.clockEventReasons, 0x44);
+  assert.equal(g?.smClockMhz, 1230);
+  assert.equal(g?.smClockMaxMhz, 1530);
+  assert.equal(logs.length, 0, 'nothing is lost: no "does not know" line');
+  await provider.stop();
+});
+
+test('a driver that knows neither name for the clock event reasons: the figure is dropped, the rest measured', async () => {
+  const spawn = fakeNvidiaSmi({
+    probe: (child) => {
+      const q = child.args[0] ?? '';
+      const refused = /clocks_(event|throttle)_reasons\.active/.exec(q);
+      if (refused) return { code: 2, stderr: `Field "${refused[0]}" is not a valid field to query.\n` };
+      return { code: 0, stdout: '0, GPU-1a2b, Tesla K80, 12, 3, 100, 11441, 40, 60.5, 149.00, 875, P0, [N/A], 875\n' };
+    },
+  });
+  const { provider, logs } = setup(spawn, { computeAppsIntervalMs: 0 });
+  assert.equal((await provider.start(1000)).available, true);
+  assert.equal(spawn.probes.length, 3);
+  assert.ok(!provider.activeFields.some((f) => f.includes('reasons')));
+  const g = (await provider.read())?.gpus[0];
+  assert.equal(g?.clockEventReasons, null);
+  assert.equal(g?.smClockMaxMhz, 875);
+  assert.match(logs[0] ?? '', /clocks_throttle_reasons\.active/);
   await provider.stop();
 });
 

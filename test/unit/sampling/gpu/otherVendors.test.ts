@@ -34,6 +34,8 @@ test('AMD sysfs: two cards, units converted, connectors and render nodes skipped
     powerDrawWatts: 310,
     powerLimitWatts: 355,
     smClockMhz: 2500,
+    smClockMaxMhz: null,
+    clockEventReasons: null,
     performanceState: null,
     mig: false,
   });

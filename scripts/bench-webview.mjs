@@ -1,7 +1,9 @@
 // Measures the dashboard webview: the size of its minified bundle, and the time of one live update
 // (a snapshot message: validate, append, redraw all four live charts and the tiles) with one hour of
 // 1 Hz data for 2 GPUs, in headless Chromium. Prints median and p95; `--json` prints them as JSON,
-// `--screenshot FILE` saves the page after the run. Builds its own bundle in a temporary folder.
+// `--screenshot FILE` saves the page after the run, `--cpu-profile FILE` writes a CDP CPU profile
+// of the updates (built unminified then, so functions keep their names; the size is then not the
+// shipped one). Builds its own bundle in a temporary folder.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +15,8 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const shotIndex = args.indexOf('--screenshot');
 const screenshotPath = shotIndex >= 0 ? resolve(args[shotIndex + 1]) : null;
+const profileIndex = args.indexOf('--cpu-profile');
+const profilePath = profileIndex >= 0 ? resolve(args[profileIndex + 1]) : null;
 const UPDATES = Number(process.env.BENCH_UPDATES ?? 200);
 const BUDGET_BYTES = 400 * 1024;
 const BUDGET_MS = 4;
@@ -20,7 +24,7 @@ const BUDGET_MS = 4;
 const dir = mkdtempSync(join(tmpdir(), 'model-perf-bench-webview-'));
 try {
   await esbuild.build({
-    entryPoints: { dashboard: 'webview/main.ts' }, outdir: dir, bundle: true, minify: true, platform: 'browser',
+    entryPoints: { dashboard: 'webview/main.ts' }, outdir: dir, bundle: true, minify: profilePath === null, platform: 'browser',
     target: 'es2022', format: 'iife', legalComments: 'none', logLevel: 'warning',
   });
   const bundleBytes = statSync(join(dir, 'dashboard.js')).size;
@@ -48,6 +52,12 @@ try {
     p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     await p.goto(pathToFileURL(join(dir, 'bench.html')).href);
     await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
+    const cdp = profilePath ? await ctx.newCDPSession(p) : null;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+      await cdp.send('Profiler.start');
+    }
     const times = await p.evaluate(async ({ updates }) => {
       const HOUR = 3600;
       const t0 = Date.now() - HOUR * 1000;
@@ -100,6 +110,7 @@ try {
       if (rejected.length) throw new Error(JSON.stringify(rejected[0]));
       return out;
     }, { updates: UPDATES });
+    if (cdp) writeFileSync(profilePath, JSON.stringify((await cdp.send('Profiler.stop')).profile));
     if (screenshotPath) await p.screenshot({ path: screenshotPath, fullPage: true });
     if (errors.length) throw new Error(`errors in the page: ${errors.join('\n')}`);
     const warm = times.slice(10).sort((a, b) => a - b);

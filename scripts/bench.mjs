@@ -1,7 +1,8 @@
 // `npm run bench`: what the engine costs. (1) Our sampling at 1 Hz against a naive peer (systeminformation
 // currentLoad + mem + fsSize and one `nvidia-smi --query-gpu` spawn per poll), each in its own process,
-// same fake nvidia-smi (1 and 8 GPUs), same duration, start-up (the first 3 s) excluded. Each side's
-// cost is its OWN process CPU (children excluded: the fake nvidia-smi is a node script that costs
+// same fake nvidia-smi (1 and 8 GPUs), same duration, start-up (--startup) excluded. Each side's
+// cost is its OWN process CPU, read by this parent from /proc at two marks the side prints (so the
+// measurement never counts itself; children excluded: the fake nvidia-smi is a node script that costs
 // far more than the real tool) plus the GPU tool's work it caused, counted in the fake's call log
 // (spawns, streamed lines) and PRICED at the real tool's cost (see TOOL_PRICES). Rows: a window's
 // engine with no task and with one task followed (1 and 8 GPUs) and the CLI's `model-perf run`;

@@ -1,29 +1,43 @@
 // Measures the dashboard webview: the size of its minified bundle, and the time of one live update
 // (a snapshot message: validate, append, redraw all four live charts and the tiles) with one hour of
 // 1 Hz data for 2 GPUs, in headless Chromium. Prints median and p95; `--json` prints them as JSON,
-// `--screenshot FILE` saves the page after the run. Builds its own bundle in a temporary folder.
+// `--screenshot FILE` saves the page after the run, `--cpu-profile FILE` writes a CDP CPU profile
+// of the updates (built unminified then, so functions keep their names; the size is then not the
+// shipped one). Builds its own bundle in a temporary folder.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { chromium } from 'playwright-core';
+import { bundleEngine } from './benchEngine.mjs';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
 const shotIndex = args.indexOf('--screenshot');
 const screenshotPath = shotIndex >= 0 ? resolve(args[shotIndex + 1]) : null;
+const profileIndex = args.indexOf('--cpu-profile');
+const profilePath = profileIndex >= 0 ? resolve(args[profileIndex + 1]) : null;
 const UPDATES = Number(process.env.BENCH_UPDATES ?? 200);
+// --tasks N: each update also carries N running tasks (the "Active tasks" cards), as while a run goes on.
+const tasksIndex = args.indexOf('--tasks');
+const ACTIVE_TASKS = tasksIndex >= 0 ? Number(args[tasksIndex + 1]) : 0;
 const BUDGET_BYTES = 400 * 1024;
 const BUDGET_MS = 4;
 
 const dir = mkdtempSync(join(tmpdir(), 'model-perf-bench-webview-'));
 try {
   await esbuild.build({
-    entryPoints: { dashboard: 'webview/main.ts' }, outdir: dir, bundle: true, minify: true, platform: 'browser',
+    entryPoints: { dashboard: 'webview/main.ts' }, outdir: dir, bundle: true, minify: profilePath === null, platform: 'browser',
     target: 'es2022', format: 'iife', legalComments: 'none', logLevel: 'warning',
   });
   const bundleBytes = statSync(join(dir, 'dashboard.js')).size;
+  // The empty analysis as the engine makes it, so the page's validator sees today's shape.
+  const analysisEngine = await import(pathToFileURL(await bundleEngine(dir, 'analysis', [
+    "export { analyzePerformance } from './src/core/engine/analysis';",
+    "export { DEFAULT_THRESHOLDS } from './src/core/engine/config';",
+  ])).href);
+  const emptyAnalysis = analysisEngine.analyzePerformance([], analysisEngine.DEFAULT_THRESHOLDS, Date.now(), 24);
 
   // A dark theme's variables, enough for the charts to read their colours.
   const page = `<!DOCTYPE html><html><head><meta charset="utf-8">
@@ -48,7 +62,13 @@ try {
     p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
     await p.goto(pathToFileURL(join(dir, 'bench.html')).href);
     await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
-    const times = await p.evaluate(async ({ updates }) => {
+    const cdp = profilePath ? await ctx.newCDPSession(p) : null;
+    if (cdp) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+      await cdp.send('Profiler.start');
+    }
+    const times = await p.evaluate(async ({ updates, activeCount, emptyAnalysis }) => {
       const HOUR = 3600;
       const t0 = Date.now() - HOUR * 1000;
       const wave = (i, k) => 50 + 40 * Math.sin(i / (60 + k * 17));
@@ -64,33 +84,37 @@ try {
         temperatureCelsius: 65, gpus: [gpu(0, i), gpu(1, i)],
       });
       const snaps = Array.from({ length: HOUR }, (_, i) => snap(i));
+      const running = (k, i) => ({
+        task: {
+          taskId: `run-${k}`, modelType: 'sdxl', resolution: '1024x1024', resolutionClass: null, steps: 30, status: 'running', startTime: t0 + k * 60_000, endTime: null,
+          generationTimeSeconds: null, modelLoadTimeSeconds: null, peakVramUsageMb: 12000 + i, averageVramUsageMb: 11000, peakRamUsageMb: null, averageCpuUsagePercent: null,
+          vramScope: 'processTree', ramScope: null, cpuScope: null, gpuIndices: [0], vramTotalMb: 24564, ramTotalMb: null, averageGpuUtilizationPercent: wave(i, k),
+          peakGpuUtilizationPercent: null, devicePeakVramUsageMb: null, deviceAverageVramUsageMb: null, devicePeakRamUsageMb: null, deviceAverageRamUsageMb: null,
+          deviceAverageCpuUsagePercent: null, peakTemperatureCelsius: null, processTreePeakRamUsageMb: null, processTreeAverageRamUsageMb: null,
+          processTreeAverageCpuUsagePercent: null, processTreePeakVramUsageMb: null, processTreeAverageVramUsageMb: null, rootPid: 1000 + k, sampleCount: i,
+          optimizationsApplied: [], quantizationUsed: null, offloadUsed: false, success: false, errorCategory: null,
+        },
+        progressPercent: (i / 30) % 100,
+        currentVramMb: 12000,
+      });
+      const activeAt = (i) => Array.from({ length: activeCount }, (_, k) => running(k, i));
       const col = (f) => snaps.map(f);
       const series = {
         range: '1h', resolution: 'sample', timestamps: col((s) => s.timestamp), cpuUsagePercent: col((s) => s.cpuUsagePercent),
         ramUsageMb: col((s) => s.ramUsageMb), ramTotalMb: 32000,
         gpus: [0, 1].map((g) => ({ index: g, name: 'NVIDIA RTX 4090', vramTotalMb: 24564, utilizationPercent: col((s) => s.gpus[g].utilizationPercent), vramUsedPercent: col((s) => s.gpus[g].vramUsedPercent) })),
       };
-      const emptyAnalysis = {
-        generatedAt: Date.now(), windowStart: Date.now() - 86400000, timeWindowHours: 24, taskCount: 0,
-        statusCounts: { succeeded: 0, failed: 0, cancelled: 0, interrupted: 0 }, averageGenerationTimeSeconds: null,
-        p50GenerationTimeSeconds: null, p95GenerationTimeSeconds: null, successRate: null, resourceEfficiency: null,
-        efficiencyFactors: { successRate: null, timeEfficiency: null, vramEfficiency: null },
-        bottleneckAnalysis: { vramBottleneck: false, ramBottleneck: false, cpuBottleneck: false, modelLoadBottleneck: false, details: {}, findings: [] },
-        optimizationRecommendations: [], recommendations: [],
-        performanceTrends: { bucketStartTimes: [], bucketTaskCounts: [], generationTimeSeconds: [], successRate: [], peakVramUsageMb: [], averageCpuUsagePercent: [] },
-        byModelType: [], byResolution: [], failuresByErrorCategory: {},
-      };
       const state = {
         now: snaps[HOUR - 1].timestamp, range: '1h', windowHours: 24,
         thresholds: { cpuPercent: 90, ramPercent: 85, vramPercent: 90, minSuccessRate: 0.95, efficiencyBaselineSeconds: 300 },
         gpuAvailability: { provider: 'nvidia', available: true, reason: null }, monitoring: true, latest: snaps[HOUR - 1], series,
-        activeTasks: [], analysis: { windowHours: 24, analysis: emptyAnalysis, rows: [], totalRows: 0 }, totalTaskCount: 0,
+        activeTasks: activeAt(HOUR - 1), analysis: { windowHours: 24, analysis: emptyAnalysis, rows: [], totalRows: 0 }, totalTaskCount: 0,
       };
       window.dispatchEvent(new MessageEvent('message', { data: { type: 'state', version: 1, state } }));
       await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
       const out = [];
       for (let k = 0; k < updates; k++) {
-        const data = { type: 'snapshot', snapshot: snap(HOUR + k), activeTasks: [] };
+        const data = { type: 'snapshot', snapshot: snap(HOUR + k), activeTasks: activeAt(HOUR + k) };
         const start = performance.now();
         window.dispatchEvent(new MessageEvent('message', { data }));
         out.push(performance.now() - start);
@@ -99,7 +123,8 @@ try {
       const rejected = window.__posted.filter((m) => m.type === 'webviewError');
       if (rejected.length) throw new Error(JSON.stringify(rejected[0]));
       return out;
-    }, { updates: UPDATES });
+    }, { updates: UPDATES, activeCount: ACTIVE_TASKS, emptyAnalysis });
+    if (cdp) writeFileSync(profilePath, JSON.stringify((await cdp.send('Profiler.stop')).profile));
     if (screenshotPath) await p.screenshot({ path: screenshotPath, fullPage: true });
     if (errors.length) throw new Error(`errors in the page: ${errors.join('\n')}`);
     const warm = times.slice(10).sort((a, b) => a - b);

@@ -167,10 +167,14 @@ export class LineChart {
       x: {
         type: 'linear',
         grid: { display: false },
-        ticks: { maxRotation: 0, callback: (v: number | string) => formatTick(Number(v), this.spanMs) },
-        // Round times (every 1 min, 10 min, 4 h, …) instead of the linear scale's arbitrary numbers.
-        afterBuildTicks: (scale: { min: number; max: number; ticks: { value: number }[] }) => {
-          scale.ticks = timeTicks(scale.min, scale.max, scale.max - scale.min > 86_400_000 * 1.5 ? 5 : 6).map((value) => ({ value }));
+        // No auto-skip: the ticks below are already as many as the width holds, and skipping
+        // measures every label on every update (a tenth of a live tick in the profile).
+        ticks: { maxRotation: 0, minRotation: 0, autoSkip: false, callback: (v: number | string) => formatTick(Number(v), this.spanMs) },
+        // Round times (every 1 min, 10 min, 4 h, …) instead of the linear scale's arbitrary numbers,
+        // one per 80 px of plot at most.
+        afterBuildTicks: (scale: { min: number; max: number; width: number; ticks: { value: number }[] }) => {
+          const fit = Math.max(2, Math.floor((scale.width || 480) / 80));
+          scale.ticks = timeTicks(scale.min, scale.max, Math.min(fit, scale.max - scale.min > 86_400_000 * 1.5 ? 5 : 6)).map((value) => ({ value }));
         },
       } as unknown as ScaleOptions<'linear'>,
       y: axis(this.opts.y, 'left', true),

@@ -3,7 +3,7 @@
 import type { ActiveTaskInfo } from '../src/shared/protocol';
 import { clockReasons, usedPercent, type GpuAvailability } from '../src/shared/snapshot';
 import { h, replace, setText } from './dom';
-import { el, fact, gpuCards, tile } from './layout';
+import { el, gpuCards, tile } from './layout';
 import { hostNow, page } from './page';
 import { formatCount, formatElapsed, formatMb, formatMbOf, formatPercent, formatRelative, isKnown, RANGE_LABELS } from './viewModel';
 
@@ -67,32 +67,72 @@ export function renderGpuAvailability(a: GpuAvailability): void {
   setText(el.gpuNote, noGpu ? `No GPU figures: ${(a.reason ?? 'no GPU was found').replace(/[.\s]+$/, '')}.` : '');
 }
 
+/** A running task's card, kept between ticks: a tick changes only its texts and its progress. */
+interface ActiveCard {
+  key: string;
+  node: HTMLElement;
+  update(a: ActiveTaskInfo, now: number): void;
+}
+
+let activeCards: ActiveCard[] = [];
+let noTaskShown = false;
+
+const cardKey = (a: ActiveTaskInfo): string => `${a.task.taskId}\u0000${a.task.startTime}`;
+
+function activeCard(a: ActiveTaskInfo): ActiveCard {
+  const id = h('strong', { class: 'task-id' });
+  const what = h('span', { class: 'muted' });
+  const values = [h('dd'), h('dd'), h('dd'), h('dd')] as const;
+  const facts = h('dl', { class: 'facts' });
+  ['Elapsed', 'VRAM now', 'Peak VRAM', 'Mean GPU'].forEach((label, i) => facts.append(h('dt', null, label), values[i]));
+  const bar = document.createElement('vscode-progress-bar');
+  bar.max = 100;
+  const barText = h('span', { class: 'muted small' });
+  const known = h('div', { class: 'progress' }, bar, barText);
+  const unknown = h('span', { class: 'muted small' }, 'progress unknown');
+  const node = h('div', { class: 'active-task' }, h('div', { class: 'active-head' }, id, what), facts, known, unknown);
+  return {
+    key: cardKey(a),
+    node,
+    update(info, now) {
+      const t = info.task;
+      setText(id, t.taskId);
+      setText(what, ` ${t.modelType} · ${t.resolution} · ${formatCount(t.steps, 'step')}`);
+      setText(values[0], formatElapsed(t.startTime, now));
+      setText(values[1], formatMb(info.currentVramMb));
+      setText(values[2], formatMb(t.peakVramUsageMb));
+      setText(values[3], formatPercent(t.averageGpuUtilizationPercent));
+      const progress = info.progressPercent;
+      const hasProgress = isKnown(progress);
+      known.classList.toggle('hidden', !hasProgress);
+      unknown.classList.toggle('hidden', hasProgress);
+      if (hasProgress) {
+        const value = Math.max(0, Math.min(100, progress));
+        if (bar.value !== value) bar.value = value;
+        const label = `Progress of ${t.taskId}`;
+        if (bar.ariaLabel !== label) bar.ariaLabel = label;
+        setText(barText, formatPercent(progress));
+      }
+    },
+  };
+}
+
+/** The running tasks: cards are built when the set of tasks changes, and only updated on a tick. */
 export function renderActive(tasks: ActiveTaskInfo[]): void {
   if (tasks.length === 0) {
+    if (noTaskShown) return;
+    noTaskShown = true;
+    activeCards = [];
     replace(el.active, h('p', { class: 'muted' }, 'No task is running.'));
     return;
   }
   const now = hostNow();
-  replace(el.active, ...tasks.map((a) => {
-    const t = a.task;
-    const progress = isKnown(a.progressPercent)
-      ? (() => {
-          const bar = document.createElement('vscode-progress-bar');
-          bar.value = Math.max(0, Math.min(100, a.progressPercent));
-          bar.max = 100;
-          bar.ariaLabel = `Progress of ${t.taskId}`;
-          return h('div', { class: 'progress' }, bar, h('span', { class: 'muted small' }, formatPercent(a.progressPercent)));
-        })()
-      : h('span', { class: 'muted small' }, 'progress unknown');
-    return h('div', { class: 'active-task' },
-      h('div', { class: 'active-head' }, h('strong', { class: 'task-id' }, t.taskId), h('span', { class: 'muted' }, ` ${t.modelType} · ${t.resolution} · ${formatCount(t.steps, 'step')}`)),
-      h('dl', { class: 'facts' },
-        fact('Elapsed', formatElapsed(t.startTime, now)),
-        fact('VRAM now', formatMb(a.currentVramMb)),
-        fact('Peak VRAM', formatMb(t.peakVramUsageMb)),
-        fact('Mean GPU', formatPercent(t.averageGpuUtilizationPercent))),
-      progress);
-  }));
+  if (noTaskShown || tasks.length !== activeCards.length || tasks.some((a, i) => activeCards[i]?.key !== cardKey(a))) {
+    noTaskShown = false;
+    activeCards = tasks.map(activeCard);
+    replace(el.active, ...activeCards.map((c) => c.node));
+  }
+  tasks.forEach((a, i) => activeCards[i]?.update(a, now));
 }
 
 export function renderEmpty(): void {

@@ -4,7 +4,7 @@
 // clear) are reported as `rewritten`: read again what you show.
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { StoreWarning } from './records';
 import { classifiedLines, segmentDayStart } from './segments';
@@ -26,6 +26,15 @@ interface Seen {
 }
 
 const DEBOUNCE_MS = 100;
+
+/**
+ * Whether a change of `name` in the storage folder may concern the history. That folder also holds
+ * the sampler lock and the published sample, rewritten every second or two: only the old single
+ * file and the segment folder wake a check there (an event without a name checks anyway).
+ */
+export function storageEventMatters(source: Pick<WatchSource, 'historyDir' | 'legacyFile'>, name: string | null): boolean {
+  return name === null || name === basename(source.legacyFile) || name === basename(source.historyDir);
+}
 
 export class HistoryWatcher {
   private readonly seen = new Map<string, Seen>();
@@ -62,8 +71,11 @@ export class HistoryWatcher {
   private arm(): void {
     for (const dir of [this.source.historyDir, dirname(this.source.legacyFile)]) {
       if (this.armed.has(dir) || this.disposed) continue;
+      const inStorage = dir !== this.source.historyDir;
       try {
-        const w = watch(dir, { persistent: false }, () => this.schedule());
+        const w = watch(dir, { persistent: false }, (_event, name) => {
+          if (!inStorage || storageEventMatters(this.source, typeof name === 'string' ? name : null)) this.schedule();
+        });
         w.on('error', () => this.armed.delete(dir));
         this.watchers.push(w);
         this.armed.add(dir);

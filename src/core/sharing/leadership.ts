@@ -18,6 +18,14 @@ export const MAX_LEADER_FILE_BYTES = 4096;
 
 export type Role = 'leader' | 'follower' | 'stopped';
 
+/**
+ * A holder whose heartbeat is this old is replaced. A holder that is gone (its pid dead) is
+ * replaced at the next check whatever its heartbeat says, so this only bounds a holder that is
+ * alive but stuck; the holder beats three times per this time (every 5 s), which is most of what an
+ * idle window writes.
+ */
+const LOCK_STALE_MS = 15_000;
+
 export interface LeaderRecord {
   pid: number;
   token: string;
@@ -28,7 +36,7 @@ export interface LeaderRecord {
 export interface LeaderLockOptions {
   dir: string;
   clock: Clock;
-  /** A holder silent for this long is replaced (default 5000 ms). */
+  /** A holder silent for this long is replaced (default LOCK_STALE_MS). */
   staleMs?: number;
   /** How often the holder heartbeats and a follower checks (default 1000 ms). */
   heartbeatMs?: number;
@@ -112,7 +120,7 @@ export class LockObserver implements RoleSource {
     const holder = await readLeaderFile(this.file).catch(() => undefined);
     const now = this.options.clock.now();
     const isAlive = this.options.isAlive ?? isProcessAlive;
-    const fresh = holder != null && isFreshTimestamp(holder.heartbeatAt, now, this.options.staleMs ?? 5000) && isAlive(holder.pid);
+    const fresh = holder != null && isFreshTimestamp(holder.heartbeatAt, now, this.options.staleMs ?? LOCK_STALE_MS) && isAlive(holder.pid);
     const role: Role = fresh ? 'follower' : 'leader';
     if (role !== this.current) {
       this.current = role;
@@ -141,7 +149,7 @@ export class LeaderLock implements RoleSource {
 
   constructor(private readonly options: LeaderLockOptions) {
     this.file = join(options.dir, LEADER_FILE_NAME);
-    this.staleMs = options.staleMs ?? 5000;
+    this.staleMs = options.staleMs ?? LOCK_STALE_MS;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     // The holder rewrites the lock no more often than readers need: three beats per stale window
     // (a reader calls the lock stale after staleMs), never faster than followers check.

@@ -3,21 +3,44 @@
 // followers read that file instead of starting their own nvidia-smi. The monitor sees ordinary
 // SystemSampler / GpuProvider ports and never knows which role it has.
 //
+// The leader publishes only while someone reads: each reader keeps a note in `readers/` whose
+// name carries its pid and the time it last read (`<pid>-<epoch ms>`, renamed as it reads), and
+// the leader looks at the folder's names (one readdir, woken by fs.watch and every few seconds),
+// never at their contents. A lone window so writes nothing per sample.
+//
 // The file is an input like any other: read at most MAX_LIVE_FILE_BYTES, stale when written more
 // than a small skew in the future, and every figure outside what hardware can show (negative,
 // a share over 100 %, more VRAM used than there is, a temperature no GPU survives) is unknown.
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gpuReading, type GpuAvailability, type GpuReading } from '../../shared/snapshot';
 import { safeText } from '../../shared/text';
 import { isFreshTimestamp } from './freshness';
 import type { Role, RoleSource } from './leadership';
-import { OversizedFileError, readBoundedText, writePrivateFileAtomic } from '../util/privateFiles';
+import { OversizedFileError, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, readBoundedText, writePrivateFileAtomic } from '../util/privateFiles';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
 
 export const LIVE_FILE_NAME = 'live-sample.json';
 const LIVE_VERSION = 1;
 /** 64 GPUs and 4096 processes fit in about 350 KB; a larger file is refused unread. */
 export const MAX_LIVE_FILE_BYTES = 1024 * 1024;
+/** Where readers of the published sample leave their notes. */
+export const READERS_DIR_NAME = 'readers';
+/** At most this many names of the readers folder are looked at (a flooded folder costs no more). */
+const MAX_READER_NOTES = 256;
+/** A note this old is a reader that died without removing it: the leader removes it. */
+const DEAD_NOTE_MS = 3_600_000;
+
+/** A reader's note name `<pid>-<epoch ms>`, or null for any other name. */
+export function parseReaderNote(name: string): { pid: number; at: number } | null {
+  const dash = name.indexOf('-');
+  if (dash <= 0 || dash > 10 || name.length - dash - 1 > 15) return null;
+  const pidText = name.slice(0, dash);
+  const atText = name.slice(dash + 1);
+  if (!/^\d+$/.test(pidText) || !/^\d+$/.test(atText)) return null;
+  return { pid: Number(pidText), at: Number(atText) };
+}
 
 export interface PublishedSample {
   version: 1;
@@ -152,11 +175,24 @@ export class SharedSampling {
   private publishFailureLogged = false;
   private oversizedLogged = false;
   private readonly unsubscribe: () => void;
+  private readonly readersDir: string;
+  /** Reader side: the name of this process's note (null before the first), and its writes in order. */
+  private noteName: string | null = null;
+  private noteWrites: Promise<void> = Promise.resolve();
+  private notedAt = Number.NEGATIVE_INFINITY;
+  /** Leader side: the newest reader note seen, when the folder was last looked at, the look in flight. */
+  private readerSeenAt: number | null = null;
+  private readersCheckedAt = Number.NEGATIVE_INFINITY;
+  private readersCheck: Promise<void> | null = null;
+  private readersAgain = false;
+  private readersWatch: FSWatcher | null = null;
+  private disposed = false;
 
   constructor(private readonly options: SharedSamplingOptions) {
     this.file = join(options.dir, LIVE_FILE_NAME);
     this.staleMs = options.staleMs ?? 5000;
     this.pid = options.pid ?? process.pid;
+    this.readersDir = join(options.dir, READERS_DIR_NAME);
     this.unsubscribe = options.lock.onRoleChange((role) => void this.roleChanged(role));
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
@@ -211,16 +247,103 @@ export class SharedSampling {
     return this.options.lock.role !== 'follower';
   }
 
-  /** Stops the local GPU provider and waits for a publish in flight. */
+  /** Stops the local GPU provider, waits for a publish in flight and removes this reader's note. */
   async dispose(): Promise<void> {
+    this.disposed = true;
     this.unsubscribe();
+    this.stopWatchingReaders();
     await this.stopLocalGpu();
     await this.publishing;
+    await this.noteWrites;
+    if (this.noteName !== null) await unlink(join(this.readersDir, this.noteName)).catch(() => undefined);
   }
 
   private async roleChanged(role: Role): Promise<void> {
     if (role === 'leader' && this.gpuWanted) await this.startLocalGpu();
-    if (role === 'follower') await this.stopLocalGpu();
+    if (role === 'follower') {
+      this.stopWatchingReaders();
+      await this.stopLocalGpu();
+    }
+  }
+
+  // ----- readers' notes -----
+
+  /** Reader side: renames this process's note to now, a third of the stale time after the last. */
+  private noteReading(now: number): void {
+    if (this.disposed || now - this.notedAt < this.staleMs / 3) return;
+    this.notedAt = now;
+    const name = `${this.pid}-${Math.round(now)}`;
+    this.noteWrites = this.noteWrites.then(async () => {
+      const to = join(this.readersDir, name);
+      try {
+        if (this.noteName === null) throw Object.assign(new Error('no note yet'), { code: 'ENOENT' });
+        await rename(join(this.readersDir, this.noteName), to);
+      } catch {
+        // First note, or removed meanwhile: write it anew (the folder too).
+        try {
+          await mkdir(this.readersDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+          await writeFile(to, '', { mode: PRIVATE_FILE_MODE });
+        } catch (err) {
+          if (this.noteName === null) this.options.onLog?.(`Could not tell the window that samples this machine that this process reads its figures: ${err instanceof Error ? err.message : String(err)}`);
+          return;
+        }
+      }
+      this.noteName = name;
+    });
+  }
+
+  /** Leader side: whether anyone read lately. Looks at the notes again when due (the answer comes later). */
+  private readersWanted(now: number): boolean {
+    this.watchReaders();
+    const due = this.readerSeenAt !== null ? this.staleMs / 2 : this.staleMs;
+    if (now - this.readersCheckedAt >= due) void this.checkReaders();
+    return this.readerSeenAt !== null && isFreshTimestamp(this.readerSeenAt, now, this.staleMs);
+  }
+
+  private watchReaders(): void {
+    if (this.readersWatch || this.disposed || this.options.publish === false) return;
+    try {
+      this.readersWatch = watch(this.readersDir, { persistent: false }, () => void this.checkReaders());
+      this.readersWatch.on('error', () => this.stopWatchingReaders());
+    } catch {
+      // No folder yet: made now, watched at the next sample; the periodic look covers the gap.
+      void mkdir(this.readersDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch(() => undefined);
+    }
+  }
+
+  private stopWatchingReaders(): void {
+    this.readersWatch?.close();
+    this.readersWatch = null;
+  }
+
+  /** One readdir: the newest fresh note; a reader that appears gets the last readings at once. */
+  private checkReaders(): Promise<void> {
+    if (this.readersCheck) {
+      this.readersAgain = true;
+      return this.readersCheck;
+    }
+    this.readersCheck = (async () => {
+      const now = this.options.clock.now();
+      this.readersCheckedAt = now;
+      const before = this.readerSeenAt !== null && isFreshTimestamp(this.readerSeenAt, now, this.staleMs);
+      const names = await readdir(this.readersDir).catch(() => [] as string[]);
+      let newest: number | null = null;
+      for (const name of names.slice(0, MAX_READER_NOTES)) {
+        const note = parseReaderNote(name);
+        if (!note) continue;
+        if (isFreshTimestamp(note.at, now, this.staleMs)) newest = Math.max(newest ?? note.at, note.at);
+        else if (now - note.at > DEAD_NOTE_MS) void unlink(join(this.readersDir, name)).catch(() => undefined);
+      }
+      this.readerSeenAt = newest;
+      if (!before && newest !== null && this.isLeader && (this.lastSystem || this.lastGpu)) this.schedulePublish();
+    })().finally(() => {
+      this.readersCheck = null;
+      if (this.readersAgain && !this.disposed) {
+        this.readersAgain = false;
+        void this.checkReaders();
+      }
+    });
+    return this.readersCheck;
   }
 
   private async startLocalGpu(): Promise<GpuAvailability> {
@@ -244,6 +367,7 @@ export class SharedSampling {
   /** One read of the live file per half interval, shared by the system and GPU ports. */
   private async readPublished(): Promise<PublishedSample | null> {
     const now = this.options.clock.now();
+    this.noteReading(now);
     if (this.cached && now - this.cached.at < this.intervalMs / 2) return this.cached.value;
     let value: PublishedSample | null = null;
     try {
@@ -267,6 +391,7 @@ export class SharedSampling {
     this.publishQueued = true;
     setImmediate(() => {
       this.publishQueued = false;
+      if (!this.readersWanted(this.options.clock.now())) return;
       const doc: PublishedSample = {
         version: LIVE_VERSION,
         pid: this.pid,

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { PerformanceMonitor } from '../../../src/core/engine/monitor';
+import { ForeignPidWatch } from '../../../src/core/engine/foreignPids';
 import { isProcessAlive } from '../../../src/core/util/process';
 import type { MonitorPorts } from '../../../src/core/engine/monitorTypes';
 import { MemoryHistoryStore } from '../../../src/core/history/historyStore';
@@ -238,3 +239,18 @@ for (const [scenario, container] of [['container-foreign-pids', true], ['empty-p
     }
   });
 }
+
+test('the pids of one per-process list are looked up once, however many samples it lasts; the container note still comes after three', () => {
+  const asked: number[] = [];
+  const notes: string[] = [];
+  const watch = new ForeignPidWatch((pid) => {
+    asked.push(pid);
+    return false;
+  }, (note) => notes.push(note));
+  const list = [{ pid: 4711, gpuUuid: 'GPU-a', usedMemoryMb: null }, { pid: 4820, gpuUuid: 'GPU-a', usedMemoryMb: null }];
+  for (let i = 0; i < 3; i++) assert.equal(watch.hidden(list), true);
+  assert.deepEqual(asked, [4711, 4820], 'each pid once for the three samples');
+  assert.equal(notes.length, 1, 'three samples in a row');
+  watch.hidden([...list]);
+  assert.deepEqual(asked, [4711, 4820, 4711, 4820], 'a new list is looked at again');
+});

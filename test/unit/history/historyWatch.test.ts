@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JsonlHistoryStore, type HistoryChange } from '../../../src/core/history/historyStore';
+import { storageEventMatters } from '../../../src/core/history/watcher';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import { makeTask } from '../engine/fakes';
 
@@ -51,4 +52,14 @@ test('a watch started before the history folder exists reports the first tasks w
   await new JsonlHistoryStore(dir, opts).append(task('first'));
   await w.check();
   assert.deepEqual(changes.flatMap((c) => (c.kind === 'appended' ? c.tasks.map((x) => x.taskId) : [])), ['first']);
+});
+
+test('in the storage folder only the old history file and the segment folder wake a check, not the lock or the published sample rewritten every second', () => {
+  const source = { historyDir: join('/store', 'history'), legacyFile: join('/store', 'history.jsonl') };
+  assert.equal(storageEventMatters(source, 'history.jsonl'), true);
+  assert.equal(storageEventMatters(source, 'history'), true);
+  assert.equal(storageEventMatters(source, null), true, 'a platform that gives no name: check');
+  for (const name of ['live-sample.json', 'live-sample.json.tmp-12-3', 'leader.lock', 'leader.lock.tmp-12-4', 'running']) {
+    assert.equal(storageEventMatters(source, name), false, name);
+  }
 });

@@ -4,15 +4,16 @@
 // 0600) whatever the umask, existing ones tightened with a log line. All in temp folders.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEADER_FILE_NAME, LeaderLock, LockObserver, MAX_LEADER_FILE_BYTES } from '../../../src/core/sharing/leadership';
-import { LIVE_FILE_NAME, MAX_LIVE_FILE_BYTES, SharedSampling, parsePublishedSample } from '../../../src/core/sharing/sharedSampling';
+import { LIVE_FILE_NAME, MAX_LIVE_FILE_BYTES, READERS_DIR_NAME, SharedSampling, parsePublishedSample } from '../../../src/core/sharing/sharedSampling';
 import { OversizedFileError, readBoundedText } from '../../../src/core/util/privateFiles';
 import type { Role, RoleSource } from '../../../src/core/sharing/leadership';
 import type { GpuProvider, SystemSampler } from '../../../src/core/ports';
 import { FakeClock } from '../helpers/fakeClock';
+import { waitUntil } from '../helpers/waitUntil';
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 const folders: string[] = [];
@@ -145,9 +146,17 @@ test('under umask 000 the storage folder is created 0700 and leader.lock and liv
     const localSystem: SystemSampler = { sample: async () => ({ cpuUsagePercent: 1, ramUsedMb: 1, ramAvailableMb: 1, ramTotalMb: 2, diskUsagePercent: 1 }) };
     const shared = new SharedSampling({ dir: d, clock, lock, localSystem, localGpu: neverGpu, pid: 102 });
     await shared.systemSampler.sample();
-    await new Promise((r) => setImmediate(r));
+    // A reader's note, left under the same umask: the leader publishes for it.
+    const reader = new SharedSampling({ dir: d, clock, lock: follower, localSystem: neverSystem, localGpu: neverGpu, pid: 7 });
+    await reader.systemSampler.sample();
+    await waitUntil('the published sample', () => existsSync(join(d, LIVE_FILE_NAME)), { timeoutMs: 30_000, everyMs: 10 });
     await shared.dispose();
     assert.equal(statSync(join(d, LIVE_FILE_NAME)).mode & 0o777, 0o600);
+    assert.equal(statSync(join(d, READERS_DIR_NAME)).mode & 0o777, 0o700);
+    const [note] = readdirSync(join(d, READERS_DIR_NAME));
+    assert.equal(statSync(join(d, READERS_DIR_NAME, note as string)).mode & 0o777, 0o600);
+    await reader.dispose();
+    assert.deepEqual(readdirSync(join(d, READERS_DIR_NAME)), [], 'a reader removes its note when it goes');
     await lock.stop();
   } finally {
     process.umask(previous);

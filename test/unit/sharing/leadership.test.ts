@@ -91,10 +91,10 @@ test('if another window wins the race, this one steps down at its next heartbeat
   const d = dir();
   const clock = new FakeClock();
   const logs: string[] = [];
-  const a = new LeaderLock({ dir: d, clock, pid: 101, isAlive: () => true, onLog: (m) => logs.push(m) });
+  const a = new LeaderLock({ dir: d, clock, pid: 101, isAlive: () => true, onLog: (m) => logs.push(m), staleMs: 5000 });
   await a.start();
   writeFileSync(join(d, LEADER_FILE_NAME), JSON.stringify({ pid: 202, token: 'b'.repeat(32), heartbeatAt: clock.now() }));
-  // The holder beats every staleMs / 3 (1666 ms by default), not every second.
+  // The holder beats every staleMs / 3 (1666 ms here), not every second.
   await step(clock, [a], 1_000);
   assert.equal(a.role, 'leader');
   await step(clock, [a], 1_000);
@@ -164,4 +164,27 @@ test('the holder rewrites the lock three times per stale window, not every secon
   assert.equal(b.role, 'follower', 'never stale between two beats');
   await a.stop();
   await b.stop();
+});
+
+test('by default a holder beats every 5 s (a stuck one is replaced after 15 s); a dead one is replaced at the next check', async () => {
+  const d = dir();
+  const clock = new FakeClock();
+  const alive = new Set([101, 102]);
+  const a = new LeaderLock({ dir: d, clock, pid: 101, isAlive: (p) => alive.has(p) });
+  const b = new LeaderLock({ dir: d, clock, pid: 102, isAlive: (p) => alive.has(p) });
+  await a.start();
+  await b.start();
+  const beats = new Set<number>();
+  for (let t = 0; t < 15_000; t += 500) {
+    await step(clock, [a, b], 500);
+    const at = parseLeaderRecord(readFileSync(join(d, LEADER_FILE_NAME), 'utf8'))?.heartbeatAt;
+    if (at !== undefined) beats.add(at);
+  }
+  assert.equal(beats.size, 4, `the start and one beat per 5 s over 15 s: ${[...beats].join(', ')}`);
+  assert.equal(b.role, 'follower', 'never stale between two beats');
+  alive.delete(101); // window a is killed: its lock stays, fresh
+  await step(clock, [b], 1_000);
+  assert.equal(b.role, 'leader');
+  await b.stop();
+  await a.stop();
 });

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeaderLock } from '../../../src/core/sharing/leadership';
-import { LIVE_FILE_NAME, SharedSampling, parsePublishedSample } from '../../../src/core/sharing/sharedSampling';
+import { LIVE_FILE_NAME, READERS_DIR_NAME, SharedSampling, parsePublishedSample, parseReaderNote } from '../../../src/core/sharing/sharedSampling';
 import type { GpuProvider, GpuSample, SystemReading, SystemSampler } from '../../../src/core/ports';
 import { gpuReading, type GpuAvailability } from '../../../src/shared/snapshot';
 import { FakeClock, flushPromises } from '../helpers/fakeClock';
@@ -70,8 +70,11 @@ async function twoWindows() {
 }
 
 test('the follower reads what the leader sampled and never starts its own GPU tool', async () => {
-  const { d, a, b } = await twoWindows();
+  const { d, clock, a, b } = await twoWindows();
   assert.equal((await a.shared.gpuProvider.start(1000)).available, true);
+  // The follower's first read leaves its note: from then on the leader publishes.
+  assert.equal((await b.shared.systemSampler.sample()).cpuUsagePercent, null, 'nothing published yet');
+  await waitUntil('the follower\'s note', () => readdirSync(join(d, READERS_DIR_NAME)).some((n) => n.startsWith('2-')), { timeoutMs: 30_000, everyMs: 10 });
   await a.shared.systemSampler.sample();
   await a.shared.gpuProvider.read();
   await flushPromises();
@@ -86,6 +89,8 @@ test('the follower reads what the leader sampled and never starts its own GPU to
   assert.equal(published?.pid, 1);
   assert.equal(published?.gpu?.gpus[0]?.vramUsedMb, 512);
 
+  // Past the follower's half-interval cache of its first (empty) read.
+  await clock.advance(600);
   assert.equal((await b.shared.gpuProvider.start(1000)).available, true, 'the follower takes the leader\'s availability');
   assert.deepEqual(await b.shared.systemSampler.sample(), reading);
   const gpuSample = await b.shared.gpuProvider.read();
@@ -154,4 +159,40 @@ test('a stale or hostile live file gives unknowns, not figures', async () => {
   assert.deepEqual(share?.gpu?.gpus.map((g) => g.vramUsedPercent), [25, null]);
   await b.shared.dispose();
   await b.lock.stop();
+});
+
+test('a lone leader publishes nothing; a reader\'s note starts the publishing at once, and its going stops it', async () => {
+  const { d, clock, a } = await twoWindows();
+  const live = join(d, LIVE_FILE_NAME);
+  await a.shared.gpuProvider.start(1000);
+  for (let i = 0; i < 3; i++) {
+    await a.shared.systemSampler.sample();
+    await a.shared.gpuProvider.read();
+    await flushPromises();
+    await new Promise((r) => setImmediate(r));
+    await clock.advance(1000);
+  }
+  assert.equal(existsSync(live), false, 'no reader: no write');
+  // A reader (a window that follows, `model-perf status`) appears: the last readings go out without waiting for a sample.
+  writeFileSync(join(d, READERS_DIR_NAME, `77-${clock.now()}`), '');
+  await a.shared.systemSampler.sample();
+  const first = await waitUntil('the published sample', () => (existsSync(live) ? parsePublishedSample(readFileSync(live, 'utf8')) : null), { timeoutMs: 30_000, everyMs: 10 });
+  assert.equal(first?.system?.cpuUsagePercent, 42);
+  // The reader stops reading: once its note is older than the stale time, the leader stops writing.
+  await clock.advance(6000);
+  for (let i = 0; i < 4; i++) {
+    await a.shared.systemSampler.sample();
+    await new Promise((r) => setImmediate(r));
+    await flushPromises();
+    await clock.advance(1000);
+  }
+  await a.shared.dispose();
+  const last = parsePublishedSample(readFileSync(live, 'utf8'));
+  assert.ok(last && clock.now() - last.publishedAt > 5000, 'not rewritten after the reader went');
+  await a.lock.stop();
+});
+
+test('reader notes: <pid>-<epoch ms> only; anything else in the folder is ignored', () => {
+  assert.deepEqual(parseReaderNote('123-1767225600000'), { pid: 123, at: 1767225600000 });
+  for (const bad of ['', '-5', '12-', 'abc-5', '12-5x', '12345678901-5', '1-12345678901234567', 'live-sample.json', '12-5.tmp']) assert.equal(parseReaderNote(bad), null, bad);
 });

@@ -84,6 +84,33 @@ test('ProcSystemSampler on recorded /proc: 50 % CPU, RAM in MiB, disk from statf
   }
 });
 
+test('ProcSystemSampler reads the disk again only once its last reading is diskEveryMs old', async () => {
+  let nowMs = 0;
+  let free = 500;
+  const asked: number[] = [];
+  const sampler = new ProcSystemSampler({
+    procRoot: PROC + '/tree-t0',
+    diskPath: '/workspace',
+    diskEveryMs: 10_000,
+    nowMs: () => nowMs,
+    statfs: async () => {
+      asked.push(nowMs);
+      return { blocks: 1000, bfree: free, bavail: free };
+    },
+  });
+  try {
+    assert.equal((await sampler.sample()).diskUsagePercent, 50);
+    free = 250;
+    nowMs = 9_999;
+    assert.equal((await sampler.sample()).diskUsagePercent, 50, 'the reading of 10 s ago is reused');
+    nowMs = 10_000;
+    assert.equal((await sampler.sample()).diskUsagePercent, 75);
+    assert.deepEqual(asked, [0, 10_000]);
+  } finally {
+    sampler.dispose();
+  }
+});
+
 test('ProcSystemSampler: unreadable parts are unknown and logged once each, never thrown', async () => {
   const logs: string[] = [];
   const sampler = new ProcSystemSampler({

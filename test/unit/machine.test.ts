@@ -156,6 +156,9 @@ test('a CLI monitor sharing the sampler publishes only at a cadence readers can 
     const home = mkdtempSync(join(tmpdir(), 'model-perf-share-'));
     const vramFile = join(home, 'vram');
     writeFileSync(vramFile, '8000');
+    // A reader's note (a window or `status` of another live process): the sampler publishes only while someone reads.
+    mkdirSync(join(home, 'readers'), { recursive: true });
+    writeFileSync(join(home, 'readers', `${process.ppid}-${Date.now()}`), '');
     const m = await createMachineMonitor({ intervalMs, storageDir: false, shareSamplerIn: home, env: envFor(home, vramFile), gpuProcessIntervalMs: 0 });
     try {
       await m.startMonitoring();

@@ -796,6 +796,9 @@ async function main(opts) {
       webview = await runScriptJson(['scripts/bench-webview.mjs', '--json'], 'dashboard');
       if (webview) console.log(`  dashboard: ${webview.bundleKb} KB bundle, live update median ${webview.medianMs} ms, p95 ${webview.p95Ms} ms`);
     }
+    // One Prometheus scrape of `model-perf serve` with 8 GPUs (scripts/bench-serve.mjs): server side, render included.
+    const serve = (await runScriptJson(['scripts/bench-serve.mjs', '--json', '--scrapes', opts.quick ? '1000' : '3000'], 'serve')) ?? null;
+    if (serve) console.log(`  serve: a scrape of 8 GPUs, server side median ${fmt(serve.serve.medianMs, 2)} ms, p95 ${fmt(serve.serve.p95Ms, 2)} ms`);
     // The NVML backend against the stream (scripts/bench-nvml.mjs): report only, against a stand-in library.
     const nvml = (await runScriptJson(['scripts/bench-nvml.mjs', '--json', ...(opts.quick ? ['--quick'] : [])], 'nvml')) ?? null;
     if (nvml) console.log(`  nvml: own ms/sample net of the floor, 1 GPU ${fmt(nvml.rows.find((r) => r.side === 'nvml').netMsPerSample, 3)} (stream ${fmt(nvml.rows.find((r) => r.side === 'stream').netMsPerSample, 3)})`);
@@ -858,6 +861,9 @@ async function main(opts) {
     if (webview) {
       rows.push({ name: 'dashboard bundle (minified)', value: webview.bundleKb, unit: 'KB', display: `${fmt(webview.bundleKb, 1)} KB`, target: '< 400 KB', pass: webview.bundleKb < 400 });
       rows.push({ name: 'dashboard live update, 1 h at 1 Hz, 2 GPUs (p95)', value: webview.p95Ms, unit: 'ms', display: `${fmt(webview.p95Ms)} ms (median ${fmt(webview.medianMs)} ms)`, target: '< 4 ms', pass: webview.p95Ms < 4 });
+    }
+    if (serve) {
+      rows.push({ name: `serve: one scrape, 8 GPUs, ${serve.exposition_bytes} bytes (server side, render included; median)`, value: serve.serve.medianMs, unit: 'ms', display: `${fmt(serve.serve.medianMs, 2)} ms (p95 ${fmt(serve.serve.p95Ms, 2)} ms; render alone ${fmt(serve.render.medianMs, 2)} ms)`, target: '< 1 ms', pass: serve.serve.medianMs < 1 });
     }
     if (nvml) {
       for (const gpus of [1, 8]) {
@@ -926,6 +932,7 @@ async function main(opts) {
       memory,
       webview,
       nvml,
+      serve,
       history,
       historyImport,
       dashboardUpdate,

@@ -35,6 +35,8 @@ export const el = {
   breakdowns: h('div', { class: 'grid-2' }),
   bottlenecks: h('div', { class: 'finding-list' }),
   findings: h('div', { class: 'finding-list', id: 'findings-list' }),
+  /** The Findings card: first on the page, above every chart; hidden with the analysis for a new user. */
+  findingsCard: h('section', { class: 'card', id: 'findings', attrs: { 'aria-labelledby': 'findings-title' } }),
   recommendations: h('ol', { class: 'recommendations' }),
   trendNote: h('p', { class: 'muted small' }),
   historyFilters: h('div', { class: 'filters' }),
@@ -100,6 +102,8 @@ export function buildSkeleton(root: HTMLElement): void {
       h('div', { class: 'title' }, h('h1', null, 'Model Performance'), el.status),
       h('div', { class: 'controls' }, rangeSelect, windowSelect, exportButton)),
     el.notice,
+    // Findings lead: what to fix next, above the live charts and every chart and table of the analysis.
+    el.findingsCard,
     h('section', { class: 'card', id: 'now', attrs: { 'aria-labelledby': 'now-title' } },
       h('h2', { id: 'now-title' }, 'Now'),
       el.nowTiles,
@@ -112,8 +116,6 @@ export function buildSkeleton(root: HTMLElement): void {
   );
   replace(
     el.analysisSection,
-    // Findings lead: what to fix next, above every chart and table of the analysis.
-    h('section', { class: 'card', id: 'findings', attrs: { 'aria-labelledby': 'findings-title' } }, h('h2', { id: 'findings-title' }, 'Findings'), el.findings),
     h('section', { class: 'card', id: 'analysis', attrs: { 'aria-labelledby': 'analysis-title' } }, el.analysisTitle, el.kpis, el.efficiencyLine, el.breakdowns),
     h('section', { class: 'card', id: 'bottlenecks', attrs: { 'aria-labelledby': 'bottlenecks-title' } },
       h('h2', { id: 'bottlenecks-title' }, 'Bottlenecks'), el.bottlenecks,
@@ -126,6 +128,7 @@ export function buildSkeleton(root: HTMLElement): void {
     h('section', { class: 'card', id: 'history', attrs: { 'aria-labelledby': 'history-title' } },
       h('h2', { id: 'history-title' }, 'History'), el.historyFilters, el.historyCount, el.historyTable, el.compare, el.detail),
   );
+  replace(el.findingsCard, h('h2', { id: 'findings-title' }, 'Findings'), el.findings);
   replace(el.detail, el.detailInfo, chartCard('VRAM, GPU and CPU during the task', canvases.detail), el.detailNote, el.phases, el.postMortem);
   replace(el.postMortem, el.postMortemInfo, chartCard('The last minute before it ended', canvases.postMortem));
   replace(el.compare, el.compareInfo, chartCard('Both runs from their start (solid: VRAM, dashed: GPU utilisation)', canvases.compare), el.compareTable);

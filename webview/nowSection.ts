@@ -140,4 +140,5 @@ export function renderEmpty(): void {
   const isNew = page.state.totalTaskCount === 0 && page.state.activeTasks.length === 0;
   el.empty.classList.toggle('hidden', !isNew);
   el.analysisSection.classList.toggle('hidden', isNew);
+  el.findingsCard.classList.toggle('hidden', isNew);
 }

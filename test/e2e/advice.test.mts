@@ -107,11 +107,11 @@ test('findings lead the dashboard; a failed run shows its last minute; two runs 
   // The live GPU tile says what holds its clocks down.
   await frame.waitForFunction(() => /held by sw_power_cap, hw_thermal_slowdown/.test(document.querySelector('#tile-gpu-0')?.textContent ?? ''), undefined, { timeout: 20_000 });
 
-  // The findings lead: the first card of the analysis, the engine's findings in its order.
+  // The findings lead: the first card of the page, above the live charts, the engine's findings in its order.
   await frame.waitForSelector('#findings .finding', { timeout: 20_000 });
   const kinds = await frame.locator('#findings .finding').evaluateAll((els) => els.map((e) => (e as unknown as { dataset: { kind: string } }).dataset.kind));
   assert.deepEqual(kinds, expected.map((f) => f.kind));
-  const firstCard = await frame.evaluate(() => document.querySelector('.analysis-sections > section')?.textContent ?? '');
+  const firstCard = await frame.evaluate(() => document.querySelector('section.card:not(.hidden)')?.textContent ?? '');
   assert.match(firstCard, /^Findings/);
   const throttled = await frame.locator('#findings .finding[data-kind="throttled"]').textContent();
   assert.match(throttled ?? '', /held down by heat \(hw_thermal_slowdown: clocks halved\)/);

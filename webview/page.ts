@@ -14,9 +14,6 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const persisted = parsePersistedViewState(vscode.getState());
 
-/** How many history rows are drawn before "Show more". */
-export const PAGE_ROWS = 100;
-
 /** What the page holds between messages; sections read it and the message handler updates it. */
 export const page: {
   state: DashboardState | null;
@@ -25,7 +22,6 @@ export const page: {
   range: LiveRange;
   windowHours: AnalysisWindowHours;
   query: HistoryQuery;
-  shownRows: number;
   selected: { taskId: string; startTime: number } | null;
   theme: ChartTheme;
 } = {
@@ -34,7 +30,6 @@ export const page: {
   range: persisted.range,
   windowHours: persisted.windowHours,
   query: { ...DEFAULT_QUERY },
-  shownRows: PAGE_ROWS,
   selected: null,
   theme: readTheme(),
 };

@@ -12,7 +12,9 @@ import {
   type AnalysisWindowHours, type DashboardThresholds, type FromWebview, type LiveRange, type ToWebview,
 } from '../shared/protocol';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
-import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildTaskDetail, stateMessage } from './dashboardData';
+import {
+  buildActiveTasks, buildAnalysisView, buildHistoryPage, buildSeries, buildState, buildTaskDetail, NO_HISTORY_FILTER, stateMessage, type HistoryPosition,
+} from './dashboardData';
 
 const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
 const OPEN_DASHBOARD_COMMAND = 'modelPerf.openDashboard';
@@ -45,8 +47,16 @@ export interface DashboardDataSource {
   analysis(windowHours: number): PerformanceAnalysis;
   /** Finished tasks started in the last `windowHours` (every kept task for null), oldest first. */
   history(windowHours: number | null): PerformanceMetrics[];
-  /** The same for a window, not copied (read, never changed or kept); optional: `history` otherwise. */
-  historyView?(windowHours: number): readonly PerformanceMetrics[];
+  /**
+   * The same analysis from aggregates kept task by task (findings as of the latest full analysis):
+   * what a task end posts. Optional: `analysis` otherwise.
+   */
+  liveAnalysis?(windowHours: number): PerformanceAnalysis;
+  /**
+   * A page of the window's finished tasks newest first, not copied (read, never kept): `offset`
+   * matches skipped, at most `limit`; `total` counts the matches. Optional: `history` otherwise.
+   */
+  historyPage?(windowHours: number, offset: number, limit: number, match: ((t: PerformanceMetrics) => boolean) | null): { tasks: readonly PerformanceMetrics[]; total: number };
   /** How many finished tasks the engine keeps (without copying them). */
   historyCount(): number;
   /** Where GPU figures come from, or why there are none. */
@@ -104,6 +114,11 @@ function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscod
 }
 
 const TASKS_DEBOUNCE_MS = 250;
+/**
+ * A task end posts the kept aggregates at once; the full analysis (findings need the runs
+ * themselves) follows, coalesced: at most one per this many ms, and only while the panel is shown.
+ */
+const FULL_ANALYSIS_INTERVAL_MS = 5_000;
 
 class DashboardPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
@@ -117,6 +132,10 @@ class DashboardPanel implements vscode.Disposable {
   /** A task ended (or the history was reloaded) since the last analysis was posted. */
   private analysisDue = false;
   private reloadedForVersion = false;
+  private fullTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastFullAt = 0;
+  /** The history table's first row and filter. */
+  private history: HistoryPosition = { offset: 0, filter: NO_HISTORY_FILTER };
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -181,7 +200,8 @@ class DashboardPanel implements vscode.Disposable {
       this.tasksTimer = undefined;
     }
     try {
-      const state = buildState(this.source, this.range, this.windowHours);
+      const state = buildState(this.source, this.range, this.windowHours, this.history);
+      this.lastFullAt = Date.now();
       this.lastSeriesMinute = Math.floor(state.now / 60_000);
       this.post(stateMessage(state));
     } catch (err) {
@@ -218,15 +238,34 @@ class DashboardPanel implements vscode.Disposable {
         this.stale = true;
         return;
       }
-      if (this.analysisDue) this.postAnalysis();
+      if (this.analysisDue) {
+        this.postAnalysis(true);
+        this.scheduleFullAnalysis();
+      }
       this.analysisDue = false;
       this.post({ type: 'activeTasks', activeTasks: buildActiveTasks(this.source) });
     }, TASKS_DEBOUNCE_MS);
   }
 
-  private postAnalysis(): void {
+  /** The full analysis after task ends, at most one per FULL_ANALYSIS_INTERVAL_MS. */
+  private scheduleFullAnalysis(): void {
+    if (this.fullTimer || !this.source.liveAnalysis) return;
+    const wait = Math.max(0, this.lastFullAt + FULL_ANALYSIS_INTERVAL_MS - Date.now());
+    this.fullTimer = setTimeout(() => {
+      this.fullTimer = undefined;
+      if (!this.live()) {
+        this.stale = true;
+        return;
+      }
+      this.postAnalysis(false);
+    }, wait);
+  }
+
+  private postAnalysis(live = false): void {
     try {
-      const { analysis, totalTaskCount } = buildAnalysisView(this.source, this.windowHours);
+      if (!live) this.lastFullAt = Date.now();
+      const { analysis, totalTaskCount } = buildAnalysisView(this.source, this.windowHours, this.history, live);
+      this.history = { offset: analysis.offset, filter: analysis.filter };
       this.post({ type: 'analysis', analysis, totalTaskCount });
     } catch (err) {
       this.log.error(`Dashboard: the analysis could not be built: ${errorText(err)}`);
@@ -269,11 +308,18 @@ class DashboardPanel implements vscode.Disposable {
         return;
       case 'setWindow':
         this.windowHours = msg.windowHours;
+        this.history = { offset: 0, filter: this.history.filter };
         if (this.live()) this.postAnalysis();
         return;
       case 'selectTask':
         this.post({ type: 'taskDetail', taskId: msg.taskId, startTime: msg.startTime, detail: buildTaskDetail(this.source, msg.taskId, msg.startTime) });
         return;
+      case 'historyPage': {
+        const page = buildHistoryPage(this.source, this.windowHours, msg.offset, msg.filter);
+        this.history = { offset: page.offset, filter: page.filter };
+        this.post({ type: 'historyPage', windowHours: this.windowHours, page });
+        return;
+      }
       case 'export':
         Promise.resolve(this.onExport()).then(undefined, (err: unknown) => {
           this.log.error(`Dashboard: export failed: ${errorText(err)}`);
@@ -291,6 +337,7 @@ class DashboardPanel implements vscode.Disposable {
 
   dispose(): void {
     if (this.tasksTimer) clearTimeout(this.tasksTimer);
+    if (this.fullTimer) clearTimeout(this.fullTimer);
     while (this.disposables.length) this.disposables.pop()?.dispose();
     this.onDisposed();
   }

@@ -3,10 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MinuteRollup } from '../../../src/core/engine/snapshotRing';
-import { activeTaskInfo, buildAnalysisView, historyRows, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
+import { activeTaskInfo, buildAnalysisView, buildHistoryPage, NO_HISTORY_FILTER, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
 import type { DashboardDataSource } from '../../../src/host/dashboardPanel';
-import { MAX_HISTORY_ROWS, parseToWebview } from '../../../src/shared/protocol';
-import { seededRandom } from '../helpers/seededRandom';
+import { HISTORY_PAGE_ROWS, parseToWebview } from '../../../src/shared/protocol';
 import { gpuReading, NOW, snapshot, task } from './fixtures';
 
 test('snapshot columns: one GPU entry per device, missing readings are null', () => {
@@ -78,11 +77,21 @@ test('active tasks: current VRAM of their GPUs, unknown when no sample yet', () 
   assert.equal(activeTaskInfo(t, snapshot(NOW, { gpus: [gpuReading(0, { vramUsedMb: null })] }), null).currentVramMb, null);
 });
 
-test('history rows are newest first and capped', () => {
-  const many = Array.from({ length: MAX_HISTORY_ROWS + 5 }, (_, i) => task({ taskId: `t${i}`, startTime: NOW - 1e9 + i * 1000 }));
-  const rows = historyRows(many);
-  assert.equal(rows.length, MAX_HISTORY_ROWS);
-  assert.equal(rows[0]?.taskId, `t${MAX_HISTORY_ROWS + 4}`);
+test('history pages are newest first, bounded, filtered by the host, and a page past the end is the last one', () => {
+  const many = Array.from({ length: HISTORY_PAGE_ROWS * 2 + 5 }, (_, i) => task({ taskId: `t${i}`, startTime: NOW - 1e9 + i * 1000, modelType: i % 2 ? 'flux' : 'sdxl' }));
+  const source = { history: () => many } as unknown as DashboardDataSource;
+  const first = buildHistoryPage(source, 24, 0, NO_HISTORY_FILTER);
+  assert.equal(first.rows.length, HISTORY_PAGE_ROWS);
+  assert.equal(first.rows[0]?.taskId, `t${HISTORY_PAGE_ROWS * 2 + 4}`);
+  assert.deepEqual([first.totalRows, first.matching, first.offset], [many.length, many.length, 0]);
+  const last = buildHistoryPage(source, 24, HISTORY_PAGE_ROWS * 2, NO_HISTORY_FILTER);
+  assert.deepEqual(last.rows.map((r) => r.taskId), ['t4', 't3', 't2', 't1', 't0']);
+  const beyond = buildHistoryPage(source, 24, 9_999_999, NO_HISTORY_FILTER);
+  assert.equal(beyond.offset, HISTORY_PAGE_ROWS * 2, 'past the end: the last page');
+  const flux = buildHistoryPage(source, 24, 0, { ...NO_HISTORY_FILTER, modelType: 'flux' });
+  assert.equal(flux.matching, HISTORY_PAGE_ROWS + 2);
+  assert.ok(flux.rows.every((r) => r.modelType === 'flux'));
+  assert.equal(parseToWebview({ type: 'historyPage', windowHours: 24, page: first }).ok, true);
 });
 
 test('the analysis view counts the kept tasks without asking for all of them', () => {
@@ -102,15 +111,3 @@ test('the analysis view counts the kept tasks without asking for all of them', (
   assert.deepEqual(asked, [24], 'only the window is copied, never the whole history');
 });
 
-test('historyRows gives the newest rows by start, ties in the order given, as a stable sort of the whole window would', () => {
-  const rand = seededRandom(7);
-  for (let round = 0; round < 50; round++) {
-    const n = 1 + Math.floor(rand() * 400);
-    // Few distinct starts, so ties at the cut are common.
-    const tasks = Array.from({ length: n }, (_, i) => task({ taskId: `t${i}`, startTime: 1000 * Math.floor(rand() * 40) }));
-    const limit = 1 + Math.floor(rand() * 120);
-    const want = [...tasks].sort((a, b) => b.startTime - a.startTime).slice(0, limit).map((t) => t.taskId);
-    assert.deepEqual(historyRows(tasks, limit).map((r) => r.taskId), want);
-  }
-  assert.deepEqual(historyRows([], 5), []);
-});

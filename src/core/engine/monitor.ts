@@ -267,12 +267,6 @@ export class PerformanceMonitor {
     return this.history.copies(this.clock.now() - timeWindowHours * 3_600_000);
   }
 
-  /** The held tasks started in the last `timeWindowHours`, oldest first, not copied: callers only read them. */
-  historyView(timeWindowHours: number): readonly PerformanceMetrics[] {
-    checkTimeWindow(timeWindowHours);
-    return this.history.since(this.clock.now() - timeWindowHours * 3_600_000);
-  }
-
   /**
    * A page of the window's finished tasks, newest first by start, not copied (callers only read
    * them): `offset` matches skipped, at most `limit` taken; `total` counts the matches. Without a

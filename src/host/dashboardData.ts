@@ -2,6 +2,7 @@
 // payloads: columns for the charts, rows for the history table, a task's own timeline. Pure (no
 // `vscode`), so plain-node tests cover it; figures are selected and reshaped here, not computed.
 import { resolutionKey } from '../core/engine/resolution';
+import type { Clock, TimerHandle } from '../core/ports';
 import type { MinuteRollup } from '../core/engine/snapshotRing';
 import type { PerformanceMetrics, TaskPhase } from '../shared/metrics';
 import {
@@ -219,4 +220,36 @@ export function buildState(source: DashboardDataSource, range: LiveRange, window
 
 export function stateMessage(state: DashboardState): ToWebview {
   return { type: 'state', version: PROTOCOL_VERSION, state };
+}
+
+/**
+ * The dashboard's full analysis after task ends, coalesced: a request waits out `intervalMs` since
+ * the last full one, and requests meanwhile join it, so at most one runs per interval. The panel
+ * requests only while it is shown, and disposes it with itself.
+ */
+export class CoalescedRefresh {
+  private timer: TimerHandle | null = null;
+  private lastAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly clock: Clock, private readonly intervalMs: number, private readonly run: () => void) {}
+
+  /** A full analysis was just posted some other way (a full state, a new window). */
+  ran(): void {
+    this.lastAt = this.clock.now();
+  }
+
+  request(): void {
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastAt + this.intervalMs - this.clock.now());
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.lastAt = this.clock.now();
+      this.run();
+    }, wait);
+  }
+
+  dispose(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
 }

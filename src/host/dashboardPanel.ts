@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { MinuteRollup } from '../core/engine/snapshotRing';
+import { systemClock } from '../core/ports';
 import { errorText } from '../core/util/errors';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import {
@@ -13,7 +14,7 @@ import {
 } from '../shared/protocol';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
 import {
-  buildActiveTasks, buildAnalysisView, buildHistoryPage, buildSeries, buildState, buildTaskDetail, NO_HISTORY_FILTER, stateMessage, type HistoryPosition,
+  buildActiveTasks, buildAnalysisView, buildHistoryPage, CoalescedRefresh, buildSeries, buildState, buildTaskDetail, NO_HISTORY_FILTER, stateMessage, type HistoryPosition,
 } from './dashboardData';
 
 const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
@@ -132,8 +133,7 @@ class DashboardPanel implements vscode.Disposable {
   /** A task ended (or the history was reloaded) since the last analysis was posted. */
   private analysisDue = false;
   private reloadedForVersion = false;
-  private fullTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastFullAt = 0;
+  private readonly fullAnalysis: CoalescedRefresh;
   /** The history table's first row and filter. */
   private history: HistoryPosition = { offset: 0, filter: NO_HISTORY_FILTER };
 
@@ -148,6 +148,10 @@ class DashboardPanel implements vscode.Disposable {
   ) {
     this.range = initial.range;
     this.windowHours = initial.windowHours;
+    this.fullAnalysis = new CoalescedRefresh(systemClock, FULL_ANALYSIS_INTERVAL_MS, () => {
+      if (this.live()) this.postAnalysis(false);
+      else this.stale = true;
+    });
     panel.webview.options = webviewOptions(extensionUri);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
     this.render();
@@ -201,7 +205,7 @@ class DashboardPanel implements vscode.Disposable {
     }
     try {
       const state = buildState(this.source, this.range, this.windowHours, this.history);
-      this.lastFullAt = Date.now();
+      this.fullAnalysis.ran();
       this.lastSeriesMinute = Math.floor(state.now / 60_000);
       this.post(stateMessage(state));
     } catch (err) {
@@ -240,30 +244,16 @@ class DashboardPanel implements vscode.Disposable {
       }
       if (this.analysisDue) {
         this.postAnalysis(true);
-        this.scheduleFullAnalysis();
+        if (this.source.liveAnalysis) this.fullAnalysis.request();
       }
       this.analysisDue = false;
       this.post({ type: 'activeTasks', activeTasks: buildActiveTasks(this.source) });
     }, TASKS_DEBOUNCE_MS);
   }
 
-  /** The full analysis after task ends, at most one per FULL_ANALYSIS_INTERVAL_MS. */
-  private scheduleFullAnalysis(): void {
-    if (this.fullTimer || !this.source.liveAnalysis) return;
-    const wait = Math.max(0, this.lastFullAt + FULL_ANALYSIS_INTERVAL_MS - Date.now());
-    this.fullTimer = setTimeout(() => {
-      this.fullTimer = undefined;
-      if (!this.live()) {
-        this.stale = true;
-        return;
-      }
-      this.postAnalysis(false);
-    }, wait);
-  }
-
   private postAnalysis(live = false): void {
     try {
-      if (!live) this.lastFullAt = Date.now();
+      if (!live) this.fullAnalysis.ran();
       const { analysis, totalTaskCount } = buildAnalysisView(this.source, this.windowHours, this.history, live);
       this.history = { offset: analysis.offset, filter: analysis.filter };
       this.post({ type: 'analysis', analysis, totalTaskCount });
@@ -337,7 +327,7 @@ class DashboardPanel implements vscode.Disposable {
 
   dispose(): void {
     if (this.tasksTimer) clearTimeout(this.tasksTimer);
-    if (this.fullTimer) clearTimeout(this.fullTimer);
+    this.fullAnalysis.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
     this.onDisposed();
   }

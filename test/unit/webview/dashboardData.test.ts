@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MinuteRollup } from '../../../src/core/engine/snapshotRing';
-import { activeTaskInfo, buildAnalysisView, buildHistoryPage, NO_HISTORY_FILTER, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
+import { activeTaskInfo, buildAnalysisView, buildHistoryPage, CoalescedRefresh, NO_HISTORY_FILTER, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
 import type { DashboardDataSource } from '../../../src/host/dashboardPanel';
 import { HISTORY_PAGE_ROWS, parseToWebview } from '../../../src/shared/protocol';
+import { FakeClock } from '../helpers/fakeClock';
 import { gpuReading, NOW, snapshot, task } from './fixtures';
 
 test('snapshot columns: one GPU entry per device, missing readings are null', () => {
@@ -111,3 +112,30 @@ test('the analysis view counts the kept tasks without asking for all of them', (
   assert.deepEqual(asked, [24], 'only the window is copied, never the whole history');
 });
 
+
+test('the full analysis after task ends is coalesced: at most one per interval, requests meanwhile join it, none after dispose', async () => {
+  const clock = new FakeClock();
+  const runs: number[] = [];
+  const refresh = new CoalescedRefresh(clock, 5_000, () => runs.push(clock.now()));
+  const t0 = clock.now();
+  refresh.request(); // none ran before: at once
+  await clock.advance(0);
+  assert.deepEqual(runs, [t0]);
+  for (let i = 0; i < 40; i++) {
+    refresh.request(); // a task end every 250 ms for 10 s
+    await clock.advance(250);
+  }
+  await clock.advance(5_000);
+  assert.deepEqual(runs.map((t) => t - t0), [0, 5_000, 10_000], 'forty ends in 10 s: one full analysis per 5 s');
+  refresh.ran(); // a full state was just posted
+  refresh.request();
+  await clock.advance(4_999);
+  assert.equal(runs.length, 3);
+  await clock.advance(1);
+  assert.equal(runs.length, 4);
+  refresh.request();
+  refresh.dispose();
+  await clock.advance(10_000);
+  assert.equal(runs.length, 4, 'a closed panel runs nothing');
+  assert.equal(clock.pending, 0);
+});

@@ -35,6 +35,13 @@ class SortedValues {
     this.count++;
   }
 
+  /** Replaces the contents with `values` (any order): one sort, not one insertion each. */
+  reset(values: Float64Array): void {
+    this.values = new Float64Array(Math.max(64, values.length * 2));
+    this.values.set(values.sort());
+    this.count = values.length;
+  }
+
   remove(v: number): void {
     const at = this.upperBound(v) - 1;
     if (at < 0 || this.values[at] !== v) return;
@@ -70,19 +77,23 @@ interface KeptGroup extends GroupTally {
 const COLUMNS = ['ok', 'finished', 'timeSum', 'timeN', 'vramSum', 'vramN', 'cpuSum', 'cpuN'] as const;
 type Column = (typeof COLUMNS)[number];
 
-function columnValues(t: PerformanceMetrics): Record<Column, number> {
+function addTo(col: number[], v: number): void {
+  col.push((col[col.length - 1] as number) + v);
+}
+
+/** Appends one task's part to each prefix column (the trend buckets' sums). */
+function pushPrefix(p: Record<Column, number[]>, t: PerformanceMetrics): void {
+  const add = addTo;
   const ok = t.status === 'succeeded';
   const time = ok && t.generationTimeSeconds !== null;
-  return {
-    ok: ok ? 1 : 0,
-    finished: t.status === 'cancelled' ? 0 : 1,
-    timeSum: time ? (t.generationTimeSeconds as number) : 0,
-    timeN: time ? 1 : 0,
-    vramSum: t.peakVramUsageMb ?? 0,
-    vramN: t.peakVramUsageMb !== null ? 1 : 0,
-    cpuSum: t.deviceAverageCpuUsagePercent ?? 0,
-    cpuN: t.deviceAverageCpuUsagePercent !== null ? 1 : 0,
-  };
+  add(p.ok, ok ? 1 : 0);
+  add(p.finished, t.status === 'cancelled' ? 0 : 1);
+  add(p.timeSum, time ? (t.generationTimeSeconds as number) : 0);
+  add(p.timeN, time ? 1 : 0);
+  add(p.vramSum, t.peakVramUsageMb ?? 0);
+  add(p.vramN, t.peakVramUsageMb !== null ? 1 : 0);
+  add(p.cpuSum, t.deviceAverageCpuUsagePercent ?? 0);
+  add(p.cpuN, t.deviceAverageCpuUsagePercent !== null ? 1 : 0);
 }
 
 export class WindowAggregate {
@@ -91,6 +102,8 @@ export class WindowAggregate {
   private prefix: Record<Column, number[]> = emptyPrefix();
   private windowStart = Number.NEGATIVE_INFINITY;
   private stale = true;
+  /** While rebuilding: the successful times, sorted once at the end instead of inserted one by one. */
+  private bulkTimes: number[] | null = null;
   private statusCounts: StatusCounts = { succeeded: 0, failed: 0, cancelled: 0, interrupted: 0 };
   private readonly successTimes = new SortedValues();
   private successTimeSum = 0;
@@ -185,13 +198,13 @@ export class WindowAggregate {
     this.compact();
   }
 
+  /** Every count and sum again from `all`: one pass, plus one sort of the starts and one of the times. */
   private rebuild(all: readonly PerformanceMetrics[], windowStart: number): void {
     this.rebuilds++;
     this.tasks = all.filter((t) => t.status !== 'running' && t.startTime >= windowStart).sort((a, b) => a.startTime - b.startTime);
     this.head = 0;
     this.prefix = emptyPrefix();
     this.statusCounts = { succeeded: 0, failed: 0, cancelled: 0, interrupted: 0 };
-    this.successTimes.count = 0;
     this.successTimeSum = 0;
     this.rules = BOTTLENECK_RULES.map(() => ({ sum: 0, count: 0 }));
     this.ownVramShareSum = 0;
@@ -203,16 +216,15 @@ export class WindowAggregate {
     this.stale = false;
     const kept = this.tasks;
     this.tasks = [];
+    this.bulkTimes = [];
     for (const t of kept) this.push(t);
+    this.successTimes.reset(Float64Array.from(this.bulkTimes));
+    this.bulkTimes = null;
   }
 
   private push(t: PerformanceMetrics): void {
     this.tasks.push(t);
-    const values = columnValues(t);
-    for (const c of COLUMNS) {
-      const col = this.prefix[c];
-      col.push((col[col.length - 1] as number) + values[c]);
-    }
+    pushPrefix(this.prefix, t);
     this.count(t, 1);
   }
 
@@ -263,7 +275,8 @@ export class WindowAggregate {
   private countSuccess(t: PerformanceMetrics, d: 1 | -1, mg: KeptGroup, rg: KeptGroup): void {
     const g = t.generationTimeSeconds;
     if (g !== null) {
-      if (d > 0) this.successTimes.add(g);
+      if (this.bulkTimes) this.bulkTimes.push(g);
+      else if (d > 0) this.successTimes.add(g);
       else this.successTimes.remove(g);
       this.successTimeSum += d * g;
       for (const group of [mg, rg]) {

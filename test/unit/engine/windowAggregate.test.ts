@@ -46,6 +46,16 @@ function compare(live: LiveAnalyses, held: HeldHistory, now: number, hours: numb
   const kept = live.analysis(held.all, DEFAULT_THRESHOLDS, now, hours);
   assert.ok(kept, 'findings were remembered');
   assertClose(withoutFindings(kept), withoutFindings(full), `${what} (${hours} h)`);
+  // Pages: the window newest first by start (equal starts: the later held first), with and without a filter.
+  const windowStart = now - hours * HOUR_MS;
+  const naive = held.all.map((t, i) => ({ t, i })).filter(({ t }) => t.status !== 'running' && t.startTime >= windowStart)
+    .sort((a, b) => b.t.startTime - a.t.startTime || b.i - a.i).map(({ t }) => t.taskId);
+  const page = live.page(held.all, now, hours, 3, 7, null);
+  assert.deepEqual([page.tasks.map((t) => t.taskId), page.total], [naive.slice(3, 10), naive.length], `${what}: page`);
+  const failed = new Set(held.all.filter((t) => t.status === 'failed').map((t) => t.taskId));
+  const filtered = live.page(held.all, now, hours, 1, 4, (t) => t.status === 'failed');
+  const naiveFailed = naive.filter((id) => failed.has(id));
+  assert.deepEqual([filtered.tasks.map((t) => t.taskId), filtered.total], [naiveFailed.slice(1, 5), naiveFailed.length], `${what}: filtered page`);
 }
 
 for (const seed of [1, 2, 3, 4, 5, 6]) {

@@ -168,9 +168,12 @@ export function protocolPhases(phases: readonly TaskPhase[]): TaskPhase[] {
     .map((p) => ({ name: cut(p.name), startTime: p.startTime, endTime: p.endTime }));
 }
 
-export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number): TaskDetail | null {
-  const found = source.history(null).find((t) => t.taskId === taskId && t.startTime === startTime)
-    ?? source.activeTasks().find((t) => t.taskId === taskId && t.startTime === startTime);
+/** A task's detail; the table's window is searched in place first (no copy of the history), then every kept task. */
+export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number, windowHours?: AnalysisWindowHours): TaskDetail | null {
+  const same = (t: PerformanceMetrics): boolean => t.taskId === taskId && t.startTime === startTime;
+  const inWindow = windowHours !== undefined ? source.historyPage?.(windowHours, 0, 1, same).tasks[0] : undefined;
+  const found = inWindow ?? source.history(null).find(same)
+    ?? source.activeTasks().find(same);
   if (!found) return null;
   const task = found.phases ? { ...found, phases: protocolPhases(found.phases) } : found;
   const firstMinute = Math.floor(task.startTime / MINUTE_MS) * MINUTE_MS;

@@ -302,7 +302,7 @@ class DashboardPanel implements vscode.Disposable {
         if (this.live()) this.postAnalysis();
         return;
       case 'selectTask':
-        this.post({ type: 'taskDetail', taskId: msg.taskId, startTime: msg.startTime, detail: buildTaskDetail(this.source, msg.taskId, msg.startTime) });
+        this.post({ type: 'taskDetail', taskId: msg.taskId, startTime: msg.startTime, detail: buildTaskDetail(this.source, msg.taskId, msg.startTime, this.windowHours) });
         return;
       case 'historyPage': {
         const page = buildHistoryPage(this.source, this.windowHours, msg.offset, msg.filter);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MinuteRollup } from '../../../src/core/engine/snapshotRing';
-import { activeTaskInfo, buildAnalysisView, buildHistoryPage, CoalescedRefresh, NO_HISTORY_FILTER, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
+import { activeTaskInfo, buildAnalysisView, buildHistoryPage, buildTaskDetail, CoalescedRefresh, NO_HISTORY_FILTER, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
 import type { DashboardDataSource } from '../../../src/host/dashboardPanel';
 import { HISTORY_PAGE_ROWS, parseToWebview } from '../../../src/shared/protocol';
 import { FakeClock } from '../helpers/fakeClock';
@@ -138,4 +138,19 @@ test('the full analysis after task ends is coalesced: at most one per interval, 
   await clock.advance(10_000);
   assert.equal(runs.length, 4, 'a closed panel runs nothing');
   assert.equal(clock.pending, 0);
+});
+
+test('a task chosen in the table is found in the window in place, without copying the whole history', () => {
+  const t = task({ taskId: 'chosen', startTime: NOW - 5_000 });
+  const source = {
+    historyPage: (_h: number, _o: number, _l: number, match: ((x: typeof t) => boolean) | null) => ({ tasks: [t].filter((x) => match === null || match(x)), total: 1 }),
+    history: () => {
+      throw new Error('the whole history was copied');
+    },
+    activeTasks: () => [],
+    recentSnapshots: () => [],
+    minuteRollups: () => [],
+  } as unknown as DashboardDataSource;
+  assert.equal(buildTaskDetail(source, 'chosen', NOW - 5_000, 24)?.task.taskId, 'chosen');
+  assert.throws(() => buildTaskDetail(source, 'other', NOW - 5_000, 24), /copied/, 'not in the window: every kept task is searched');
 });

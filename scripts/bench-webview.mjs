@@ -108,7 +108,7 @@ try {
         now: snaps[HOUR - 1].timestamp, range: '1h', windowHours: 24,
         thresholds: { cpuPercent: 90, ramPercent: 85, vramPercent: 90, minSuccessRate: 0.95, efficiencyBaselineSeconds: 300 },
         gpuAvailability: { provider: 'nvidia', available: true, reason: null }, monitoring: true, latest: snaps[HOUR - 1], series,
-        activeTasks: activeAt(HOUR - 1), analysis: { windowHours: 24, analysis: emptyAnalysis, rows: [], totalRows: 0 }, totalTaskCount: 0,
+        activeTasks: activeAt(HOUR - 1), analysis: { windowHours: 24, analysis: emptyAnalysis, rows: [], totalRows: 0, matching: 0, offset: 0, filter: { modelType: null, resolution: null, status: null } }, totalTaskCount: 0,
       };
       window.dispatchEvent(new MessageEvent('message', { data: { type: 'state', version: 1, state } }));
       await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));

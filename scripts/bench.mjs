@@ -892,6 +892,10 @@ async function main(opts) {
     if (dashboardUpdate) {
       const [small, big] = [dashboardUpdate.results[0], dashboardUpdate.results[dashboardUpdate.results.length - 1]];
       rows.push({ name: `dashboard update after a task end, ${big.tasks.toLocaleString('en-US')} tasks / ${small.tasks.toLocaleString('en-US')}`, value: dashboardUpdate.ratio, unit: 'ratio', display: `${fmt(big.medianMs, 1)} / ${fmt(small.medianMs, 1)} ms = ${fmt(dashboardUpdate.ratio, 1)}`, target: '<= 1.5', pass: dashboardUpdate.ratio <= 1.5 });
+      // The full analysis the kept aggregates leave to a coalesced refresh (findings): at most one per 5 s while shown.
+      const share = big.fullMedianMs / 5000;
+      // Report only: an absolute time on a shared machine; what bounds it is the one-per-5-s rule (unit-tested).
+      rows.push({ name: `  its coalesced full analysis (findings; one per 5 s at most while shown), ${big.tasks.toLocaleString('en-US')} / ${small.tasks.toLocaleString('en-US')} tasks`, value: share, unit: 'ratio', display: `${fmt(big.fullMedianMs, 1)} / ${fmt(small.fullMedianMs, 1)} ms; at 100 000, ${fmt(share * 100, 1)}% of 5 s`, target: '', pass: null });
     }
     if (historyImport) {
       rows.push({ name: `import of ${historyImport.tasks.toLocaleString('en-US')} tasks (batched append)`, value: historyImport.seconds, unit: 's', display: `${historyImport.seconds} s (${historyImport.appendSeconds} s appending), ${historyImport.peakRssMb} MB peak RSS`, target: '', pass: historyImport.ok ? null : false });

@@ -1,13 +1,13 @@
 // The history table: filters, sorting, paging, and choosing a task for its detail.
 import type { TaskStatus } from '../src/shared/metrics';
-import type { AnalysisView } from '../src/shared/protocol';
+import { HISTORY_PAGE_ROWS, type AnalysisView } from '../src/shared/protocol';
 import { isCompared, toggleCompare } from './compareSection';
 import { h, replace, setText } from './dom';
 import { el, select } from './layout';
-import { hostNow, page, PAGE_ROWS, send } from './page';
+import { hostNow, page, send } from './page';
 import {
-  distinctValues, formatCount, formatDateTime, formatMb, formatPercent, formatRelative, formatSeconds, formatWindow, queryRows,
-  rowResolution, STATUS_LABELS, type SortKey,
+  formatCount, formatDateTime, formatMb, formatPercent, formatRelative, formatSeconds, formatWindow, queryRows,
+  STATUS_LABELS, type SortKey,
 } from './viewModel';
 
 const SORT_COLUMNS: { key: SortKey; label: string; num: boolean }[] = [
@@ -25,27 +25,46 @@ function filterSelect(label: string, id: string, values: string[], current: stri
   return select(label, id, options, current ?? '', (v) => onChange(v === '' ? null : v));
 }
 
+/** Asks the host for the page from `offset` with the page's filter (the host filters and pages the window). */
+function askPage(offset: number): void {
+  const q = page.query;
+  send({ type: 'historyPage', offset, filter: { modelType: q.modelType, resolution: q.resolution, status: q.status } });
+}
+
 export function renderHistory(view: AnalysisView): void {
-  const rows = view.rows;
-  const models = distinctValues(rows, (r) => r.modelType);
-  const resolutions = distinctValues(rows, rowResolution);
-  const statuses = distinctValues(rows, (r) => r.status);
-  // A filter on a value no longer present would hide everything: drop it.
-  if (page.query.modelType !== null && !models.includes(page.query.modelType)) page.query = { ...page.query, modelType: null };
-  if (page.query.resolution !== null && !resolutions.includes(page.query.resolution)) page.query = { ...page.query, resolution: null };
-  if (page.query.status !== null && !statuses.includes(page.query.status)) page.query = { ...page.query, status: null };
+  // The filters offer what the window holds (the analysis's breakdowns), whichever page is shown.
+  const a = view.analysis;
+  const models = a.byModelType.map((g) => g.key).sort();
+  const resolutions = a.byResolution.map((g) => g.key).sort();
+  const statuses = (Object.keys(a.statusCounts) as (keyof typeof a.statusCounts)[]).filter((k) => a.statusCounts[k] > 0);
+  page.query = { ...page.query, modelType: view.filter.modelType, resolution: view.filter.resolution, status: view.filter.status };
+  const choose = (patch: Partial<typeof page.query>) => {
+    page.query = { ...page.query, ...patch };
+    askPage(0);
+  };
   replace(el.historyFilters,
-    filterSelect('Model type', 'filter-model', models, page.query.modelType, (v) => v, (v) => { page.query = { ...page.query, modelType: v }; page.shownRows = PAGE_ROWS; renderHistoryTable(view); }),
-    filterSelect('Resolution', 'filter-resolution', resolutions, page.query.resolution, (v) => v, (v) => { page.query = { ...page.query, resolution: v }; page.shownRows = PAGE_ROWS; renderHistoryTable(view); }),
-    filterSelect('Outcome', 'filter-outcome', statuses, page.query.status, (v) => STATUS_LABELS[v as TaskStatus] ?? v, (v) => { page.query = { ...page.query, status: v as TaskStatus | null }; page.shownRows = PAGE_ROWS; renderHistoryTable(view); }));
+    filterSelect('Model type', 'filter-model', withCurrent(models, page.query.modelType), page.query.modelType, (v) => v, (v) => choose({ modelType: v })),
+    filterSelect('Resolution', 'filter-resolution', withCurrent(resolutions, page.query.resolution), page.query.resolution, (v) => v, (v) => choose({ resolution: v })),
+    filterSelect('Outcome', 'filter-outcome', withCurrent(statuses, page.query.status), page.query.status, (v) => STATUS_LABELS[v as TaskStatus] ?? v, (v) => choose({ status: v as TaskStatus | null })));
   renderHistoryTable(view);
 }
 
+/** The filter in force stays offered even when no task of the window has it any more. */
+function withCurrent(values: string[], current: string | null): string[] {
+  return current !== null && !values.includes(current) ? [...values, current] : values;
+}
+
 export function renderHistoryTable(view: AnalysisView): void {
-  const rows = queryRows(view.rows, page.query);
+  // The host sent one page, newest first; a column sort orders the page shown.
+  const rows = queryRows(view.rows, { ...page.query, modelType: null, resolution: null, status: null });
   const now = hostNow();
-  const cut = view.totalRows > view.rows.length ? ` (the newest ${view.rows.length} of ${view.totalRows} are listed)` : '';
-  setText(el.historyCount, view.rows.length === 0 ? `No finished task in the last ${formatWindow(view.windowHours)}.` : `${formatCount(rows.length, 'task')} shown${cut}.`);
+  const filtered = view.filter.modelType !== null || view.filter.resolution !== null || view.filter.status !== null;
+  const first = view.offset + 1;
+  const last = view.offset + view.rows.length;
+  const of = filtered ? `${formatCount(view.matching, 'matching task')} (${view.totalRows} in the window)` : formatCount(view.totalRows, 'task');
+  setText(el.historyCount, view.totalRows === 0
+    ? `No finished task in the last ${formatWindow(view.windowHours)}.`
+    : view.rows.length === 0 ? `No task matches these filters (${view.totalRows} in the window).` : `Tasks ${first}–${last} of ${of}, newest first.`);
   if (view.rows.length === 0) {
     replace(el.historyTable);
     return;
@@ -53,7 +72,7 @@ export function renderHistoryTable(view: AnalysisView): void {
   const headCells = SORT_COLUMNS.map((c) => {
     const active = page.query.sortKey === c.key;
     const button = h('button', {
-      class: 'sort', on: { click: () => {
+      class: 'sort', attrs: { title: 'Sorts the rows of this page' }, on: { click: () => {
         page.query = { ...page.query, sortKey: c.key, descending: active ? !page.query.descending : c.key === 'startTime' || c.num };
         renderHistoryTable(view);
       } },
@@ -61,7 +80,7 @@ export function renderHistoryTable(view: AnalysisView): void {
     return h('th', { class: c.num ? 'num' : '', attrs: { scope: 'col', 'aria-sort': active ? (page.query.descending ? 'descending' : 'ascending') : 'none' } }, button);
   });
   headCells.push(h('th', { class: 'compare-col', attrs: { scope: 'col', title: 'Tick two tasks to compare them' } }, 'Compare'));
-  const body = rows.slice(0, page.shownRows).map((r) => {
+  const body = rows.map((r) => {
     const isSel = page.selected !== null && page.selected.taskId === r.taskId && page.selected.startTime === r.startTime;
     const choose = () => selectTask(r.taskId, r.startTime);
     const tick = h('input', {
@@ -87,13 +106,22 @@ export function renderHistoryTable(view: AnalysisView): void {
     h('td', { class: 'num' }, formatPercent(r.averageGpuUtilizationPercent)),
     h('td', { class: 'compare-col' }, tick));
   });
-  const more = rows.length > page.shownRows
-    ? h('button', { class: 'link', on: { click: () => { page.shownRows += PAGE_ROWS; renderHistoryTable(view); } } }, `Show ${Math.min(PAGE_ROWS, rows.length - page.shownRows)} more`)
+  const size = HISTORY_PAGE_ROWS;
+  const pager = view.matching > view.rows.length || view.offset > 0
+    ? h('nav', { class: 'pager', attrs: { 'aria-label': 'History pages' } },
+      pageButton('Newest', 'page-first', view.offset > 0, () => askPage(0)),
+      pageButton('Newer', 'page-previous', view.offset > 0, () => askPage(Math.max(0, view.offset - size))),
+      pageButton('Older', 'page-next', last < view.matching, () => askPage(view.offset + size)))
     : null;
   replace(el.historyTable,
     h('table', { class: 'data history', attrs: { 'aria-label': 'Finished tasks' } }, h('thead', null, h('tr', null, ...headCells)), h('tbody', null, ...body)),
-    rows.length === 0 ? h('p', { class: 'muted' }, 'No task matches these filters.') : null,
-    more);
+    pager);
+}
+
+function pageButton(label: string, id: string, enabled: boolean, go: () => void): HTMLElement {
+  const attrs: Record<string, string> = { id, type: 'button' };
+  if (!enabled) attrs.disabled = '';
+  return h('button', { class: 'link', attrs, on: { click: go } }, label);
 }
 
 function selectTask(taskId: string, startTime: number): void {

@@ -40,7 +40,7 @@ export const el = {
   recommendations: h('ol', { class: 'recommendations' }),
   trendNote: h('p', { class: 'muted small' }),
   historyFilters: h('div', { class: 'filters' }),
-  historyCount: h('p', { class: 'muted small', attrs: { 'aria-live': 'polite' } }),
+  historyCount: h('p', { class: 'muted small', id: 'history-count', attrs: { 'aria-live': 'polite' } }),
   historyTable: h('div', { class: 'table-wrap' }),
   detail: h('div', { class: 'detail hidden', id: 'task-detail' }),
   detailInfo: h('div'),

@@ -18,6 +18,7 @@ import { appendSnapshot, charts, drawLiveCharts, makeCharts } from './liveCharts
 import { renderActive, renderEmpty, renderGpuAvailability, renderNow, renderStatus } from './nowSection';
 import { page, persist, send } from './page';
 import { renderComparison } from './compareSection';
+import { renderHistory } from './historySection';
 import { renderDetail } from './taskDetail';
 
 function showNotice(level: 'info' | 'warning' | 'error', text: string): void {
@@ -81,6 +82,11 @@ function handle(msg: ToWebview): void {
       page.state.totalTaskCount = msg.totalTaskCount;
       renderEmpty();
       renderAnalysis(msg.analysis);
+      return;
+    case 'historyPage':
+      if (!page.state || page.state.analysis.windowHours !== msg.windowHours) return;
+      page.state.analysis = { ...page.state.analysis, ...msg.page };
+      renderHistory(page.state.analysis);
       return;
     case 'activeTasks':
       if (!page.state) return;

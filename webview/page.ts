@@ -14,9 +14,6 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const persisted = parsePersistedViewState(vscode.getState());
 
-/** How many history rows are drawn before "Show more". */
-export const PAGE_ROWS = 100;
-
 /** What the page holds between messages; sections read it and the message handler updates it. */
 export const page: {
   state: DashboardState | null;
@@ -25,7 +22,6 @@ export const page: {
   range: LiveRange;
   windowHours: AnalysisWindowHours;
   query: HistoryQuery;
-  shownRows: number;
   selected: { taskId: string; startTime: number } | null;
   /** Tasks ticked for comparison in the history table, oldest tick first (at most two). */
   compare: { taskId: string; startTime: number }[];
@@ -36,7 +32,6 @@ export const page: {
   range: persisted.range,
   windowHours: persisted.windowHours,
   query: { ...DEFAULT_QUERY },
-  shownRows: PAGE_ROWS,
   selected: null,
   compare: [],
   theme: readTheme(),

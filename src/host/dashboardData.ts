@@ -1,11 +1,13 @@
 // Turns what the engine holds (snapshots, roll-ups, task records) into the dashboard protocol's
 // payloads: columns for the charts, rows for the history table, a task's own timeline. Pure (no
 // `vscode`), so plain-node tests cover it; figures are selected and reshaped here, not computed.
+import { resolutionKey } from '../core/engine/resolution';
+import type { Clock, TimerHandle } from '../core/ports';
 import type { MinuteRollup } from '../core/engine/snapshotRing';
 import type { PerformanceMetrics, TaskPhase } from '../shared/metrics';
 import {
-  LIVE_RANGE_MS, MAX_HISTORY_ROWS, MAX_PHASE_NAME_LENGTH, MAX_TASK_PHASES, PROTOCOL_VERSION,
-  type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type HistoryRow,
+  HISTORY_PAGE_ROWS, LIVE_RANGE_MS, MAX_HISTORY_OFFSET, MAX_PHASE_NAME_LENGTH, MAX_TASK_PHASES, PROTOCOL_VERSION,
+  type ActiveTaskInfo, type AnalysisView, type AnalysisWindowHours, type DashboardState, type HistoryFilter, type HistoryPage, type HistoryRow,
   type LiveRange, type LiveSeries, type SeriesGpu, type TaskDetail, type TaskRef, type TaskTimeline, type ToWebview,
 } from '../shared/protocol';
 import { taskGpuUtilizationPercent, taskVramUsedMb, usedPercent, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
@@ -83,22 +85,40 @@ export function historyRow(t: PerformanceMetrics): HistoryRow {
   };
 }
 
+/** No filter: every task of the window. */
+export const NO_HISTORY_FILTER: HistoryFilter = { modelType: null, resolution: null, status: null };
+
+/** The filter as a predicate, or null when it accepts everything (so a page need not read the window). */
+function historyMatcher(f: HistoryFilter): ((t: PerformanceMetrics) => boolean) | null {
+  if (f.modelType === null && f.resolution === null && f.status === null) return null;
+  return (t) => (f.modelType === null || t.modelType === f.modelType)
+    && (f.resolution === null || resolutionKey(t.resolution, t.resolutionClass) === f.resolution)
+    && (f.status === null || t.status === f.status);
+}
+
 /**
- * The newest `limit` rows by start, newest first; among equal starts, in the order given (as a
- * stable sort of the whole list would give). Only the candidates are sorted: the limit-th newest
- * start is found on a typed array of the starts, so a window of 100 000 tasks costs a numeric sort,
- * not a sort of its objects.
+ * One page of the window's tasks, newest first by start (equal starts in the order held), from
+ * the source's kept window where it has one; else from a copy of the window (sorted here).
  */
-export function historyRows(tasks: readonly PerformanceMetrics[], limit = MAX_HISTORY_ROWS): HistoryRow[] {
-  if (limit <= 0 || tasks.length === 0) return [];
-  let candidates: readonly PerformanceMetrics[] = tasks;
-  if (tasks.length > limit) {
-    const starts = Float64Array.from(tasks, (t) => t.startTime).sort();
-    const floor = starts[starts.length - limit] as number;
-    // NaN starts sort last in a typed array and never pass the filter (nor did they lead a stable sort).
-    candidates = tasks.filter((t) => t.startTime >= floor);
+export function buildHistoryPage(source: DashboardDataSource, windowHours: AnalysisWindowHours, offsetIn: number, filter: HistoryFilter): HistoryPage {
+  const match = historyMatcher(filter);
+  let offset = Math.min(Math.max(0, Math.floor(offsetIn)), MAX_HISTORY_OFFSET);
+  const read = (from: number): { tasks: readonly PerformanceMetrics[]; total: number; totalRows: number } => {
+    if (source.historyPage) {
+      const page = source.historyPage(windowHours, from, HISTORY_PAGE_ROWS, match);
+      return { ...page, totalRows: match === null ? page.total : source.historyPage(windowHours, 0, 0, null).total };
+    }
+    const all = source.history(windowHours);
+    const matching = (match === null ? all : all.filter(match)).map((t, i) => ({ t, i })).sort((x, y) => y.t.startTime - x.t.startTime || y.i - x.i);
+    return { tasks: matching.slice(from, from + HISTORY_PAGE_ROWS).map((x) => x.t), total: matching.length, totalRows: all.length };
+  };
+  let got = read(offset);
+  // Past the end (tasks left the window, or a filter matches fewer): the last page instead.
+  if (offset > 0 && offset >= got.total) {
+    offset = Math.max(0, Math.floor((got.total - 1) / HISTORY_PAGE_ROWS) * HISTORY_PAGE_ROWS);
+    got = read(offset);
   }
-  return [...candidates].sort((a, b) => b.startTime - a.startTime).slice(0, limit).map(historyRow);
+  return { rows: got.tasks.map(historyRow), totalRows: got.totalRows, matching: got.total, offset, filter };
 }
 
 /**
@@ -148,21 +168,26 @@ export function protocolPhases(phases: readonly TaskPhase[]): TaskPhase[] {
     .map((p) => ({ name: cut(p.name), startTime: p.startTime, endTime: p.endTime }));
 }
 
-/** One task of the history (or running), its phases bounded for the protocol; null when gone. */
-function findTask(source: DashboardDataSource, taskId: string, startTime: number): PerformanceMetrics | null {
-  const found = source.history(null).find((t) => t.taskId === taskId && t.startTime === startTime)
-    ?? source.activeTasks().find((t) => t.taskId === taskId && t.startTime === startTime);
+/**
+ * One task of the history (or running), its phases bounded for the protocol; null when gone. The
+ * table's window is searched in place first (no copy of the history), then every kept task.
+ */
+function findTask(source: DashboardDataSource, taskId: string, startTime: number, windowHours?: AnalysisWindowHours): PerformanceMetrics | null {
+  const same = (t: PerformanceMetrics): boolean => t.taskId === taskId && t.startTime === startTime;
+  const inWindow = windowHours !== undefined ? source.historyPage?.(windowHours, 0, 1, same).tasks[0] : undefined;
+  const found = inWindow ?? source.history(null).find(same)
+    ?? source.activeTasks().find(same);
   if (!found) return null;
   return found.phases ? { ...found, phases: protocolPhases(found.phases) } : found;
 }
 
 /** The two tasks picked for comparison, each with its own compact timeline. */
-export function buildComparison(source: DashboardDataSource, refs: readonly [TaskRef, TaskRef]): [PerformanceMetrics | null, PerformanceMetrics | null] {
-  return [findTask(source, refs[0].taskId, refs[0].startTime), findTask(source, refs[1].taskId, refs[1].startTime)];
+export function buildComparison(source: DashboardDataSource, refs: readonly [TaskRef, TaskRef], windowHours?: AnalysisWindowHours): [PerformanceMetrics | null, PerformanceMetrics | null] {
+  return [findTask(source, refs[0].taskId, refs[0].startTime, windowHours), findTask(source, refs[1].taskId, refs[1].startTime, windowHours)];
 }
 
-export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number): TaskDetail | null {
-  const task = findTask(source, taskId, startTime);
+export function buildTaskDetail(source: DashboardDataSource, taskId: string, startTime: number, windowHours?: AnalysisWindowHours): TaskDetail | null {
+  const task = findTask(source, taskId, startTime, windowHours);
   if (!task) return null;
   const firstMinute = Math.floor(task.startTime / MINUTE_MS) * MINUTE_MS;
   return { task, timeline: taskTimeline(task, source.recentSnapshots(task.startTime - 1), source.minuteRollups(firstMinute)) };
@@ -173,18 +198,27 @@ export function buildActiveTasks(source: DashboardDataSource): ActiveTaskInfo[] 
   return source.activeTasks().map((t) => activeTaskInfo(t, latest, source.taskProgressPercent?.(t.taskId) ?? null));
 }
 
-export function buildAnalysisView(source: DashboardDataSource, windowHours: AnalysisWindowHours): { analysis: AnalysisView; totalTaskCount: number } {
-  // The held tasks themselves where the source lends them (rows are made from them, never kept).
-  const tasks = source.historyView?.(windowHours) ?? source.history(windowHours);
+/** Where the history table is: its first row and filter. */
+export interface HistoryPosition {
+  offset: number;
+  filter: HistoryFilter;
+}
+
+/**
+ * The analysis of a window and the history page shown. `live`: from the kept aggregates where the
+ * source has them (a task end), else the full analysis (opening, a new window, the coalesced refresh).
+ */
+export function buildAnalysisView(source: DashboardDataSource, windowHours: AnalysisWindowHours, at: HistoryPosition = { offset: 0, filter: NO_HISTORY_FILTER }, live = false): { analysis: AnalysisView; totalTaskCount: number } {
+  const analysis = live && source.liveAnalysis ? source.liveAnalysis(windowHours) : source.analysis(windowHours);
   return {
-    analysis: { windowHours, analysis: source.analysis(windowHours), rows: historyRows(tasks), totalRows: tasks.length },
+    analysis: { windowHours, analysis, ...buildHistoryPage(source, windowHours, at.offset, at.filter) },
     totalTaskCount: source.historyCount(),
   };
 }
 
-export function buildState(source: DashboardDataSource, range: LiveRange, windowHours: AnalysisWindowHours): DashboardState {
+export function buildState(source: DashboardDataSource, range: LiveRange, windowHours: AnalysisWindowHours, at?: HistoryPosition): DashboardState {
   const now = source.now();
-  const { analysis, totalTaskCount } = buildAnalysisView(source, windowHours);
+  const { analysis, totalTaskCount } = buildAnalysisView(source, windowHours, at);
   return {
     now,
     range,
@@ -202,4 +236,36 @@ export function buildState(source: DashboardDataSource, range: LiveRange, window
 
 export function stateMessage(state: DashboardState): ToWebview {
   return { type: 'state', version: PROTOCOL_VERSION, state };
+}
+
+/**
+ * The dashboard's full analysis after task ends, coalesced: a request waits out `intervalMs` since
+ * the last full one, and requests meanwhile join it, so at most one runs per interval. The panel
+ * requests only while it is shown, and disposes it with itself.
+ */
+export class CoalescedRefresh {
+  private timer: TimerHandle | null = null;
+  private lastAt = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly clock: Clock, private readonly intervalMs: number, private readonly run: () => void) {}
+
+  /** A full analysis was just posted some other way (a full state, a new window). */
+  ran(): void {
+    this.lastAt = this.clock.now();
+  }
+
+  request(): void {
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastAt + this.intervalMs - this.clock.now());
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.lastAt = this.clock.now();
+      this.run();
+    }, wait);
+  }
+
+  dispose(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
 }

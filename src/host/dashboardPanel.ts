@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { MinuteRollup } from '../core/engine/snapshotRing';
+import { systemClock } from '../core/ports';
 import { errorText } from '../core/util/errors';
 import type { PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
 import {
@@ -13,7 +14,9 @@ import {
 } from '../shared/protocol';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../shared/snapshot';
 import type { ClusterPanelState, RecentTasks } from '../shared/clusterMessages';
-import { buildActiveTasks, buildAnalysisView, buildSeries, buildState, buildComparison, buildTaskDetail, stateMessage } from './dashboardData';
+import {
+  buildActiveTasks, buildAnalysisView, buildComparison, buildHistoryPage, CoalescedRefresh, buildSeries, buildState, buildTaskDetail, NO_HISTORY_FILTER, stateMessage, type HistoryPosition,
+} from './dashboardData';
 
 const DASHBOARD_VIEW_TYPE = 'modelPerf.dashboard';
 const OPEN_DASHBOARD_COMMAND = 'modelPerf.openDashboard';
@@ -46,8 +49,16 @@ export interface DashboardDataSource {
   analysis(windowHours: number): PerformanceAnalysis;
   /** Finished tasks started in the last `windowHours` (every kept task for null), oldest first. */
   history(windowHours: number | null): PerformanceMetrics[];
-  /** The same for a window, not copied (read, never changed or kept); optional: `history` otherwise. */
-  historyView?(windowHours: number): readonly PerformanceMetrics[];
+  /**
+   * The same analysis from aggregates kept task by task (findings as of the latest full analysis):
+   * what a task end posts. Optional: `analysis` otherwise.
+   */
+  liveAnalysis?(windowHours: number): PerformanceAnalysis;
+  /**
+   * A page of the window's finished tasks newest first, not copied (read, never kept): `offset`
+   * matches skipped, at most `limit`; `total` counts the matches. Optional: `history` otherwise.
+   */
+  historyPage?(windowHours: number, offset: number, limit: number, match: ((t: PerformanceMetrics) => boolean) | null): { tasks: readonly PerformanceMetrics[]; total: number };
   /** How many finished tasks the engine keeps (without copying them). */
   historyCount(): number;
   /** Where GPU figures come from, or why there are none. */
@@ -112,6 +123,11 @@ function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions & vscod
 }
 
 const TASKS_DEBOUNCE_MS = 250;
+/**
+ * A task end posts the kept aggregates at once; the full analysis (findings need the runs
+ * themselves) follows, coalesced: at most one per this many ms, and only while the panel is shown.
+ */
+const FULL_ANALYSIS_INTERVAL_MS = 5_000;
 
 class DashboardPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
@@ -125,6 +141,9 @@ class DashboardPanel implements vscode.Disposable {
   /** A task ended (or the history was reloaded) since the last analysis was posted. */
   private analysisDue = false;
   private reloadedForVersion = false;
+  private readonly fullAnalysis: CoalescedRefresh;
+  /** The history table's first row and filter. */
+  private history: HistoryPosition = { offset: 0, filter: NO_HISTORY_FILTER };
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -137,6 +156,10 @@ class DashboardPanel implements vscode.Disposable {
   ) {
     this.range = initial.range;
     this.windowHours = initial.windowHours;
+    this.fullAnalysis = new CoalescedRefresh(systemClock, FULL_ANALYSIS_INTERVAL_MS, () => {
+      if (this.live()) this.postAnalysis(false);
+      else this.stale = true;
+    });
     panel.webview.options = webviewOptions(extensionUri);
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
     this.render();
@@ -195,7 +218,8 @@ class DashboardPanel implements vscode.Disposable {
       this.tasksTimer = undefined;
     }
     try {
-      const state = buildState(this.source, this.range, this.windowHours);
+      const state = buildState(this.source, this.range, this.windowHours, this.history);
+      this.fullAnalysis.ran();
       this.lastSeriesMinute = Math.floor(state.now / 60_000);
       this.post(stateMessage(state));
       if (this.source.cluster) this.post({ type: 'cluster', cluster: this.source.cluster.current });
@@ -233,15 +257,20 @@ class DashboardPanel implements vscode.Disposable {
         this.stale = true;
         return;
       }
-      if (this.analysisDue) this.postAnalysis();
+      if (this.analysisDue) {
+        this.postAnalysis(true);
+        if (this.source.liveAnalysis) this.fullAnalysis.request();
+      }
       this.analysisDue = false;
       this.post({ type: 'activeTasks', activeTasks: buildActiveTasks(this.source) });
     }, TASKS_DEBOUNCE_MS);
   }
 
-  private postAnalysis(): void {
+  private postAnalysis(live = false): void {
     try {
-      const { analysis, totalTaskCount } = buildAnalysisView(this.source, this.windowHours);
+      if (!live) this.fullAnalysis.ran();
+      const { analysis, totalTaskCount } = buildAnalysisView(this.source, this.windowHours, this.history, live);
+      this.history = { offset: analysis.offset, filter: analysis.filter };
       this.post({ type: 'analysis', analysis, totalTaskCount });
     } catch (err) {
       this.log.error(`Dashboard: the analysis could not be built: ${errorText(err)}`);
@@ -284,14 +313,21 @@ class DashboardPanel implements vscode.Disposable {
         return;
       case 'setWindow':
         this.windowHours = msg.windowHours;
+        this.history = { offset: 0, filter: this.history.filter };
         if (this.live()) this.postAnalysis();
         return;
       case 'selectTask':
-        this.post({ type: 'taskDetail', taskId: msg.taskId, startTime: msg.startTime, detail: buildTaskDetail(this.source, msg.taskId, msg.startTime) });
+        this.post({ type: 'taskDetail', taskId: msg.taskId, startTime: msg.startTime, detail: buildTaskDetail(this.source, msg.taskId, msg.startTime, this.windowHours) });
         return;
       case 'compareTasks':
-        this.post({ type: 'comparison', tasks: buildComparison(this.source, msg.tasks) });
+        this.post({ type: 'comparison', tasks: buildComparison(this.source, msg.tasks, this.windowHours) });
         return;
+      case 'historyPage': {
+        const page = buildHistoryPage(this.source, this.windowHours, msg.offset, msg.filter);
+        this.history = { offset: page.offset, filter: page.filter };
+        this.post({ type: 'historyPage', windowHours: this.windowHours, page });
+        return;
+      }
       case 'export':
         Promise.resolve(this.onExport()).then(undefined, (err: unknown) => {
           this.log.error(`Dashboard: export failed: ${errorText(err)}`);
@@ -319,6 +355,7 @@ class DashboardPanel implements vscode.Disposable {
 
   dispose(): void {
     if (this.tasksTimer) clearTimeout(this.tasksTimer);
+    this.fullAnalysis.dispose();
     while (this.disposables.length) this.disposables.pop()?.dispose();
     this.onDisposed();
   }

@@ -20,7 +20,8 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
     },
     analysis: (hours) => m.getPerformanceAnalysis(hours),
     history: (hours) => (hours === null ? m.getHistory() : m.getHistory(hours)),
-    historyView: (hours) => m.historyView(hours),
+    liveAnalysis: (hours) => m.getLiveAnalysis(hours),
+    historyPage: (hours, offset, limit, match) => m.historyPage(hours, offset, limit, match),
     gpuAvailability: () => m.getGpuAvailability(),
     thresholds: () => {
       const t = m.config.thresholds;

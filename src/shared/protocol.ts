@@ -38,8 +38,12 @@ const DEFAULT_WINDOW: AnalysisWindowHours = 24;
 export const MAX_PHASE_NAME_LENGTH = 64;
 export const MAX_TASK_PHASES = 200;
 
-/** Most history rows sent in one message (the newest); the webview says how many were left out. */
-export const MAX_HISTORY_ROWS = 2000;
+/** History rows in one page: the host sends one page at a time, the webview asks for another. */
+export const HISTORY_PAGE_ROWS = 200;
+/** The furthest a page may start (a window of a million tasks fits). */
+export const MAX_HISTORY_OFFSET = 10_000_000;
+/** Longest model type or resolution a history filter may name. */
+const MAX_FILTER_LENGTH = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Payloads
@@ -106,13 +110,28 @@ export interface HistoryRow {
   errorCategory: string | null;
 }
 
-export interface AnalysisView {
+/** Which finished tasks the history table lists (null: any). `resolution` is a resolution key (class, else the trimmed text). */
+export interface HistoryFilter {
+  modelType: string | null;
+  resolution: string | null;
+  status: PerformanceMetrics['status'] | null;
+}
+
+/** One page of the history table: the window's tasks matching `filter`, newest first, from `offset`. */
+export interface HistoryPage {
+  /** At most HISTORY_PAGE_ROWS. */
+  rows: HistoryRow[];
+  /** Tasks in the window. */
+  totalRows: number;
+  /** How many of them match the filter. */
+  matching: number;
+  offset: number;
+  filter: HistoryFilter;
+}
+
+export interface AnalysisView extends HistoryPage {
   windowHours: AnalysisWindowHours;
   analysis: PerformanceAnalysis;
-  /** Newest first, at most MAX_HISTORY_ROWS. */
-  rows: HistoryRow[];
-  /** Tasks in the window (rows may hold fewer). */
-  totalRows: number;
 }
 
 /** A task's own timeline: the machine's samples between its start and end. */
@@ -156,6 +175,8 @@ export type ToWebview =
   | { type: 'series'; series: LiveSeries }
   | { type: 'analysis'; analysis: AnalysisView; totalTaskCount: number }
   | { type: 'activeTasks'; activeTasks: ActiveTaskInfo[] }
+  /** The page the webview asked for (historyPage), for the window shown. */
+  | { type: 'historyPage'; windowHours: AnalysisWindowHours; page: HistoryPage }
   | { type: 'gpuAvailability'; availability: GpuAvailability }
   | { type: 'taskDetail'; taskId: string; startTime: number; detail: TaskDetail | null }
   /** The two tasks picked for comparison, in the order picked; null for one no longer in the history. */
@@ -173,6 +194,8 @@ export type FromWebview =
   | { type: 'selectTask'; taskId: string; startTime: number }
   /** Two tasks of the history table to compare (timelines overlaid, configurations side by side). */
   | { type: 'compareTasks'; tasks: [TaskRef, TaskRef] }
+  /** The history table's page: the first matching task to list (newest first) and the filter. */
+  | { type: 'historyPage'; offset: number; filter: HistoryFilter }
   | { type: 'export' }
   /** The empty state's button: runs "Model Perf: Start Task…". */
   | { type: 'startTask' }
@@ -333,9 +356,17 @@ const historyRow = obj<HistoryRow>({
   averageGpuUtilizationPercent: nnum, averageCpuUsagePercent: nnum, errorCategory: nstr,
 });
 
-const analysisView = obj<AnalysisView>({
-  windowHours, analysis: checkPerformanceAnalysis, rows: arr(historyRow, MAX_HISTORY_ROWS), totalRows: num,
-});
+const offset = (v: unknown, p: string): number => {
+  const n = int(v, p);
+  if (n < 0 || n > MAX_HISTORY_OFFSET) throw new Error(`${p || 'message'}: an offset must be 0..${MAX_HISTORY_OFFSET} (got ${n})`);
+  return n;
+};
+const historyFilter = obj<HistoryFilter>({
+  modelType: nullable(str(MAX_FILTER_LENGTH)), resolution: nullable(str(MAX_FILTER_LENGTH)), status: nullable(taskStatus),
+}, { strict: true });
+const pageFields = { rows: arr(historyRow, HISTORY_PAGE_ROWS), totalRows: num, matching: num, offset, filter: historyFilter };
+const historyPage = obj<HistoryPage>(pageFields);
+const analysisView = obj<AnalysisView>({ windowHours, analysis: checkPerformanceAnalysis, ...pageFields });
 
 const timeline = sameLength(
   obj<TaskTimeline>({
@@ -357,6 +388,7 @@ const toWebview = tagged<ToWebview>({
   series: obj({ type: oneOf(['series'] as const), series: checkLiveSeries }),
   analysis: obj({ type: oneOf(['analysis'] as const), analysis: analysisView, totalTaskCount: num }),
   activeTasks: obj({ type: oneOf(['activeTasks'] as const), activeTasks: arr(activeTask, 1000) }),
+  historyPage: obj({ type: oneOf(['historyPage'] as const), windowHours, page: historyPage }),
   gpuAvailability: obj({ type: oneOf(['gpuAvailability'] as const), availability: gpuAvailability }),
   taskDetail: obj({
     type: oneOf(['taskDetail'] as const), taskId: text, startTime: num,
@@ -375,6 +407,7 @@ const fromWebview = tagged<FromWebview>({
   setWindow: obj({ type: oneOf(['setWindow'] as const), windowHours }, { strict: true }),
   selectTask: obj({ type: oneOf(['selectTask'] as const), taskId: text, startTime: num }, { strict: true }),
   compareTasks: obj({ type: oneOf(['compareTasks'] as const), tasks: pair(obj<TaskRef>({ taskId: text, startTime: num }, { strict: true })) }, { strict: true }),
+  historyPage: obj({ type: oneOf(['historyPage'] as const), offset, filter: historyFilter }, { strict: true }),
   export: obj({ type: oneOf(['export'] as const) }, { strict: true }),
   startTask: obj({ type: oneOf(['startTask'] as const) }, { strict: true }),
   webviewError: obj({ type: oneOf(['webviewError'] as const), message: str(2000) }, { strict: true }),

@@ -289,6 +289,55 @@ test('with a history, the figures equal the engine analysis; hostile text stays 
   assert.deepEqual(wb.consoleErrors(), []);
 });
 
+test('a long window: the host sends the history one page at a time; older, newer, newest and a filter ask for another', async () => {
+  const now = Date.now();
+  // 450 tasks in the last 20 h: three pages of at most 200 rows.
+  const tasks = Array.from({ length: 450 }, (_, i) => {
+    const startTime = now - 20 * 3_600_000 + i * 150_000;
+    return makeTask({ taskId: `page-${String(i).padStart(3, '0')}`, startTime, endTime: startTime + 60_000, generationTimeSeconds: 60, modelType: i % 3 === 0 ? 'flux-dev' : 'wan-t2v' });
+  });
+  const home = await seededHome(tasks);
+  const wb = await openWorkbench({ colorScheme: 'dark', env: { MODEL_PERF_HOME: home } });
+  open.push(wb);
+  const frame = await openDashboard(wb);
+  const count = (want: string) => frame.waitForFunction((w) => document.getElementById('history-count')?.textContent === w, want, { timeout: 10_000 });
+  const rows = () => frame.locator('#history tbody tr').count();
+  const firstId = async () => ((await frame.locator('#history tbody tr .task-id').first().textContent()) ?? '').trim();
+  await count('Tasks 1–200 of 450 tasks, newest first.');
+  assert.equal(await rows(), 200, 'one page is sent, not the window');
+  assert.equal(await firstId(), 'page-449');
+  assert.equal(await frame.locator('#page-first[disabled]').count(), 1, 'no newer page on the first');
+
+  await frame.locator('#page-next').click();
+  await count('Tasks 201–400 of 450 tasks, newest first.');
+  assert.equal(await firstId(), 'page-249');
+  await frame.locator('#page-next').click();
+  await count('Tasks 401–450 of 450 tasks, newest first.');
+  assert.equal(await rows(), 50);
+  assert.equal(await frame.locator('#page-next[disabled]').count(), 1, 'no older page on the last');
+  await frame.locator('#history nav.pager').scrollIntoViewIfNeeded();
+  await screenshot(wb.page, 'dashboard-history-last-page');
+  await frame.locator('#page-previous').click();
+  await count('Tasks 201–400 of 450 tasks, newest first.');
+  await frame.locator('#page-first').click();
+  await count('Tasks 1–200 of 450 tasks, newest first.');
+
+  // A filter is applied by the host, over the whole window, from its first page.
+  await frame.evaluate(() => {
+    const sel = document.getElementById('filter-model');
+    if (!sel) throw new Error('no model filter');
+    sel.value = 'flux-dev';
+    sel.dispatchEvent(new Event('change'));
+  });
+  await count('Tasks 1–150 of 150 matching tasks (450 in the window), newest first.');
+  const models = await frame.locator('#history td.text').evaluateAll((tds) => tds.filter((_, i) => i % 2 === 0).map((td) => (td as unknown as BrowserElement).textContent));
+  assert.ok(models.length === 150 && models.every((m) => m === 'flux-dev'), 'only the filtered model type');
+  await frame.evaluate(() => (document.getElementById('history-title') as unknown as { scrollIntoView(): void }).scrollIntoView());
+  await screenshot(wb.page, 'dashboard-history-filtered');
+  assert.deepEqual(cspErrors(wb), [], 'no Content-Security-Policy error');
+  assert.deepEqual(wb.consoleErrors(), []);
+});
+
 test('the dashboard in a light theme', async () => {
   const tasks = seededTasks(Date.now());
   const home = await seededHome(tasks);

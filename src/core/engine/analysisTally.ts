@@ -35,12 +35,12 @@ export interface WindowTally {
   ownVramShareCount: number;
   byModel: Map<string, GroupTally>;
   byResolution: Map<string, GroupTally>;
-  /** The resolution class each resolution key was first seen with. */
+  /** A resolution key's class: the key itself when any of its tasks was classified (resolutionKey), else null. */
   resolutionClass: Map<string, string | null>;
   failuresByErrorCategory: Record<string, number>;
 }
 
-function newGroup(key: string): GroupTally {
+export function newGroup(key: string): GroupTally {
   return { key, taskCount: 0, succeeded: 0, failed: 0, cancelled: 0, interrupted: 0, timeSum: 0, timeCount: 0, timeMax: null };
 }
 
@@ -105,8 +105,9 @@ export function tallyWindow(tasks: readonly PerformanceMetrics[], windowStart: n
     let rg = out.byResolution.get(rk);
     if (!rg) {
       out.byResolution.set(rk, (rg = newGroup(rk)));
-      out.resolutionClass.set(rk, t.resolutionClass);
+      out.resolutionClass.set(rk, null);
     }
+    if (t.resolutionClass !== null) out.resolutionClass.set(rk, t.resolutionClass);
     if (status === 'succeeded') {
       out.statusCounts.succeeded++;
       countSuccess(out, t, mg, rg);

@@ -6,8 +6,18 @@ import type { HistoryStore } from '../history/historyStore';
 import { recordKey } from '../history/records';
 import type { HistoryLoadReport } from './monitorTypes';
 
+/** Told of every change to the held tasks (the kept window aggregates follow them). */
+export interface HeldHistoryWatcher {
+  added(task: PerformanceMetrics): void;
+  /** The oldest held tasks, trimmed to the size limit. */
+  removed(tasks: readonly PerformanceMetrics[]): void;
+  /** Everything may have changed (a reload, a clear). */
+  reset(): void;
+}
+
 export class HeldHistory {
   private tasks: PerformanceMetrics[] = [];
+  watcher: HeldHistoryWatcher | null = null;
   /**
    * How many held tasks have each key (a file may hold one twice), in step with `tasks`: a task
    * told by another process is checked against it, never against a set rebuilt from every task.
@@ -28,6 +38,7 @@ export class HeldHistory {
   clear(): void {
     this.tasks = [];
     this.keys.clear();
+    this.watcher?.reset();
   }
 
   /** A new limit; the oldest tasks beyond it go. */
@@ -40,6 +51,7 @@ export class HeldHistory {
   push(task: PerformanceMetrics): void {
     this.tasks.push(task);
     this.counted(task, 1);
+    this.watcher?.added(task);
     this.trim();
   }
 
@@ -49,6 +61,7 @@ export class HeldHistory {
     this.tasks = loaded.concat(this.tasks.filter((t) => !inFile.has(recordKey(t))));
     this.keys.clear();
     for (const t of this.tasks) this.counted(t, 1);
+    this.watcher?.reset();
     this.trim();
   }
 
@@ -60,6 +73,7 @@ export class HeldHistory {
       const copy = { ...t };
       this.tasks.push(copy);
       this.counted(copy, 1);
+      this.watcher?.added(copy);
     }
     this.trim();
     return true;
@@ -84,7 +98,9 @@ export class HeldHistory {
 
   private trim(): void {
     if (this.tasks.length <= this.maxSize) return;
-    for (const t of this.tasks.splice(0, this.tasks.length - this.maxSize)) this.counted(t, -1);
+    const gone = this.tasks.splice(0, this.tasks.length - this.maxSize);
+    for (const t of gone) this.counted(t, -1);
+    this.watcher?.removed(gone);
   }
 }
 

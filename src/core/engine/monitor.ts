@@ -22,6 +22,7 @@ import { SnapshotRing, type MinuteRollup } from './snapshotRing';
 import { TaskAccumulator } from './taskAccumulator';
 import { defaultGitCommitReader, lookUpGitCommit, type GitCommitReader } from './gitCommit';
 import { HeldHistory, loadInto } from './heldHistory';
+import { LiveAnalyses } from './windowAggregate';
 import { TaskRecorder } from './taskRecorder';
 import { predictRun } from './findings';
 import { normalizeResolution } from './resolution';
@@ -72,6 +73,7 @@ export class PerformanceMonitor {
    */
   private readonly ownMarkers = new Set<string>();
   private readonly history: HeldHistory;
+  private readonly live = new LiveAnalyses();
   private readonly recorder: TaskRecorder;
   private readonly snapshots: SnapshotRing;
 
@@ -125,6 +127,7 @@ export class PerformanceMonitor {
       else this.failures.failed('listener', message, err);
     });
     this.history = new HeldHistory(this.config.maxHistorySize);
+    this.history.watcher = this.live;
     this.recorder = new TaskRecorder({
       store: () => this.store,
       clock: this.clock,
@@ -267,10 +270,14 @@ export class PerformanceMonitor {
     return this.history.copies(this.clock.now() - timeWindowHours * 3_600_000);
   }
 
-  /** The held tasks started in the last `timeWindowHours`, oldest first, not copied: callers only read them. */
-  historyView(timeWindowHours: number): readonly PerformanceMetrics[] {
+  /**
+   * A page of the window's finished tasks, newest first by start, not copied (callers only read
+   * them): `offset` matches skipped, at most `limit` taken; `total` counts the matches. Without a
+   * filter the page is read from the kept window alone; a filter reads the window once.
+   */
+  historyPage(timeWindowHours: number, offset: number, limit: number, match: ((t: PerformanceMetrics) => boolean) | null = null): { tasks: readonly PerformanceMetrics[]; total: number } {
     checkTimeWindow(timeWindowHours);
-    return this.history.since(this.clock.now() - timeWindowHours * 3_600_000);
+    return this.live.page(this.history.all, this.clock.now(), timeWindowHours, Math.max(0, Math.floor(offset)), Math.max(0, Math.floor(limit)), match);
   }
 
   getRecentSnapshots(sinceMs?: number): SystemPerformanceSnapshot[] {
@@ -715,9 +722,23 @@ export class PerformanceMonitor {
 
   // ----- analysis, status, export -----
 
+  /** The full analysis of the window: every task in it read again (the CLI, export, and the dashboard's coalesced refresh). */
   getPerformanceAnalysis(timeWindowHours = 24): PerformanceAnalysis {
     checkTimeWindow(timeWindowHours);
-    return analyzePerformance(this.history.all, this.config.thresholds, this.clock.now(), timeWindowHours);
+    const thresholds = this.config.thresholds;
+    const analysis = analyzePerformance(this.history.all, thresholds, this.clock.now(), timeWindowHours);
+    this.live.remember(analysis, thresholds);
+    return analysis;
+  }
+
+  /**
+   * The same figures from aggregates kept task by task (a task end costs the same at any history
+   * size), with the findings of the window's latest full analysis (which runs here when there is
+   * none yet). Equal to getPerformanceAnalysis but for findings, which lag until the next full one.
+   */
+  getLiveAnalysis(timeWindowHours = 24): PerformanceAnalysis {
+    checkTimeWindow(timeWindowHours);
+    return this.live.analysis(this.history.all, this.config.thresholds, this.clock.now(), timeWindowHours) ?? this.getPerformanceAnalysis(timeWindowHours);
   }
 
   /** The latest snapshot's fields and the number of running tasks, or an error entry before the first sample. */

@@ -105,8 +105,8 @@ test("the original's thresholds flag what the original flags, with evidence and 
     'Use SSD storage for faster model loading',
     'Keep frequently used models loaded in memory',
     'Enable model caching to avoid repeated loading',
-    'Generation time for 720p (375.0s) exceeds target (300s). Consider optimization.',
     'Generation time for 1080p (1000.0s) exceeds target (900s). Consider optimization.',
+    'Generation time for 720p (375.0s) exceeds target (300s). Consider optimization.',
   ]);
   assert.deepEqual(a.recommendations.map((r) => r.severity).slice(0, 4), ['critical', 'critical', 'critical', 'warning']);
   const rel = a.recommendations[0];
@@ -123,12 +123,12 @@ test("the original's thresholds flag what the original flags, with evidence and 
   close(a.efficiencyFactors.vramEfficiency, vramEff);
   close(a.resourceEfficiency, Math.cbrt(0.75 * time * vramEff));
 
-  // Breakdowns: 1280x720 and 720p are one class.
+  // Breakdowns: 1280x720 and 720p are one class; most tasks first, then by key.
   assert.deepEqual(
     a.byResolution.map((r) => [r.key, r.taskCount, r.successRate, r.averageGenerationTimeSeconds, r.targetSeconds]),
     [
-      ['720p', 2, 1, 375, 300],
       ['1080p', 2, 0.5, 1000, 900],
+      ['720p', 2, 1, 375, 300],
     ],
   );
   assert.deepEqual(a.byModelType.map((r) => [r.key, r.taskCount, r.failed]), [['wan-t2v', 4, 1]]);

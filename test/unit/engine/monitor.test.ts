@@ -353,6 +353,32 @@ test('analysis reads the recorded tasks; cancelled tasks do not count as failure
   assert.deepEqual(monitor.getHistory(0.002).map((t) => t.taskId), ['d']); // started in the last 7.2 s
 });
 
+test('the live analysis follows task ends without re-reading the window and equals the full one; pages are newest first', async () => {
+  const { clock, monitor } = setup({ enableGpuMonitoring: false, maxHistorySize: 5 });
+  const full = monitor.getPerformanceAnalysis(1); // the first full analysis: the live one starts from it
+  assert.equal(monitor.getLiveAnalysis(1).taskCount, 0);
+  const ids: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const id = `t${i}`;
+    ids.push(id);
+    monitor.startTaskMonitoring(id, i % 2 ? 'wan' : 'flux', i % 3 ? '720p' : '1080p', 20);
+    await clock.advance(600_000); // ten minutes each: the 1 h window slides past the older ones
+    if (i % 4 === 3) await monitor.completeTaskMonitoring(id, false, 'oom');
+    else await monitor.completeTaskMonitoring(id);
+    const { findings: _a, ...live } = monitor.getLiveAnalysis(1);
+    const { findings: _b, ...again } = monitor.getPerformanceAnalysis(1);
+    assert.deepEqual(live, again, `after ${id}`);
+  }
+  assert.notEqual(full.generatedAt, monitor.getLiveAnalysis(1).generatedAt);
+  const page = monitor.historyPage(1, 0, 2);
+  assert.deepEqual(page.tasks.map((t) => t.taskId), ['t7', 't6']);
+  assert.equal(page.total, 5, 'five held (the size limit), all in the last hour');
+  const failed = monitor.historyPage(1, 0, 10, (t) => t.status === 'failed');
+  assert.deepEqual([failed.tasks.map((t) => t.taskId), failed.total], [['t7', 't3'], 2]);
+  assert.deepEqual(monitor.historyPage(1, 4, 10).tasks.map((t) => t.taskId), ['t3']);
+  assert.throws(() => monitor.getLiveAnalysis(0), TaskStateError);
+});
+
 test('a history write failure is reported once and the task is still returned and analysed', async () => {
   const { monitor, store, errors } = setup({ enableGpuMonitoring: false });
   store.appendError = new Error('disk full');

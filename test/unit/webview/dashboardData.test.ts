@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MinuteRollup } from '../../../src/core/engine/snapshotRing';
-import { activeTaskInfo, buildAnalysisView, historyRows, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
+import { activeTaskInfo, buildAnalysisView, buildHistoryPage, buildTaskDetail, CoalescedRefresh, NO_HISTORY_FILTER, seriesFromRollups, seriesFromSnapshots, taskTimeline } from '../../../src/host/dashboardData';
 import type { DashboardDataSource } from '../../../src/host/dashboardPanel';
-import { MAX_HISTORY_ROWS, parseToWebview } from '../../../src/shared/protocol';
-import { seededRandom } from '../helpers/seededRandom';
+import { HISTORY_PAGE_ROWS, parseToWebview } from '../../../src/shared/protocol';
+import { FakeClock } from '../helpers/fakeClock';
 import { gpuReading, NOW, snapshot, task } from './fixtures';
 
 test('snapshot columns: one GPU entry per device, missing readings are null', () => {
@@ -78,11 +78,21 @@ test('active tasks: current VRAM of their GPUs, unknown when no sample yet', () 
   assert.equal(activeTaskInfo(t, snapshot(NOW, { gpus: [gpuReading(0, { vramUsedMb: null })] }), null).currentVramMb, null);
 });
 
-test('history rows are newest first and capped', () => {
-  const many = Array.from({ length: MAX_HISTORY_ROWS + 5 }, (_, i) => task({ taskId: `t${i}`, startTime: NOW - 1e9 + i * 1000 }));
-  const rows = historyRows(many);
-  assert.equal(rows.length, MAX_HISTORY_ROWS);
-  assert.equal(rows[0]?.taskId, `t${MAX_HISTORY_ROWS + 4}`);
+test('history pages are newest first, bounded, filtered by the host, and a page past the end is the last one', () => {
+  const many = Array.from({ length: HISTORY_PAGE_ROWS * 2 + 5 }, (_, i) => task({ taskId: `t${i}`, startTime: NOW - 1e9 + i * 1000, modelType: i % 2 ? 'flux' : 'sdxl' }));
+  const source = { history: () => many } as unknown as DashboardDataSource;
+  const first = buildHistoryPage(source, 24, 0, NO_HISTORY_FILTER);
+  assert.equal(first.rows.length, HISTORY_PAGE_ROWS);
+  assert.equal(first.rows[0]?.taskId, `t${HISTORY_PAGE_ROWS * 2 + 4}`);
+  assert.deepEqual([first.totalRows, first.matching, first.offset], [many.length, many.length, 0]);
+  const last = buildHistoryPage(source, 24, HISTORY_PAGE_ROWS * 2, NO_HISTORY_FILTER);
+  assert.deepEqual(last.rows.map((r) => r.taskId), ['t4', 't3', 't2', 't1', 't0']);
+  const beyond = buildHistoryPage(source, 24, 9_999_999, NO_HISTORY_FILTER);
+  assert.equal(beyond.offset, HISTORY_PAGE_ROWS * 2, 'past the end: the last page');
+  const flux = buildHistoryPage(source, 24, 0, { ...NO_HISTORY_FILTER, modelType: 'flux' });
+  assert.equal(flux.matching, HISTORY_PAGE_ROWS + 2);
+  assert.ok(flux.rows.every((r) => r.modelType === 'flux'));
+  assert.equal(parseToWebview({ type: 'historyPage', windowHours: 24, page: first }).ok, true);
 });
 
 test('the analysis view counts the kept tasks without asking for all of them', () => {
@@ -102,15 +112,45 @@ test('the analysis view counts the kept tasks without asking for all of them', (
   assert.deepEqual(asked, [24], 'only the window is copied, never the whole history');
 });
 
-test('historyRows gives the newest rows by start, ties in the order given, as a stable sort of the whole window would', () => {
-  const rand = seededRandom(7);
-  for (let round = 0; round < 50; round++) {
-    const n = 1 + Math.floor(rand() * 400);
-    // Few distinct starts, so ties at the cut are common.
-    const tasks = Array.from({ length: n }, (_, i) => task({ taskId: `t${i}`, startTime: 1000 * Math.floor(rand() * 40) }));
-    const limit = 1 + Math.floor(rand() * 120);
-    const want = [...tasks].sort((a, b) => b.startTime - a.startTime).slice(0, limit).map((t) => t.taskId);
-    assert.deepEqual(historyRows(tasks, limit).map((r) => r.taskId), want);
+
+test('the full analysis after task ends is coalesced: at most one per interval, requests meanwhile join it, none after dispose', async () => {
+  const clock = new FakeClock();
+  const runs: number[] = [];
+  const refresh = new CoalescedRefresh(clock, 5_000, () => runs.push(clock.now()));
+  const t0 = clock.now();
+  refresh.request(); // none ran before: at once
+  await clock.advance(0);
+  assert.deepEqual(runs, [t0]);
+  for (let i = 0; i < 40; i++) {
+    refresh.request(); // a task end every 250 ms for 10 s
+    await clock.advance(250);
   }
-  assert.deepEqual(historyRows([], 5), []);
+  await clock.advance(5_000);
+  assert.deepEqual(runs.map((t) => t - t0), [0, 5_000, 10_000], 'forty ends in 10 s: one full analysis per 5 s');
+  refresh.ran(); // a full state was just posted
+  refresh.request();
+  await clock.advance(4_999);
+  assert.equal(runs.length, 3);
+  await clock.advance(1);
+  assert.equal(runs.length, 4);
+  refresh.request();
+  refresh.dispose();
+  await clock.advance(10_000);
+  assert.equal(runs.length, 4, 'a closed panel runs nothing');
+  assert.equal(clock.pending, 0);
+});
+
+test('a task chosen in the table is found in the window in place, without copying the whole history', () => {
+  const t = task({ taskId: 'chosen', startTime: NOW - 5_000 });
+  const source = {
+    historyPage: (_h: number, _o: number, _l: number, match: ((x: typeof t) => boolean) | null) => ({ tasks: [t].filter((x) => match === null || match(x)), total: 1 }),
+    history: () => {
+      throw new Error('the whole history was copied');
+    },
+    activeTasks: () => [],
+    recentSnapshots: () => [],
+    minuteRollups: () => [],
+  } as unknown as DashboardDataSource;
+  assert.equal(buildTaskDetail(source, 'chosen', NOW - 5_000, 24)?.task.taskId, 'chosen');
+  assert.throws(() => buildTaskDetail(source, 'other', NOW - 5_000, 24), /copied/, 'not in the window: every kept task is searched');
 });

@@ -51,7 +51,7 @@ export function sampleState(tasks = sampleTasks()): DashboardState {
     latest: snapshot(NOW),
     series: { range: '5m', resolution: 'sample', timestamps: [NOW - 1000, NOW], cpuUsagePercent: [10, null], ramUsageMb: [8000, 8100], ramTotalMb: 32_000, gpus: [{ index: 0, name: 'GPU', vramTotalMb: 24_564, utilizationPercent: [null, 40], vramUsedPercent: [4, 5] }] },
     activeTasks: [{ task: task({ taskId: 'live', status: 'running', endTime: null, generationTimeSeconds: null }), progressPercent: null, currentVramMb: 9000 }],
-    analysis: { windowHours: 24, analysis, rows: [], totalRows: tasks.length },
+    analysis: { windowHours: 24, analysis, rows: [], totalRows: tasks.length, matching: tasks.length, offset: 0, filter: { modelType: null, resolution: null, status: null } },
     totalTaskCount: tasks.length,
   };
 }

@@ -163,3 +163,18 @@ test('findings and a task\'s timeline cross the boundary only well formed', () =
   assert.equal(parseToWebview(msg({ ...timeline, ramMb: [3] })).ok, false, 'columns of different lengths');
   assert.equal(parseToWebview(msg({ ...timeline, cpuCores: ['1', 1] })).ok, false);
 });
+
+test('historyPage from the webview: offset bounded, filter fields exact and bounded, status one of the known', () => {
+  const filter = { modelType: 'sdxl', resolution: null, status: 'failed' };
+  assert.equal(parseFromWebview({ type: 'historyPage', offset: 200, filter }).ok, true);
+  for (const bad of [
+    { type: 'historyPage', offset: -1, filter },
+    { type: 'historyPage', offset: 1.5, filter },
+    { type: 'historyPage', offset: 10_000_001, filter },
+    { type: 'historyPage', offset: 0, filter: { ...filter, status: 'running?' } },
+    { type: 'historyPage', offset: 0, filter: { ...filter, modelType: 'x'.repeat(257) } },
+    { type: 'historyPage', offset: 0, filter: { ...filter, extra: 1 } },
+    { type: 'historyPage', offset: 0 },
+    { type: 'historyPage', offset: 0, filter, extra: true },
+  ]) assert.equal(parseFromWebview(bad).ok, false, JSON.stringify(bad).slice(0, 120));
+});

@@ -5,7 +5,7 @@ import { usedPercent, type GpuAvailability } from '../src/shared/snapshot';
 import { h, replace, setText } from './dom';
 import { el, fact, gpuCards, tile } from './layout';
 import { hostNow, page } from './page';
-import { formatCount, formatElapsed, formatMb, formatMbOf, formatPercent, formatRelative, isKnown, RANGE_LABELS } from './viewModel';
+import { formatCount, formatElapsed, formatMb, formatMbOf, formatPercent, formatRelative, formatTaskVram, isKnown, RANGE_LABELS } from './viewModel';
 
 interface TileText {
   key: string;
@@ -84,11 +84,12 @@ export function renderActive(tasks: ActiveTaskInfo[]): void {
         })()
       : h('span', { class: 'muted small' }, 'progress unknown');
     return h('div', { class: 'active-task' },
-      h('div', { class: 'active-head' }, h('strong', { class: 'task-id' }, t.taskId), h('span', { class: 'muted' }, ` ${t.modelType} · ${t.resolution} · ${formatCount(t.steps, 'step')}`)),
+      h('div', { class: 'active-head' }, h('strong', { class: 'task-id' }, t.taskId), h('span', { class: 'muted' }, ` ${t.modelType} · ${t.resolution} · ${formatCount(t.steps, 'step')}`),
+        isKnown(a.elsewherePid) ? h('span', { class: 'muted small elsewhere' }, ` · outside this window (model-perf run or another window, pid ${a.elsewherePid})`) : null),
       h('dl', { class: 'facts' },
         fact('Elapsed', formatElapsed(t.startTime, now)),
-        fact('VRAM now', formatMb(a.currentVramMb)),
-        fact('Peak VRAM', formatMb(t.peakVramUsageMb)),
+        fact('VRAM now', isKnown(a.currentVramMb) ? `${formatMb(a.currentVramMb)} (device)` : formatMb(a.currentVramMb)),
+        fact('Peak VRAM', formatTaskVram(t.peakVramUsageMb, t.vramScope)),
         fact('Mean GPU', formatPercent(t.averageGpuUtilizationPercent))),
       progress);
   }));

@@ -118,6 +118,7 @@ export interface TaskDescription {
   stepsTotal: number | null;
   stepsPerSecond: number | null;
   progressUpdatedAt: number | null;
+  progressIsPercent: boolean;
 }
 
 /** A run reporting more phases than this keeps its first ones (a phase per step is a misuse). */
@@ -208,6 +209,7 @@ export class TaskAccumulator {
       stepsTotal: null,
       stepsPerSecond: null,
       progressUpdatedAt: null,
+      progressIsPercent: false,
     };
   }
 
@@ -490,6 +492,7 @@ export class TaskAccumulator {
       stepsTotal: d.stepsTotal,
       stepsPerSecond: d.stepsPerSecond,
       progressUpdatedAt: d.progressUpdatedAt,
+      ...(d.progressIsPercent ? { progressIsPercent: true } : {}),
       // A phase still open at the end closes with the task.
       phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
       ...(this.adopted ? { adopted: true } : {}),

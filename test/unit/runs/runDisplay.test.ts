@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runSummary } from '../../../src/cli/format';
+import { CSV_COLUMNS, toCsv } from '../../../src/core/history/exporter';
 import { PerformanceMonitor } from '../../../src/core/engine/monitor';
 import { MemoryHistoryStore } from '../../../src/core/history/historyStore';
 import { RunningElsewhere } from '../../../src/core/metrics/runningMarkers';
@@ -74,6 +75,15 @@ test('a VRAM figure names its scope everywhere, and unknown is unknown, never 0'
   const rows = tip.split('\n').filter((l) => l.startsWith('| gen'));
   assert.match(rows[0] ?? '', /\| N\/A \|$/);
   assert.match(rows[1] ?? '', /\| 20\\\.0 GB \\\(the device's rise during the run\\\) \|$/);
+  // The export: the scope in its own column, an unknown figure an empty cell (never 0).
+  const [head, row] = toCsv([makeTask({ peakVramUsageMb: null, vramScope: null }), makeTask({ peakVramUsageMb: 20_480, vramScope: 'deviceDelta' })]).split('\r\n').map((l) => l.split(','));
+  const at = (name: string) => CSV_COLUMNS.indexOf(name as never);
+  assert.deepEqual(head?.slice(0, 1), ['taskId']);
+  assert.equal(row?.[at('peakVramUsageMb')], '');
+  assert.equal(row?.[at('vramScope')], '');
+  const second = toCsv([makeTask({ peakVramUsageMb: 20_480, vramScope: 'deviceDelta' })]).split('\r\n')[1]?.split(',');
+  assert.equal(second?.[at('peakVramUsageMb')], '20480');
+  assert.equal(second?.[at('vramScope')], 'deviceDelta');
   // The dashboard's history rows carry the scope; the detail's mean of a helper peak is unknown, named.
   assert.equal(historyRow(makeTask({ vramScope: 'helper' })).vramScope, 'helper');
   assert.equal(formatTaskVram(null, 'helper'), 'N/A (helper allocator peak)');

@@ -84,7 +84,7 @@ export function renderActive(tasks: ActiveTaskInfo[]): void {
         })()
       : h('span', { class: 'muted small' }, 'progress unknown');
     return h('div', { class: 'active-task' },
-      h('div', { class: 'active-head' }, h('strong', { class: 'task-id' }, t.taskId), h('span', { class: 'muted' }, ` ${t.modelType} · ${t.resolution} · ${formatCount(t.steps, 'step')}`),
+      h('div', { class: 'active-head' }, h('strong', { class: 'task-id' }, t.taskId), h('span', { class: 'muted' }, ` ${[t.modelType, t.resolution, formatCount(t.steps, 'step')].filter((p) => p !== '').join(' · ')}`),
         isKnown(a.elsewherePid) ? h('span', { class: 'muted small elsewhere' }, ` · outside this window (model-perf run or another window, pid ${a.elsewherePid})`) : null),
       h('dl', { class: 'facts' },
         fact('Elapsed', formatElapsed(t.startTime, now)),

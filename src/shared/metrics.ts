@@ -32,7 +32,7 @@ export const VRAM_SCOPE_LABELS: Readonly<Record<VramScope, { long: string; short
   processTree: { long: 'its processes', short: 'own' },
   helper: { long: 'helper allocator peak', short: 'allocator' },
   deviceDelta: { long: "the device's rise during the run", short: 'device rise' },
-  device: { long: 'whole device, its share unknown', short: 'device' },
+  device: { long: 'whole device', short: 'device' },
 };
 
 /**

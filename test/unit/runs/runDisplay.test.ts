@@ -59,7 +59,7 @@ test('a VRAM figure names its scope everywhere, and unknown is unknown, never 0'
   const cases = [
     { scope: 'deviceDelta' as const, mb: 20_480, gb: "20.0 GB (the device's rise during the run)", dash: "20.0 GB (the device's rise during the run)", cli: "20,480 MiB (the device's rise during the run)" },
     { scope: 'helper' as const, mb: 18_432, gb: '18.0 GB (helper allocator peak)', dash: '18.0 GB (helper allocator peak)', cli: '18,432 MiB (helper allocator peak)' },
-    { scope: 'device' as const, mb: 21_480, gb: '21.0 GB (whole device, its share unknown)', dash: '21.0 GB (whole device, its share unknown)', cli: '21,480 MiB (whole device, its share unknown)' },
+    { scope: 'device' as const, mb: 21_480, gb: '21.0 GB (whole device)', dash: '21.0 GB (whole device)', cli: '21,480 MiB (whole device)' },
     { scope: 'processTree' as const, mb: 0, gb: '0.0 GB (its processes)', dash: '0 MB (its processes)', cli: '0 MiB (its processes)' },
     { scope: null, mb: null, gb: 'N/A', dash: 'N/A', cli: 'n/a' },
   ];

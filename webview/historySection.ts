@@ -1,5 +1,5 @@
 // The history table: filters, sorting, paging, and choosing a task for its detail.
-import type { TaskStatus } from '../src/shared/metrics';
+import { VRAM_SCOPE_LABELS, type TaskStatus } from '../src/shared/metrics';
 import { HISTORY_PAGE_ROWS, type AnalysisView } from '../src/shared/protocol';
 import { isCompared, toggleCompare } from './compareSection';
 import { h, replace, setText } from './dom';
@@ -102,7 +102,9 @@ export function renderHistoryTable(view: AnalysisView): void {
     h('td', { class: 'text' }, r.resolution),
     h('td', null, h('span', { class: `outcome st-${r.status}` }, STATUS_LABELS[r.status]), r.errorCategory ? h('div', { class: 'muted small' }, r.errorCategory) : null),
     h('td', { class: 'num' }, formatSeconds(r.generationTimeSeconds)),
-    h('td', { class: 'num' }, formatMb(r.peakVramUsageMb)),
+    // A figure other than the run's own processes' names its scope (the tree's own is the usual case).
+    h('td', { class: 'num', attrs: r.vramScope ? { title: VRAM_SCOPE_LABELS[r.vramScope].long } : {} }, formatMb(r.peakVramUsageMb),
+      r.vramScope && r.vramScope !== 'processTree' ? h('div', { class: 'muted small' }, VRAM_SCOPE_LABELS[r.vramScope].short) : null),
     h('td', { class: 'num' }, formatPercent(r.averageGpuUtilizationPercent)),
     h('td', { class: 'compare-col' }, tick));
   });

@@ -5,7 +5,7 @@ import { clockReasons, usedPercent, type GpuAvailability } from '../src/shared/s
 import { h, replace, setText } from './dom';
 import { el, gpuCards, tile } from './layout';
 import { hostNow, page } from './page';
-import { formatCount, formatElapsed, formatMb, formatMbOf, formatPercent, formatRelative, isKnown, RANGE_LABELS } from './viewModel';
+import { formatCount, formatElapsed, formatMb, formatMbOf, formatPercent, formatRelative, formatTaskVram, isKnown, RANGE_LABELS } from './viewModel';
 
 interface TileText {
   key: string;
@@ -82,6 +82,8 @@ const cardKey = (a: ActiveTaskInfo): string => `${a.task.taskId}\u0000${a.task.s
 function activeCard(a: ActiveTaskInfo): ActiveCard {
   const id = h('strong', { class: 'task-id' });
   const what = h('span', { class: 'muted' });
+  // A run of another process (a `model-perf run`, another window) shown here through its marker.
+  const elsewhere = h('span', { class: 'muted small elsewhere' });
   const values = [h('dd'), h('dd'), h('dd'), h('dd')] as const;
   const facts = h('dl', { class: 'facts' });
   ['Elapsed', 'VRAM now', 'Peak VRAM', 'Mean GPU'].forEach((label, i) => facts.append(h('dt', null, label), values[i]));
@@ -90,17 +92,18 @@ function activeCard(a: ActiveTaskInfo): ActiveCard {
   const barText = h('span', { class: 'muted small' });
   const known = h('div', { class: 'progress' }, bar, barText);
   const unknown = h('span', { class: 'muted small' }, 'progress unknown');
-  const node = h('div', { class: 'active-task' }, h('div', { class: 'active-head' }, id, what), facts, known, unknown);
+  const node = h('div', { class: 'active-task' }, h('div', { class: 'active-head' }, id, what, elsewhere), facts, known, unknown);
   return {
     key: cardKey(a),
     node,
     update(info, now) {
       const t = info.task;
       setText(id, t.taskId);
-      setText(what, ` ${t.modelType} · ${t.resolution} · ${formatCount(t.steps, 'step')}`);
+      setText(what, ` ${[t.modelType, t.resolution, formatCount(t.steps, 'step')].filter((p) => p !== '').join(' · ')}`);
+      setText(elsewhere, isKnown(info.elsewherePid) ? ` · outside this window (model-perf run or another window, pid ${info.elsewherePid})` : '');
       setText(values[0], formatElapsed(t.startTime, now));
-      setText(values[1], formatMb(info.currentVramMb));
-      setText(values[2], formatMb(t.peakVramUsageMb));
+      setText(values[1], isKnown(info.currentVramMb) ? `${formatMb(info.currentVramMb)} (device)` : formatMb(info.currentVramMb));
+      setText(values[2], formatTaskVram(t.peakVramUsageMb, t.vramScope));
       setText(values[3], formatPercent(t.averageGpuUtilizationPercent));
       const progress = info.progressPercent;
       const hasProgress = isKnown(progress);

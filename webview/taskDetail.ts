@@ -7,7 +7,7 @@ import { keptTimeline } from './runViewModel';
 import { charts } from './liveCharts';
 import { el, fact } from './layout';
 import { hostNow, page } from './page';
-import { decimate, formatCount, formatDateTime, formatMb, formatMbOf, formatPercent, formatSeconds, NA, phaseBands, phaseRows, STATUS_LABELS, type PhaseRow } from './viewModel';
+import { decimate, formatCount, formatDateTime, formatMb, formatPercent, formatSeconds, formatTaskVram, NA, phaseBands, phaseRows, STATUS_LABELS, type PhaseRow } from './viewModel';
 
 export function renderDetail(taskId: string, startTime: number, detail: TaskDetail | null): void {
   if (!page.selected || page.selected.taskId !== taskId || page.selected.startTime !== startTime) return;
@@ -35,8 +35,8 @@ export function renderDetail(taskId: string, startTime: number, detail: TaskDeta
     h('dl', { class: 'facts wide' },
       fact('Generation time', formatSeconds(t.generationTimeSeconds)),
       fact('Model load', formatSeconds(t.modelLoadTimeSeconds)),
-      fact('Peak VRAM', formatMbOf(t.peakVramUsageMb, t.vramTotalMb)),
-      fact('Mean VRAM', formatMb(t.averageVramUsageMb)),
+      fact('Peak VRAM', formatTaskVram(t.peakVramUsageMb, t.vramScope, 'long', t.vramTotalMb)),
+      fact('Mean VRAM', formatTaskVram(t.averageVramUsageMb, t.vramScope)),
       fact('Mean / peak GPU', `${formatPercent(t.averageGpuUtilizationPercent)} / ${formatPercent(t.peakGpuUtilizationPercent)}`),
       fact('Mean CPU', `${formatPercent(t.averageCpuUsagePercent)}${t.cpuScope === 'processTree' ? ' (its processes, % of one core)' : ''}`),
       fact('Peak RAM', formatMb(t.peakRamUsageMb)),

@@ -1,7 +1,7 @@
 // The dashboard's view model: pure formatting and table logic, no DOM, so plain-node unit tests
 // cover it. Figures come from the engine; this file only turns them into text and rows.
 // `null` is unknown and reads "N/A", never 0.
-import type { Evidence, FindingEvidence, PerformanceAnalysis, Severity, TaskPhase, TaskStatus } from '../src/shared/metrics';
+import { taskVramText, type Evidence, type FindingEvidence, type PerformanceAnalysis, type Severity, type TaskPhase, type TaskStatus, type VramScope } from '../src/shared/metrics';
 import type { AnalysisWindowHours, HistoryRow, LiveRange } from '../src/shared/protocol';
 
 export const NA = 'N/A';
@@ -24,6 +24,11 @@ export function formatRatio(v: number | null | undefined, digits = 1): string {
 export function formatMb(mb: number | null | undefined): string {
   if (!isKnown(mb)) return NA;
   return Math.abs(mb) < 1024 ? `${Math.round(mb)} MB` : `${(mb / 1024).toFixed(1)} GB`;
+}
+
+/** A task's VRAM with what it measures: `18.2 GB (the device's rise during the run)`, `N/A` when unknown, never 0. */
+export function formatTaskVram(mb: number | null | undefined, scope: VramScope | null | undefined, form: 'long' | 'short' = 'long', totalMb: number | null = null): string {
+  return taskVramText(mb, scope, (v) => formatMbOf(v, totalMb), NA, form);
 }
 
 /** `18.2 / 24.0 GB`; either side may be unknown. */

@@ -1,7 +1,7 @@
 // Text the CLI prints: the status block, the watch table and line, the run summary and the analysis
 // report. Pure functions of the engine's figures; unknown figures print as "n/a", never as 0.
 import type { CurrentSystemStatus } from '../core/engine/monitorTypes';
-import type { Finding, FindingEvidence, PerformanceAnalysis, PerformanceMetrics } from '../shared/metrics';
+import { taskVramText, type Finding, type FindingEvidence, type PerformanceAnalysis, type PerformanceMetrics } from '../shared/metrics';
 import { usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 import { safeErrorText, safeLabel, safeTaskId } from '../shared/text';
 
@@ -117,11 +117,9 @@ export function watchLine(snapshot: SystemPerformanceSnapshot): string {
   return parts.join(' ');
 }
 
-function scopeNote(scope: PerformanceMetrics['vramScope']): string {
+function scopeNote(scope: PerformanceMetrics['ramScope']): string {
   if (scope === 'processTree') return ' (its processes)';
   if (scope === 'device') return ' (whole device)';
-  if (scope === 'deviceDelta') return " (the device's rise during the run)";
-  if (scope === 'helper') return " (the framework's peak, read in the run)";
   return '';
 }
 
@@ -131,7 +129,7 @@ export function runSummary(task: PerformanceMetrics, exitDescription: string, hi
   const cpu = task.averageCpuUsagePercent === null ? NA : task.cpuScope === 'processTree' ? `${pct(task.averageCpuUsagePercent)} of one core` : `${pct(task.averageCpuUsagePercent)} of all cores`;
   const lines = [
     `model-perf: task "${safeTaskId(task.taskId)}" ${outcome} after ${seconds(task.generationTimeSeconds)}`,
-    `  peak VRAM ${mib(task.peakVramUsageMb)}${task.peakVramUsageMb === null ? '' : scopeNote(task.vramScope)}` +
+    `  peak VRAM ${taskVramText(task.peakVramUsageMb, task.vramScope, mib, NA)}` +
       ` | peak RAM ${mib(task.peakRamUsageMb)}${task.peakRamUsageMb === null ? '' : scopeNote(task.ramScope)}` +
       ` | avg CPU ${cpu} | avg GPU util ${pct(task.averageGpuUtilizationPercent)}`,
   ];

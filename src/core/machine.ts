@@ -361,6 +361,11 @@ export class SharedEngine {
     return this.parts.elsewhere.tasks();
   }
 
+  /** The process running a task of `tasksElsewhere()`; null for this process's own tasks. */
+  elsewhereOwner(task: PerformanceMetrics): number | null {
+    return this.parts.elsewhere.ownerPid(task);
+  }
+
   onChange(listener: (change: EngineChange) => void): Disposable {
     this.listeners.add(listener);
     return { dispose: () => void this.listeners.delete(listener) };

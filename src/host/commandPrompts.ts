@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import type { PerformanceMetrics } from '../shared/metrics';
 import { parseCompleteArgs, parseStartArgs, parseTaskIdArg, validateTaskId, type CompleteArgs, type ExportArgs, type StartArgs } from './commandArgs';
 import type { CommandDeps } from './commands';
-import { formatElapsed, formatGb } from './statusFormat';
+import { formatElapsed, formatTaskVramGb } from './statusFormat';
 
 export const LAST_START_KEY = 'modelPerf.lastStartTask';
 
@@ -23,7 +23,7 @@ function describeTask(t: PerformanceMetrics, now: number): vscode.QuickPickItem 
   return {
     label: t.taskId,
     description: `${t.modelType} · ${t.resolution}`,
-    detail: `running ${formatElapsed(now - t.startTime)} · peak VRAM ${formatGb(t.peakVramUsageMb)} GB`,
+    detail: `running ${formatElapsed(now - t.startTime)} · peak VRAM ${formatTaskVramGb(t)}`,
     taskId: t.taskId,
   };
 }

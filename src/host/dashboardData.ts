@@ -72,15 +72,17 @@ export function buildSeries(source: DashboardDataSource, range: LiveRange, now: 
   return seriesFromSnapshots(range, source.recentSnapshots(since));
 }
 
-export function activeTaskInfo(task: PerformanceMetrics, latest: SystemPerformanceSnapshot | null, progressPercent: number | null): ActiveTaskInfo {
-  return { task, progressPercent, currentVramMb: latest ? taskVramUsedMb(latest.gpus, task.gpuIndices) : null };
+export function activeTaskInfo(task: PerformanceMetrics, latest: SystemPerformanceSnapshot | null, progressPercent: number | null, elsewherePid: number | null = null): ActiveTaskInfo {
+  const info: ActiveTaskInfo = { task, progressPercent, currentVramMb: latest ? taskVramUsedMb(latest.gpus, task.gpuIndices) : null };
+  if (elsewherePid !== null) info.elsewherePid = elsewherePid;
+  return info;
 }
 
 export function historyRow(t: PerformanceMetrics): HistoryRow {
   return {
     taskId: t.taskId, startTime: t.startTime, endTime: t.endTime, modelType: t.modelType, resolution: t.resolution,
     resolutionClass: t.resolutionClass, status: t.status, generationTimeSeconds: t.generationTimeSeconds,
-    peakVramUsageMb: t.peakVramUsageMb, vramTotalMb: t.vramTotalMb, averageGpuUtilizationPercent: t.averageGpuUtilizationPercent,
+    peakVramUsageMb: t.peakVramUsageMb, vramScope: t.vramScope, vramTotalMb: t.vramTotalMb, averageGpuUtilizationPercent: t.averageGpuUtilizationPercent,
     averageCpuUsagePercent: t.averageCpuUsagePercent, errorCategory: t.errorCategory,
   };
 }
@@ -195,7 +197,7 @@ export function buildTaskDetail(source: DashboardDataSource, taskId: string, sta
 
 export function buildActiveTasks(source: DashboardDataSource): ActiveTaskInfo[] {
   const latest = source.latestSnapshot();
-  return source.activeTasks().map((t) => activeTaskInfo(t, latest, source.taskProgressPercent?.(t.taskId) ?? null));
+  return source.activeTasks().map((t) => activeTaskInfo(t, latest, source.taskProgressPercent?.(t.taskId) ?? null, source.elsewhereOwner?.(t) ?? null));
 }
 
 /** Where the history table is: its first row and filter. */

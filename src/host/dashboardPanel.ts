@@ -43,6 +43,8 @@ export interface DashboardDataSource {
   minuteRollups(sinceMs: number): MinuteRollup[];
   /** Running tasks with their live figures. */
   activeTasks(): PerformanceMetrics[];
+  /** The pid of the process running one of `activeTasks()` outside this window (`model-perf run`); absent or null: this window's. */
+  elsewhereOwner?(task: PerformanceMetrics): number | null;
   /** Progress of a running task in percent (0..100) where the task reports it; absent or null: unknown. */
   taskProgressPercent?(taskId: string): number | null;
   /** The engine's analysis of the tasks started in the last `windowHours`. */

@@ -14,6 +14,7 @@ export function dashboardSource(engine: HostEngine): DashboardDataSource {
     minuteRollups: (sinceMs) => m.getMinuteRollups(sinceMs),
     // This window's tasks and those other processes of the machine run (`model-perf run`).
     activeTasks: () => engine.visibleTasks(),
+    elsewhereOwner: (task) => engine.elsewhereOwner(task),
     taskProgressPercent: (taskId) => {
       const t = engine.visibleTasks().find((task) => task.taskId === taskId);
       return t ? progressStepsPercent(t) : null;

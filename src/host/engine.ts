@@ -92,6 +92,11 @@ export class HostEngine {
     return elsewhere.length === 0 ? this.engine.activeTasks() : [...this.engine.activeTasks(), ...elsewhere];
   }
 
+  /** The pid of the process (`model-perf run`, another window) that runs a visible task not of this window; null for this window's. */
+  elsewhereOwner(task: PerformanceMetrics): number | null {
+    return this.engine.elsewhereOwner(task);
+  }
+
   onChange(listener: (change: EngineChange) => void): Disposable {
     return this.engine.onChange(listener);
   }

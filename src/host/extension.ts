@@ -38,6 +38,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<ModelP
     snapshot: () => engine.latestSnapshot(),
     gpu: () => engine.gpuAvailability(),
     activeTasks: () => engine.visibleTasks(),
+    elsewhereOwner: (task) => engine.elsewhereOwner(task),
     monitoring: () => engine.isMonitoring,
     settings: () => engine.currentSettings,
   });

@@ -15,6 +15,8 @@ export interface StatusSource {
   snapshot(): SystemPerformanceSnapshot | null;
   gpu(): GpuAvailability | null;
   activeTasks(): PerformanceMetrics[];
+  /** The pid running one of `activeTasks()` outside this window (`model-perf run`); absent or null: this window's. */
+  elsewhereOwner?(task: PerformanceMetrics): number | null;
   monitoring(): boolean;
   settings(): HostSettings;
   /** The cluster view, for `modelPerf.statusBar.source`: cluster. */
@@ -78,6 +80,7 @@ export class StatusBarController implements vscode.Disposable {
     const local = formatStatusBar(this.source.snapshot(), {
       gpu: this.source.gpu(),
       activeTasks: this.source.activeTasks(),
+      ...(this.source.elsewhereOwner ? { elsewhereOwner: this.source.elsewhereOwner } : {}),
       now: Date.now(),
       monitoring: this.source.monitoring(),
       format: settings.statusBarFormat,

@@ -1,7 +1,7 @@
 // Turns the engine's latest snapshot into the status bar's text, accessible label and tooltip
 // Markdown. Pure (no `vscode` import) so plain-node unit tests cover every case; figures are
 // formatted here, never computed.
-import { progressStepsTotal, type PerformanceMetrics, type RunPrediction } from '../shared/metrics';
+import { progressStepsTotal, taskVramText, type PerformanceMetrics, type RunPrediction } from '../shared/metrics';
 import { clockReasons, usedPercent, type GpuAvailability, type GpuReading, type SystemPerformanceSnapshot } from '../shared/snapshot';
 
 export interface StatusBarView {
@@ -32,6 +32,11 @@ export function formatPercent(value: number | null | undefined): string {
 /** MiB to GB with one decimal, as `21.4`; unknown stays `N/A`. */
 export function formatGb(mb: number | null | undefined): string {
   return mb === null || mb === undefined || !Number.isFinite(mb) ? UNKNOWN : (mb / 1024).toFixed(1);
+}
+
+/** A task's peak VRAM in GB with what it measures: `20.0 GB (the device's rise during the run)`; unknown is `N/A`, never 0. */
+export function formatTaskVramGb(t: Pick<PerformanceMetrics, 'peakVramUsageMb' | 'vramScope'>): string {
+  return taskVramText(t.peakVramUsageMb, t.vramScope, (mb) => `${formatGb(mb)} GB`, UNKNOWN);
 }
 
 function ramPercent(s: SystemPerformanceSnapshot): number | null {
@@ -94,6 +99,8 @@ export interface StatusContext {
   gpuSelection?: 'auto' | 'busiest' | number;
   /** False when monitoring is stopped. */
   monitoring?: boolean;
+  /** The pid of the process running an active task outside this window (`model-perf run`); absent or null: this window's. */
+  elsewhereOwner?: (task: PerformanceMetrics) => number | null;
 }
 
 /** `1:05`, `12:00`, `1:02:03`. */
@@ -128,10 +135,11 @@ export function taskProgressText(task: PerformanceMetrics): { text: string; labe
   const rate = task.stepsPerSecond;
   const left = Math.max(0, total - done);
   const eta = rate !== null && rate !== undefined && rate > 0 && Number.isFinite(rate) ? formatElapsed((left / rate) * 1000) : null;
-  return {
-    text: `${done}/${total}${eta !== null && left > 0 ? ` ETA ${eta}` : ''}`,
-    label: `step ${done} of ${total}${eta !== null && left > 0 ? `, about ${eta} left` : ''}`,
-  };
+  const etaText = eta !== null && left > 0 ? ` ETA ${eta}` : '';
+  const etaLabel = eta !== null && left > 0 ? `, about ${eta} left` : '';
+  // A percent-only bar has no count: `33 %`, never `33/100`.
+  if (task.progressIsPercent === true) return { text: `${done} %${etaText}`, label: `${done} percent done${etaLabel}` };
+  return { text: `${done}/${total}${etaText}`, label: `step ${done} of ${total}${etaLabel}` };
 }
 
 /** The machine part of the item: the chosen GPU's figures, else CPU and RAM. */
@@ -270,7 +278,9 @@ function formatTooltip(s: SystemPerformanceSnapshot, ctx: StatusContext): string
   if (ctx.activeTasks.length > 0) {
     lines.push('', '| Task | Model | Elapsed | Progress | Peak VRAM | Predicted |', '|---|---|---:|---:|---:|---|');
     for (const t of ctx.activeTasks) {
-      lines.push(`| ${escapeMarkdown(t.taskId)} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${escapeMarkdown(taskProgressText(t)?.text ?? UNKNOWN)} | ${formatGb(t.peakVramUsageMb)} GB | ${predictionText(t.prediction ?? null)} |`);
+      const owner = ctx.elsewhereOwner?.(t) ?? null;
+      const from = owner === null ? '' : ` ${escapeMarkdown(`(outside this window: model-perf run or another window, pid ${owner})`)}`;
+      lines.push(`| ${escapeMarkdown(t.taskId)}${from} | ${escapeMarkdown(t.modelType)} | ${formatElapsed(ctx.now - t.startTime)} | ${escapeMarkdown(taskProgressText(t)?.text ?? UNKNOWN)} | ${escapeMarkdown(formatTaskVramGb(t))} | ${predictionText(t.prediction ?? null)} |`);
     }
     for (const t of ctx.activeTasks) {
       const warning = predictionWarning(t);

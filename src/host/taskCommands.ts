@@ -5,11 +5,11 @@ import type { PerformanceMetrics } from '../shared/metrics';
 import { parseCompleteArgs, parseStartArgs } from './commandArgs';
 import { askOutcome, askStart, LAST_START_KEY, pickActiveTask } from './commandPrompts';
 import type { CommandDeps } from './commands';
-import { formatGb } from './statusFormat';
+import { formatGb, formatTaskVramGb } from './statusFormat';
 
 function summary(t: PerformanceMetrics): string {
   const time = t.generationTimeSeconds === null ? 'N/A' : `${t.generationTimeSeconds.toFixed(1)} s`;
-  return `${t.taskId}: ${t.status} in ${time}, peak VRAM ${formatGb(t.peakVramUsageMb)} GB, peak RAM ${formatGb(t.peakRamUsageMb)} GB`;
+  return `${t.taskId}: ${t.status} in ${time}, peak VRAM ${formatTaskVramGb(t)}, peak RAM ${formatGb(t.peakRamUsageMb)} GB`;
 }
 
 export async function startTask(deps: CommandDeps, arg?: unknown): Promise<PerformanceMetrics | undefined> {

@@ -27,6 +27,24 @@ export type VramScope = FigureScope | 'deviceDelta' | 'helper';
 /** Every value a scope field may hold, for checking records and messages. */
 export const VRAM_SCOPES: readonly VramScope[] = ['processTree', 'device', 'deviceDelta', 'helper'];
 
+/** What a task's VRAM figure measures, in words, for every place that shows one (long and short forms). */
+export const VRAM_SCOPE_LABELS: Readonly<Record<VramScope, { long: string; short: string }>> = {
+  processTree: { long: 'its processes', short: 'own' },
+  helper: { long: 'helper allocator peak', short: 'allocator' },
+  deviceDelta: { long: "the device's rise during the run", short: 'device rise' },
+  device: { long: 'whole device', short: 'device' },
+};
+
+/**
+ * A task's VRAM figure with what it measures: `20.0 GB (the device's rise during the run)`.
+ * Unknown is `unknown` (each surface's own mark: `N/A`, `n/a`, `—`), never 0, still naming the scope
+ * when one is known. `format` renders a known MiB value.
+ */
+export function taskVramText(mb: number | null | undefined, scope: VramScope | null | undefined, format: (mb: number) => string, unknown = '—', form: 'long' | 'short' = 'long'): string {
+  const value = typeof mb === 'number' && Number.isFinite(mb) ? format(mb) : unknown;
+  return scope ? `${value} (${VRAM_SCOPE_LABELS[scope][form]})` : value;
+}
+
 /** One generation task (or any monitored run). Times are epoch milliseconds. */
 export interface PerformanceMetrics {
   taskId: string;
@@ -102,6 +120,8 @@ export interface PerformanceMetrics {
   stepsPerSecond?: number | null;
   /** Epoch ms of the last progress reading, or null. */
   progressUpdatedAt?: number | null;
+  /** True when that bar shows only a percentage (`Sampling:  40%|███`): done of 100 percent, not steps. Absent: counted steps. */
+  progressIsPercent?: boolean;
   /** Named phases of the run in order (model_load, warmup, denoise, decode, save, ...). */
   phases?: TaskPhase[];
   /**
@@ -195,6 +215,8 @@ export interface TaskMetricsUpdate {
   stepsCompleted?: number | null;
   stepsTotal?: number | null;
   stepsPerSecond?: number | null;
+  /** The bar shows only a percentage: stepsCompleted is percent points of stepsTotal 100. */
+  progressIsPercent?: boolean;
 }
 
 export type Severity = 'info' | 'warning' | 'critical';
@@ -456,6 +478,7 @@ export const METRICS_FIELDS = {
   stepsTotal: 'optionalNumber',
   stepsPerSecond: 'optionalNumber',
   progressUpdatedAt: 'optionalNumber',
+  progressIsPercent: 'optionalBoolean',
   phases: 'phases',
   adopted: 'optionalBoolean',
   timeline: 'structured',

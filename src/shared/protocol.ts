@@ -91,6 +91,8 @@ export interface ActiveTaskInfo {
   progressPercent: number | null;
   /** VRAM in use now on the task's GPUs (every GPU when it names none; shared taskVramUsedMb), null when unknown. */
   currentVramMb: number | null;
+  /** The pid of the process that runs it when that is not this window (`model-perf run`, another window): shown, never offered to this window's commands. */
+  elsewherePid?: number | null;
 }
 
 /** What the history table needs of one finished task. */
@@ -104,6 +106,8 @@ export interface HistoryRow {
   status: PerformanceMetrics['status'];
   generationTimeSeconds: number | null;
   peakVramUsageMb: number | null;
+  /** What peakVramUsageMb measures (absent in rows of older hosts: unnamed). */
+  vramScope?: PerformanceMetrics['vramScope'];
   vramTotalMb: number | null;
   averageGpuUtilizationPercent: number | null;
   averageCpuUsagePercent: number | null;
@@ -271,6 +275,7 @@ const checkPerformanceMetrics = obj<PerformanceMetrics>({
   processTreeAverageVramUsageMb: nnum, rootPid: nullable(int), sampleCount: num,
   optimizationsApplied: arr(text, 256), quantizationUsed: nstr, offloadUsed: bool, success: bool, errorCategory: nstr,
   stepsCompleted: optional(nnum), stepsTotal: optional(nnum), stepsPerSecond: optional(nnum), progressUpdatedAt: optional(nnum),
+  progressIsPercent: optional(bool),
   phases: optional(arr(obj<TaskPhase>({ name: str(MAX_PHASE_NAME_LENGTH), startTime: num, endTime: nnum }), MAX_TASK_PHASES)),
   adopted: optional(bool),
   timeline: structured<CompactTimeline>(parseTimeline, 'a compact timeline (equal-length columns, at most 200 points) or null'),
@@ -348,11 +353,11 @@ const checkLiveSeries = sameLength(
   (s) => s.timestamps,
 );
 
-const activeTask = obj<ActiveTaskInfo>({ task: checkPerformanceMetrics, progressPercent: nnum, currentVramMb: nnum });
+const activeTask = obj<ActiveTaskInfo>({ task: checkPerformanceMetrics, progressPercent: nnum, currentVramMb: nnum, elsewherePid: optional(nullable(int)) });
 
 const historyRow = obj<HistoryRow>({
   taskId: text, startTime: num, endTime: nnum, modelType: text, resolution: text, resolutionClass: nstr,
-  status: taskStatus, generationTimeSeconds: nnum, peakVramUsageMb: nnum, vramTotalMb: nnum,
+  status: taskStatus, generationTimeSeconds: nnum, peakVramUsageMb: nnum, vramScope: optional(vramScope), vramTotalMb: nnum,
   averageGpuUtilizationPercent: nnum, averageCpuUsagePercent: nnum, errorCategory: nstr,
 });
 

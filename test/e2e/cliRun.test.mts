@@ -77,7 +77,9 @@ test("a model-perf run outside the window: its progress in the window's status b
     const card = frame.locator('.active-task', { hasText: 'cli-beside' }).first();
     await card.waitFor({ state: 'visible', timeout: 20000 });
     await card.scrollIntoViewIfNeeded();
-    assert.match(await card.innerText(), /\d+ ?%/, 'its progress is shown');
+    const cardText = await card.innerText();
+    assert.match(cardText, /\d+ ?%/, 'its progress is shown');
+    assert.match(cardText, new RegExp(`outside this window \\(model-perf run or another window, pid ${run.pid}\\)`), 'marked as not the window\'s own, with its pid');
     await screenshot(page, 'cli-run-beside-dashboard');
   } finally {
     assert.equal(await exited, 0, output);
@@ -116,10 +118,11 @@ function replayRun(id: string, fixture: string): Promise<{ code: number | null; 
 
 test('one steady reading per progress format: nested tqdm, nested rich and Keras 2 bars never flip between bars', async (t) => {
   const { page } = wb;
-  // Each format: which readings may show (the outer bar only), and whether its count only grows.
+  // Each format: which readings may show (the outer bar only: its total, or `%` for rich's
+  // percent-only default columns, shown as `43 %`, never `43/100`), and whether its count only grows.
   const formats = [
     { id: 'steady-tqdm', fixture: 'tqdm-nested.pty.txt', total: '3', growing: true },
-    { id: 'steady-rich', fixture: 'rich-nested.pty.txt', total: '100', growing: true },
+    { id: 'steady-rich', fixture: 'rich-nested.pty.txt', total: '%', growing: true },
     { id: 'steady-keras', fixture: 'keras2.tty.txt', total: '50', growing: false },
   ];
   for (const f of formats) {
@@ -129,7 +132,7 @@ test('one steady reading per progress format: nested tqdm, nested rich and Keras
     const readings: string[] = [];
     while (!finished) {
       const text = (await page.locator(statusItemSelector()).first().innerText({ timeout: 2000 }).catch(() => '')).replace(/\s+/g, ' ');
-      const reading = new RegExp(`${f.id} \\d+:\\d\\d · (\\S+)`).exec(text)?.[1];
+      const reading = new RegExp(`${f.id} \\d+:\\d\\d · (\\d+(?:/\\d+| %)?)`).exec(text)?.[1];
       if (reading && readings.at(-1) !== reading) readings.push(reading);
       await page.waitForTimeout(100);
     }
@@ -137,7 +140,7 @@ test('one steady reading per progress format: nested tqdm, nested rich and Keras
     assert.equal(code, 0, output);
     t.diagnostic(`${f.id}: ${readings.join(' ')}`);
     assert.ok(readings.length >= 2, `${f.id}: the status bar followed the run (${readings.join(' ')})`);
-    const parsed = readings.map((r) => /^(\d+)(?:\/(\d+))?/.exec(r)).map((m) => ({ done: Number(m?.[1]), total: m?.[2] ?? null }));
+    const parsed = readings.map((r) => /^(\d+)(?:\/(\d+)| (%))?/.exec(r)).map((m) => ({ done: Number(m?.[1]), total: m?.[2] ?? m?.[3] ?? null }));
     assert.ok(parsed.every((p) => p.total === f.total), `${f.id}: one bar only (${readings.join(' ')})`);
     if (f.growing) assert.ok(parsed.every((p, i) => i === 0 || p.done >= (parsed[i - 1] as { done: number }).done), `${f.id}: never backwards (${readings.join(' ')})`);
   }

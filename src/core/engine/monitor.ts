@@ -587,7 +587,11 @@ export class PerformanceMonitor {
     for (const [key, value] of entries) d[key] = Array.isArray(value) ? [...value] : typeof value === 'string' ? safeLabel(value) : value;
     if (entries.some(([key]) => key === 'rootPid')) this.readDeviceEnvironment(entry.acc);
     const progressOnly = entries.length > 0 && entries.every(([key]) => isProgressField(key));
-    if (entries.some(([key]) => isProgressField(key))) entry.acc.description.progressUpdatedAt = this.clock.now();
+    if (entries.some(([key]) => isProgressField(key))) {
+      entry.acc.description.progressUpdatedAt = this.clock.now();
+      // A reading that does not say it is a percentage (the helper's mp.step, a counted bar) counts steps.
+      if (!entries.some(([key]) => key === 'progressIsPercent')) entry.acc.description.progressIsPercent = false;
+    }
     const metrics = entry.acc.toMetrics();
     if (!progressOnly) this.recorder.mark(entry, metrics);
     this.emitter.emit('taskUpdated', metrics);

@@ -120,6 +120,7 @@ export interface TaskDescription {
   stepsTotal: number | null;
   stepsPerSecond: number | null;
   progressUpdatedAt: number | null;
+  progressIsPercent: boolean;
 }
 
 /** A run reporting more phases than this keeps its first ones (a phase per step is a misuse). */
@@ -182,6 +183,13 @@ export class TaskAccumulator {
   private hiddenSamples = 0;
   /** The tree was listed on a GPU with unknown memory: it does use the GPU, so a zero rise is no evidence. */
   private treeListedWithoutMemory = false;
+  /**
+   * The list showed this machine's processes but none of the tree's while the devices' memory rose
+   * beyond what the listed processes' own rise explains: the tree's 0 would be a false claim.
+   */
+  private treeZeroContradicted = false;
+  /** The devices' memory and the listed processes' sum at the first shown list (the baseline of that check). */
+  private firstListedVram: { deviceMb: number; listedMb: number } | null = null;
   /** Each GPU's memory at the task's first sample: the baseline of the device's rise. */
   private readonly baselineVramMb = new Map<number, number>();
   /** False once anything else may have changed the device's memory during the task. */
@@ -213,6 +221,7 @@ export class TaskAccumulator {
       stepsTotal: null,
       stepsPerSecond: null,
       progressUpdatedAt: null,
+      progressIsPercent: false,
     };
   }
 
@@ -364,7 +373,30 @@ export class TaskAccumulator {
       this.hiddenSamples++;
       return null;
     }
+    if (!listed && this.riseUnexplained(processes, snap)) {
+      // Not listed while memory it may hold appeared: unknown, and the rise is the evidence.
+      this.treeZeroContradicted = true;
+      this.hiddenSamples++;
+      return null;
+    }
     return total;
+  }
+
+  /**
+   * Whether the devices' memory rose since the first shown list by more than the noise beyond the
+   * listed processes' own rise (a process the tool does not list took it).
+   */
+  private riseUnexplained(processes: GpuProcessUsage[], snap: SystemPerformanceSnapshot | null): boolean {
+    const deviceMb = snap ? sumKnown(snap.gpus.map((g) => g.vramUsedMb)) : null;
+    if (deviceMb === null || processes.some((p) => p.usedMemoryMb === null)) return false;
+    const listedMb = processes.reduce((sum, p) => sum + (p.usedMemoryMb ?? 0), 0);
+    if (this.firstListedVram === null) {
+      this.firstListedVram = { deviceMb, listedMb };
+      return false;
+    }
+    // A listed process's own change is in the device's rise too: the rise is then not the run's alone.
+    if (Math.abs(listedMb - this.firstListedVram.listedMb) > DEVICE_DELTA_NOISE_MB) this.deviceDeltaTrusted = false;
+    return deviceMb - this.firstListedVram.deviceMb - (listedMb - this.firstListedVram.listedMb) > DEVICE_DELTA_NOISE_MB;
   }
 
   /**
@@ -427,7 +459,9 @@ export class TaskAccumulator {
   /** The task's figures so far (status running), or final when given an end. */
   toMetrics(end?: { endTime: number; status: Exclude<TaskStatus, 'running'>; success: boolean; errorCategory: string | null; keepDuration?: boolean }): PerformanceMetrics {
     const d = this.description;
-    const treeKnownVram = this.treeVramMb.known;
+    // A zero the devices' unexplained rise contradicts is no figure; a real listed figure stays one.
+    const treeVramPeak = this.treeZeroContradicted && this.treeVramMb.peak === 0 ? null : this.treeVramMb.peak;
+    const treeKnownVram = this.treeVramMb.known && treeVramPeak !== null;
     const helperPeak = sumKnown(this.helperPeakByPid.values());
     const seen = [...this.gpus.keys()].sort((a, b) => a - b);
     // Best evidence first: the tree's own figures, the helper's in-process peak, the device's rise
@@ -485,8 +519,8 @@ export class TaskAccumulator {
       processTreePeakRamUsageMb: this.treeRssMb.peak,
       processTreeAverageRamUsageMb: this.treeRssMb.average,
       processTreeAverageCpuUsagePercent: this.treeCpuPercent.average,
-      processTreePeakVramUsageMb: this.treeVramMb.peak,
-      processTreeAverageVramUsageMb: this.treeVramMb.average,
+      processTreePeakVramUsageMb: treeVramPeak,
+      processTreeAverageVramUsageMb: treeVramPeak === null ? null : this.treeVramMb.average,
       rootPid: d.rootPid,
       sampleCount: this.sampleCount,
       optimizationsApplied: [...d.optimizationsApplied],
@@ -498,6 +532,7 @@ export class TaskAccumulator {
       stepsTotal: d.stepsTotal,
       stepsPerSecond: d.stepsPerSecond,
       progressUpdatedAt: d.progressUpdatedAt,
+      ...(d.progressIsPercent ? { progressIsPercent: true } : {}),
       // A phase still open at the end closes with the task.
       phases: this.phaseList.map((p) => ({ ...p, endTime: p.endTime ?? (end ? Math.max(end.endTime, p.startTime) : null) })),
       ...(this.adopted ? { adopted: true } : {}),

@@ -47,6 +47,7 @@ const UPDATE_RULES: { [K in keyof Required<TaskMetricsUpdate>]: Rule } = {
   stepsCompleted: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
   stepsTotal: ['a whole number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)],
   stepsPerSecond: ['a number of at least 0, or null', (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0)],
+  progressIsPercent: ['true or false', (v) => typeof v === 'boolean'],
 };
 
 const START_OPTION_RULES: Record<keyof StartTaskOptions, Rule> = {
@@ -63,7 +64,7 @@ const START_OPTION_RULES: Record<keyof StartTaskOptions, Rule> = {
 };
 
 /** Progress fields change many times a second: they are not worth a running-marker write each. */
-const PROGRESS_FIELDS = new Set<string>(['stepsCompleted', 'stepsTotal', 'stepsPerSecond']);
+const PROGRESS_FIELDS = new Set<string>(['stepsCompleted', 'stepsTotal', 'stepsPerSecond', 'progressIsPercent']);
 
 export function isProgressField(field: string): boolean {
   return PROGRESS_FIELDS.has(field);

@@ -108,8 +108,9 @@ export interface RunningElsewhereOptions {
  */
 export class RunningElsewhere {
   private readonly dir: string;
-  private readonly files = new Map<string, { stamp: string; task: PerformanceMetrics | null }>();
+  private readonly files = new Map<string, { stamp: string; task: PerformanceMetrics | null; pid: number }>();
   private list: PerformanceMetrics[] = [];
+  private owners = new WeakMap<PerformanceMetrics, number>();
   private watcher: FSWatcher | null = null;
   private poll: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
@@ -124,6 +125,11 @@ export class RunningElsewhere {
   /** The tasks running elsewhere, oldest first. */
   tasks(): PerformanceMetrics[] {
     return this.list;
+  }
+
+  /** The process that runs `task` (one of `tasks()`), from its marker's name; null for any other task. */
+  ownerPid(task: PerformanceMetrics): number | null {
+    return this.owners.get(task) ?? null;
   }
 
   /** Looks once, then follows. Resolves after the first look. */
@@ -203,7 +209,7 @@ export class RunningElsewhere {
         seen.add(name);
         if (this.files.get(name)?.stamp === stamp) continue;
         const task = s.size > MAX_MARKER_BYTES ? null : parseRunningTask(await readBoundedText(path, MAX_MARKER_BYTES), this.options.hostname);
-        this.files.set(name, { stamp, task });
+        this.files.set(name, { stamp, task, pid });
         changed = true;
       } catch {
         // Removed while listed (the run ended), or unreadable: not shown.
@@ -215,6 +221,8 @@ export class RunningElsewhere {
       changed = true;
     }
     if (!changed || this.disposed) return;
+    this.owners = new WeakMap();
+    for (const f of this.files.values()) if (f.task) this.owners.set(f.task, f.pid);
     this.list = [...this.files.values()].flatMap((f) => (f.task ? [f.task] : [])).sort((a, b) => a.startTime - b.startTime);
     this.options.onChange();
   }

@@ -55,7 +55,7 @@ export class TrackedRun {
     if (this.ended || !p) return;
     this.lastPushAt = this.now();
     this.safely('progress', () => {
-      this.monitor.updateTaskMetrics(this.taskId, { stepsCompleted: p.done, stepsTotal: p.total, stepsPerSecond: p.ratePerSecond });
+      this.monitor.updateTaskMetrics(this.taskId, { stepsCompleted: p.done, stepsTotal: p.total, stepsPerSecond: p.ratePerSecond, progressIsPercent: p.unit === 'percent' });
       // Without --steps on the command line, the run's longest bar tells how many steps it has.
       const largest = this.parser.largestTotal;
       if (this.guess.steps === 0 && largest !== null && this.monitor.getActiveTasks().find((t) => t.taskId === this.taskId)?.steps !== largest) {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
+import { taskProgressText } from '../../../src/host/statusFormat';
 import { activeApi, waitFor } from './helpers';
 
 const repo = resolve(__dirname, '..', '..', '..');
@@ -111,6 +112,18 @@ describe('tracking: runs in the integrated terminal', function () {
     assert.equal(task.processTreePeakVramUsageMb, 6000);
     assert.equal(task.vramScope, 'processTree');
     assert.ok(task.generationTimeSeconds! > 4 && task.generationTimeSeconds! < 20, `time ${task.generationTimeSeconds}`);
+  });
+
+  it('a percent-only bar reads as a percentage (`40 %`), never as 40/100 steps', async () => {
+    const api = await activeApi();
+    const run = await startInTerminal('--steps 10 --step-seconds 0.4 --percent-only');
+    const live = await waitFor('the running task with a percentage', () => api.getActiveTasks().find((t) => t.taskId === run.taskId && (t.stepsCompleted ?? 0) >= 20), 30000);
+    assert.equal(live.progressIsPercent, true);
+    assert.equal(live.stepsTotal, 100);
+    assert.match(taskProgressText(live)?.text ?? '', /^\d+ %/, 'the status bar\'s progress text');
+    const task = await run.ended;
+    assert.equal(task.steps, 10, 'the step count is the command line\'s, not the percentage\'s 100');
+    assert.equal(task.stepsCompleted, 100);
   });
 
   it('a run that exits 1 is failed with exit_code_1', async () => {

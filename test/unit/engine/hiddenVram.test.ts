@@ -102,12 +102,37 @@ test('one stale foreign pid (a process that just exited) is not taken for a cont
   assert.equal(s.monitor.getGpuAvailability().note, undefined);
 });
 
-test("a list that shows this machine's processes but not the tree's: 0 stays a true 0 (processTree)", async () => {
+test("a list that shows this machine's processes but not the tree's, the device still: 0 stays a true 0 (processTree)", async () => {
   const s = setup();
-  const m = await runRising(s, () => [{ pid: 42, gpuUuid: 'GPU-a', usedMemoryMb: 20_000 }]);
+  const m = await runRising(s, () => [{ pid: 42, gpuUuid: 'GPU-a', usedMemoryMb: 900 }], 1000);
   assert.equal(m.vramScope, 'processTree');
   assert.equal(m.peakVramUsageMb, 0);
   assert.equal(m.processTreePeakVramUsageMb, 0);
+});
+
+test("the tree not listed while the device rises beyond what the listed processes explain: unknown, not 0; the rise is its figure", async () => {
+  const s = setup();
+  // A neighbour listed at a steady 900 MiB; the device rises by 20 GiB that no listed process holds.
+  const m = await runRising(s, () => [{ pid: 42, gpuUuid: 'GPU-a', usedMemoryMb: 900 }]);
+  assert.equal(m.processTreePeakVramUsageMb, null, 'the tree\'s own figure is unknown, never 0');
+  assert.equal(m.vramScope, 'deviceDelta');
+  assert.equal(m.peakVramUsageMb, 20_480);
+});
+
+test("a listed neighbour's own rise explains the device's: the tree's 0 stays true", async () => {
+  const s = setup();
+  setVram(s.gpuProvider, 1000);
+  s.gpuProvider.processes = [{ pid: 42, gpuUuid: 'GPU-a', usedMemoryMb: 900 }];
+  await s.monitor.startMonitoring();
+  s.monitor.startTaskMonitoring('run', 'wan', '720p', 30, { rootPid: ROOT_PID });
+  await s.clock.advance(1000);
+  setVram(s.gpuProvider, 21_480);
+  s.gpuProvider.processes = [{ pid: 42, gpuUuid: 'GPU-a', usedMemoryMb: 21_380 }];
+  await s.clock.advance(2000);
+  const m = await s.monitor.completeTaskMonitoring('run');
+  await s.monitor.stopMonitoring();
+  assert.equal(m.vramScope, 'processTree');
+  assert.equal(m.peakVramUsageMb, 0);
 });
 
 test('more than one new foreign pid during the run: something else started, so the device figure, labelled device', async () => {

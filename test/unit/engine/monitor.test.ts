@@ -274,7 +274,7 @@ test('task API errors have clear messages and change nothing already recorded', 
   });
   assert.equal(monitor.getActiveTasks()[0]?.modelType, 'wan');
   const bad: [unknown, string][] = [
-    [{ foo: 1 }, 'updateTaskMetrics("t1"): unknown field "foo" (fields that can be updated: modelType, resolution, steps, modelLoadTimeSeconds, optimizationsApplied, quantizationUsed, offloadUsed, rootPid, stepsCompleted, stepsTotal, stepsPerSecond); nothing was changed'],
+    [{ foo: 1 }, 'updateTaskMetrics("t1"): unknown field "foo" (fields that can be updated: modelType, resolution, steps, modelLoadTimeSeconds, optimizationsApplied, quantizationUsed, offloadUsed, rootPid, stepsCompleted, stepsTotal, stepsPerSecond, progressIsPercent); nothing was changed'],
     [{ steps: 'ten' }, 'updateTaskMetrics("t1"): "steps" must be a whole number of at least 0 (got "ten"); nothing was changed'],
     [{ modelLoadTimeSeconds: 12, offloadUsed: 'yes' }, 'updateTaskMetrics("t1"): "offloadUsed" must be true or false (got "yes"); nothing was changed'],
     [{ peakVramUsageMb: 5 }, 'updateTaskMetrics("t1"): "peakVramUsageMb" is measured or set by the monitor and cannot be updated; nothing was changed'],

@@ -3,8 +3,8 @@
 // is tested in test/unit/machine.test.ts. Real processes and files, short waits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { waitUntil } from '../helpers/waitUntil';
 import { HostEngine } from '../../../src/host/engine';
@@ -37,6 +37,33 @@ test('a setting that moves the storage folder moves the lock and the history wit
     assert.deepEqual(e.monitor.getHistory(), [], 'the new folder has its own (empty) history');
     assert.equal(e.isMonitoring, true);
     await waitUntil('GPU figures after the move', () => e.latestSnapshot()?.gpus.length === 1);
+  } finally {
+    await e.dispose();
+  }
+});
+
+test("a run another process of this machine records (its running marker) is shown, marked with its pid, and is not among the window's own tasks", async () => {
+  const home = mkdtempSync(join(tmpdir(), 'model-perf-engines-elsewhere-'));
+  const vramFile = join(home, 'vram');
+  writeFileSync(vramFile, '8000');
+  const e = await HostEngine.create({ settings, diskPath: home, log: quiet, env: envFor(home, vramFile) });
+  await e.start();
+  try {
+    e.monitor.startTaskMonitoring('mine', 'm', '720p', 1);
+    // The marker of a live process that is not this one (the test runner that started us), as `model-perf run` writes it.
+    const owner = process.ppid;
+    const dir = join(e.historyLocation, 'running');
+    mkdirSync(dir, { recursive: true });
+    const task = { ...(e.monitor.getActiveTasks()[0] as object), taskId: 'cli-run', startTime: Date.now() - 1000 };
+    writeFileSync(join(dir, `${owner}-abcdef0123456789.json`), JSON.stringify({ schemaVersion: 1, ownerPid: owner, hostname: hostname(), updatedAt: Date.now(), task }));
+    const cli = await waitUntil('the other process\'s run is visible', () => e.visibleTasks().find((t) => t.taskId === 'cli-run'));
+    assert.equal(e.elsewhereOwner(cli), owner, 'marked with the pid of the process that runs it');
+    const mine = e.visibleTasks().find((t) => t.taskId === 'mine');
+    assert.ok(mine);
+    assert.equal(e.elsewhereOwner(mine), null, "the window's own task is not marked");
+    // Complete/Cancel Task pick among monitor.getActiveTasks(): the other process's run is not offered.
+    assert.deepEqual(e.monitor.getActiveTasks().map((t) => t.taskId), ['mine']);
+    await e.monitor.completeTaskMonitoring('mine');
   } finally {
     await e.dispose();
   }

@@ -82,11 +82,14 @@ test(`${OUT_OF_MEMORY.length} out-of-memory texts are out of memory, plain, colo
   }
 });
 
-test(`${NOT_OUT_OF_MEMORY.length} look-alikes are not`, () => {
+test(`${NOT_OUT_OF_MEMORY.length} look-alikes are not, plain, coloured and through the CLI`, () => {
   for (const [name, text] of NOT_OUT_OF_MEMORY) {
     for (const [how, t] of [['plain', text], ['Python 3.13 colours', python313Colours(text)], ['FORCE_COLOR', forceColour(text)]] as const) {
       assert.equal(outputErrorCategory(t), null, `${name} (${how})`);
       assert.equal(classifyOutcome({ code: 1, signal: null }, t, null).errorCategory, 'exit_code_1', `${name} (${how})`);
+      const tail = new OutputTail();
+      tail.push(Buffer.from(t, 'utf8'));
+      assert.equal(cliClassify({ code: 1, signal: null }, tail.text(), null).errorCategory, 'exit_code_1', `${name} (${how}, CLI)`);
     }
   }
 });

@@ -66,6 +66,6 @@ test('history records keep phases and progress; old records without them still l
   // Every field is a column (the shared field list): stepsCompleted, stepsTotal, stepsPerSecond,
   // progressUpdatedAt, phases close the row.
   const csv = toCsv([task]);
-  assert.match(csv.split('\r\n')[0] ?? '', /,stepsCompleted,stepsTotal,stepsPerSecond,progressUpdatedAt,phases,adopted,timeline,gitCommit,prediction$/);
-  assert.match(csv, /,5,5,,,denoise@1-2,,,,\r\n$/);
+  assert.match(csv.split('\r\n')[0] ?? '', /,stepsCompleted,stepsTotal,stepsPerSecond,progressUpdatedAt,progressIsPercent,phases,adopted,timeline,gitCommit,prediction$/);
+  assert.match(csv, /,5,5,,,,denoise@1-2,,,,\r\n$/);
 });

@@ -20,9 +20,10 @@ const quiet = { info() {}, warn() {}, error() {} };
 const settings: SharedEngineSettings = { config: { monitoringIntervalMs: 250 }, nvidiaSmiPath: null, storageDir: null };
 
 
+/** This process's own streaming fake nvidia-smi children (other test files run theirs at the same time). */
 function streamingChildren(): number {
   try {
-    const out = execFileSync('pgrep', ['-f', `${fakeBin}/nvidia-smi.*-lms`], { encoding: 'utf8' });
+    const out = execFileSync('pgrep', ['-P', String(process.pid), '-f', `${fakeBin}/nvidia-smi.*-lms`], { encoding: 'utf8' });
     return out.trim().split('\n').filter(Boolean).length;
   } catch {
     return 0;

@@ -306,9 +306,12 @@ export class SharedSampling {
       this.readersWatch = watch(this.readersDir, { persistent: false }, () => void this.checkReaders());
       this.readersWatch.on('error', () => this.stopWatchingReaders());
     } catch {
-      // No folder yet: made now, watched at the next sample; the periodic look covers the gap.
-      void mkdir(this.readersDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch(() => undefined);
+      // No folder yet: made now, and watched as soon as it is there.
+      void mkdir(this.readersDir, { recursive: true, mode: PRIVATE_DIR_MODE }).then(() => this.watchReaders(), () => undefined);
+      return;
     }
+    // A note written before the watch began gives no event: look once now.
+    void this.checkReaders();
   }
 
   private stopWatchingReaders(): void {

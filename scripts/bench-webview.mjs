@@ -76,7 +76,7 @@ try {
         index, uuid: `GPU-${index}`, name: 'NVIDIA RTX 4090', utilizationPercent: wave(i, index), memoryUtilizationPercent: 20,
         vramUsedMb: 12000 + 100 * wave(i, index + 3), vramTotalMb: 24564, vramUsedPercent: ((12000 + 100 * wave(i, index + 3)) / 24564) * 100,
         temperatureCelsius: 65, powerDrawWatts: 300,
-        powerLimitWatts: 450, smClockMhz: 2500, performanceState: 'P2', mig: false,
+        powerLimitWatts: 450, smClockMhz: 2500, smClockMaxMhz: 3105, clockEventReasons: 0, performanceState: 'P2', mig: false,
       });
       const snap = (i) => ({
         timestamp: t0 + i * 1000, cpuUsagePercent: wave(i, 5), ramUsageMb: 16000 + 50 * wave(i, 7), ramAvailableMb: 16000, ramTotalMb: 32000,

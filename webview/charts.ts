@@ -85,6 +85,18 @@ export interface LineChartOptions {
 
 type LineData = ChartDataset<'line', Point[]>;
 
+/** A chart's legend as HTML, drawn once per change of series (colours from CSS classes). */
+export function renderLegend(legend: HTMLElement, specs: readonly SeriesSpec[]): void {
+  while (legend.firstChild) legend.removeChild(legend.firstChild);
+  for (const spec of specs) {
+    const li = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = `swatch c${spec.colour % 6}${spec.dashed ? ' dashed' : ''}`;
+    li.append(swatch, document.createTextNode(spec.label));
+    legend.appendChild(li);
+  }
+}
+
 /** A line chart with a fixed set of series, updated in place. */
 export class LineChart {
   readonly chart: Chart<'line', Point[]>;
@@ -188,7 +200,7 @@ export class LineChart {
     const same = specs.length === this.specs.length && specs.every((s, i) => s.label === this.specs[i]?.label && s.colour === this.specs[i]?.colour);
     if (same) return;
     this.specs = specs;
-    this.renderLegend();
+    renderLegend(this.legend, specs);
     const old = this.chart.data.datasets;
     this.chart.data.datasets = specs.map((s, i): LineData => ({ label: s.label, data: old[i]?.data ?? [], yAxisID: s.axis ?? 'y' }));
     this.styleDatasets();
@@ -275,17 +287,6 @@ export class LineChart {
     this.styleDatasets();
     if (this.bands.length > 0) this.setPhases(this.bands);
     this.update();
-  }
-
-  private renderLegend(): void {
-    while (this.legend.firstChild) this.legend.removeChild(this.legend.firstChild);
-    for (const spec of this.specs) {
-      const li = document.createElement('li');
-      const swatch = document.createElement('span');
-      swatch.className = `swatch c${spec.colour % 6}${spec.dashed ? ' dashed' : ''}`;
-      li.append(swatch, document.createTextNode(spec.label));
-      this.legend.appendChild(li);
-    }
   }
 
   private styleDatasets(): void {

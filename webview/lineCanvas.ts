@@ -18,10 +18,10 @@ export interface LiveChartOptions {
   ariaLabel: string;
 }
 
-/** One series' values, one per timestamp; `map` turns a stored value into the plotted one. */
+/** One series' values, one per timestamp; the plotted value is the stored one times `scale` (1 by default). */
 export interface LiveColumn {
   values: readonly (number | null)[];
-  map?: (y: number) => number;
+  scale?: number;
 }
 
 interface Layout {
@@ -250,7 +250,7 @@ export class LiveLineChart {
   /**
    * Each series as one path: per pixel column its lowest and highest value in time order, a line
    * broken at every unknown value; a lone known value between gaps is a short dash. Says whether
-   * any value was known.
+   * any value was known. A plain loop over the columns held, no allocation: the per-tick cost.
    */
   private drawSeries(l: Layout): boolean {
     const ctx = this.ctx;
@@ -260,7 +260,8 @@ export class LiveLineChart {
     let start = lowerBound(xs, this.xMin);
     if (start > 0) start--;
     const scale = (l.right - l.left) / (this.xMax - this.xMin);
-    const yScale = (l.bottom - l.top) / this.opts.yMax;
+    const origin = l.left - this.xMin * scale;
+    const bottom = l.bottom;
     let anyKnown = false;
     ctx.save();
     ctx.beginPath();
@@ -268,69 +269,56 @@ export class LiveLineChart {
     ctx.clip();
     ctx.lineWidth = this.theme.highContrast ? 2.5 : 1.5;
     ctx.lineJoin = 'round';
-    this.columns.forEach((column, si) => {
+    for (let si = 0; si < this.columns.length; si++) {
       const spec = this.specs[si];
-      if (!spec) return;
+      const column = this.columns[si];
+      if (!spec || !column) continue;
+      const yScale = ((l.bottom - l.top) / this.opts.yMax) * (column.scale ?? 1);
+      if (!Number.isFinite(yScale)) continue;
       ctx.strokeStyle = this.theme.series[spec.colour % this.theme.series.length] as string;
       ctx.beginPath();
       const values = column.values;
-      const map = column.map;
-      let col = Number.NaN;
-      let lo = 0;
+      let col = -1; // the pixel column being gathered; -1: none (before the first value, or after a gap)
+      let lo = 0; // its lowest and highest value, and which came first
       let hi = 0;
       let loFirst = true;
       let run = 0; // columns drawn in the current run of known values
-      let lastPx = 0;
-      const flush = (): void => {
-        const a = loFirst ? lo : hi;
-        const b = loFirst ? hi : lo;
-        const ya = l.bottom - a * yScale;
-        if (run === 0) ctx.moveTo(col, ya);
-        else ctx.lineTo(col, ya);
-        if (b !== a) ctx.lineTo(col, l.bottom - b * yScale);
-        run++;
-        lastPx = col;
-      };
-      const endRun = (): void => {
-        if (run === 1) {
-          ctx.moveTo(lastPx - 1, l.bottom - lo * yScale);
-          ctx.lineTo(lastPx + 1, l.bottom - lo * yScale);
+      for (let i = start; i <= n; i++) {
+        const v = i < n ? values[i] : null;
+        const known = v !== null && v !== undefined && Number.isFinite(v);
+        const c = known ? Math.round(origin + (xs[i] as number) * scale) : -2;
+        if (col >= 0 && c !== col) {
+          // The finished column: its two extremes in time order (one point when they are equal).
+          const a = loFirst ? lo : hi;
+          if (run === 0) ctx.moveTo(col, bottom - a * yScale);
+          else ctx.lineTo(col, bottom - a * yScale);
+          if (lo !== hi) ctx.lineTo(col, bottom - (loFirst ? hi : lo) * yScale);
+          run++;
+          if (!known) {
+            if (run === 1) {
+              ctx.moveTo(col - 1, bottom - lo * yScale);
+              ctx.lineTo(col + 1, bottom - lo * yScale);
+            }
+            run = 0;
+          }
+          col = -1;
         }
-        run = 0;
-      };
-      for (let i = start; i < n; i++) {
-        const raw = values[i];
-        if (raw === null || raw === undefined || !Number.isFinite(raw)) {
-          if (col === col) flush();
-          endRun();
-          col = Number.NaN;
-          continue;
-        }
-        const y = map ? map(raw) : raw;
-        if (!Number.isFinite(y)) {
-          if (col === col) flush();
-          endRun();
-          col = Number.NaN;
-          continue;
-        }
+        if (!known) continue;
         anyKnown = true;
-        const c = Math.round(l.left + ((xs[i] as number) - this.xMin) * scale);
         if (c !== col) {
-          if (col === col) flush();
           col = c;
-          lo = hi = y;
+          lo = hi = v;
           loFirst = true;
-        } else if (y < lo) {
-          lo = y;
+        } else if (v < lo) {
+          lo = v;
           loFirst = false;
-        } else if (y > hi) {
-          hi = y;
+        } else if (v > hi) {
+          hi = v;
+          loFirst = true;
         }
       }
-      if (col === col) flush();
-      endRun();
       ctx.stroke();
-    });
+    }
     ctx.restore();
     return anyKnown;
   }
@@ -347,7 +335,7 @@ export class LiveLineChart {
     const column = this.columns[si];
     const raw = column?.values[i];
     if (raw === null || raw === undefined || !Number.isFinite(raw)) return 'N/A';
-    const y = column?.map ? column.map(raw) : raw;
+    const y = raw * (column?.scale ?? 1);
     return Number.isFinite(y) ? this.opts.valueText(si, y) : 'N/A';
   }
 

@@ -1,7 +1,7 @@
 // The page's charts, made once after the skeleton, and the live ones' drawing: the columns held are
 // trimmed to the range, a new snapshot is appended, and a tick only updates data in place.
 import { LIVE_RANGE_MS, type LiveSeries } from '../src/shared/protocol';
-import { usedPercent, type SystemPerformanceSnapshot } from '../src/shared/snapshot';
+import type { SystemPerformanceSnapshot } from '../src/shared/snapshot';
 import { LineChart, type SeriesSpec } from './charts';
 import { LiveLineChart } from './lineCanvas';
 import { canvases } from './layout';
@@ -78,7 +78,7 @@ export function drawLiveCharts(): void {
   const ram = s.ramTotalMb;
   charts.gpu.setData(s.timestamps, s.gpus.map((g) => ({ values: g.utilizationPercent })), xMin, xMax);
   charts.vram.setData(s.timestamps, s.gpus.map((g) => ({ values: g.vramUsedPercent })), xMin, xMax);
-  charts.cpuRam.setData(s.timestamps, [{ values: s.cpuUsagePercent }, { values: s.ramUsageMb, map: (mb) => usedPercent(mb, ram) ?? Number.NaN }], xMin, xMax);
+  charts.cpuRam.setData(s.timestamps, [{ values: s.cpuUsagePercent }, { values: s.ramUsageMb, scale: isKnown(ram) && ram > 0 ? 100 / ram : Number.NaN }], xMin, xMax);
 }
 
 /** Drops rows older than the window (keeping one, so the line reaches the left edge). */

@@ -7,6 +7,7 @@
 // tooltip a DOM box with the values at the cursor, and the canvas's aria-label says the latest
 // values in words.
 import { renderLegend, type ChartTheme, type SeriesSpec, type ThresholdLine } from './charts';
+import { ColumnExtremes, GAP, GAP_AFTER, KNOWN, LO_FIRST, lowerBound } from './columnExtremes';
 import { formatTick, timeTicks } from './viewModel';
 
 export interface LiveChartOptions {
@@ -48,6 +49,7 @@ export class LiveLineChart {
   private font = '';
   private xs: readonly number[] = [];
   private columns: LiveColumn[] = [];
+  private readonly extremes = new ColumnExtremes();
   private xMin = 0;
   private xMax = 1;
   private onScreen = true;
@@ -248,18 +250,17 @@ export class LiveLineChart {
   }
 
   /**
-   * Each series as one path: per pixel column its lowest and highest value in time order, a line
-   * broken at every unknown value; a lone known value between gaps is a short dash. Says whether
-   * any value was known. A plain loop over the columns held, no allocation: the per-tick cost.
+   * Each series as one path through its pixel columns: per column its two extremes in time order,
+   * the line broken at a column that holds an unknown value; a lone column between gaps is a short
+   * dash. The columns are kept between ticks (ColumnExtremes): a tick adds only the new samples.
+   * Says whether any value was known.
    */
   private drawSeries(l: Layout): boolean {
     const ctx = this.ctx;
-    const xs = this.xs;
-    const n = xs.length;
-    if (!(this.xMax > this.xMin) || n === 0) return false;
-    let start = lowerBound(xs, this.xMin);
-    if (start > 0) start--;
+    if (!(this.xMax > this.xMin) || this.xs.length === 0) return false;
     const scale = (l.right - l.left) / (this.xMax - this.xMin);
+    const cache = this.extremes;
+    cache.update(this.xs, this.columns, (this.xMax - this.xMin) / (l.right - l.left), this.xMin, Math.ceil(l.right - l.left));
     const origin = l.left - this.xMin * scale;
     const bottom = l.bottom;
     let anyKnown = false;
@@ -269,7 +270,9 @@ export class LiveLineChart {
     ctx.clip();
     ctx.lineWidth = this.theme.highContrast ? 2.5 : 1.5;
     ctx.lineJoin = 'round';
-    for (let si = 0; si < this.columns.length; si++) {
+    const { lo, hi, state, cap, firstId, lastId, width } = cache;
+    const series = this.columns.length;
+    for (let si = 0; si < series; si++) {
       const spec = this.specs[si];
       const column = this.columns[si];
       if (!spec || !column) continue;
@@ -277,45 +280,41 @@ export class LiveLineChart {
       if (!Number.isFinite(yScale)) continue;
       ctx.strokeStyle = this.theme.series[spec.colour % this.theme.series.length] as string;
       ctx.beginPath();
-      const values = column.values;
-      let col = -1; // the pixel column being gathered; -1: none (before the first value, or after a gap)
-      let lo = 0; // its lowest and highest value, and which came first
-      let hi = 0;
-      let loFirst = true;
       let run = 0; // columns drawn in the current run of known values
-      for (let i = start; i <= n; i++) {
-        const v = i < n ? values[i] : null;
-        const known = v !== null && v !== undefined && Number.isFinite(v);
-        const c = known ? Math.round(origin + (xs[i] as number) * scale) : -2;
-        if (col >= 0 && c !== col) {
-          // The finished column: its two extremes in time order (one point when they are equal).
-          const a = loFirst ? lo : hi;
-          if (run === 0) ctx.moveTo(col, bottom - a * yScale);
-          else ctx.lineTo(col, bottom - a * yScale);
-          if (lo !== hi) ctx.lineTo(col, bottom - (loFirst ? hi : lo) * yScale);
-          run++;
-          if (!known) {
-            if (run === 1) {
-              ctx.moveTo(col - 1, bottom - lo * yScale);
-              ctx.lineTo(col + 1, bottom - lo * yScale);
-            }
-            run = 0;
+      let lastPx = 0;
+      let lastY = 0;
+      for (let id = firstId; id <= lastId; id++) {
+        const k = (id % cap) * series + si;
+        const st = state[k] as number;
+        if (st & GAP && run > 0) {
+          if (run === 1) {
+            ctx.moveTo(lastPx - 1, lastY);
+            ctx.lineTo(lastPx + 1, lastY);
           }
-          col = -1;
+          run = 0;
         }
-        if (!known) continue;
+        if (!(st & KNOWN)) continue;
         anyKnown = true;
-        if (c !== col) {
-          col = c;
-          lo = hi = v;
-          loFirst = true;
-        } else if (v < lo) {
-          lo = v;
-          loFirst = false;
-        } else if (v > hi) {
-          hi = v;
-          loFirst = true;
+        const px = origin + (id + 0.5) * width * scale;
+        const a = bottom - (st & LO_FIRST ? (lo[k] as number) : (hi[k] as number)) * yScale;
+        const b = bottom - (st & LO_FIRST ? (hi[k] as number) : (lo[k] as number)) * yScale;
+        if (run === 0) ctx.moveTo(px, a);
+        else ctx.lineTo(px, a);
+        if (b !== a) ctx.lineTo(px, b);
+        run++;
+        lastPx = px;
+        lastY = b;
+        if (st & GAP_AFTER) {
+          if (run === 1 && b === a) {
+            ctx.moveTo(px - 1, a);
+            ctx.lineTo(px + 1, a);
+          }
+          run = 0;
         }
+      }
+      if (run === 1) {
+        ctx.moveTo(lastPx - 1, lastY);
+        ctx.lineTo(lastPx + 1, lastY);
       }
       ctx.stroke();
     }
@@ -384,16 +383,4 @@ export class LiveLineChart {
     this.resizeObserver.disconnect();
     this.intersectionObserver.disconnect();
   }
-}
-
-/** The first index whose value is at least x (xs ascending). */
-function lowerBound(xs: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((xs[mid] as number) < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

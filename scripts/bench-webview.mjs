@@ -1,5 +1,5 @@
 // Measures the dashboard webview: the size of its minified bundle, and the time of one live update
-// (a snapshot message: validate, append, redraw all four live charts and the tiles) with one hour of
+// (a snapshot message: validate, append, redraw the three live charts and the tiles) with one hour of
 // 1 Hz data for 2 GPUs, in headless Chromium. Prints median and p95; `--json` prints them as JSON,
 // `--screenshot FILE` saves the page after the run, `--cpu-profile FILE` writes a CDP CPU profile
 // of the updates (built unminified then, so functions keep their names; the size is then not the

@@ -6,7 +6,7 @@
 // columns held (no point objects). Unknown values are gaps, never zeros. The legend is HTML, the
 // tooltip a DOM box with the values at the cursor, and the canvas's aria-label says the latest
 // values in words.
-import { renderLegend, type ChartTheme, type SeriesSpec, type ThresholdLine } from './charts';
+import { drawThresholdLines, renderLegend, type ChartTheme, type SeriesSpec, type ThresholdLine } from './charts';
 import { ColumnExtremes, GAP, GAP_AFTER, KNOWN, LO_FIRST, lowerBound } from './columnExtremes';
 import { formatTick, timeTicks } from './viewModel';
 
@@ -198,34 +198,12 @@ export class LiveLineChart {
       bg.fillStyle = this.theme.muted;
       bg.fillText(text, l.left - 6, y);
     });
-    this.drawThresholds(bg, l, fontPx);
+    drawThresholdLines(bg, l, this.thresholds, (v) => this.yPixel(l, v), this.theme);
     return l;
   }
 
   private yPixel(l: Layout, v: number): number {
     return l.bottom - (v / this.opts.yMax) * (l.bottom - l.top);
-  }
-
-  private drawThresholds(ctx: CanvasRenderingContext2D, l: Layout, fontPx: number): void {
-    ctx.save();
-    ctx.strokeStyle = this.theme.threshold;
-    ctx.fillStyle = this.theme.threshold;
-    ctx.lineWidth = this.theme.highContrast ? 2 : 1;
-    ctx.setLineDash([4, 4]);
-    const labelHeight = fontPx + 2;
-    const lines = this.thresholds.map((t) => ({ t, py: this.yPixel(l, t.value) })).filter(({ py }) => Number.isFinite(py) && py >= l.top && py <= l.bottom);
-    for (const { t, py } of lines) {
-      ctx.beginPath();
-      ctx.moveTo(l.left, py);
-      ctx.lineTo(l.right, py);
-      ctx.stroke();
-      // Above its line, unless another line runs through that space: then below it.
-      const crowded = lines.some((o) => o.t !== t && o.py < py && py - o.py < labelHeight);
-      ctx.textBaseline = crowded && py + labelHeight <= l.bottom ? 'top' : 'bottom';
-      ctx.textAlign = t.align === 'left' ? 'left' : 'right';
-      ctx.fillText(t.label, t.align === 'left' ? l.left + 2 : l.right - 2, ctx.textBaseline === 'top' ? py + 2 : py - 2);
-    }
-    ctx.restore();
   }
 
   /** Round times, one label per 80 px at most, kept inside the canvas. */

@@ -1,10 +1,13 @@
 // Measures the dashboard webview: the size of its minified bundle, and the time of one live update
-// (a snapshot message: validate, append, redraw all four live charts and the tiles) with one hour of
+// (a snapshot message: validate, append, redraw the three live charts and the tiles) with one hour of
 // 1 Hz data for 2 GPUs, in headless Chromium. Prints median and p95; `--json` prints them as JSON,
 // `--screenshot FILE` saves the page after the run, `--cpu-profile FILE` writes a CDP CPU profile
 // of the updates (built unminified then, so functions keep their names; the size is then not the
-// shipped one). Builds its own bundle in a temporary folder.
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// shipped one). `--baseline REF` also builds the dashboard of git commit REF (for example `main`)
+// and runs both pages in the same browser, their updates interleaved in rounds, so the ratio holds
+// on a loaded machine. Builds its own bundles in a temporary folder.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,15 +25,90 @@ const UPDATES = Number(process.env.BENCH_UPDATES ?? 200);
 // --tasks N: each update also carries N running tasks (the "Active tasks" cards), as while a run goes on.
 const tasksIndex = args.indexOf('--tasks');
 const ACTIVE_TASKS = tasksIndex >= 0 ? Number(args[tasksIndex + 1]) : 0;
+const baselineIndex = args.indexOf('--baseline');
+const BASELINE = baselineIndex >= 0 ? args[baselineIndex + 1] : null;
+const ROUNDS = 10;
 const BUDGET_BYTES = 400 * 1024;
 const BUDGET_MS = 4;
 
+// Runs in the page: one hour of samples as the host's first state, and the snapshot maker for the ticks.
+const SETUP = async ({ activeCount, emptyAnalysis }) => {
+  const HOUR = 3600;
+  const t0 = Date.now() - HOUR * 1000;
+  const wave = (i, k) => 50 + 40 * Math.sin(i / (60 + k * 17));
+  const gpu = (index, i) => ({
+    index, uuid: `GPU-${index}`, name: 'NVIDIA RTX 4090', utilizationPercent: wave(i, index), memoryUtilizationPercent: 20,
+    vramUsedMb: 12000 + 100 * wave(i, index + 3), vramTotalMb: 24564, vramUsedPercent: ((12000 + 100 * wave(i, index + 3)) / 24564) * 100,
+    temperatureCelsius: 65, powerDrawWatts: 300,
+    powerLimitWatts: 450, smClockMhz: 2500, smClockMaxMhz: 3105, clockEventReasons: 0, performanceState: 'P2', mig: false,
+  });
+  const snap = (i) => ({
+    timestamp: t0 + i * 1000, cpuUsagePercent: wave(i, 5), ramUsageMb: 16000 + 50 * wave(i, 7), ramAvailableMb: 16000, ramTotalMb: 32000,
+    diskUsagePercent: 40, gpuUsagePercent: 50, vramUsageMb: 24000, vramAvailableMb: 25128, vramTotalMb: 49128, vramUsagePercent: 49,
+    temperatureCelsius: 65, gpus: [gpu(0, i), gpu(1, i)],
+  });
+  const snaps = Array.from({ length: HOUR }, (_, i) => snap(i));
+  const running = (k, i) => ({
+    task: {
+      taskId: `run-${k}`, modelType: 'sdxl', resolution: '1024x1024', resolutionClass: null, steps: 30, status: 'running', startTime: t0 + k * 60_000, endTime: null,
+      generationTimeSeconds: null, modelLoadTimeSeconds: null, peakVramUsageMb: 12000 + i, averageVramUsageMb: 11000, peakRamUsageMb: null, averageCpuUsagePercent: null,
+      vramScope: 'processTree', ramScope: null, cpuScope: null, gpuIndices: [0], vramTotalMb: 24564, ramTotalMb: null, averageGpuUtilizationPercent: wave(i, k),
+      peakGpuUtilizationPercent: null, devicePeakVramUsageMb: null, deviceAverageVramUsageMb: null, devicePeakRamUsageMb: null, deviceAverageRamUsageMb: null,
+      deviceAverageCpuUsagePercent: null, peakTemperatureCelsius: null, processTreePeakRamUsageMb: null, processTreeAverageRamUsageMb: null,
+      processTreeAverageCpuUsagePercent: null, processTreePeakVramUsageMb: null, processTreeAverageVramUsageMb: null, rootPid: 1000 + k, sampleCount: i,
+      optimizationsApplied: [], quantizationUsed: null, offloadUsed: false, success: false, errorCategory: null,
+    },
+    progressPercent: (i / 30) % 100,
+    currentVramMb: 12000,
+  });
+  const activeAt = (i) => Array.from({ length: activeCount }, (_, k) => running(k, i));
+  const col = (f) => snaps.map(f);
+  const series = {
+    range: '1h', resolution: 'sample', timestamps: col((s) => s.timestamp), cpuUsagePercent: col((s) => s.cpuUsagePercent),
+    ramUsageMb: col((s) => s.ramUsageMb), ramTotalMb: 32000,
+    gpus: [0, 1].map((g) => ({ index: g, name: 'NVIDIA RTX 4090', vramTotalMb: 24564, utilizationPercent: col((s) => s.gpus[g].utilizationPercent), vramUsedPercent: col((s) => s.gpus[g].vramUsedPercent) })),
+  };
+  const state = {
+    now: snaps[HOUR - 1].timestamp, range: '1h', windowHours: 24,
+    thresholds: { cpuPercent: 90, ramPercent: 85, vramPercent: 90, minSuccessRate: 0.95, efficiencyBaselineSeconds: 300 },
+    gpuAvailability: { provider: 'nvidia', available: true, reason: null }, monitoring: true, latest: snaps[HOUR - 1], series,
+    activeTasks: activeAt(HOUR - 1), analysis: { windowHours: 24, analysis: emptyAnalysis, rows: [], totalRows: 0, matching: 0, offset: 0, filter: { modelType: null, resolution: null, status: null } }, totalTaskCount: 0,
+  };
+  window.dispatchEvent(new MessageEvent('message', { data: { type: 'state', version: 1, state } }));
+  await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+  window.__bench = { snap: (i) => snap(HOUR + i), activeAt: (i) => activeAt(HOUR + i) };
+};
+
+// Runs in the page: `count` live ticks from tick `from`, each timed from the message to the end of its handling.
+const MEASURE = async ({ from, count }) => {
+  const out = [];
+  for (let k = from; k < from + count; k++) {
+    const data = { type: 'snapshot', snapshot: window.__bench.snap(k), activeTasks: window.__bench.activeAt(k) };
+    const start = performance.now();
+    window.dispatchEvent(new MessageEvent('message', { data }));
+    out.push(performance.now() - start);
+    if (k % 20 === 0) await new Promise((r) => setTimeout(r, 0));
+  }
+  const rejected = window.__posted.filter((m) => m.type === 'webviewError');
+  if (rejected.length) throw new Error(JSON.stringify(rejected[0]));
+  return out;
+};
+
 const dir = mkdtempSync(join(tmpdir(), 'model-perf-bench-webview-'));
 try {
-  await esbuild.build({
-    entryPoints: { dashboard: 'webview/main.ts' }, outdir: dir, bundle: true, minify: profilePath === null, platform: 'browser',
-    target: 'es2022', format: 'iife', legalComments: 'none', logLevel: 'warning',
+  const build = (root, outdir) => esbuild.build({
+    entryPoints: { dashboard: join(root, 'webview/main.ts') }, outdir, bundle: true, minify: profilePath === null, platform: 'browser',
+    target: 'es2022', format: 'iife', legalComments: 'none', logLevel: 'warning', nodePaths: [resolve('node_modules')],
   });
+  await build('.', dir);
+  const baseDir = join(dir, 'baseline');
+  if (BASELINE) {
+    // The baseline's sources as committed at REF (the page imports only webview/, media/ and src/shared).
+    mkdirSync(join(baseDir, 'src'), { recursive: true });
+    const tar = execFileSync('git', ['archive', BASELINE, 'webview', 'media', 'src/shared'], { maxBuffer: 1 << 28 });
+    execFileSync('tar', ['-x', '-C', baseDir], { input: tar });
+    await build(baseDir, baseDir);
+  }
   const bundleBytes = statSync(join(dir, 'dashboard.js')).size;
   // The empty analysis as the engine makes it, so the page's validator sees today's shape.
   const analysisEngine = await import(pathToFileURL(await bundleEngine(dir, 'analysis', [
@@ -49,6 +127,7 @@ try {
 <script>window.__posted=[];window.acquireVsCodeApi=()=>({postMessage:(m)=>window.__posted.push(m),getState:()=>undefined,setState:()=>{}});</script>
 <script src="dashboard.js"></script></body></html>`;
   writeFileSync(join(dir, 'bench.html'), page);
+  if (BASELINE) writeFileSync(join(baseDir, 'bench.html'), page);
 
   const browser = await chromium.launch({
     executablePath: process.env.MODEL_PERF_CHROMIUM ?? '/usr/bin/chromium', headless: true,
@@ -56,87 +135,60 @@ try {
   });
   try {
     const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    const p = await ctx.newPage();
     const errors = [];
-    p.on('pageerror', (e) => errors.push(e.message));
-    p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    await p.goto(pathToFileURL(join(dir, 'bench.html')).href);
-    await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
+    const open = async (folder) => {
+      const p = await ctx.newPage();
+      p.on('pageerror', (e) => errors.push(e.message));
+      p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await p.goto(pathToFileURL(join(folder, 'bench.html')).href);
+      await p.waitForFunction(() => window.__posted.some((m) => m.type === 'ready'));
+      await p.evaluate(SETUP, { activeCount: ACTIVE_TASKS, emptyAnalysis });
+      return p;
+    };
+    const p = await open(dir);
+    const base = BASELINE ? await open(baseDir) : null;
     const cdp = profilePath ? await ctx.newCDPSession(p) : null;
     if (cdp) {
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
       await cdp.send('Profiler.start');
     }
-    const times = await p.evaluate(async ({ updates, activeCount, emptyAnalysis }) => {
-      const HOUR = 3600;
-      const t0 = Date.now() - HOUR * 1000;
-      const wave = (i, k) => 50 + 40 * Math.sin(i / (60 + k * 17));
-      const gpu = (index, i) => ({
-        index, uuid: `GPU-${index}`, name: 'NVIDIA RTX 4090', utilizationPercent: wave(i, index), memoryUtilizationPercent: 20,
-        vramUsedMb: 12000 + 100 * wave(i, index + 3), vramTotalMb: 24564, vramUsedPercent: ((12000 + 100 * wave(i, index + 3)) / 24564) * 100,
-        temperatureCelsius: 65, powerDrawWatts: 300,
-        powerLimitWatts: 450, smClockMhz: 2500, performanceState: 'P2', mig: false,
-      });
-      const snap = (i) => ({
-        timestamp: t0 + i * 1000, cpuUsagePercent: wave(i, 5), ramUsageMb: 16000 + 50 * wave(i, 7), ramAvailableMb: 16000, ramTotalMb: 32000,
-        diskUsagePercent: 40, gpuUsagePercent: 50, vramUsageMb: 24000, vramAvailableMb: 25128, vramTotalMb: 49128, vramUsagePercent: 49,
-        temperatureCelsius: 65, gpus: [gpu(0, i), gpu(1, i)],
-      });
-      const snaps = Array.from({ length: HOUR }, (_, i) => snap(i));
-      const running = (k, i) => ({
-        task: {
-          taskId: `run-${k}`, modelType: 'sdxl', resolution: '1024x1024', resolutionClass: null, steps: 30, status: 'running', startTime: t0 + k * 60_000, endTime: null,
-          generationTimeSeconds: null, modelLoadTimeSeconds: null, peakVramUsageMb: 12000 + i, averageVramUsageMb: 11000, peakRamUsageMb: null, averageCpuUsagePercent: null,
-          vramScope: 'processTree', ramScope: null, cpuScope: null, gpuIndices: [0], vramTotalMb: 24564, ramTotalMb: null, averageGpuUtilizationPercent: wave(i, k),
-          peakGpuUtilizationPercent: null, devicePeakVramUsageMb: null, deviceAverageVramUsageMb: null, devicePeakRamUsageMb: null, deviceAverageRamUsageMb: null,
-          deviceAverageCpuUsagePercent: null, peakTemperatureCelsius: null, processTreePeakRamUsageMb: null, processTreeAverageRamUsageMb: null,
-          processTreeAverageCpuUsagePercent: null, processTreePeakVramUsageMb: null, processTreeAverageVramUsageMb: null, rootPid: 1000 + k, sampleCount: i,
-          optimizationsApplied: [], quantizationUsed: null, offloadUsed: false, success: false, errorCategory: null,
-        },
-        progressPercent: (i / 30) % 100,
-        currentVramMb: 12000,
-      });
-      const activeAt = (i) => Array.from({ length: activeCount }, (_, k) => running(k, i));
-      const col = (f) => snaps.map(f);
-      const series = {
-        range: '1h', resolution: 'sample', timestamps: col((s) => s.timestamp), cpuUsagePercent: col((s) => s.cpuUsagePercent),
-        ramUsageMb: col((s) => s.ramUsageMb), ramTotalMb: 32000,
-        gpus: [0, 1].map((g) => ({ index: g, name: 'NVIDIA RTX 4090', vramTotalMb: 24564, utilizationPercent: col((s) => s.gpus[g].utilizationPercent), vramUsedPercent: col((s) => s.gpus[g].vramUsedPercent) })),
-      };
-      const state = {
-        now: snaps[HOUR - 1].timestamp, range: '1h', windowHours: 24,
-        thresholds: { cpuPercent: 90, ramPercent: 85, vramPercent: 90, minSuccessRate: 0.95, efficiencyBaselineSeconds: 300 },
-        gpuAvailability: { provider: 'nvidia', available: true, reason: null }, monitoring: true, latest: snaps[HOUR - 1], series,
-        activeTasks: activeAt(HOUR - 1), analysis: { windowHours: 24, analysis: emptyAnalysis, rows: [], totalRows: 0, matching: 0, offset: 0, filter: { modelType: null, resolution: null, status: null } }, totalTaskCount: 0,
-      };
-      window.dispatchEvent(new MessageEvent('message', { data: { type: 'state', version: 1, state } }));
-      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
-      const out = [];
-      for (let k = 0; k < updates; k++) {
-        const data = { type: 'snapshot', snapshot: snap(HOUR + k), activeTasks: activeAt(HOUR + k) };
-        const start = performance.now();
-        window.dispatchEvent(new MessageEvent('message', { data }));
-        out.push(performance.now() - start);
-        if (k % 20 === 0) await new Promise((r) => setTimeout(r, 0));
+    const times = [];
+    const baseTimes = [];
+    const perRound = Math.ceil(UPDATES / ROUNDS);
+    for (let r = 0; r < ROUNDS; r++) {
+      // Each page is brought to the front for its round, so neither is measured in the background.
+      await p.bringToFront();
+      times.push(...await p.evaluate(MEASURE, { from: r * perRound, count: perRound }));
+      if (base) {
+        await base.bringToFront();
+        baseTimes.push(...await base.evaluate(MEASURE, { from: r * perRound, count: perRound }));
       }
-      const rejected = window.__posted.filter((m) => m.type === 'webviewError');
-      if (rejected.length) throw new Error(JSON.stringify(rejected[0]));
-      return out;
-    }, { updates: UPDATES, activeCount: ACTIVE_TASKS, emptyAnalysis });
+    }
     if (cdp) writeFileSync(profilePath, JSON.stringify((await cdp.send('Profiler.stop')).profile));
-    if (screenshotPath) await p.screenshot({ path: screenshotPath, fullPage: true });
+    if (screenshotPath) {
+      await p.bringToFront();
+      await p.screenshot({ path: screenshotPath, fullPage: true });
+    }
     if (errors.length) throw new Error(`errors in the page: ${errors.join('\n')}`);
-    const warm = times.slice(10).sort((a, b) => a - b);
-    const q = (f) => warm[Math.min(warm.length - 1, Math.floor(f * warm.length))];
+    const stats = (all) => {
+      const warm = all.slice(10).sort((a, b) => a - b);
+      const q = (f) => warm[Math.min(warm.length - 1, Math.floor(f * warm.length))];
+      return { updates: warm.length, medianMs: +q(0.5).toFixed(2), p95Ms: +q(0.95).toFixed(2), maxMs: +warm[warm.length - 1].toFixed(2) };
+    };
+    const now = stats(times);
+    const baseline = base ? { ref: BASELINE, ...stats(baseTimes) } : null;
     const result = {
-      bundleBytes, bundleKb: +(bundleBytes / 1024).toFixed(1), budgetKb: BUDGET_BYTES / 1024,
-      updates: warm.length, medianMs: +q(0.5).toFixed(2), p95Ms: +q(0.95).toFixed(2), maxMs: +warm[warm.length - 1].toFixed(2), budgetMs: BUDGET_MS,
+      bundleBytes, bundleKb: +(bundleBytes / 1024).toFixed(1), budgetKb: BUDGET_BYTES / 1024, ...now, budgetMs: BUDGET_MS,
+      ...(baseline ? { baseline, p95Ratio: +(now.p95Ms / baseline.p95Ms).toFixed(3), medianRatio: +(now.medianMs / baseline.medianMs).toFixed(3) } : {}),
     };
     if (json) console.log(JSON.stringify(result));
     else {
       console.log(`webview bundle: ${result.bundleKb} KB minified (budget ${result.budgetKb} KB)`);
       console.log(`live update, 1 h of 1 Hz data, 2 GPUs, all charts: median ${result.medianMs} ms, p95 ${result.p95Ms} ms, max ${result.maxMs} ms over ${result.updates} updates (budget ${BUDGET_MS} ms)`);
+      if (baseline) {
+        console.log(`  baseline ${baseline.ref}, same run, interleaved: median ${baseline.medianMs} ms, p95 ${baseline.p95Ms} ms, max ${baseline.maxMs} ms; ratio p95 ${result.p95Ratio}, median ${result.medianRatio}`);
+      }
     }
     if (bundleBytes > BUDGET_BYTES || result.medianMs > BUDGET_MS) process.exitCode = 1;
   } finally {

@@ -85,6 +85,47 @@ export interface LineChartOptions {
 
 type LineData = ChartDataset<'line', Point[]>;
 
+/**
+ * Dashed threshold lines across the plot, each labelled above its line, or below it when another
+ * line runs through that space (shared by Chart.js charts and the live canvas charts).
+ */
+export function drawThresholdLines(
+  ctx: CanvasRenderingContext2D, area: { left: number; right: number; top: number; bottom: number },
+  thresholds: readonly ThresholdLine[], pixelFor: (value: number) => number, theme: ChartTheme,
+): void {
+  ctx.save();
+  ctx.strokeStyle = theme.threshold;
+  ctx.fillStyle = theme.threshold;
+  ctx.lineWidth = theme.highContrast ? 2 : 1;
+  ctx.setLineDash([4, 4]);
+  ctx.font = `${Math.max(10, theme.fontSize - 2)}px ${theme.fontFamily}`;
+  const labelHeight = Math.max(10, theme.fontSize - 2) + 2;
+  const lines = thresholds.map((t) => ({ t, py: pixelFor(t.value) })).filter(({ py }) => Number.isFinite(py) && py >= area.top && py <= area.bottom);
+  for (const { t, py } of lines) {
+    ctx.beginPath();
+    ctx.moveTo(area.left, py);
+    ctx.lineTo(area.right, py);
+    ctx.stroke();
+    const crowded = lines.some((o) => o.t !== t && o.py < py && py - o.py < labelHeight);
+    ctx.textBaseline = crowded && py + labelHeight <= area.bottom ? 'top' : 'bottom';
+    ctx.textAlign = t.align === 'left' ? 'left' : 'right';
+    ctx.fillText(t.label, t.align === 'left' ? area.left + 2 : area.right - 2, ctx.textBaseline === 'top' ? py + 2 : py - 2);
+  }
+  ctx.restore();
+}
+
+/** A chart's legend as HTML, drawn once per change of series (colours from CSS classes). */
+export function renderLegend(legend: HTMLElement, specs: readonly SeriesSpec[]): void {
+  while (legend.firstChild) legend.removeChild(legend.firstChild);
+  for (const spec of specs) {
+    const li = document.createElement('li');
+    const swatch = document.createElement('span');
+    swatch.className = `swatch c${spec.colour % 6}${spec.dashed ? ' dashed' : ''}`;
+    li.append(swatch, document.createTextNode(spec.label));
+    legend.appendChild(li);
+  }
+}
+
 /** A line chart with a fixed set of series, updated in place. */
 export class LineChart {
   readonly chart: Chart<'line', Point[]>;
@@ -188,7 +229,7 @@ export class LineChart {
     const same = specs.length === this.specs.length && specs.every((s, i) => s.label === this.specs[i]?.label && s.colour === this.specs[i]?.colour);
     if (same) return;
     this.specs = specs;
-    this.renderLegend();
+    renderLegend(this.legend, specs);
     const old = this.chart.data.datasets;
     this.chart.data.datasets = specs.map((s, i): LineData => ({ label: s.label, data: old[i]?.data ?? [], yAxisID: s.axis ?? 'y' }));
     this.styleDatasets();
@@ -277,17 +318,6 @@ export class LineChart {
     this.update();
   }
 
-  private renderLegend(): void {
-    while (this.legend.firstChild) this.legend.removeChild(this.legend.firstChild);
-    for (const spec of this.specs) {
-      const li = document.createElement('li');
-      const swatch = document.createElement('span');
-      swatch.className = `swatch c${spec.colour % 6}${spec.dashed ? ' dashed' : ''}`;
-      li.append(swatch, document.createTextNode(spec.label));
-      this.legend.appendChild(li);
-    }
-  }
-
   private styleDatasets(): void {
     const width = this.theme.highContrast ? 2.5 : 1.5;
     this.chart.data.datasets.forEach((ds, i) => {
@@ -306,27 +336,7 @@ export class LineChart {
     const area = chart.chartArea;
     const y = chart.scales.y;
     if (!area || !y || this.thresholds.length === 0) return;
-    const ctx = chart.ctx;
-    ctx.save();
-    ctx.strokeStyle = this.theme.threshold;
-    ctx.fillStyle = this.theme.threshold;
-    ctx.lineWidth = this.theme.highContrast ? 2 : 1;
-    ctx.setLineDash([4, 4]);
-    ctx.font = `${Math.max(10, this.theme.fontSize - 2)}px ${this.theme.fontFamily}`;
-    const labelHeight = Math.max(10, this.theme.fontSize - 2) + 2;
-    const lines = this.thresholds.map((t) => ({ t, py: y.getPixelForValue(t.value) })).filter(({ py }) => Number.isFinite(py) && py >= area.top && py <= area.bottom);
-    for (const { t, py } of lines) {
-      ctx.beginPath();
-      ctx.moveTo(area.left, py);
-      ctx.lineTo(area.right, py);
-      ctx.stroke();
-      // Above its line, unless another line runs through that space: then below it.
-      const crowded = lines.some((o) => o.t !== t && o.py < py && py - o.py < labelHeight);
-      ctx.textBaseline = crowded && py + labelHeight <= area.bottom ? 'top' : 'bottom';
-      ctx.textAlign = t.align === 'left' ? 'left' : 'right';
-      ctx.fillText(t.label, t.align === 'left' ? area.left + 2 : area.right - 2, ctx.textBaseline === 'top' ? py + 2 : py - 2);
-    }
-    ctx.restore();
+    drawThresholdLines(chart.ctx, area, this.thresholds, (v) => y.getPixelForValue(v), this.theme);
   }
 
   /**

@@ -1,22 +1,25 @@
 // The page's charts, made once after the skeleton, and the live ones' drawing: the columns held are
 // trimmed to the range, a new snapshot is appended, and a tick only updates data in place.
 import { LIVE_RANGE_MS, type LiveSeries } from '../src/shared/protocol';
-import { usedPercent, type SystemPerformanceSnapshot } from '../src/shared/snapshot';
+import type { SystemPerformanceSnapshot } from '../src/shared/snapshot';
 import { LineChart, type SeriesSpec } from './charts';
+import { LiveLineChart } from './lineCanvas';
 import { canvases } from './layout';
 import { page } from './page';
-import { decimate, formatMb, formatPercent, formatSeconds, isKnown } from './viewModel';
+import { formatMb, formatPercent, formatSeconds, isKnown } from './viewModel';
 
-function percentAxis(): { min: number; max: number; format: (v: number) => string } {
-  return { min: 0, max: 100, format: (v) => `${v}%` };
+function percentAxis(): { min: number; max: number; format: (v: number) => string; yMax: number; yFormat: (v: number) => string } {
+  const format = (v: number): string => `${v}%`;
+  return { min: 0, max: 100, format, yMax: 100, yFormat: format };
 }
 
 export function makeCharts() {
   return {
-  gpu: new LineChart(canvases.gpu, { y: percentAxis(), valueText: (_i, y) => formatPercent(y), ariaLabel: 'GPU utilisation over time, per GPU' }, page.theme),
-  vram: new LineChart(canvases.vram, { y: percentAxis(), valueText: (i, y) => vramTooltip(i, y), ariaLabel: 'VRAM used over time, percent of each GPU' }, page.theme),
-  cpuRam: new LineChart(canvases.cpuRam, {
-    y: percentAxis(),
+  // The three live charts are drawn straight onto their canvases (lineCanvas.ts): they redraw every second.
+  gpu: new LiveLineChart(canvases.gpu, { ...percentAxis(), valueText: (_i, y) => formatPercent(y), ariaLabel: 'GPU utilisation over time, per GPU' }, page.theme),
+  vram: new LiveLineChart(canvases.vram, { ...percentAxis(), valueText: (i, y) => vramTooltip(i, y), ariaLabel: 'VRAM used over time, percent of each GPU' }, page.theme),
+  cpuRam: new LiveLineChart(canvases.cpuRam, {
+    ...percentAxis(),
     valueText: (i, y) => (i === 0 ? formatPercent(y) : `${formatPercent(y)} (${formatMb(ramTotal() === null ? null : ((ramTotal() as number) * y) / 100)})`),
     ariaLabel: 'CPU use and RAM used over time, percent',
   }, page.theme),
@@ -72,16 +75,10 @@ export function drawLiveCharts(): void {
   charts.cpuRam.setSeries([{ label: 'CPU (all cores)', colour: 0 }, { label: `RAM (${formatMb(s.ramTotalMb)} total)`, colour: 2 }]);
   charts.vram.setThresholds([{ value: t.vramPercent, label: `VRAM threshold ${t.vramPercent}%` }]);
   charts.cpuRam.setThresholds([{ value: t.cpuPercent, label: `CPU threshold ${t.cpuPercent}%` }, { value: t.ramPercent, label: `RAM threshold ${t.ramPercent}%`, align: 'left' }]);
-  const all = [charts.gpu, charts.vram, charts.cpuRam];
-  for (const c of all) c.setXRange(xMin, xMax);
-  s.gpus.forEach((g, i) => {
-    charts.gpu.setData(i, decimate(s.timestamps, g.utilizationPercent, xMin, xMax, charts.gpu.plotWidth));
-    charts.vram.setData(i, decimate(s.timestamps, g.vramUsedPercent, xMin, xMax, charts.vram.plotWidth));
-  });
-  charts.cpuRam.setData(0, decimate(s.timestamps, s.cpuUsagePercent, xMin, xMax, charts.cpuRam.plotWidth));
   const ram = s.ramTotalMb;
-  charts.cpuRam.setData(1, decimate(s.timestamps, s.ramUsageMb, xMin, xMax, charts.cpuRam.plotWidth, (mb) => usedPercent(mb, ram) ?? Number.NaN));
-  for (const c of all) c.update();
+  charts.gpu.setData(s.timestamps, s.gpus.map((g) => ({ values: g.utilizationPercent })), xMin, xMax);
+  charts.vram.setData(s.timestamps, s.gpus.map((g) => ({ values: g.vramUsedPercent })), xMin, xMax);
+  charts.cpuRam.setData(s.timestamps, [{ values: s.cpuUsagePercent }, { values: s.ramUsageMb, scale: isKnown(ram) && ram > 0 ? 100 / ram : Number.NaN }], xMin, xMax);
 }
 
 /** Drops rows older than the window (keeping one, so the line reaches the left edge). */

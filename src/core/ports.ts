@@ -52,6 +52,11 @@ export interface GpuSample {
   processes: GpuProcessUsage[] | null;
 }
 
+/** A sample a provider hands out: copies, so a caller cannot change the provider's latest readings. */
+export function copyGpuSample(timestamp: number, gpus: readonly GpuReading[], processes: readonly GpuProcessUsage[] | null): GpuSample {
+  return { timestamp, gpus: gpus.map((g) => ({ ...g })), processes: processes ? processes.map((p) => ({ ...p })) : null };
+}
+
 /**
  * A source of GPU readings. Push-based providers (a long-lived `nvidia-smi -lms` child) answer
  * `read()` from the latest complete sample without spawning anything.

@@ -20,11 +20,8 @@ const MAX_MARKERS = 500;
 
 const finiteOrNull = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-/**
- * The running task in one marker's text, or null when it is not a well-formed marker of `hostname`
- * (markers of other machines sharing the folder belong to them).
- */
-export function parseRunningMarker(text: string, hostname: string): RunningTaskView | null {
+/** A marker's task object, or null when the text is not a marker (a JSON object with a task) of `hostname`. */
+function markerTask(text: string, hostname: string): Record<string, unknown> | null {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -35,8 +32,16 @@ export function parseRunningMarker(text: string, hostname: string): RunningTaskV
   const m = value as Record<string, unknown>;
   if (m.hostname !== hostname) return null;
   const task = m.task;
-  if (typeof task !== 'object' || task === null || Array.isArray(task)) return null;
-  const t = task as Record<string, unknown>;
+  return typeof task === 'object' && task !== null && !Array.isArray(task) ? (task as Record<string, unknown>) : null;
+}
+
+/**
+ * The running task in one marker's text, or null when it is not a well-formed marker of `hostname`
+ * (markers of other machines sharing the folder belong to them).
+ */
+export function parseRunningMarker(text: string, hostname: string): RunningTaskView | null {
+  const t = markerTask(text, hostname);
+  if (t === null) return null;
   if (typeof t.taskId !== 'string' || t.taskId === '' || typeof t.modelType !== 'string') return null;
   const startTime = finiteOrNull(t.startTime);
   if (startTime === null) return null;
@@ -73,17 +78,10 @@ export async function readRunningTasks(storageDir: string, hostname: string, isA
  * history record is; its id must be one a run could have been given, its labels are cleaned.
  */
 export function parseRunningTask(text: string, hostname: string): PerformanceMetrics | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const m = value as Record<string, unknown>;
-  if (m.hostname !== hostname || typeof m.task !== 'object' || m.task === null || Array.isArray(m.task)) return null;
+  const t = markerTask(text, hostname);
+  if (t === null) return null;
   // The record parser knows only ended tasks: checked as one, then running again.
-  const parsed = parseRecord({ ...(m.task as Record<string, unknown>), schemaVersion: HISTORY_SCHEMA_VERSION, status: 'interrupted', success: false });
+  const parsed = parseRecord({ ...t, schemaVersion: HISTORY_SCHEMA_VERSION, status: 'interrupted', success: false });
   if (parsed.kind !== 'task' || taskIdProblem(parsed.task.taskId) !== null) return null;
   return { ...parsed.task, status: 'running', success: false, endTime: null, generationTimeSeconds: null, modelType: safeLabel(parsed.task.modelType), resolution: safeLabel(parsed.task.resolution) };
 }

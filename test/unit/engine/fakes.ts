@@ -1,10 +1,13 @@
 // Fakes for the engine's ports and a builder for task records, shared by the engine tests.
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
+import { blankTask } from '../../../src/core/history/records';
 import { gpuReading, type GpuAvailability, type GpuReading } from '../../../src/shared/snapshot';
 import type { GpuProvider, GpuSample, ProcessSampler, ProcessTreeReading, SystemReading, SystemSampler } from '../../../src/core/ports';
 
 export function makeTask(overrides: Partial<PerformanceMetrics> = {}): PerformanceMetrics {
+  // Every nullable field null (the record parser's own blank task), then the figures of a plain run.
   return {
+    ...(blankTask() as Partial<PerformanceMetrics>),
     taskId: 't',
     modelType: 'wan-t2v',
     resolution: '720p',
@@ -14,39 +17,13 @@ export function makeTask(overrides: Partial<PerformanceMetrics> = {}): Performan
     startTime: Date.UTC(2026, 0, 1),
     endTime: Date.UTC(2026, 0, 1) + 100_000,
     generationTimeSeconds: 100,
-    modelLoadTimeSeconds: null,
-    peakVramUsageMb: null,
-    averageVramUsageMb: null,
-    peakRamUsageMb: null,
-    averageCpuUsagePercent: null,
-    vramScope: null,
-    ramScope: null,
-    cpuScope: null,
     gpuIndices: [],
-    vramTotalMb: null,
-    ramTotalMb: null,
-    averageGpuUtilizationPercent: null,
-    peakGpuUtilizationPercent: null,
-    devicePeakVramUsageMb: null,
-    deviceAverageVramUsageMb: null,
-    devicePeakRamUsageMb: null,
-    deviceAverageRamUsageMb: null,
-    deviceAverageCpuUsagePercent: null,
-    peakTemperatureCelsius: null,
-    processTreePeakRamUsageMb: null,
-    processTreeAverageRamUsageMb: null,
-    processTreeAverageCpuUsagePercent: null,
-    processTreePeakVramUsageMb: null,
-    processTreeAverageVramUsageMb: null,
-    rootPid: null,
     sampleCount: 2,
     optimizationsApplied: [],
-    quantizationUsed: null,
     offloadUsed: false,
     success: overrides.status === undefined || overrides.status === 'succeeded',
-    errorCategory: null,
     ...overrides,
-  };
+  } as PerformanceMetrics;
 }
 
 export function gpu(index: number, overrides: Partial<Omit<GpuReading, 'vramUsedPercent'>> = {}): GpuReading {

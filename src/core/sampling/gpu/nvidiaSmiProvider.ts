@@ -5,7 +5,7 @@
 // cadence) that runs only while processes are wanted; a driver that refuses to loop that query
 // gets a short one-off run per period instead.
 import type { GpuAvailability, GpuReading } from '../../../shared/snapshot';
-import { systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample, type TimerHandle } from '../../ports';
+import { copyGpuSample, systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample, type TimerHandle } from '../../ports';
 import { describeNvidiaSmiFailure, type NvidiaSmiFailure } from './nvidiaSmiErrors';
 import {
   NVIDIA_FIELD_FALLBACKS,
@@ -482,11 +482,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     if (this.stopped || !this.latest || !this.state.available) return null;
     // A reading older than the watchdog window is history, not the present: say unknown instead.
     if (this.clock.now() - this.latest.timestamp > this.watchdogMs()) return null;
-    return {
-      timestamp: this.latest.timestamp,
-      gpus: this.latest.gpus.map((g) => ({ ...g })),
-      processes: this.processes ? this.processes.map((p) => ({ ...p })) : null,
-    };
+    return copyGpuSample(this.latest.timestamp, this.latest.gpus, this.processes);
   }
 
   availability(): GpuAvailability {

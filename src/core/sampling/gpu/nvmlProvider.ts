@@ -5,7 +5,7 @@
 // a driver that goes away makes the provider unavailable. start() says why it could not start
 // (no library, a missing call, init failed), and the selection falls back to the stream then.
 import { gpuReading, type GpuAvailability, type GpuReading } from '../../../shared/snapshot';
-import { systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample } from '../../ports';
+import { copyGpuSample, systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample } from '../../ports';
 import { OnceLog } from '../../util/onceLog';
 import { sanitizeText } from './nvidiaSmiParser';
 import {
@@ -146,11 +146,7 @@ export class NvmlProvider implements GpuProvider {
       if (!(err instanceof DriverGone)) throw err;
       return null;
     }
-    return {
-      timestamp: this.latest.timestamp,
-      gpus: this.latest.gpus.map((g) => ({ ...g })),
-      processes: this.processes ? this.processes.map((p) => ({ ...p })) : null,
-    };
+    return copyGpuSample(this.latest.timestamp, this.latest.gpus, this.processes);
   }
 
   availability(): GpuAvailability {

@@ -25,9 +25,11 @@ after(async () => {
 });
 
 test('the packaged extension is small and runs from the .vsix: status bar and palette', async () => {
-  // Bundles (about 0.5 MiB, systeminformation most of it), the README's screenshots and koffi's
-  // binaries for the NVML backend (Linux x64/arm64, Windows x64: about 1.3 MiB).
-  assert.ok(statSync(vsix).size < 2.5 * 1024 * 1024, 'the .vsix stays under 2.5 MiB');
+  // Bundles (extension, CLI and dashboard: about 0.6 MiB compressed), the README's ten screenshots
+  // (about 0.8 MiB) and koffi's binaries for the NVML backend (Linux x64/arm64, Windows x64: about
+  // 1.3 MiB compressed): 2.5 MiB on 2026-11-29. The budget leaves room for a few more pictures, not
+  // for another native binary or an unbundled dependency.
+  assert.ok(statSync(vsix).size < 3 * 1024 * 1024, 'the .vsix stays under 3 MiB');
   await waitForStatusText(wb.page, /CPU (\d+%|N\/A) · RAM/, { timeout: 60000 });
   await runCommand(wb.page, 'Model Perf: Show Current Status');
   await wb.page.waitForSelector('.tab[aria-label*="Current Status"]', { timeout: 15000 });

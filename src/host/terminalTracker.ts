@@ -66,12 +66,17 @@ export class TerminalTracker implements vscode.Disposable {
   /** Resolves once the terminals open at activation have been searched (for tests and the API). */
   readonly adoption: Promise<number>;
 
-  constructor(private readonly ctx: TrackerContext, private readonly state: vscode.Memento, probe: ProcessProbe | null = process.platform === 'linux' ? procfsProbe(ctx.relations) : null) {
+  constructor(private readonly ctx: TrackerContext, private readonly state: vscode.Memento, private readonly probe: ProcessProbe | null = process.platform === 'linux' ? procfsProbe(ctx.relations) : null) {
     this.subscriptions.push(
       vscode.window.onDidStartTerminalShellExecution((e) => this.started(e)),
       vscode.window.onDidEndTerminalShellExecution((e) => void this.ended(e)),
       vscode.window.onDidCloseTerminal((t) => void this.closed(t)),
-      vscode.window.onDidOpenTerminal((t) => this.watchForShellIntegration(t)),
+      vscode.window.onDidOpenTerminal((t) => {
+        this.watchForShellIntegration(t);
+        // A persistent terminal restored after "Reload Window" (or a crash of the extension host)
+        // opens after activation: runs going on in it are adopted as it comes back.
+        void this.adoptIn(t);
+      }),
     );
     for (const t of vscode.window.terminals) this.watchForShellIntegration(t);
     if (vscode.workspace.getConfiguration('terminal.integrated').get<boolean>('shellIntegration.enabled') === false) void this.noticeOnce();
@@ -79,6 +84,18 @@ export class TerminalTracker implements vscode.Disposable {
       this.ctx.log.warn(`Runs already going in terminals could not be adopted: ${err instanceof Error ? err.message : String(err)}`);
       return 0;
     });
+  }
+
+  /** Adopts the runs of one terminal opened after activation; none where a run of it is already followed. */
+  private async adoptIn(terminal: vscode.Terminal): Promise<void> {
+    if (!this.ctx.enabled() || this.probe === null) return;
+    try {
+      await this.adoption; // the terminals of the activation first: one search at a time
+      if ([...this.followed.values()].some((f) => f.terminal === terminal)) return;
+      await this.adoptRunning(this.probe, [terminal]);
+    } catch (err) {
+      this.ctx.log.warn(`Runs already going in terminal "${terminal.name}" could not be adopted: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /**
@@ -100,6 +117,8 @@ export class TerminalTracker implements vscode.Disposable {
       const shellPid = await Promise.resolve(terminal.processId).then((p) => p, () => undefined);
       if (shellPid === undefined) continue;
       const runs = await findRuns(probe, shellPid, this.ctx.patterns());
+      // A command typed meanwhile is followed through its shell execution, not adopted too.
+      if ([...this.followed.values()].some((f) => f.terminal === terminal)) continue;
       this.ctx.log.info(`Terminal "${terminal.name}" (shell pid ${shellPid}): ${runs.length} model run(s) already going`);
       for (const found of runs) {
         const run = this.ctx.runs.adopt('terminal', found);
@@ -141,6 +160,12 @@ export class TerminalTracker implements vscode.Disposable {
   /** Runs in the start event: `read()` must be called before anything is awaited, or output is lost. */
   private started(e: vscode.TerminalShellExecutionStartEvent): void {
     if (!this.ctx.enabled()) return;
+    // A restored terminal may announce the execution it had before the reload (late, often only as it
+    // ends): that run is the adopted one, and its end event ends it (see ended()).
+    if ([...this.adopted].some((a) => a.terminal === e.terminal && !a.run.isEnded)) {
+      this.ctx.log.info(`"${e.execution.commandLine.value.slice(0, 200)}" in terminal "${e.terminal.name}": the run adopted there; not tracked twice`);
+      return;
+    }
     const line = e.execution.commandLine.value;
     const recognised = recogniseCommand(line, this.ctx.patterns());
     if (!recognised) return;

@@ -30,6 +30,8 @@ const SHELL_INTEGRATION_GRACE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** /proc start times are whole clock ticks, read against a boot time in whole seconds: about a second either way. */
+const START_TIME_SLACK_MS = 1500;
 /** How often an adopted run's process is checked for its exit (it has no shell execution of ours). */
 const ADOPTED_EXIT_POLL_MS = 2000;
 /** After an adopted run's process is gone, how long shell integration may take to report its exit code. */
@@ -75,7 +77,7 @@ export class TerminalTracker implements vscode.Disposable {
         this.watchForShellIntegration(t);
         // A persistent terminal restored after "Reload Window" (or a crash of the extension host)
         // opens after activation: runs going on in it are adopted as it comes back.
-        void this.adoptIn(t);
+        void this.adoptIn(t, Date.now());
       }),
     );
     for (const t of vscode.window.terminals) this.watchForShellIntegration(t);
@@ -86,13 +88,17 @@ export class TerminalTracker implements vscode.Disposable {
     });
   }
 
-  /** Adopts the runs of one terminal opened after activation; none where a run of it is already followed. */
-  private async adoptIn(terminal: vscode.Terminal): Promise<void> {
+  /**
+   * Adopts the runs of one terminal opened after activation (`openedAt`): only processes that
+   * started before it opened (a restored terminal's), so a command typed into a new terminal is
+   * followed through its shell execution, never adopted.
+   */
+  private async adoptIn(terminal: vscode.Terminal, openedAt: number): Promise<void> {
     if (!this.ctx.enabled() || this.probe === null) return;
     try {
       await this.adoption; // the terminals of the activation first: one search at a time
       if ([...this.followed.values()].some((f) => f.terminal === terminal)) return;
-      await this.adoptRunning(this.probe, [terminal]);
+      await this.adoptRunning(this.probe, [terminal], openedAt - START_TIME_SLACK_MS);
     } catch (err) {
       this.ctx.log.warn(`Runs already going in terminal "${terminal.name}" could not be adopted: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -103,7 +109,7 @@ export class TerminalTracker implements vscode.Disposable {
    * terminals, or typed before activation): each shell's descendants matched by the command
    * patterns, continued as `adopted` tasks from the process's own start. Returns how many.
    */
-  private async adoptRunning(probe: ProcessProbe | null, terminals: vscode.Terminal[]): Promise<number> {
+  private async adoptRunning(probe: ProcessProbe | null, terminals: vscode.Terminal[], startedBefore = Number.POSITIVE_INFINITY): Promise<number> {
     if (!this.ctx.enabled() || terminals.length === 0) {
       this.ctx.log.info(`No terminal searched for runs already going (${terminals.length} terminal(s), tracking ${this.ctx.enabled() ? 'on' : 'off'})`);
       return 0;
@@ -116,7 +122,7 @@ export class TerminalTracker implements vscode.Disposable {
     for (const terminal of terminals) {
       const shellPid = await Promise.resolve(terminal.processId).then((p) => p, () => undefined);
       if (shellPid === undefined) continue;
-      const runs = await findRuns(probe, shellPid, this.ctx.patterns());
+      const runs = (await findRuns(probe, shellPid, this.ctx.patterns())).filter((r) => r.startTimeMs === null ? startedBefore === Number.POSITIVE_INFINITY : r.startTimeMs < startedBefore);
       // A command typed meanwhile is followed through its shell execution, not adopted too.
       if ([...this.followed.values()].some((f) => f.terminal === terminal)) continue;
       this.ctx.log.info(`Terminal "${terminal.name}" (shell pid ${shellPid}): ${runs.length} model run(s) already going`);

@@ -52,6 +52,13 @@ export interface NvmlLibrary {
   /** Milliwatts; null when this library lacks the call. */
   powerLimit: ((device: Device, out: Buffer) => number) | null;
   smClock(device: Device, out: Buffer): number;
+  /** The SM clock's maximum (MHz, u32); null when this library lacks the call. */
+  smClockMax: ((device: Device, out: Buffer) => number) | null;
+  /**
+   * Fills a u64 of clock event reasons (the same bits as nvidia-smi's `clocks_event_reasons.active`):
+   * `nvmlDeviceGetCurrentClocksEventReasons`, or the older `...ThrottleReasons`; null without either.
+   */
+  clockEventReasons: ((device: Device, out: Buffer) => number) | null;
   /** Fills an i32 (0..15, 32 = unknown); null when this library lacks the call. */
   performanceState: ((device: Device, out: Buffer) => number) | null;
   /** Fills two u32: current, pending; null when this library lacks the call. */
@@ -156,6 +163,9 @@ function bind(lib: ReturnType<KoffiLike['load']>, path: string): NvmlLibrary {
   const powerLimit = optional('int nvmlDeviceGetPowerManagementLimit(nvmlDevice_t device, void *milliwatts)');
   const pstate = optional('int nvmlDeviceGetPerformanceState(nvmlDevice_t device, void *pstate)');
   const mig = optional('int nvmlDeviceGetMigMode(nvmlDevice_t device, void *current, void *pending)');
+  const maxClock = optional('int nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, int type, void *mhz)');
+  const reasons = optional('int nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t device, void *reasons)')
+    ?? optional('int nvmlDeviceGetCurrentClocksThrottleReasons(nvmlDevice_t device, void *reasons)');
   let computeProcesses: NvmlLibrary['computeProcesses'] = null;
   for (const [version, entrySize] of [['_v3', NVML_PROCESS_INFO_V2_SIZE], ['_v2', NVML_PROCESS_INFO_V2_SIZE], ['', NVML_PROCESS_INFO_V1_SIZE]] as const) {
     const call = optional(`int nvmlDeviceGetComputeRunningProcesses${version}(nvmlDevice_t device, void *count, void *infos)`);
@@ -184,6 +194,8 @@ function bind(lib: ReturnType<KoffiLike['load']>, path: string): NvmlLibrary {
     powerUsage: (d, out) => power(d, out),
     powerLimit: powerLimit ? (d, out) => powerLimit(d, out) : null,
     smClock: (d, out) => clock(d, NVML_CLOCK_SM, out),
+    smClockMax: maxClock ? (d, out) => maxClock(d, NVML_CLOCK_SM, out) : null,
+    clockEventReasons: reasons ? (d, out) => reasons(d, out) : null,
     performanceState: pstate ? (d, out) => pstate(d, out) : null,
     migMode: mig ? (d, current, pending) => mig(d, current, pending) : null,
     computeProcesses,

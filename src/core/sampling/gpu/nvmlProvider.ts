@@ -76,6 +76,7 @@ export class NvmlProvider implements GpuProvider {
   private readonly u32b = Buffer.alloc(4);
   private readonly pair = Buffer.alloc(8);
   private readonly mem = Buffer.alloc(24);
+  private readonly u64 = Buffer.alloc(8);
   private procs = Buffer.alloc(0);
 
   constructor(options: NvmlProviderOptions) {
@@ -191,6 +192,9 @@ export class NvmlProvider implements GpuProvider {
       const powerDrawWatts = this.check(d, lib.powerUsage(h, u32)) ? u32.readUInt32LE(0) / 1000 : null;
       const powerLimitWatts = lib.powerLimit && this.check(d, lib.powerLimit(h, u32)) ? u32.readUInt32LE(0) / 1000 : null;
       const smClockMhz = this.check(d, lib.smClock(h, u32)) ? u32.readUInt32LE(0) : null;
+      const smClockMaxMhz = lib.smClockMax && this.check(d, lib.smClockMax(h, u32)) ? u32.readUInt32LE(0) : null;
+      // The reasons' bits that matter sit in the low word (as the stream's parser keeps them).
+      const clockEventReasons = lib.clockEventReasons && this.check(d, lib.clockEventReasons(h, this.u64)) ? this.u64.readUInt32LE(0) : null;
       let performanceState: string | null = null;
       if (lib.performanceState && this.check(d, lib.performanceState(h, u32))) {
         const p = u32.readInt32LE(0);
@@ -214,6 +218,8 @@ export class NvmlProvider implements GpuProvider {
           powerDrawWatts,
           powerLimitWatts,
           smClockMhz,
+          smClockMaxMhz,
+          clockEventReasons,
           performanceState,
           mig,
         }),

@@ -26,8 +26,8 @@ after(async () => {
 
 const TWO_GPUS: FakeNvmlScenario = {
   gpus: [
-    { name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-aaaa', util: 87, memutil: 41, memTotalMib: 81559, memUsedMib: 40000, temp: 65, powerMw: 312_500, powerLimitMw: 700_000, smClock: 1980, pstate: 0 },
-    { name: 'NVIDIA RTX A6000', uuid: 'GPU-bbbb', util: 0, memutil: 0, memTotalMib: 49140, memUsedMib: 3, temp: 31, powerMw: 21_050, powerLimitMw: 300_000, smClock: 210, pstate: 8 },
+    { name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-aaaa', util: 87, memutil: 41, memTotalMib: 81559, memUsedMib: 40000, temp: 65, powerMw: 312_500, powerLimitMw: 700_000, smClock: 1980, smClockMax: 1980, clockReasons: 0x44, pstate: 0 },
+    { name: 'NVIDIA RTX A6000', uuid: 'GPU-bbbb', util: 0, memutil: 0, memTotalMib: 49140, memUsedMib: 3, temp: 31, powerMw: 21_050, powerLimitMw: 300_000, smClock: 210, smClockMax: 2100, clockReasons: 0x1, pstate: 8 },
   ],
   processes: [
     [0, 4242, 39000],
@@ -55,11 +55,11 @@ test('every figure of two GPUs, in the reading the nvidia-smi stream gives, and 
   assert.deepEqual(sample.gpus, [
     gpuReading({
       index: 0, uuid: 'GPU-aaaa', name: 'NVIDIA H100 80GB HBM3', utilizationPercent: 87, memoryUtilizationPercent: 41, vramUsedMb: 40000, vramTotalMb: 81559,
-      temperatureCelsius: 65, powerDrawWatts: 312.5, powerLimitWatts: 700, smClockMhz: 1980, performanceState: 'P0', mig: false,
+      temperatureCelsius: 65, powerDrawWatts: 312.5, powerLimitWatts: 700, smClockMhz: 1980, smClockMaxMhz: 1980, clockEventReasons: 0x44, performanceState: 'P0', mig: false,
     }),
     gpuReading({
       index: 1, uuid: 'GPU-bbbb', name: 'NVIDIA RTX A6000', utilizationPercent: 0, memoryUtilizationPercent: 0, vramUsedMb: 3, vramTotalMb: 49140,
-      temperatureCelsius: 31, powerDrawWatts: 21.05, powerLimitWatts: 300, smClockMhz: 210, performanceState: 'P8', mig: false,
+      temperatureCelsius: 31, powerDrawWatts: 21.05, powerLimitWatts: 300, smClockMhz: 210, smClockMaxMhz: 2100, clockEventReasons: 0x1, performanceState: 'P8', mig: false,
     }),
   ]);
   assert.equal(sample.gpus[0]?.vramUsedPercent, (40000 / 81559) * 100);
@@ -88,13 +88,13 @@ test('a steady sample costs the same calls each time, processes only at their ca
     assert.equal(s?.processes, null);
     await clock.advance(1000);
   }
-  // 2 GPUs x (utilisation, memory, temperature, power, power limit, clock, P-state, MIG mode).
-  assert.deepEqual(costs, [16, 16, 16, 16]);
+  // 2 GPUs x (utilisation, memory, temperature, power, power limit, clock, max clock, clock event reasons, P-state, MIG mode).
+  assert.deepEqual(costs, [20, 20, 20, 20]);
   // A second read within half an interval is answered from the same library calls.
   const before = counters.calls();
   await p.read();
   await p.read();
-  assert.equal(counters.calls() - before, 16);
+  assert.equal(counters.calls() - before, 20);
   wanted = true;
   await clock.advance(5000);
   const withProcesses = await p.read();
@@ -124,7 +124,7 @@ test('start and stop many times: every init is shut down', async () => {
 test('a figure the driver does not support reads unknown, never 0, and the others stay; MIG mode reads no utilisation', async () => {
   useScenario(dir, {
     gpus: [
-      { name: 'A', uuid: 'GPU-a', util: 50, memTotalMib: 1000, memUsedMib: 500, temp: 40, powerMw: 1000, smClock: 100, unsupported: ['nvmlDeviceGetPowerUsage', 'nvmlDeviceGetPowerManagementLimit', 'nvmlDeviceGetTemperature'] },
+      { name: 'A', uuid: 'GPU-a', util: 50, memTotalMib: 1000, memUsedMib: 500, temp: 40, powerMw: 1000, smClock: 100, clockReasons: 0x4, unsupported: ['nvmlDeviceGetPowerUsage', 'nvmlDeviceGetPowerManagementLimit', 'nvmlDeviceGetTemperature', 'nvmlDeviceGetCurrentClocksEventReasons'] },
       { name: 'B', uuid: 'GPU-b', util: 99, memutil: 10, memTotalMib: 1000, memUsedMib: 100, mig: true, pstate: 32 },
       { name: '\u001b[31mRed\u0007', uuid: '', util: 250, memutil: 101, temp: 200 },
     ],
@@ -138,6 +138,7 @@ test('a figure the driver does not support reads unknown, never 0, and the other
   assert.equal(s?.gpus[0]?.powerLimitWatts, null);
   assert.equal(s?.gpus[0]?.temperatureCelsius, null);
   assert.equal(s?.gpus[0]?.smClockMhz, 100);
+  assert.equal(s?.gpus[0]?.clockEventReasons, null, 'reasons the driver does not give are unknown, not "none"');
   assert.equal(s?.gpus[1]?.mig, true);
   assert.equal(s?.gpus[1]?.utilizationPercent, null);
   assert.equal(s?.gpus[1]?.memoryUtilizationPercent, null);
@@ -153,8 +154,8 @@ test('a figure the driver does not support reads unknown, never 0, and the other
 });
 
 test('a GPU lost mid-run reads unknown with a note, said once; the other GPU goes on', async () => {
-  // Start-up makes 2 calls per GPU (name, uuid), a sample 8: GPU 1 is lost during the third sample.
-  useScenario(dir, { gpus: [{ util: 10, memTotalMib: 100, memUsedMib: 1 }, { util: 20, memTotalMib: 100, memUsedMib: 2, lostAfter: 2 + 2 * 8 + 3 }] });
+  // Start-up makes 2 calls per GPU (name, uuid), a sample 10: GPU 1 is lost during the third sample.
+  useScenario(dir, { gpus: [{ util: 10, memTotalMib: 100, memUsedMib: 1 }, { util: 20, memTotalMib: 100, memUsedMib: 2, lostAfter: 2 + 2 * 10 + 3 }] });
   const clock = new FakeClock();
   const logs: string[] = [];
   const p = provider(clock, logs, { computeAppsIntervalMs: 0 });

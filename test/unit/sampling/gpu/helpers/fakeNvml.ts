@@ -55,6 +55,9 @@ interface FakeGpu {
   powerMw?: number;
   powerLimitMw?: number;
   smClock?: number;
+  smClockMax?: number;
+  /** Clock event reasons (a bitmask as NVML gives it). */
+  clockReasons?: number;
   pstate?: number;
   mig?: boolean;
   /** Calls the library answers NVML_ERROR_NOT_SUPPORTED for, e.g. `nvmlDeviceGetPowerUsage`. */
@@ -79,7 +82,7 @@ export function useScenario(dir: string, scenario: FakeNvmlScenario): void {
   if (scenario.processesInsufficientFirst) lines.push('procs_insufficient_first 1');
   const keys: Array<[keyof FakeGpu, string]> = [
     ['name', 'name'], ['uuid', 'uuid'], ['util', 'util'], ['memutil', 'memutil'], ['memTotalMib', 'mem_total_mib'], ['memUsedMib', 'mem_used_mib'],
-    ['temp', 'temp'], ['powerMw', 'power_mw'], ['powerLimitMw', 'power_limit_mw'], ['smClock', 'sm_clock'], ['pstate', 'pstate'], ['lostAfter', 'lost_after'],
+    ['temp', 'temp'], ['powerMw', 'power_mw'], ['powerLimitMw', 'power_limit_mw'], ['smClock', 'sm_clock'], ['smClockMax', 'sm_clock_max'], ['clockReasons', 'clock_reasons'], ['pstate', 'pstate'], ['lostAfter', 'lost_after'],
   ];
   scenario.gpus.forEach((g, i) => {
     for (const [key, name] of keys) if (g[key] !== undefined) lines.push(`gpu.${i}.${name} ${String(g[key])}`);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { repoRoot } from '../harness/codeServer.mjs';
 import { historyRecords } from '../unit/helpers/historyFiles.js';
-import { extensionLog, openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { extensionLog, openWorkbench, runCommand, screenshot, typeInNewTerminal, waitForStatusText } from '../harness/workbench.mjs';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
 let wb: Workbench;
@@ -47,17 +47,7 @@ after(async () => {
 test('a run going on in a terminal survives Reload Window: adopted, shown live again, recorded once with its outcome', async () => {
   const { page } = wb;
   await waitForStatusText(page, /GPU 97%/, { timeout: 60000 });
-  await runCommand(page, 'Terminal: Create New Terminal');
-  const rows = page.locator('.terminal-wrapper.active .xterm-rows, .xterm-rows').first();
-  await rows.waitFor({ state: 'visible', timeout: 20000 });
-  const deadline = Date.now() + 20000;
-  while (!/[$#]\s*$/m.test((await rows.innerText().catch(() => '')).trim()) && Date.now() < deadline) await page.waitForTimeout(200);
-  await page.waitForTimeout(1000); // shell integration arrives with the first prompt
-  const box = await rows.boundingBox();
-  assert.ok(box, 'the terminal is on screen');
-  await page.mouse.click(box.x + box.width / 2, box.y + Math.min(box.height / 2, 40));
-  await page.keyboard.type(`python3 ${script} --steps ${STEPS} --step-seconds 0.5 --resolution 720p`, { delay: 5 });
-  await page.keyboard.press('Enter');
+  await typeInNewTerminal(page, `python3 ${script} --steps ${STEPS} --step-seconds 0.5 --resolution 720p`);
   await waitForStatusText(page, new RegExp(`\\b[2-9]/${STEPS}\\b`), { timeout: 30000 });
 
   // The person reloads the window; the run goes on in the persistent terminal.

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { repoRoot } from '../harness/codeServer.mjs';
-import { openWorkbench, runCommand, screenshot, waitForStatusText } from '../harness/workbench.mjs';
+import { openWorkbench, runCommand, screenshot, typeInNewTerminal, waitForStatusText } from '../harness/workbench.mjs';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
 let wb: Workbench;
@@ -42,18 +42,7 @@ test('a script typed into the terminal shows its progress in the status bar and 
   const { page } = wb;
   await waitForStatusText(page, /GPU 97%/, { timeout: 60000 });
   // Open a terminal as a person would, after the extension is up (its environment reaches it).
-  await runCommand(page, 'Terminal: Create New Terminal');
-  const rows = page.locator('.terminal-wrapper.active .xterm-rows, .xterm-rows').first();
-  await rows.waitFor({ state: 'visible', timeout: 20000 });
-  const deadline = Date.now() + 20000;
-  while (!/[$#]\s*$/m.test((await rows.innerText().catch(() => '')).trim()) && Date.now() < deadline) await page.waitForTimeout(200);
-  await page.waitForTimeout(1000); // shell integration arrives with the first prompt
-  // The terminal's widget layer lies over its rows: click where a person would, on the text area.
-  const box = await rows.boundingBox();
-  assert.ok(box, 'the terminal is on screen');
-  await page.mouse.click(box.x + box.width / 2, box.y + Math.min(box.height / 2, 40));
-  await page.keyboard.type(`python3 ${script} --steps 8 --step-seconds 0.7 --resolution 720p`, { delay: 5 });
-  await page.keyboard.press('Enter');
+  await typeInNewTerminal(page, `python3 ${script} --steps 8 --step-seconds 0.7 --resolution 720p`);
 
   const text = await waitForStatusText(page, /\b[3-6]\/8\b/, { timeout: 30000 });
   // `fake_generate.py@14:05:03` is 25 characters: the status bar keeps the time and shortens the name.

@@ -95,6 +95,25 @@ export async function screenshot(page, name) {
 }
 
 /** The text of the active editor's visible lines (Monaco renders only what is on screen). */
+/**
+ * Opens a terminal from the palette, waits for its prompt (and shell integration, which arrives with
+ * it), clicks into it as a person would and types `command` with Enter.
+ */
+export async function typeInNewTerminal(page, command) {
+  await runCommand(page, 'Terminal: Create New Terminal');
+  const rows = page.locator('.terminal-wrapper.active .xterm-rows, .xterm-rows').first();
+  await rows.waitFor({ state: 'visible', timeout: 20000 });
+  const deadline = Date.now() + 20000;
+  while (!/[$#]\s*$/m.test((await rows.innerText().catch(() => '')).trim()) && Date.now() < deadline) await page.waitForTimeout(200);
+  await page.waitForTimeout(1000); // shell integration arrives with the first prompt
+  // The terminal's widget layer lies over its rows: click where a person would, on the text area.
+  const box = await rows.boundingBox();
+  if (!box) throw new Error('the terminal is not on screen');
+  await page.mouse.click(box.x + box.width / 2, box.y + Math.min(box.height / 2, 40));
+  await page.keyboard.type(command, { delay: 5 });
+  await page.keyboard.press('Enter');
+}
+
 export async function activeEditorText(page) {
   const lines = page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line');
   await lines.first().waitFor({ timeout: 10000 });

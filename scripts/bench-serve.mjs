@@ -97,7 +97,7 @@ await cleanup();
 
 const results = { gpus: 8, exposition_bytes: bytes, scrapes: SCRAPES, render: stats(renderNs), serve: stats(serveNs.slice(WARMUP)), round_trip: stats(roundNs) };
 if (args.includes('--json')) {
-  console.log(JSON.stringify(results, null, 2));
+  console.log(JSON.stringify(results)); // one line: npm run bench reads the last line
 } else {
   const f = (s) => `median ${s.medianMs.toFixed(3)} ms, p95 ${s.p95Ms.toFixed(3)} ms`;
   console.log(`scrape cost, 8 GPUs, ${bytes} bytes of OpenMetrics, ${SCRAPES} scrapes after ${WARMUP} warm-up:`);

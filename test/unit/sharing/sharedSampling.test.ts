@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LeaderLock } from '../../../src/core/sharing/leadership';
@@ -174,6 +174,8 @@ test('a lone leader publishes nothing; a reader\'s note starts the publishing at
   }
   assert.equal(existsSync(live), false, 'no reader: no write');
   // A reader (a window that follows, `model-perf status`) appears: the last readings go out without waiting for a sample.
+  // As a reader does: the folder made if the leader has not made it yet, then the note.
+  mkdirSync(join(d, READERS_DIR_NAME), { recursive: true });
   writeFileSync(join(d, READERS_DIR_NAME, `77-${clock.now()}`), '');
   await a.shared.systemSampler.sample();
   const first = await waitUntil('the published sample', () => (existsSync(live) ? parsePublishedSample(readFileSync(live, 'utf8')) : null), { timeoutMs: 30_000, everyMs: 10 });

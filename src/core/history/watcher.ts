@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { StoreWarning } from './records';
 import { classifiedLines, segmentDayStart } from './segments';
+import { OneAtATime } from '../util/oneAtATime';
 
 export type HistoryChange = { kind: 'appended'; tasks: PerformanceMetrics[] } | { kind: 'rewritten' };
 
@@ -41,8 +42,7 @@ export class HistoryWatcher {
   private watchers: FSWatcher[] = [];
   private poll: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
-  private checking: Promise<void> | null = null;
-  private again = false;
+  private readonly checks = new OneAtATime(() => this.doCheck(), () => this.disposed);
   private disposed = false;
   private readonly ready: Promise<void>;
 
@@ -128,18 +128,7 @@ export class HistoryWatcher {
   /** Checks sizes now and reports what changed; also what the fs.watch and the poll call. */
   async check(): Promise<void> {
     await this.ready;
-    if (this.checking) {
-      this.again = true;
-      return this.checking;
-    }
-    this.checking = this.doCheck().finally(() => {
-      this.checking = null;
-      if (this.again && !this.disposed) {
-        this.again = false;
-        void this.check();
-      }
-    });
-    return this.checking;
+    return this.checks.run();
   }
 
   private async doCheck(): Promise<void> {

@@ -12,6 +12,7 @@ import { safeLabel, taskIdProblem } from '../../shared/text';
 import { HISTORY_SCHEMA_VERSION, parseRecord, RUNNING_DIR_NAME } from '../history/historyStore';
 import { readBoundedText } from '../util/privateFiles';
 import type { RunningTaskView } from './openMetrics';
+import { OneAtATime } from '../util/oneAtATime';
 
 /** A marker holds one task record: a few KiB; a larger file is not one (and is not read whole). */
 const MAX_MARKER_BYTES = 256 * 1024;
@@ -112,8 +113,7 @@ export class RunningElsewhere {
   private watcher: FSWatcher | null = null;
   private poll: NodeJS.Timeout | null = null;
   private debounce: NodeJS.Timeout | null = null;
-  private checking: Promise<void> | null = null;
-  private again = false;
+  private readonly looks = new OneAtATime(() => this.look(), () => this.disposed);
   private disposed = false;
 
   constructor(private readonly options: RunningElsewhereOptions) {
@@ -173,18 +173,7 @@ export class RunningElsewhere {
 
   /** One look at a time; a wake-up during a look asks for one more after it. */
   check(): Promise<void> {
-    if (this.checking) {
-      this.again = true;
-      return this.checking;
-    }
-    this.checking = this.look().finally(() => {
-      this.checking = null;
-      if (this.again && !this.disposed) {
-        this.again = false;
-        void this.check();
-      }
-    });
-    return this.checking;
+    return this.looks.run();
   }
 
   private async look(): Promise<void> {

@@ -20,6 +20,7 @@ import { isFreshTimestamp } from './freshness';
 import type { Role, RoleSource } from './leadership';
 import { OversizedFileError, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, readBoundedText, writePrivateFileAtomic } from '../util/privateFiles';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
+import { OneAtATime } from '../util/oneAtATime';
 
 export const LIVE_FILE_NAME = 'live-sample.json';
 const LIVE_VERSION = 1;
@@ -183,8 +184,7 @@ export class SharedSampling {
   /** Leader side: the newest reader note seen, when the folder was last looked at, the look in flight. */
   private readerSeenAt: number | null = null;
   private readersCheckedAt = Number.NEGATIVE_INFINITY;
-  private readersCheck: Promise<void> | null = null;
-  private readersAgain = false;
+  private readonly readerLooks = new OneAtATime(() => this.lookAtReaders(), () => this.disposed);
   private readersWatch: FSWatcher | null = null;
   private disposed = false;
 
@@ -319,34 +319,26 @@ export class SharedSampling {
     this.readersWatch = null;
   }
 
-  /** One readdir: the newest fresh note; a reader that appears gets the last readings at once. */
+  /** One look at the notes at a time (see lookAtReaders). */
   private checkReaders(): Promise<void> {
-    if (this.readersCheck) {
-      this.readersAgain = true;
-      return this.readersCheck;
+    return this.readerLooks.run();
+  }
+
+  /** One readdir: the newest fresh note; a reader that appears gets the last readings at once. */
+  private async lookAtReaders(): Promise<void> {
+    const now = this.options.clock.now();
+    this.readersCheckedAt = now;
+    const before = this.readerSeenAt !== null && isFreshTimestamp(this.readerSeenAt, now, this.staleMs);
+    const names = await readdir(this.readersDir).catch(() => [] as string[]);
+    let newest: number | null = null;
+    for (const name of names.slice(0, MAX_READER_NOTES)) {
+      const note = parseReaderNote(name);
+      if (!note) continue;
+      if (isFreshTimestamp(note.at, now, this.staleMs)) newest = Math.max(newest ?? note.at, note.at);
+      else if (now - note.at > DEAD_NOTE_MS) void unlink(join(this.readersDir, name)).catch(() => undefined);
     }
-    this.readersCheck = (async () => {
-      const now = this.options.clock.now();
-      this.readersCheckedAt = now;
-      const before = this.readerSeenAt !== null && isFreshTimestamp(this.readerSeenAt, now, this.staleMs);
-      const names = await readdir(this.readersDir).catch(() => [] as string[]);
-      let newest: number | null = null;
-      for (const name of names.slice(0, MAX_READER_NOTES)) {
-        const note = parseReaderNote(name);
-        if (!note) continue;
-        if (isFreshTimestamp(note.at, now, this.staleMs)) newest = Math.max(newest ?? note.at, note.at);
-        else if (now - note.at > DEAD_NOTE_MS) void unlink(join(this.readersDir, name)).catch(() => undefined);
-      }
-      this.readerSeenAt = newest;
-      if (!before && newest !== null && this.isLeader && (this.lastSystem || this.lastGpu)) this.schedulePublish();
-    })().finally(() => {
-      this.readersCheck = null;
-      if (this.readersAgain && !this.disposed) {
-        this.readersAgain = false;
-        void this.checkReaders();
-      }
-    });
-    return this.readersCheck;
+    this.readerSeenAt = newest;
+    if (!before && newest !== null && this.isLeader && (this.lastSystem || this.lastGpu)) this.schedulePublish();
   }
 
   private async startLocalGpu(): Promise<GpuAvailability> {

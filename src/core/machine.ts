@@ -302,12 +302,13 @@ export class SharedEngine {
   }
 
   /**
-   * Per-process GPU memory is only needed while a task runs, here or in another window (each
-   * running task has a marker in the storage folder): an idle monitor spawns no query at all.
+   * Per-process GPU memory is only needed while a task runs, here or in another process of this
+   * machine (a window, `model-perf run`: each running task has a marker in the storage folder,
+   * followed by RunningElsewhere through its watch): an idle monitor queries nothing, and reads
+   * no folder to know it.
    */
-  async wantsGpuProcesses(): Promise<boolean> {
-    if (this.monitor.getActiveTasks().length > 0) return true;
-    return anyTaskRunning(this.parts.dir);
+  wantsGpuProcesses(): boolean {
+    return this.monitor.getActiveTasks().length > 0 || this.parts.elsewhere.tasks().length > 0;
   }
 
   /** Takes the sampler lock (or follows its holder), loads the history and starts sampling. */

@@ -125,6 +125,7 @@ test("a window shows the runs other processes of this machine record (their mark
   const sub = e.onChange((c) => changes.push(c));
   await e.start();
   try {
+    assert.equal(e.wantsGpuProcesses(), false, 'no task anywhere: no per-process GPU query');
     // A `model-perf run` of another live process (this test's parent stands in for it).
     const other = process.ppid;
     mkdirSync(join(home, 'running'), { recursive: true });
@@ -135,6 +136,7 @@ test("a window shows the runs other processes of this machine record (their mark
     assert.equal(shown?.stepsCompleted, 12);
     assert.ok(changes.includes('elsewhere'), 'the faces were told');
     assert.deepEqual(e.activeTasks(), [], "not this window's task: it neither records nor stops it");
+    assert.equal(e.wantsGpuProcesses(), true, "the other process's run needs per-process GPU memory from this sampler");
 
     // This window's task: its marker follows its progress (other windows show it live too).
     e.monitor.startTaskMonitoring('own', 'm', '720p', 10);

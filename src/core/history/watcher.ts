@@ -2,13 +2,13 @@
 // for the old single file) wakes a check of the files' sizes; grown files are read from where the
 // last check stopped, so a reader sees only the new tail. Shrunk or replaced files (compaction,
 // clear) are reported as `rewritten`: read again what you show.
-import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import type { StoreWarning } from './records';
 import { classifiedLines, segmentDayStart } from './segments';
 import { OneAtATime } from '../util/oneAtATime';
+import { FolderWatch } from '../util/folderWatch';
 
 export type HistoryChange = { kind: 'appended'; tasks: PerformanceMetrics[] } | { kind: 'rewritten' };
 
@@ -26,8 +26,6 @@ interface Seen {
   ino: number;
 }
 
-const DEBOUNCE_MS = 100;
-
 /**
  * Whether a change of `name` in the storage folder may concern the history. That folder also holds
  * the sampler lock and the published sample, rewritten every second or two: only the old single
@@ -39,9 +37,7 @@ export function storageEventMatters(source: Pick<WatchSource, 'historyDir' | 'le
 
 export class HistoryWatcher {
   private readonly seen = new Map<string, Seen>();
-  private watchers: FSWatcher[] = [];
-  private poll: NodeJS.Timeout | null = null;
-  private debounce: NodeJS.Timeout | null = null;
+  private readonly folders: FolderWatch;
   private readonly checks = new OneAtATime(() => this.doCheck(), () => this.disposed);
   private disposed = false;
   private readonly ready: Promise<void>;
@@ -49,9 +45,18 @@ export class HistoryWatcher {
   constructor(
     private readonly source: WatchSource,
     private readonly listener: (change: HistoryChange) => void,
-    private readonly pollMs: number,
+    pollMs: number,
   ) {
     this.ready = this.snapshot();
+    const storage = dirname(source.legacyFile);
+    // The storage folder also holds the sampler lock and the published sample, rewritten every few
+    // seconds: only the old single file and the segment folder wake a check there.
+    this.folders = new FolderWatch({
+      dirs: [source.historyDir, storage],
+      matters: (dir, name) => dir !== storage || storageEventMatters(source, name),
+      look: () => void this.check(),
+      fastPollMs: pollMs,
+    });
   }
 
   /** Resolves once the starting sizes are known: changes after this are reported. */
@@ -60,46 +65,12 @@ export class HistoryWatcher {
   }
 
   start(): void {
-    this.arm();
-    this.poll = setInterval(() => this.schedule(), this.pollMs);
-    this.poll.unref?.();
-  }
-
-  private readonly armed = new Set<string>();
-
-  /** Watches each folder once it exists (the segment folder appears with the first write). */
-  private arm(): void {
-    for (const dir of [this.source.historyDir, dirname(this.source.legacyFile)]) {
-      if (this.armed.has(dir) || this.disposed) continue;
-      const inStorage = dir !== this.source.historyDir;
-      try {
-        const w = watch(dir, { persistent: false }, (_event, name) => {
-          if (!inStorage || storageEventMatters(this.source, typeof name === 'string' ? name : null)) this.schedule();
-        });
-        w.on('error', () => this.armed.delete(dir));
-        this.watchers.push(w);
-        this.armed.add(dir);
-      } catch {
-        // Not there yet: the poll covers it, and each check tries again.
-      }
-    }
+    this.folders.start();
   }
 
   dispose(): void {
     this.disposed = true;
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
-    if (this.poll) clearInterval(this.poll);
-    if (this.debounce) clearTimeout(this.debounce);
-  }
-
-  private schedule(): void {
-    if (this.disposed || this.debounce) return;
-    this.debounce = setTimeout(() => {
-      this.debounce = null;
-      void this.check();
-    }, DEBOUNCE_MS);
-    this.debounce.unref?.();
+    this.folders.dispose();
   }
 
   private async files(): Promise<Map<string, { size: number; ino: number }>> {
@@ -132,7 +103,7 @@ export class HistoryWatcher {
   }
 
   private async doCheck(): Promise<void> {
-    this.arm();
+    await this.folders.arm();
     const now = await this.files();
     let rewritten = false;
     const appended: PerformanceMetrics[] = [];

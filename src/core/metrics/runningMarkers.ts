@@ -4,15 +4,15 @@
 // for its exposition; a window follows them (RunningElsewhere) to show runs started outside it. A
 // marker is another process's file: parsed as hostile, size-bounded, and never written or removed
 // here (recording dead tasks is the history's job).
-import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { PerformanceMetrics } from '../../shared/metrics';
 import { safeLabel, taskIdProblem } from '../../shared/text';
 import { HISTORY_SCHEMA_VERSION, parseRecord, RUNNING_DIR_NAME } from '../history/historyStore';
 import { readBoundedText } from '../util/privateFiles';
 import type { RunningTaskView } from './openMetrics';
 import { OneAtATime } from '../util/oneAtATime';
+import { FolderWatch } from '../util/folderWatch';
 
 /** A marker holds one task record: a few KiB; a larger file is not one (and is not read whole). */
 const MAX_MARKER_BYTES = 256 * 1024;
@@ -95,14 +95,19 @@ export interface RunningElsewhereOptions {
   isAlive: (pid: number) => boolean;
   /** Called when the list changed (a run started, moved on or ended). */
   onChange: () => void;
-  /** Fallback look while the folder cannot be watched (it does not exist yet), and for runs killed without a word. Default 5000. */
+  /**
+   * Pace of the look while the folder is not watched (not there yet), on a filesystem whose events
+   * cannot be trusted, and while another process's run is shown (it may be killed without a word).
+   * Otherwise a look a minute. Default 5000.
+   */
   pollMs?: number;
 }
 
 /**
  * The tasks other processes of this machine run now (`model-perf run`, another window), followed
- * through their markers: fs.watch of `running/` wakes a look (debounced), a slow poll covers a
- * folder not there yet and a process killed without removing its marker. A marker is read again
+ * through their markers: fs.watch of `running/` wakes a look (debounced); a poll (FolderWatch) covers
+ * a folder not there yet and, every 5 s while one is shown, a process killed without removing its
+ * marker; with nothing shown on a local filesystem it looks once a minute. A marker is read again
  * only when its size or time changed; each is another process's file, parsed as hostile.
  */
 export class RunningElsewhere {
@@ -110,14 +115,21 @@ export class RunningElsewhere {
   private readonly files = new Map<string, { stamp: string; task: PerformanceMetrics | null; pid: number }>();
   private list: PerformanceMetrics[] = [];
   private owners = new WeakMap<PerformanceMetrics, number>();
-  private watcher: FSWatcher | null = null;
-  private poll: NodeJS.Timeout | null = null;
-  private debounce: NodeJS.Timeout | null = null;
+  private readonly folder: FolderWatch;
   private readonly looks = new OneAtATime(() => this.look(), () => this.disposed);
   private disposed = false;
 
   constructor(private readonly options: RunningElsewhereOptions) {
     this.dir = join(options.storageDir, RUNNING_DIR_NAME);
+    // While another process's run is shown, look at the fast pace: it may die without a word.
+    // The storage folder is watched only for the creation of `running/` (others write there often).
+    this.folder = new FolderWatch({
+      dirs: [this.dir, dirname(this.dir)],
+      matters: (dir, name) => dir === this.dir || name === null || name === RUNNING_DIR_NAME,
+      look: () => void this.check(),
+      fastPollMs: options.pollMs ?? 5000,
+      mustPoll: () => this.files.size > 0,
+    });
   }
 
   /** The tasks running elsewhere, oldest first. */
@@ -132,43 +144,13 @@ export class RunningElsewhere {
 
   /** Looks once, then follows. Resolves after the first look. */
   async start(): Promise<void> {
-    this.arm();
-    this.poll = setInterval(() => {
-      this.arm();
-      void this.check();
-    }, this.options.pollMs ?? 5000);
-    this.poll.unref?.();
+    this.folder.start();
     await this.check();
   }
 
   dispose(): void {
     this.disposed = true;
-    this.watcher?.close();
-    this.watcher = null;
-    if (this.poll) clearInterval(this.poll);
-    if (this.debounce) clearTimeout(this.debounce);
-  }
-
-  private arm(): void {
-    if (this.watcher || this.disposed) return;
-    try {
-      this.watcher = watch(this.dir, { persistent: false }, () => this.schedule());
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = null;
-      });
-    } catch {
-      // Not there yet: the poll tries again.
-    }
-  }
-
-  private schedule(): void {
-    if (this.debounce || this.disposed) return;
-    this.debounce = setTimeout(() => {
-      this.debounce = null;
-      void this.check();
-    }, 100);
-    this.debounce.unref?.();
+    this.folder.dispose();
   }
 
   /** One look at a time; a wake-up during a look asks for one more after it. */
@@ -177,6 +159,7 @@ export class RunningElsewhere {
   }
 
   private async look(): Promise<void> {
+    await this.folder.arm();
     let names: string[];
     try {
       names = (await readdir(this.dir)).filter((n) => n.endsWith('.json')).sort().slice(0, MAX_MARKERS);
@@ -208,6 +191,7 @@ export class RunningElsewhere {
       changed = true;
     }
     if (!changed || this.disposed) return;
+    this.folder.paceChanged();
     this.owners = new WeakMap();
     for (const f of this.files.values()) if (f.task) this.owners.set(f.task, f.pid);
     this.list = [...this.files.values()].flatMap((f) => (f.task ? [f.task] : [])).sort((a, b) => a.startTime - b.startTime);

@@ -21,6 +21,7 @@ import type { Role, RoleSource } from './leadership';
 import { OversizedFileError, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, readBoundedText, writePrivateFileAtomic } from '../util/privateFiles';
 import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
 import { OneAtATime } from '../util/oneAtATime';
+import { changeEventsTrusted, SLOW_POLL_MS } from '../util/folderWatch';
 
 export const LIVE_FILE_NAME = 'live-sample.json';
 const LIVE_VERSION = 1;
@@ -186,6 +187,8 @@ export class SharedSampling {
   private readersCheckedAt = Number.NEGATIVE_INFINITY;
   private readonly readerLooks = new OneAtATime(() => this.lookAtReaders(), () => this.disposed);
   private readersWatch: FSWatcher | null = null;
+  /** Whether the watch of `readers/` sees every note (a local filesystem): then a look a minute is enough. */
+  private readersWatchTrusted = false;
   private disposed = false;
 
   constructor(private readonly options: SharedSamplingOptions) {
@@ -295,7 +298,9 @@ export class SharedSampling {
   /** Leader side: whether anyone read lately. Looks at the notes again when due (the answer comes later). */
   private readersWanted(now: number): boolean {
     this.watchReaders();
-    const due = this.readerSeenAt !== null ? this.staleMs / 2 : this.staleMs;
+    // A note's arrival and each renewal wake a look through the watch, and a reader that left is
+    // told by its note's age alone: on a trusted watch, a look a minute is a safety net.
+    const due = this.readersWatch && this.readersWatchTrusted ? SLOW_POLL_MS : this.readerSeenAt !== null ? this.staleMs / 2 : this.staleMs;
     if (now - this.readersCheckedAt >= due) void this.checkReaders();
     return this.readerSeenAt !== null && isFreshTimestamp(this.readerSeenAt, now, this.staleMs);
   }
@@ -303,8 +308,12 @@ export class SharedSampling {
   private watchReaders(): void {
     if (this.readersWatch || this.disposed || this.options.publish === false) return;
     try {
-      this.readersWatch = watch(this.readersDir, { persistent: false }, () => void this.checkReaders());
-      this.readersWatch.on('error', () => this.stopWatchingReaders());
+      const w = watch(this.readersDir, { persistent: false }, () => void this.checkReaders());
+      this.readersWatch = w;
+      w.on('error', () => this.stopWatchingReaders());
+      void changeEventsTrusted(this.readersDir).then((trusted) => {
+        if (this.readersWatch === w) this.readersWatchTrusted = trusted;
+      });
     } catch {
       // No folder yet: made now, and watched as soon as it is there.
       void mkdir(this.readersDir, { recursive: true, mode: PRIVATE_DIR_MODE }).then(() => this.watchReaders(), () => undefined);
@@ -317,6 +326,7 @@ export class SharedSampling {
   private stopWatchingReaders(): void {
     this.readersWatch?.close();
     this.readersWatch = null;
+    this.readersWatchTrusted = false;
   }
 
   /** One look at the notes at a time (see lookAtReaders). */

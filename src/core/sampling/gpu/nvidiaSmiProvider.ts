@@ -103,6 +103,8 @@ export class NvidiaSmiProvider implements GpuProvider {
   private restarts = 0;
   private readonly oneShotChildren = new Set<ChildHandle>();
   private watchdogTimer: TimerHandle | null = null;
+  /** When the watchdog bites unless a complete tick comes first (its timer may be set earlier). */
+  private watchdogDeadline = 0;
   private restartTimer: TimerHandle | null = null;
   private computeTimer: TimerHandle | null = null;
   /** The long-lived compute-apps child, while processes are wanted. */
@@ -271,14 +273,17 @@ export class NvidiaSmiProvider implements GpuProvider {
     }
   }
 
+  /** Takes a complete tick (the array is the provider's from now on: callers start a new one). */
   private commit(gpus: GpuReading[]): void {
-    this.latest = { timestamp: this.clock.now(), gpus: [...gpus].sort((a, b) => a.index - b.index) };
+    // nvidia-smi prints GPUs in index order: sort only when it did not.
+    if (!gpus.every((g, i) => i === 0 || (gpus[i - 1] as GpuReading).index < g.index)) gpus.sort((a, b) => a.index - b.index);
+    this.latest = { timestamp: this.clock.now(), gpus };
     this.incompleteTicks = 0;
     if (this.consecutiveFailures > 0 || !this.state.available) {
       this.consecutiveFailures = 0;
       if (!this.state.available) this.once.say('recovered', 'nvidia-smi is reporting again after a restart.');
+      this.state = { provider: 'nvidia', available: true, reason: null };
     }
-    this.state = { provider: 'nvidia', available: true, reason: null };
     this.armWatchdog();
   }
 
@@ -286,15 +291,28 @@ export class NvidiaSmiProvider implements GpuProvider {
     return Math.max(this.watchdogMinMs, this.watchdogIntervals * intervalMs);
   }
 
+  /**
+   * Moves the deadline; the timer is set only when none is (each tick used to clear and set one:
+   * a timer per second for a deadline that is never reached while the child answers).
+   */
   private armWatchdog(): void {
-    if (this.watchdogTimer) this.clock.clearTimeout(this.watchdogTimer);
-    this.watchdogTimer = this.clock.setTimeout(() => this.onWatchdog(), this.watchdogMs());
+    this.watchdogDeadline = this.clock.now() + this.watchdogMs();
+    if (!this.watchdogTimer) this.setWatchdogTimer(this.watchdogMs());
+  }
+
+  private setWatchdogTimer(ms: number): void {
+    this.watchdogTimer = this.clock.setTimeout(() => this.onWatchdog(), ms);
     this.watchdogTimer.unref?.();
   }
 
   private onWatchdog(): void {
     this.watchdogTimer = null;
     if (this.stopped) return;
+    const left = this.watchdogDeadline - this.clock.now();
+    if (left > 0) {
+      this.setWatchdogTimer(left);
+      return;
+    }
     const seconds = Math.round(this.watchdogMs() / 100) / 10;
     this.once.say(
       'stalled',

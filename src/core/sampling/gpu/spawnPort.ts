@@ -48,8 +48,12 @@ function spawnWith(command: string, args: readonly string[], env: NodeJS.Process
   const child = childSpawn(command, [...args], { stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true, ...(env ? { env } : {}) });
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => stdoutListeners.forEach((l) => l(chunk)));
-  child.stderr.on('data', (chunk: string) => stderrListeners.forEach((l) => l(chunk)));
+  child.stdout.on('data', (chunk: string) => {
+    for (const l of stdoutListeners) l(chunk);
+  });
+  child.stderr.on('data', (chunk: string) => {
+    for (const l of stderrListeners) l(chunk);
+  });
   child.on('error', (err: NodeJS.ErrnoException) => {
     // A spawn failure has no pid and may never emit 'close'; a later error (kill failing) is not an exit.
     if (child.pid === undefined) {
@@ -129,6 +133,8 @@ export function runToCompletion(
   });
 }
 
+const CR = 0x0d;
+
 /** Splits a text stream into lines, holding back a trailing partial line until it completes. */
 export class LineSplitter {
   private pending = '';
@@ -140,14 +146,17 @@ export class LineSplitter {
   ) {}
 
   push(chunk: string): void {
-    this.pending += chunk;
-    let nl = this.pending.indexOf('\n');
+    // One pass over the text: lines are cut at their newlines where they lie (the held-back part
+    // was copied once per line before), a CR before the newline dropped.
+    const text = this.pending === '' ? chunk : this.pending + chunk;
+    let start = 0;
+    let nl = text.indexOf('\n');
     while (nl >= 0) {
-      const line = this.pending.slice(0, nl).replace(/\r$/, '');
-      this.pending = this.pending.slice(nl + 1);
-      this.onLine(line);
-      nl = this.pending.indexOf('\n');
+      this.onLine(text.slice(start, nl > start && text.charCodeAt(nl - 1) === CR ? nl - 1 : nl));
+      start = nl + 1;
+      nl = text.indexOf('\n', start);
     }
+    this.pending = start === 0 ? text : text.slice(start);
     if (this.pending.length > this.maxLineChars) {
       const cut = this.pending;
       this.pending = '';

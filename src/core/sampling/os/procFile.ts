@@ -20,6 +20,8 @@ export class ProcFile {
   private closed = false;
   /** Whether the file lives on procfs (decided once); anything else is opened afresh per read. */
   private onProcfs: Promise<boolean> | null = null;
+  /** Set once the file is known to be on procfs and open: reads need no promise at all. */
+  private kept = false;
 
   constructor(
     readonly path: string,
@@ -34,6 +36,8 @@ export class ProcFile {
    * reopened on the next call.
    */
   async readPrefix(): Promise<string> {
+    const now = this.readNow();
+    if (now !== null) return now;
     if (this.closed) throw Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' });
     this.onProcfs ??= new Promise((resolve) => statfs(this.path, (err, s) => resolve(!err && s.type === PROC_SUPER_MAGIC)));
     const keep = await this.onProcfs;
@@ -42,6 +46,7 @@ export class ProcFile {
       const bytes = keep
         ? readSync(fd, this.buffer, 0, this.buffer.length, 0)
         : await new Promise<number>((resolve, reject) => read(fd, this.buffer, 0, this.buffer.length, 0, (err, n) => (err ? reject(err) : resolve(n))));
+      if (keep && this.fd === fd) this.kept = true;
       return this.buffer.toString('utf8', 0, bytes);
     } catch (err) {
       this.release();
@@ -49,6 +54,21 @@ export class ProcFile {
     } finally {
       // A regular file (a test's recorded /proc) may be replaced between reads: never keep it.
       if (!keep) this.release();
+    }
+  }
+
+  /**
+   * The steady state, synchronously: the text when the file is open on procfs (after the first
+   * readPrefix), else null (call readPrefix). Throws the read's errno error (the file is then
+   * reopened by the next readPrefix).
+   */
+  readNow(): string | null {
+    if (!this.kept || this.fd === null) return null;
+    try {
+      return this.buffer.toString('utf8', 0, readSync(this.fd, this.buffer, 0, this.buffer.length, 0));
+    } catch (err) {
+      this.release();
+      throw err;
     }
   }
 
@@ -78,6 +98,7 @@ export class ProcFile {
   private release(): void {
     const fd = this.fd;
     this.fd = null;
+    this.kept = false;
     if (fd !== null) close(fd, () => undefined);
   }
 }

@@ -46,8 +46,11 @@ export interface CpuTimes {
  * idle + iowait. guest and guest_nice are already inside user and nice, so they are not added again.
  */
 export function parseProcStat(text: string): CpuTimes | null {
-  const line = text.split('\n').find((l) => l.startsWith('cpu '));
-  if (!line) return null;
+  // The aggregate line comes first on Linux; only that line is split (not the whole text, per sample).
+  const start = text.startsWith('cpu ') ? 0 : text.indexOf('\ncpu ') + 1;
+  if (start === 0 && !text.startsWith('cpu ')) return null;
+  const end = text.indexOf('\n', start);
+  const line = end < 0 ? text.slice(start) : text.slice(start, end);
   const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
   if (values.length < 4 || values.some((v) => !Number.isFinite(v) || v < 0)) return null;
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = values;
@@ -76,16 +79,38 @@ const KIB_PER_MIB = 1024;
  * MemAvailable: used and available are then unknown rather than guessed.
  */
 export function parseMeminfo(text: string): MemInfo {
-  const kib = (key: string): number | null => {
-    const m = new RegExp(`^${key}:\\s+(\\d+)\\s*kB`, 'm').exec(text);
-    return m ? Number(m[1]) : null;
-  };
-  const total = kib('MemTotal');
-  const available = kib('MemAvailable');
+  const total = meminfoKib(text, 'MemTotal');
+  const available = meminfoKib(text, 'MemAvailable');
   const ramTotalMb = total !== null ? total / KIB_PER_MIB : null;
   const ramAvailableMb = available !== null ? available / KIB_PER_MIB : null;
   const ramUsedMb = total !== null && available !== null && available <= total ? (total - available) / KIB_PER_MIB : null;
   return { ramTotalMb, ramAvailableMb, ramUsedMb };
+}
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/**
+ * The value of `key` at the start of a meminfo line (`MemTotal:       24684092 kB`), or null when
+ * the line is missing or is not whitespace, digits, whitespace, `kB`. A scan, not a RegExp built
+ * per call: this runs every second.
+ */
+function meminfoKib(text: string, key: string): number | null {
+  const head = `${key}:`;
+  let i = text.startsWith(head) ? 0 : text.indexOf(`\n${head}`) + 1;
+  if (i === 0 && !text.startsWith(head)) return null;
+  i += head.length;
+  const spaceStart = i;
+  while (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB) i++;
+  if (i === spaceStart) return null;
+  const digitStart = i;
+  while (text.charCodeAt(i) >= DIGIT_0 && text.charCodeAt(i) <= DIGIT_9) i++;
+  if (i === digitStart) return null;
+  const value = Number(text.slice(digitStart, i));
+  while (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB) i++;
+  return text.startsWith('kB', i) ? value : null;
 }
 
 /** Used share as `df` shows it: blocks in use over blocks a user could ever use. */
@@ -138,7 +163,7 @@ export class ProcSystemSampler implements SystemSampler {
   private async readCpu(): Promise<CpuTimes | null> {
     const path = this.statFile.path;
     try {
-      const times = parseProcStat(await this.statFile.readPrefix());
+      const times = parseProcStat(this.statFile.readNow() ?? (await this.statFile.readPrefix()));
       if (!times) this.once.say('cpu-parse', `${path} has no aggregate cpu line; CPU % is unknown.`);
       return times;
     } catch (err) {
@@ -150,7 +175,7 @@ export class ProcSystemSampler implements SystemSampler {
   private async readMem(): Promise<MemInfo> {
     const path = this.meminfoFile.path;
     try {
-      const mem = parseMeminfo(await this.meminfoFile.readPrefix());
+      const mem = parseMeminfo(this.meminfoFile.readNow() ?? (await this.meminfoFile.readPrefix()));
       if (mem.ramUsedMb === null) this.once.say('mem-parse', `${path} lacks MemTotal or MemAvailable; RAM use is unknown.`);
       return mem;
     } catch (err) {

@@ -38,6 +38,7 @@ test('/proc/stat: busy share of the ticks between two reads', () => {
   assert.equal(cpuPercentBetween(a, a), null, 'no time passed: unknown, not 0');
   assert.equal(cpuPercentBetween(b, a), null, 'counters went backwards');
   assert.equal(parseProcStat('cpu0 1 2 3 4\n'), null, 'no aggregate line');
+  assert.deepEqual(parseProcStat('intr 5\ncpu  1 2 3 4'), { totalTicks: 10, idleTicks: 4 }, 'not first, no newline at the end');
   assert.equal(parseProcStat('cpu  a b c d\n'), null);
   assert.equal(parseProcStat(''), null);
 });
@@ -51,6 +52,13 @@ test('/proc/meminfo: used is total minus available; an old kernel leaves it unkn
   assert.equal(old.ramUsedMb, null);
   assert.equal(old.ramAvailableMb, null);
   assert.deepEqual(parseMeminfo('garbage'), { ramTotalMb: null, ramAvailableMb: null, ramUsedMb: null });
+  // Keys only at a line's start, whole (MemTotalX is not MemTotal), a number, then kB.
+  assert.equal(parseMeminfo('xMemTotal: 5 kB\nMemTotalX: 6 kB\n').ramTotalMb, null);
+  assert.equal(parseMeminfo('Buffers: 1 kB\nMemTotal:\t2048 kB\n').ramTotalMb, 2);
+  assert.equal(parseMeminfo('MemTotal: 2048 MB\n').ramTotalMb, null, 'another unit');
+  assert.equal(parseMeminfo('MemTotal: kB\n').ramTotalMb, null, 'no number');
+  assert.equal(parseMeminfo('MemTotal:2048 kB\n').ramTotalMb, null, 'no space after the colon');
+  assert.equal(parseMeminfo('MemTotal: 2048kB').ramTotalMb, 2, 'kB right after the digits, at the very end');
 });
 
 test('statfs: used share as df shows it, nonsense is unknown', () => {
@@ -268,6 +276,7 @@ test('ProcFile on the real /proc: one descriptor kept across reads, fresh text e
   const fds = (): number => readdirSync('/proc/self/fd').length;
   const before = fds();
   const file = new ProcFile('/proc/self/stat');
+  assert.equal(file.readNow(), null, 'nothing synchronous before the first read has opened it');
   const first = await file.readPrefix();
   const held = fds();
   assert.equal(held, before + 1, 'one descriptor kept open');
@@ -280,7 +289,9 @@ test('ProcFile on the real /proc: one descriptor kept across reads, fresh text e
   assert.notEqual(later, first);
   assert.match(later, new RegExp(`^${process.pid} \\(`));
   assert.equal(fds(), held, 'no descriptor per read');
+  assert.match(file.readNow() ?? '', new RegExp(`^${process.pid} \\(`), 'the steady state reads synchronously');
   file.close();
+  assert.equal(file.readNow(), null, 'closed: nothing synchronous');
   await waitUntil('the descriptor to be closed', () => fds() === before || null, { timeoutMs: 2000, everyMs: 10 });
   await assert.rejects(file.readPrefix(), /closed/);
 });
@@ -292,6 +303,7 @@ test('ProcFile on a regular file (a recorded /proc): read afresh each time, noth
     await writeFile(path, 'cpu  1 2 3 4\n');
     const file = new ProcFile(path);
     assert.equal(await file.readPrefix(), 'cpu  1 2 3 4\n');
+    assert.equal(file.readNow(), null, 'a regular file is never read through a kept descriptor');
     await rm(path);
     await writeFile(path, 'cpu  5 6 7 8\n');
     assert.equal(await file.readPrefix(), 'cpu  5 6 7 8\n', 'the replaced file, not the old one');

@@ -1,7 +1,7 @@
 // Measures the dashboard webview: the size of its minified bundle, and the time of one live update
 // (a snapshot message: validate, append, redraw the three live charts and the tiles) with one hour of
 // 1 Hz data for 2 GPUs, in headless Chromium. Prints median and p95; `--json` prints them as JSON,
-// `--screenshot FILE` saves the page after the run, `--cpu-profile FILE` writes a CDP CPU profile
+// `--screenshot FILE` saves the page after the run (and the baseline's, FILE-baseline.png), `--cpu-profile FILE` writes a CDP CPU profile
 // of the updates (built unminified then, so functions keep their names; the size is then not the
 // shipped one). `--baseline REF` also builds the dashboard of git commit REF (for example `main`)
 // and runs both pages in the same browser, their updates interleaved in rounds, so the ratio holds
@@ -267,6 +267,11 @@ try {
       if (screenshotPath) {
         await p.bringToFront();
         await p.screenshot({ path: screenshotPath, fullPage: true });
+        // The baseline's page after the same updates, to compare by eye (FILE-baseline.png).
+        if (base) {
+          await base.bringToFront();
+          await base.screenshot({ path: screenshotPath.replace(/(\.png)?$/, '-baseline.png'), fullPage: true });
+        }
       }
       if (errors.length) throw new Error(`errors in the page: ${errors.join('\n')}`);
       const stats = (all) => {

@@ -3,10 +3,11 @@
 // what moves only with the layout (grid, y labels, threshold lines, drawn once per resize, theme or
 // threshold change); over its plot area a clipped canvas wider than the window (the ring) holds the
 // series, moved left by whole pixels with a CSS transform as time passes, so a tick draws only the
-// columns its samples changed (liveSlice.ts); under the plot a strip holds the x labels, redrawn
-// only when the window has moved a pixel. Each series keeps its lowest and highest value per pixel
-// column (columnExtremes.ts). Unknown values are gaps, never zeros. The legend is HTML, the tooltip
-// a DOM box with the values at the cursor, and the canvas's aria-label says the latest values in words.
+// columns its samples changed (liveSlice.ts); under the plot the x labels are spans, moved when the
+// window has moved a pixel, their text set only when it changes. Each series keeps its lowest and
+// highest value per pixel column (columnExtremes.ts). Unknown values are gaps, never zeros. The
+// legend is HTML, the tooltip a DOM box with the values at the cursor, and the canvas's aria-label
+// says the latest values in words.
 import { drawThresholdLines, renderLegend, type ChartTheme, type SeriesSpec, type ThresholdLine } from './charts';
 import { ColumnExtremes, lowerBound } from './columnExtremes';
 import { fullRedrawReason, slicePlan, SLICE_REACH, traceSeries } from './liveSlice';
@@ -55,8 +56,9 @@ export class LiveLineChart {
   private readonly plotBox = document.createElement('div');
   private readonly ring = document.createElement('canvas');
   private readonly ringCtx: CanvasRenderingContext2D;
-  private readonly axis = document.createElement('canvas');
-  private readonly axisCtx: CanvasRenderingContext2D;
+  /** The x labels: spans moved with transforms, their text set only when it changes. */
+  private readonly axis = document.createElement('div');
+  private labels: { node: Text; span: HTMLElement; text: string; x: number }[] = [];
   private specs: SeriesSpec[] = [];
   private thresholds: ThresholdLine[] = [];
   private layout: Layout | null = null;
@@ -104,8 +106,9 @@ export class LiveLineChart {
       layer.style.pointerEvents = 'none';
     }
     this.plotBox.style.overflow = 'hidden';
-    this.axis.style.display = 'block';
     this.axis.style.left = '0';
+    this.axis.style.whiteSpace = 'nowrap';
+    this.axis.style.lineHeight = '1';
     this.ring.style.display = 'block';
     this.ring.style.position = 'absolute';
     this.ring.style.left = '0';
@@ -119,7 +122,6 @@ export class LiveLineChart {
     };
     this.ctx = context(canvas);
     this.ringCtx = context(this.ring);
-    this.axisCtx = context(this.axis);
     this.applyFont();
     this.resizeObserver = new ResizeObserver(() => {
       this.layout = null;
@@ -254,14 +256,10 @@ export class LiveLineChart {
     Object.assign(this.plotBox.style, { left: `${l.left}px`, top: `${l.top - 1}px`, width: `${plotW}px`, height: `${l.plotH + 2}px` });
     sizeCanvas(this.ring, l.ringCols, l.plotH + 2, dpr);
     this.shift = Number.NaN;
-    this.axis.style.top = `${l.bottom + 1}px`;
-    sizeCanvas(this.axis, width, height - l.bottom - 1, dpr);
-    // Set once per layout (sizing a canvas resets them): setting the font is costly.
-    const axis = this.axisCtx;
-    axis.font = this.font;
-    axis.fillStyle = this.theme.muted;
-    axis.textBaseline = 'top';
-    axis.textAlign = 'center';
+    // The x labels 6 px under the plot (the top of a line-height 1 box is a pixel above the glyphs' top
+    // as the canvas drew them), in the canvas's font, which also measures them.
+    Object.assign(this.axis.style, { top: `${l.bottom + 5}px`, font: this.font, color: this.theme.muted });
+    ctx.font = this.font;
     return l;
   }
 
@@ -269,34 +267,56 @@ export class LiveLineChart {
     return l.bottom - (v / this.opts.yMax) * (l.bottom - l.top);
   }
 
-  /** Round times, one label per 80 px at most, kept inside the canvas; drawn again only when the window moved. */
+  /**
+   * Round times, one label per 80 px at most, kept inside the canvas; placed again only when the
+   * window moved a pixel, and a label's text set only when it changed.
+   */
   private drawXAxis(l: Layout, base: number, span: number): void {
     const key = `${base} ${span}`;
     if (key === this.axisKey) return;
     this.axisKey = key;
-    const ctx = this.axisCtx;
-    ctx.setTransform(l.dpr, 0, 0, l.dpr, 0, 0);
-    ctx.clearRect(0, 0, l.width, l.height - l.bottom - 1);
     const ticks = timeTicks(this.viewMin, this.viewMin + span, Math.min(Math.max(2, Math.floor(l.plotW / 80)), 6));
-    for (const t of ticks) {
-      const x = this.xPixel(l, t);
+    ticks.forEach((t, i) => {
       const text = formatTick(t, span);
       let half = this.labelHalf.get(text);
       if (half === undefined) {
         if (this.labelHalf.size > 64) this.labelHalf.clear();
-        half = ctx.measureText(text).width / 2;
+        half = this.ctx.measureText(text).width / 2;
         this.labelHalf.set(text, half);
       }
-      // 6 px under the plot, as before (the strip starts a pixel under it).
-      ctx.fillText(text, Math.min(l.width - half, Math.max(half, x)), 5);
-    }
+      const x = Math.round(Math.min(l.width - half, Math.max(half, this.xPixel(l, t))) - half);
+      let label = this.labels[i];
+      if (!label) {
+        const node = document.createTextNode(text);
+        const el = document.createElement('span');
+        el.style.position = 'absolute';
+        el.style.left = '0';
+        el.style.top = '0';
+        el.appendChild(node);
+        this.axis.appendChild(el);
+        label = { node, span: el, text, x: Number.NaN };
+        this.labels.push(label);
+      }
+      if (label.text !== text) {
+        label.text = text;
+        label.node.data = text;
+      }
+      if (label.x !== x) {
+        label.x = x;
+        label.span.style.transform = `translateX(${x}px)`;
+      }
+    });
+    this.removeLabels(ticks.length);
   }
 
   private clearAxis(): void {
-    if (this.axisKey === 'clear') return;
-    this.axisKey = 'clear';
-    this.axisCtx.setTransform(1, 0, 0, 1, 0, 0);
-    this.axisCtx.clearRect(0, 0, this.axis.width, this.axis.height);
+    this.axisKey = '';
+    this.removeLabels(0);
+  }
+
+  /** Keeps the first `count` labels. */
+  private removeLabels(count: number): void {
+    while (this.labels.length > count) this.labels.pop()?.span.remove();
   }
 
   private clearPlot(): void {

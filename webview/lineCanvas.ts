@@ -83,6 +83,10 @@ export class LiveLineChart {
   private onScreen = true;
   private dirty = false;
   private hoverX: number | null = null;
+  /** The tooltip's content shown, its time's x, and its placement waiting for a frame. */
+  private tipKey = '';
+  private tipX = 0;
+  private tipFrame = 0;
   private label = '';
   private readonly resizeObserver: ResizeObserver;
   private readonly intersectionObserver: IntersectionObserver;
@@ -444,26 +448,43 @@ export class LiveLineChart {
       this.tip.classList.add('hidden');
       return;
     }
-    while (this.tip.firstChild) this.tip.removeChild(this.tip.firstChild);
-    const title = document.createElement('div');
-    title.className = 'chart-tip-title';
-    title.textContent = formatTick(t, 1);
-    this.tip.appendChild(title);
-    this.specs.forEach((s, si) => {
-      const row = document.createElement('div');
-      const swatch = document.createElement('span');
-      swatch.className = `swatch c${s.colour % 6}`;
-      row.append(swatch, document.createTextNode(` ${s.label}: ${this.valueAt(si, i)}`));
-      this.tip.appendChild(row);
-    });
+    const title = formatTick(t, 1);
+    const rows = this.specs.map((s, si) => ` ${s.label}: ${this.valueAt(si, i)}`);
+    const key = `${title}\u0000${this.specs.map((s) => s.colour).join()}\u0000${rows.join('\u0000')}`;
+    if (key !== this.tipKey) {
+      this.tipKey = key;
+      while (this.tip.firstChild) this.tip.removeChild(this.tip.firstChild);
+      const head = document.createElement('div');
+      head.className = 'chart-tip-title';
+      head.textContent = title;
+      this.tip.appendChild(head);
+      this.specs.forEach((s, si) => {
+        const row = document.createElement('div');
+        const swatch = document.createElement('span');
+        swatch.className = `swatch c${s.colour % 6}`;
+        row.append(swatch, document.createTextNode(rows[si] as string));
+        this.tip.appendChild(row);
+      });
+    }
     this.tip.classList.remove('hidden');
-    const tx = this.xPixel(l, t);
-    const w = this.tip.offsetWidth;
-    this.tip.style.left = `${tx + 12 + w > l.width ? Math.max(0, tx - 12 - w) : tx + 12}px`;
-    this.tip.style.top = `${l.top}px`;
+    this.tipX = this.xPixel(l, t);
+    // Placed in the next frame, when the page is laid out anyway: reading the tip's width now would
+    // lay the page out in the middle of a tick.
+    if (this.tipFrame === 0) {
+      this.tipFrame = requestAnimationFrame(() => {
+        this.tipFrame = 0;
+        const lay = this.layout;
+        if (!lay || this.tip.classList.contains('hidden')) return;
+        const w = this.tip.offsetWidth;
+        const tx = this.tipX;
+        this.tip.style.left = `${tx + 12 + w > lay.width ? Math.max(0, tx - 12 - w) : tx + 12}px`;
+        this.tip.style.top = `${lay.top}px`;
+      });
+    }
   }
 
   destroy(): void {
+    if (this.tipFrame !== 0) cancelAnimationFrame(this.tipFrame);
     this.resizeObserver.disconnect();
     this.intersectionObserver.disconnect();
   }

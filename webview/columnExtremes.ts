@@ -24,6 +24,13 @@ export class ColumnExtremes {
   width = 0;
   firstId = 0;
   lastId = -1;
+  /**
+   * The first column the last update wrote (+Infinity: none; -Infinity: the columns started
+   * again), so a drawing kept from the previous tick needs only the columns from there on.
+   */
+  changedFrom = Number.POSITIVE_INFINITY;
+  /** Per series, the last column that holds a known value (-Infinity: none). */
+  lastKnown: number[] = [];
   private lastX = Number.NEGATIVE_INFINITY;
   private xs: readonly number[] | null = null;
   private sources: readonly (readonly (number | null)[])[] = [];
@@ -33,7 +40,10 @@ export class ColumnExtremes {
     const series = columns.length;
     const same = xs === this.xs && width === this.width && series === this.sources.length && columns.every((c, i) => c.values === this.sources[i]);
     const lastX = xs[xs.length - 1] ?? Number.NEGATIVE_INFINITY;
+    this.changedFrom = Number.POSITIVE_INFINITY;
     if (!same || lastX < this.lastX) {
+      this.changedFrom = Number.NEGATIVE_INFINITY;
+      this.lastKnown = columns.map(() => Number.NEGATIVE_INFINITY);
       this.xs = xs;
       this.sources = columns.map((c) => c.values);
       this.width = width;
@@ -56,6 +66,7 @@ export class ColumnExtremes {
       const t = xs[i] as number;
       const id = Math.floor(t / width);
       if (id > this.lastId) this.open(id, series);
+      if (id < this.changedFrom) this.changedFrom = id;
       const base = (id % this.cap) * series;
       for (let si = 0; si < series; si++) {
         const v = (columns[si] as { values: readonly (number | null)[] }).values[i];
@@ -69,6 +80,7 @@ export class ColumnExtremes {
           // Known again after a gap inside the column: the column is drawn as broken on both sides.
           state[k] = (st & ~GAP_AFTER) | GAP;
         }
+        this.lastKnown[si] = id;
         if (!(st & KNOWN)) {
           lo[k] = hi[k] = v;
           state[k] = (state[k] as number) | KNOWN | LO_FIRST;
@@ -90,6 +102,7 @@ export class ColumnExtremes {
       // Nothing held, or every column held is older than the ring: start empty.
       this.state.fill(0);
       this.firstId = id;
+      this.changedFrom = Number.NEGATIVE_INFINITY;
     } else {
       for (let c = this.lastId + 1; c <= id; c++) this.state.fill(0, (c % this.cap) * series, (c % this.cap) * series + series);
     }

@@ -43,7 +43,15 @@ export function replace(el: Node, ...children: Child[]): void {
   append(el, children);
 }
 
-/** Sets text only when it changed (a live tick touches few nodes). */
+/**
+ * Sets text only when it changed (a live tick touches few nodes). An element holding one text node
+ * keeps it and changes its data: no node made, no child-list mutation for the page's observers.
+ */
 export function setText(el: Node, text: string): void {
+  const only = el.firstChild;
+  if (only !== null && only === el.lastChild && only.nodeType === Node.TEXT_NODE && text !== '') {
+    if ((only as Text).data !== text) (only as Text).data = text;
+    return;
+  }
   if (el.textContent !== text) el.textContent = text;
 }

@@ -3,6 +3,7 @@
 import { LIVE_RANGE_MS, type LiveSeries } from '../src/shared/protocol';
 import type { SystemPerformanceSnapshot } from '../src/shared/snapshot';
 import { LineChart, type SeriesSpec } from './charts';
+import { lowerBound } from './columnExtremes';
 import { LiveLineChart } from './lineCanvas';
 import { canvases } from './layout';
 import { page } from './page';
@@ -81,11 +82,17 @@ export function drawLiveCharts(): void {
   charts.cpuRam.setData(s.timestamps, [{ values: s.cpuUsagePercent }, { values: s.ramUsageMb, scale: isKnown(ram) && ram > 0 ? 100 / ram : Number.NaN }], xMin, xMax);
 }
 
-/** Drops rows older than the window (keeping one, so the line reaches the left edge). */
+/** Rows older than the window are dropped in batches of at least this many (or an eighth of the rows held). */
+const TRIM_BATCH = 64;
+
+/**
+ * Drops rows older than the window (keeping one, so the line reaches the left edge), in batches:
+ * a splice moves every row held, so dropping the one row a tick leaves would cost the hour held.
+ * The charts skip the few older rows kept meanwhile.
+ */
 function trimSeries(s: LiveSeries, xMin: number): void {
-  let drop = 0;
-  while (drop + 1 < s.timestamps.length && (s.timestamps[drop + 1] as number) < xMin) drop++;
-  if (drop === 0) return;
+  const drop = lowerBound(s.timestamps, xMin) - 1;
+  if (drop < Math.max(TRIM_BATCH, s.timestamps.length >> 3)) return;
   s.timestamps.splice(0, drop);
   s.cpuUsagePercent.splice(0, drop);
   s.ramUsageMb.splice(0, drop);

@@ -131,7 +131,7 @@ export async function createMachineMonitor(options: MachineMonitorOptions = {}):
     ...(onLog ? { onLog } : {}),
     ...(options.gpuProcessIntervalMs !== undefined ? { gpuProcessIntervalMs: options.gpuProcessIntervalMs } : {}),
     // Per-process GPU memory only while a task runs (while it samples for others, theirs count too).
-    wantProcesses: () => (holder.monitor?.getActiveTasks().length ?? 0) > 0 || (holder.sharedDir !== null && anyTaskRunning(holder.sharedDir)),
+    wantProcesses: () => (holder.monitor?.activeTaskCount ?? 0) > 0 || (holder.sharedDir !== null && anyTaskRunning(holder.sharedDir)),
     ...(options.clock ? { clock: options.clock } : {}),
   });
   let systemSampler: SystemSampler = createSystemSampler(process.platform, options.diskPath ?? null, onLog ? { onLog } : {});
@@ -308,7 +308,7 @@ export class SharedEngine {
    * no folder to know it.
    */
   wantsGpuProcesses(): boolean {
-    return this.monitor.getActiveTasks().length > 0 || this.parts.elsewhere.tasks().length > 0;
+    return this.monitor.activeTaskCount > 0 || this.parts.elsewhere.tasks().length > 0;
   }
 
   /** Takes the sampler lock (or follows its holder), loads the history and starts sampling. */

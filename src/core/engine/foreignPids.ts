@@ -18,10 +18,11 @@ const FOREIGN_PIDS_NOTE =
 export class ForeignPidWatch {
   private foreignSamples = 0;
   /**
-   * The list last looked at and whether its pids were all absent: a per-process list lasts several
-   * samples (a new one every few seconds), and a pid that does not exist costs a thrown error.
+   * The pids last looked at and whether they were all absent: a per-process list lasts several
+   * samples (a new one every few seconds; each sample holds a copy, so compared by its pids), and a
+   * pid that does not exist costs a thrown error.
    */
-  private checked: { list: readonly GpuProcessUsage[]; foreign: boolean } | null = null;
+  private checked: { pids: number[]; foreign: boolean } | null = null;
   /** The note once the container case was seen (it does not go away). */
   note: string | null = null;
 
@@ -35,8 +36,11 @@ export class ForeignPidWatch {
   hidden(processes: readonly GpuProcessUsage[] | null): boolean {
     if (processes === null) return false;
     if (processes.length === 0) return true;
-    if (this.checked?.list !== processes) this.checked = { list: processes, foreign: processes.every((p) => !this.pidExists(p.pid)) };
-    const foreign = this.checked.foreign;
+    const last = this.checked;
+    if (last === null || last.pids.length !== processes.length || processes.some((p, i) => p.pid !== last.pids[i])) {
+      this.checked = { pids: processes.map((p) => p.pid), foreign: processes.every((p) => !this.pidExists(p.pid)) };
+    }
+    const foreign = (this.checked as { foreign: boolean }).foreign;
     const inUse = processes.some((p) => p.usedMemoryMb === null || p.usedMemoryMb > 0);
     this.foreignSamples = foreign && inUse ? this.foreignSamples + 1 : 0;
     if (this.foreignSamples >= FOREIGN_PID_SAMPLES && this.note === null) {

@@ -724,6 +724,11 @@ export class PerformanceMonitor {
     return [...this.active.values()].map((e) => e.acc.toMetrics());
   }
 
+  /** How many tasks run now, without building their figures (getActiveTasks copies each timeline). */
+  get activeTaskCount(): number {
+    return this.active.size;
+  }
+
   // ----- analysis, status, export -----
 
   /** The full analysis of the window: every task in it read again (the CLI, export, and the dashboard's coalesced refresh). */

@@ -273,9 +273,12 @@ test('the pids of one per-process list are looked up once, however many samples 
     return false;
   }, (note) => notes.push(note));
   const list = [{ pid: 4711, gpuUuid: 'GPU-a', usedMemoryMb: null }, { pid: 4820, gpuUuid: 'GPU-a', usedMemoryMb: null }];
-  for (let i = 0; i < 3; i++) assert.equal(watch.hidden(list), true);
+  // Each sample holds its own copy of the provider's list (copyGpuSample).
+  for (let i = 0; i < 3; i++) assert.equal(watch.hidden(list.map((p) => ({ ...p }))), true);
   assert.deepEqual(asked, [4711, 4820], 'each pid once for the three samples');
   assert.equal(notes.length, 1, 'three samples in a row');
-  watch.hidden([...list]);
-  assert.deepEqual(asked, [4711, 4820, 4711, 4820], 'a new list is looked at again');
+  watch.hidden([list[0] as (typeof list)[number], { pid: 5000, gpuUuid: 'GPU-a', usedMemoryMb: null }]);
+  assert.deepEqual(asked, [4711, 4820, 4711, 5000], 'a list with another pid is looked at again');
+  watch.hidden([{ pid: 4711, gpuUuid: 'GPU-a', usedMemoryMb: null }]);
+  assert.deepEqual(asked, [4711, 4820, 4711, 5000, 4711], 'a shorter list too');
 });

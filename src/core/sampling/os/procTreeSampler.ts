@@ -6,9 +6,13 @@
 // five thread-pool round trips through fs/promises (open, fstat, read, read, close) against one
 // system call here.
 import { readdirSync, readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessSampler, ProcessTreeReading } from '../../ports';
 import { OnceLog, errnoCode } from '../../util/onceLog';
+
+/** Architectures whose auxiliary vector holds 8-byte entries. */
+const SIXTY_FOUR_BIT_ARCHES = new Set(['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el']);
 
 export interface ProcTreeSamplerOptions {
   /** Where /proc lives; tests point this at a fixture directory. */
@@ -61,6 +65,37 @@ export function parsePidStat(text: string): PidStat | null {
   return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid, utimeTicks, stimeTicks, startTicks };
 }
 
+/**
+ * The resident set of /proc/PID/statm (its second field, in pages) in kB: the same figure as
+ * status's VmRSS, from a line of a few numbers instead of a page of text the kernel formats. Null
+ * for anything else.
+ */
+export function parseStatmRssKb(text: string, pageKb: number): number | null {
+  const first = text.indexOf(' ');
+  if (first < 0) return null;
+  const second = text.indexOf(' ', first + 1);
+  const field = text.slice(first + 1, second < 0 ? undefined : second).trim();
+  if (!/^\d{1,15}$/.test(field)) return null;
+  return Number(field) * pageKb;
+}
+
+/**
+ * The page size in kB from an auxiliary vector (/proc/self/auxv: native-endian pairs of type and
+ * value, 8 bytes each on 64-bit systems; AT_PAGESZ is type 6), or null when it is not there or is
+ * not a power of two from 4 to 1024 kB.
+ */
+export function pageKbFromAuxv(auxv: Buffer, littleEndian: boolean): number | null {
+  for (let i = 0; i + 16 <= auxv.length; i += 16) {
+    const type = littleEndian ? auxv.readBigUInt64LE(i) : auxv.readBigUInt64BE(i);
+    if (type === 0n) break; // AT_NULL ends the vector
+    if (type !== 6n) continue;
+    const bytes = Number(littleEndian ? auxv.readBigUInt64LE(i + 8) : auxv.readBigUInt64BE(i + 8));
+    const kb = bytes / 1024;
+    return Number.isInteger(kb) && kb >= 4 && kb <= 1024 && (kb & (kb - 1)) === 0 ? kb : null;
+  }
+  return null;
+}
+
 /** VmRSS of /proc/PID/status in kB; null for kernel threads and zombies, which have none. */
 export function parseStatusRssKb(text: string): number | null {
   const m = /^VmRSS:\s+(\d+)\s*kB/m.exec(text);
@@ -98,6 +133,9 @@ export class ProcTreeSampler implements ProcessSampler {
     this.once = new OnceLog(options.onLog ?? (() => {}));
     this.rescanMs = options.rescanMs ?? 5000;
   }
+
+  /** Page size in kB for statm (null: read status instead); undefined until first needed. */
+  private pageKb: number | null | undefined = undefined;
 
   async sampleTree(rootPid: number): Promise<ProcessTreeReading | null> {
     if (!Number.isInteger(rootPid) || rootPid <= 0) return null;
@@ -253,11 +291,31 @@ export class ProcTreeSampler implements ProcessSampler {
   }
 
   private async readRssKb(pid: number): Promise<number | null> {
+    const pageKb = this.statmPageKb();
     try {
+      if (pageKb !== null) return parseStatmRssKb(readFileSync(join(this.procRoot, String(pid), 'statm'), 'latin1'), pageKb);
       return parseStatusRssKb(readFileSync(join(this.procRoot, String(pid), 'status'), 'utf8'));
     } catch {
       return null;
     }
+  }
+
+  /**
+   * The page size when RSS can be read from statm (decided once: this /proc has the page size in
+   * self/auxv on a 64-bit system), else null and status is read (a recorded /proc, 32-bit systems).
+   */
+  private statmPageKb(): number | null {
+    if (this.pageKb === undefined) {
+      this.pageKb = null;
+      if (SIXTY_FOUR_BIT_ARCHES.has(process.arch)) {
+        try {
+          this.pageKb = pageKbFromAuxv(readFileSync(join(this.procRoot, 'self', 'auxv')), endianness() === 'LE');
+        } catch {
+          // No auxv here (a recorded /proc): status it is.
+        }
+      }
+    }
+    return this.pageKb;
   }
 
 }

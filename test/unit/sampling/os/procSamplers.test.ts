@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import {
 } from '../../../../src/core/sampling/os/procSystemSampler';
 import { waitUntil } from '../../helpers/waitUntil';
 import { ProcFile } from '../../../../src/core/sampling/os/procFile';
-import { ProcTreeSampler, parsePidStat, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
+import { ProcTreeSampler, pageKbFromAuxv, parsePidStat, parseStatmRssKb, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
 
 const PROC = join(__dirname, '../../../fixtures/proc');
 const isLinux = process.platform === 'linux';
@@ -313,4 +313,48 @@ test('ProcFile on a regular file (a recorded /proc): read afresh each time, noth
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('RSS from statm (pages) and the page size from the auxiliary vector; anything else is unknown', () => {
+  assert.equal(parseStatmRssKb('182123 10503 8831 6802 0 12248 0\n', 4), 42012);
+  assert.equal(parseStatmRssKb('182123 10503', 16), 168048, 'no third field, no newline');
+  assert.equal(parseStatmRssKb('182123 -1 8831', 4), null);
+  assert.equal(parseStatmRssKb('182123 1e3 8831', 4), null);
+  assert.equal(parseStatmRssKb('garbage', 4), null);
+  const auxv = (pairs: Array<[number, number]>, le = true): Buffer => {
+    const b = Buffer.alloc(pairs.length * 16);
+    pairs.forEach(([type, value], i) => {
+      if (le) {
+        b.writeBigUInt64LE(BigInt(type), i * 16);
+        b.writeBigUInt64LE(BigInt(value), i * 16 + 8);
+      } else {
+        b.writeBigUInt64BE(BigInt(type), i * 16);
+        b.writeBigUInt64BE(BigInt(value), i * 16 + 8);
+      }
+    });
+    return b;
+  };
+  assert.equal(pageKbFromAuxv(auxv([[33, 1], [16, 0xbfebfbff], [6, 4096], [0, 0]]), true), 4);
+  assert.equal(pageKbFromAuxv(auxv([[6, 65536], [0, 0]], false), false), 64, 'big-endian');
+  assert.equal(pageKbFromAuxv(auxv([[16, 1], [0, 0], [6, 4096]]), true), null, 'after AT_NULL is not the vector');
+  assert.equal(pageKbFromAuxv(auxv([[6, 5000], [0, 0]]), true), null, 'not a power of two');
+  assert.equal(pageKbFromAuxv(auxv([[6, 1024], [0, 0]]), true), null, 'smaller than any page');
+  assert.equal(pageKbFromAuxv(Buffer.alloc(7), true), null, 'truncated');
+});
+
+test('on the real /proc the tree RSS read through statm agrees with status VmRSS', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
+  // A process with no children whose memory stands still: its tree is itself.
+  const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => child.kill('SIGKILL'));
+  const pid = child.pid as number;
+  const sampler = new ProcTreeSampler();
+  const reading = await waitUntil('the sleep process in /proc', async () => {
+    const r = await sampler.sampleTree(pid);
+    return r && readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('sleep') ? r : null;
+  });
+  const vmRssKb = parseStatusRssKb(readFileSync(`/proc/${pid}/status`, 'utf8')) ?? 0;
+  assert.ok(vmRssKb > 0);
+  assert.deepEqual(reading.pids, [pid]);
+  // The same kernel counter read a moment apart.
+  assert.ok(Math.abs(reading.rssMb * 1024 - vmRssKb) <= 64, `${reading.rssMb * 1024} kB vs ${vmRssKb} kB`);
 });

@@ -66,9 +66,31 @@ function isUnknownMarker(value: string): boolean {
   return /^\[[^\]]*\]$/.test(v);
 }
 
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+
+/** `-?digits(.digits)?`, checked by a scan: the common case of every streamed value, no RegExp. */
+function isPlainDecimal(v: string): boolean {
+  let i = v.charCodeAt(0) === MINUS ? 1 : 0;
+  const start = i;
+  while (i < v.length && v.charCodeAt(i) >= DIGIT_0 && v.charCodeAt(i) <= DIGIT_9) i++;
+  if (i === start) return false;
+  if (i === v.length) return true;
+  if (v.charCodeAt(i) !== DOT) return false;
+  const fraction = ++i;
+  while (i < v.length && v.charCodeAt(i) >= DIGIT_0 && v.charCodeAt(i) <= DIGIT_9) i++;
+  return i > fraction && i === v.length;
+}
+
 /** A plain decimal number, or null. Rejects `12abc`, `0x10`, `Infinity`, `1e309` and friends. */
 export function parseNumberField(value: string): number | null {
   const v = value.trim();
+  if (isPlainDecimal(v)) {
+    const n = Number(v);
+    return Number.isFinite(n) ? n : null;
+  }
   if (isUnknownMarker(v)) return null;
   // Without `nounits` (or from a hand-run command) values carry units; accept and drop known ones.
   const m = /^(-?\d+(?:\.\d+)?)(?:\s*(?:MiB|W|%|C|MHz))?$/.exec(v);
@@ -99,6 +121,18 @@ function splitCsv(line: string): string[] {
   return line.split(',').map((s) => s.trim());
 }
 
+/** Each query name's column, per fields list (a provider keeps one list while its driver stays). */
+const columnCache = new WeakMap<readonly NvidiaQueryField[], Map<NvidiaQueryField, number>>();
+
+function columnsOf(fields: readonly NvidiaQueryField[]): Map<NvidiaQueryField, number> {
+  let columns = columnCache.get(fields);
+  if (!columns) {
+    columns = new Map(fields.map((f, i) => [f, i] as const));
+    columnCache.set(fields, columns);
+  }
+  return columns;
+}
+
 /**
  * Parses one `--query-gpu` line whose columns are `fields`, in order. Lines that do not fit (wrong
  * column count, no valid index, a header, an error message) are rejected with a reason for the log.
@@ -110,9 +144,10 @@ export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]):
   if (cols.length !== fields.length) {
     return { ok: false, reason: `expected ${fields.length} columns, got ${cols.length}` };
   }
+  const columns = columnsOf(fields);
   const get = (f: NvidiaQueryField): string | null => {
-    const i = fields.indexOf(f);
-    return i >= 0 ? (cols[i] as string) : null;
+    const i = columns.get(f);
+    return i === undefined ? null : (cols[i] as string);
   };
   const num = (f: NvidiaQueryField): number | null => {
     const v = get(f);

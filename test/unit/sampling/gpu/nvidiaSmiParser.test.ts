@@ -157,7 +157,10 @@ test('numbers: units tolerated, everything odd is unknown', () => {
   assert.equal(parseNumberField('512 MiB'), 512);
   assert.equal(parseNumberField('28.16 W'), 28.16);
   assert.equal(parseNumberField(' 7 '), 7);
-  for (const bad of ['', 'N/A', '[N/A]', '[Not Supported]', '[Insufficient Permissions]', '1e3', '0x1', 'Infinity', '1.2.3', '--1']) {
+  assert.equal(parseNumberField('-12.5'), -12.5);
+  assert.equal(parseNumberField('0'), 0);
+  assert.equal(parseNumberField('9'.repeat(400)), null, 'beyond a double');
+  for (const bad of ['', 'N/A', '[N/A]', '[Not Supported]', '[Insufficient Permissions]', '1e3', '0x1', 'Infinity', '1.2.3', '--1', '-', '.5', '5.', '-.5', '1 2', '١٢']) {
     assert.equal(parseNumberField(bad), null, bad);
   }
 });

@@ -390,13 +390,16 @@ export class SharedSampling {
     return value;
   }
 
-  /** Coalesces the system and GPU halves of one tick into one write. */
+  /**
+   * Coalesces the system and GPU halves of one tick into one write. Nobody reading (the common
+   * case of a lone window) schedules nothing: not even the wake-up that would find that out.
+   */
   private schedulePublish(): void {
     if (this.publishQueued || this.options.publish === false) return;
+    if (!this.readersWanted(this.options.clock.now())) return;
     this.publishQueued = true;
     setImmediate(() => {
       this.publishQueued = false;
-      if (!this.readersWanted(this.options.clock.now())) return;
       const doc: PublishedSample = {
         version: LIVE_VERSION,
         pid: this.pid,

@@ -6,9 +6,9 @@
 // Usage: node scripts/bench-windows.mjs [--duration S] [--json FILE]
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { launchBrowser, newWorkbenchPage } from '../test/harness/browser.mjs';
-import { repoRoot, startCodeServer, workbenchUrl } from '../test/harness/codeServer.mjs';
+import { fakeToolsPath, repoRoot, startCodeServer, workbenchUrl } from '../test/harness/codeServer.mjs';
 
 const args = process.argv.slice(2);
 const durationS = Number(args[args.indexOf('--duration') + 1] || 30) || 30;
@@ -42,7 +42,7 @@ async function measure({ windows, withExtension }) {
     userDataDir: join(scratch, 'ud'),
     extensionsDir: join(scratch, 'ext'),
     env: {
-      PATH: `${join(repoRoot, 'test', 'fixtures', 'bin')}${delimiter}${process.env.PATH ?? ''}`,
+      PATH: fakeToolsPath,
       FAKE_NVIDIA_SMI_SCENARIO: '1gpu',
       FAKE_NVIDIA_SMI_VRAM_FILE: vram,
       MODEL_PERF_HOME: join(scratch, 'home'),

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { analyzePerformance } from '../../src/core/engine/analysis.js';
 import { validateConfig } from '../../src/core/engine/config.js';
@@ -14,7 +14,7 @@ import { JsonlHistoryStore } from '../../src/core/history/historyStore.js';
 import { defaultHostSettings, toMonitorConfig } from '../../src/host/settings.js';
 import type { CompactTimeline, PerformanceMetrics } from '../../src/shared/metrics.js';
 import { makeTask } from '../unit/engine/fakes.js';
-import { repoRoot } from '../harness/codeServer.mjs';
+import { fakeToolsPath } from '../harness/codeServer.mjs';
 import { openWorkbench, runCommand, screenshot, screenshotDir, waitForStatusText } from '../harness/workbench.mjs';
 
 declare const document: {
@@ -98,7 +98,7 @@ test('findings lead the dashboard; a failed run shows its last minute; two runs 
   // The fake nvidia-smi's GPU is hot and at its power cap now (clock event reasons 0x44).
   const wb = await openWorkbench({
     colorScheme: 'dark', width: 1400, height: 1000,
-    env: { MODEL_PERF_HOME: home, PATH: `${join(repoRoot, 'test', 'fixtures', 'bin')}${delimiter}${process.env.PATH ?? ''}`, FAKE_NVIDIA_SMI_SCENARIO: 'throttled' },
+    env: { MODEL_PERF_HOME: home, PATH: fakeToolsPath, FAKE_NVIDIA_SMI_SCENARIO: 'throttled' },
   });
   open.push(wb);
   await waitForStatusText(wb.page, /CPU|GPU/, { timeout: 60_000 });

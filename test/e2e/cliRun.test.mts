@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { repoRoot } from '../harness/codeServer.mjs';
+import { join } from 'node:path';
+import { fakeToolsPath, repoRoot } from '../harness/codeServer.mjs';
 import { historyRecords } from '../unit/helpers/historyFiles.js';
 import type { Frame, Page } from 'playwright-core';
 import { openWorkbench, runCommand, screenshot, statusItemSelector, waitForStatusText } from '../harness/workbench.mjs';
@@ -24,9 +24,8 @@ const vramFile = join(scratch, 'vram-mib');
 const cliLog = join(scratch, 'cli-nvidia-smi.jsonl');
 // The script writes its pid here; the window's fake nvidia-smi then lists it holding the VRAM.
 const pidFile = join(scratch, 'pid');
-const fakeBin = join(repoRoot, 'test', 'fixtures', 'bin');
 const script = join(repoRoot, 'test', 'fixtures', 'scripts', 'fake_generate.py');
-const PATH = `${fakeBin}${delimiter}${process.env.PATH ?? ''}`;
+const PATH = fakeToolsPath;
 
 before(async () => {
   writeFileSync(vramFile, '6000');

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { repoRoot } from '../harness/codeServer.mjs';
+import { join } from 'node:path';
+import { fakeToolsPath } from '../harness/codeServer.mjs';
 import { openWorkbench, runCommand, screenshot, statusItemSelector, waitForStatusText } from '../harness/workbench.mjs';
 import { waitUntil } from '../unit/helpers/waitUntil.js';
 
@@ -20,7 +20,7 @@ before(async () => {
   wb = await openWorkbench({
     settings: { 'modelPerf.monitoringIntervalSeconds': 0.5 },
     env: {
-      PATH: `${join(repoRoot, 'test', 'fixtures', 'bin')}${delimiter}${process.env.PATH ?? ''}`,
+      PATH: fakeToolsPath,
       FAKE_NVIDIA_SMI_SCENARIO: '1gpu',
       FAKE_NVIDIA_SMI_VRAM_FILE: vramFile,
     },

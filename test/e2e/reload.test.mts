@@ -7,8 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { repoRoot } from '../harness/codeServer.mjs';
+import { join } from 'node:path';
+import { fakeToolsPath, repoRoot } from '../harness/codeServer.mjs';
 import { historyRecords } from '../unit/helpers/historyFiles.js';
 import { extensionLog, openWorkbench, runCommand, screenshot, typeInNewTerminal, waitForStatusText } from '../harness/workbench.mjs';
 
@@ -32,7 +32,7 @@ before(async () => {
     },
     env: {
       MODEL_PERF_HOME: home,
-      PATH: `${join(repoRoot, 'test', 'fixtures', 'bin')}${delimiter}${process.env.PATH ?? ''}`,
+      PATH: fakeToolsPath,
       FAKE_NVIDIA_SMI_SCENARIO: '1gpu',
       FAKE_NVIDIA_SMI_VRAM_FILE: vramFile,
       FAKE_NVIDIA_SMI_PID_FILE: pidFile,

@@ -6,8 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { repoRoot } from '../harness/codeServer.mjs';
+import { join } from 'node:path';
+import { fakeToolsPath, repoRoot } from '../harness/codeServer.mjs';
 import { openWorkbench, runCommand, screenshot, typeInNewTerminal, waitForStatusText } from '../harness/workbench.mjs';
 
 type Workbench = Awaited<ReturnType<typeof openWorkbench>>;
@@ -26,7 +26,7 @@ before(async () => {
       'terminal.integrated.profiles.linux': { bash: { path: '/bin/bash' } },
     },
     env: {
-      PATH: `${join(repoRoot, 'test', 'fixtures', 'bin')}${delimiter}${process.env.PATH ?? ''}`,
+      PATH: fakeToolsPath,
       FAKE_NVIDIA_SMI_SCENARIO: '1gpu',
       FAKE_NVIDIA_SMI_VRAM_FILE: vramFile,
       FAKE_NVIDIA_SMI_PID_FILE: pidFile,

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { repoRoot } from '../harness/codeServer.mjs';
+import { fakeToolsBin, fakeToolsPath } from '../harness/codeServer.mjs';
 import { openWorkbench, screenshot, waitForStatusText } from '../harness/workbench.mjs';
 import { waitUntil, type Probe } from '../unit/helpers/waitUntil.js';
 
@@ -17,11 +17,10 @@ const pages: Page[] = [];
 const scratch = mkdtempSync(join(tmpdir(), 'model-perf-e2e-win-'));
 const vramFile = join(scratch, 'vram-mib');
 const home = join(scratch, 'home');
-const fakeBin = join(repoRoot, 'test', 'fixtures', 'bin');
 
 function streams(): number[] {
   try {
-    return execFileSync('pgrep', ['-f', `${fakeBin}/nvidia-smi.*-lms`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-f', `${fakeToolsBin}/nvidia-smi.*-lms`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
@@ -35,7 +34,7 @@ before(async () => {
   writeFileSync(vramFile, '6000');
   wb = await openWorkbench({
     settings: { 'modelPerf.monitoringIntervalSeconds': 1 },
-    env: { PATH: `${fakeBin}${delimiter}${process.env.PATH ?? ''}`, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, MODEL_PERF_HOME: home },
+    env: { PATH: fakeToolsPath, FAKE_NVIDIA_SMI_SCENARIO: '1gpu', FAKE_NVIDIA_SMI_VRAM_FILE: vramFile, MODEL_PERF_HOME: home },
   });
   pages.push(wb.page, await wb.openAnotherWindow(), await wb.openAnotherWindow());
 });

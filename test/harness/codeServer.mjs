@@ -5,11 +5,14 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CODE_SERVER_VERSION = '4.100.3';
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The fake GPU tools (nvidia-smi replaying recorded output), and PATH with them first. */
+export const fakeToolsBin = join(repoRoot, 'test', 'fixtures', 'bin');
+export const fakeToolsPath = `${fakeToolsBin}${delimiter}${process.env.PATH ?? ''}`;
 export const codeServerEntry = join(
   repoRoot, '.cache', `code-server-${CODE_SERVER_VERSION}`, 'node_modules', 'code-server', 'out', 'node', 'entry.js',
 );

@@ -103,7 +103,6 @@ export class HistoryWatcher {
   }
 
   private async doCheck(): Promise<void> {
-    await this.folders.arm();
     const now = await this.files();
     let rewritten = false;
     const appended: PerformanceMetrics[] = [];

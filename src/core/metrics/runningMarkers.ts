@@ -159,7 +159,6 @@ export class RunningElsewhere {
   }
 
   private async look(): Promise<void> {
-    await this.folder.arm();
     let names: string[];
     try {
       names = (await readdir(this.dir)).filter((n) => n.endsWith('.json')).sort().slice(0, MAX_MARKERS);

@@ -122,12 +122,17 @@ export class FolderWatch {
     await Promise.all(added.map(async ([dir, entry]) => void (entry.trusted = await trusted(dir))));
   }
 
-  /** A change was seen: one look after the debounce, however many events come meanwhile. */
+  /**
+   * A change was seen: one look after the debounce, however many events come meanwhile. Folders
+   * that appeared meanwhile (a parent's event) are watched before the look, as at each poll.
+   */
   wake(): void {
     if (this.disposed || this.debounce) return;
     this.debounce = setTimeout(() => {
       this.debounce = null;
-      if (!this.disposed) this.options.look();
+      void this.arm().then(() => {
+        if (!this.disposed) this.options.look();
+      });
     }, this.options.debounceMs ?? 100);
     this.debounce.unref?.();
   }
@@ -145,6 +150,7 @@ export class FolderWatch {
     this.poll = setTimeout(() => {
       this.poll = null;
       this.pollDueAt = Number.POSITIVE_INFINITY;
+      // The pace after this poll counts the folders it has just watched.
       void this.arm().then(() => {
         if (this.disposed) return;
         this.options.look();

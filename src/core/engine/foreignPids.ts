@@ -36,11 +36,12 @@ export class ForeignPidWatch {
   hidden(processes: readonly GpuProcessUsage[] | null): boolean {
     if (processes === null) return false;
     if (processes.length === 0) return true;
-    const last = this.checked;
-    if (last === null || last.pids.length !== processes.length || processes.some((p, i) => p.pid !== last.pids[i])) {
-      this.checked = { pids: processes.map((p) => p.pid), foreign: processes.every((p) => !this.pidExists(p.pid)) };
+    let checked = this.checked;
+    if (checked === null || checked.pids.length !== processes.length || processes.some((p, i) => p.pid !== checked?.pids[i])) {
+      checked = { pids: processes.map((p) => p.pid), foreign: processes.every((p) => !this.pidExists(p.pid)) };
+      this.checked = checked;
     }
-    const foreign = (this.checked as { foreign: boolean }).foreign;
+    const foreign = checked.foreign;
     const inUse = processes.some((p) => p.usedMemoryMb === null || p.usedMemoryMb > 0);
     this.foreignSamples = foreign && inUse ? this.foreignSamples + 1 : 0;
     if (this.foreignSamples >= FOREIGN_PID_SAMPLES && this.note === null) {

@@ -3,6 +3,7 @@
 // Every value the tool could not give ([N/A], [Not Supported], garbage) becomes null, never 0.
 import { gpuReading, type GpuReading } from '../../../shared/snapshot';
 import type { GpuProcessUsage } from '../../ports';
+import { skipDigits } from '../../util/scan';
 
 /** The query names this project asks for, in the order they appear on a line. */
 export const NVIDIA_QUERY_FIELDS = [
@@ -66,22 +67,18 @@ function isUnknownMarker(value: string): boolean {
   return /^\[[^\]]*\]$/.test(v);
 }
 
-const DIGIT_0 = 0x30;
-const DIGIT_9 = 0x39;
 const MINUS = 0x2d;
 const DOT = 0x2e;
 
 /** `-?digits(.digits)?`, checked by a scan: the common case of every streamed value, no RegExp. */
 function isPlainDecimal(v: string): boolean {
-  let i = v.charCodeAt(0) === MINUS ? 1 : 0;
-  const start = i;
-  while (i < v.length && v.charCodeAt(i) >= DIGIT_0 && v.charCodeAt(i) <= DIGIT_9) i++;
-  if (i === start) return false;
-  if (i === v.length) return true;
-  if (v.charCodeAt(i) !== DOT) return false;
-  const fraction = ++i;
-  while (i < v.length && v.charCodeAt(i) >= DIGIT_0 && v.charCodeAt(i) <= DIGIT_9) i++;
-  return i > fraction && i === v.length;
+  const start = v.charCodeAt(0) === MINUS ? 1 : 0;
+  const whole = skipDigits(v, start);
+  if (whole === start) return false;
+  if (whole === v.length) return true;
+  if (v.charCodeAt(whole) !== DOT) return false;
+  const end = skipDigits(v, whole + 1);
+  return end > whole + 1 && end === v.length;
 }
 
 /** A plain decimal number, or null. Rejects `12abc`, `0x10`, `Infinity`, `1e309` and friends. */

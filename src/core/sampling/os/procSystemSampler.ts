@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { SystemReading, SystemSampler } from '../../ports';
 import { OnceLog, errnoCode } from '../../util/onceLog';
 import { ProcFile } from './procFile';
+import { skipBlanks, skipDigits } from '../../util/scan';
 
 /** The statfs fields used, so tests can inject a fake filesystem. */
 export interface StatfsResult {
@@ -87,11 +88,6 @@ export function parseMeminfo(text: string): MemInfo {
   return { ramTotalMb, ramAvailableMb, ramUsedMb };
 }
 
-const SPACE = 0x20;
-const TAB = 0x09;
-const DIGIT_0 = 0x30;
-const DIGIT_9 = 0x39;
-
 /**
  * The value of `key` at the start of a meminfo line (`MemTotal:       24684092 kB`), or null when
  * the line is missing or is not whitespace, digits, whitespace, `kB`. A scan, not a RegExp built
@@ -102,15 +98,11 @@ function meminfoKib(text: string, key: string): number | null {
   let i = text.startsWith(head) ? 0 : text.indexOf(`\n${head}`) + 1;
   if (i === 0 && !text.startsWith(head)) return null;
   i += head.length;
-  const spaceStart = i;
-  while (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB) i++;
-  if (i === spaceStart) return null;
-  const digitStart = i;
-  while (text.charCodeAt(i) >= DIGIT_0 && text.charCodeAt(i) <= DIGIT_9) i++;
-  if (i === digitStart) return null;
-  const value = Number(text.slice(digitStart, i));
-  while (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB) i++;
-  return text.startsWith('kB', i) ? value : null;
+  const digitStart = skipBlanks(text, i);
+  if (digitStart === i) return null;
+  const digitEnd = skipDigits(text, digitStart);
+  if (digitEnd === digitStart) return null;
+  return text.startsWith('kB', skipBlanks(text, digitEnd)) ? Number(text.slice(digitStart, digitEnd)) : null;
 }
 
 /** Used share as `df` shows it: blocks in use over blocks a user could ever use. */

@@ -36,8 +36,6 @@ export class ProcFile {
    * reopened on the next call.
    */
   async readPrefix(): Promise<string> {
-    const now = this.readNow();
-    if (now !== null) return now;
     if (this.closed) throw Object.assign(new Error(`${this.path} is closed`), { code: 'EBADF' });
     this.onProcfs ??= new Promise((resolve) => statfs(this.path, (err, s) => resolve(!err && s.type === PROC_SUPER_MAGIC)));
     const keep = await this.onProcfs;

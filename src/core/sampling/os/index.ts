@@ -24,7 +24,3 @@ export function createProcessSampler(platform: NodeJS.Platform, options: Sampler
   }
   return new SiProcessSampler(options.onLog ? { onLog: options.onLog } : {});
 }
-
-;
-;
-;

@@ -2,14 +2,16 @@
 // come from /proc/PID/task/*/children where the kernel has it (CONFIG_PROC_CHILDREN), else from one
 // scan of every /proc/*/stat per sample; CPU % comes from utime+stime tick deltas between samples.
 // The /proc files are read synchronously: procfs text is generated in memory (no disk to wait
-// for), and a tree of a few processes means a dozen small files per sample, each of which costs
-// five thread-pool round trips through fs/promises (open, fstat, read, read, close) against one
-// system call here.
-import { readdirSync, readFileSync } from 'node:fs';
+// for), and through fs/promises each small file costs five thread-pool round trips (open, fstat,
+// read, read, close). Each member's stat stays open and is read again from offset 0 (one system
+// call per process and sample), and RSS comes from stat's own rss field, so a followed tree costs
+// one read per process each second.
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statfsSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessSampler, ProcessTreeReading } from '../../ports';
 import { OnceLog, errnoCode } from '../../util/onceLog';
+import { skipBlanks, skipDigits } from '../../util/scan';
 
 /** Architectures whose auxiliary vector holds 8-byte entries. */
 const SIXTY_FOUR_BIT_ARCHES = new Set(['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el']);
@@ -43,40 +45,58 @@ export interface PidStat {
   stimeTicks: number;
   /** Ticks after boot at which the process started: tells a reused pid from the original. */
   startTicks: number;
+  /** Field 24, the resident set in pages (the kernel's get_mm_rss, as statm and VmRSS); null when the line stops before it. */
+  rssPages: number | null;
 }
+
+/** Fields of /proc/PID/stat (numbered from 1, as proc(5) does) read by parsePidStat. */
+const FIELD_PPID = 4;
+const FIELD_UTIME = 14;
+const FIELD_STIME = 15;
+const FIELD_STARTTIME = 22;
+const FIELD_RSS = 24;
 
 /**
  * Parses /proc/PID/stat. The command name sits in parentheses and may itself hold spaces and
- * parentheses, so the fields are counted from the last `)`.
+ * parentheses, so the fields are counted from the last `)`. A scan that slices only the numbers
+ * it keeps: this runs for every process of every followed tree each second.
  */
 export function parsePidStat(text: string): PidStat | null {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return null;
-  const pid = Number(text.slice(0, open).trim());
-  const rest = text.slice(close + 1).trim().split(/\s+/);
-  // rest[0] is field 3 (state); field n is rest[n - 3].
-  if (!Number.isInteger(pid) || pid <= 0 || rest.length < 20) return null;
-  const ppid = Number(rest[1]);
-  const utimeTicks = Number(rest[11]);
-  const stimeTicks = Number(rest[12]);
-  const startTicks = Number(rest[19]);
-  if (![ppid, utimeTicks, stimeTicks, startTicks].every((n) => Number.isFinite(n) && n >= 0)) return null;
-  return { pid, comm: text.slice(open + 1, close), state: rest[0] ?? '?', ppid, utimeTicks, stimeTicks, startTicks };
-}
-
-/**
- * The resident set of /proc/PID/statm (its second field, in pages) in kB: the same figure as
- * status's VmRSS, from a line of a few numbers instead of a page of text the kernel formats. Null
- * for anything else.
- */
-export function parseStatmRssKb(text: string, pageKb: number): number | null {
-  const first = text.indexOf(' ');
-  if (first < 0) return null;
-  const second = text.indexOf(' ', first + 1);
-  const field = text.slice(first + 1, second < 0 ? undefined : second).trim();
-  if (!/^\d{1,15}$/.test(field)) return null;
-  return Number(field) * pageKb;
+  const pidText = text.slice(0, open).trim();
+  const pid = Number(pidText);
+  if (pidText === '' || !Number.isInteger(pid) || pid <= 0) return null;
+  let state = '';
+  let ppid = -1;
+  let utimeTicks = -1;
+  let stimeTicks = -1;
+  let startTicks = -1;
+  let rssPages: number | null = null;
+  let i = close + 1;
+  for (let field = 3; field <= FIELD_RSS; field++) {
+    const start = skipBlanks(text, i);
+    let end = start;
+    while (end < text.length && text.charCodeAt(end) > 0x20) end++;
+    if (end === start) break; // the line ended
+    i = end;
+    if (field === 3) {
+      state = text.slice(start, end);
+      continue;
+    }
+    if (field !== FIELD_PPID && field !== FIELD_UTIME && field !== FIELD_STIME && field !== FIELD_STARTTIME && field !== FIELD_RSS) continue;
+    // Counters are unsigned decimals; anything else (a sign, a letter) makes the line unreadable.
+    if (skipDigits(text, start) !== end) return null;
+    const value = Number(text.slice(start, end));
+    if (field === FIELD_PPID) ppid = value;
+    else if (field === FIELD_UTIME) utimeTicks = value;
+    else if (field === FIELD_STIME) stimeTicks = value;
+    else if (field === FIELD_STARTTIME) startTicks = value;
+    else rssPages = value;
+  }
+  if (ppid < 0 || utimeTicks < 0 || stimeTicks < 0 || startTicks < 0) return null;
+  return { pid, comm: text.slice(open + 1, close), state: state || '?', ppid, utimeTicks, stimeTicks, startTicks, rssPages };
 }
 
 /**
@@ -102,13 +122,28 @@ export function parseStatusRssKb(text: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** One member of a walked tree, as last read. */
+interface Member {
+  startTicks: number;
+  ticks: number;
+}
+
 interface TreeState {
   atMs: number;
-  /** Total ticks per `pid:startTicks`, so a reused pid is not taken for the old process. */
-  ticksByKey: Map<string, number>;
+  /** Ticks per pid; a member whose start time changed is a reused pid, not the old process. */
+  members: Map<number, Member>;
   /** When the members were last found by walking the tree. */
   membersAtMs: number;
 }
+
+/** statfs `type` of procfs: only there does a read from offset 0 of a kept descriptor give fresh text. */
+const PROC_SUPER_MAGIC = 0x9fa0;
+/** At most this many /proc/PID/stat descriptors are kept open (a tree of a few hundred workers reads the rest afresh). */
+const MAX_KEPT_DESCRIPTORS = 256;
+/** A root not sampled for this long (its task ended) is forgotten, and its members' descriptors closed. */
+const FORGET_ROOT_AFTER_MS = 60_000;
+/** /proc/PID/stat is about 300 bytes: a 16-byte command name and 50 numbers. */
+const STAT_BUFFER_BYTES = 4096;
 
 export class ProcTreeSampler implements ProcessSampler {
   private readonly procRoot: string;
@@ -119,10 +154,26 @@ export class ProcTreeSampler implements ProcessSampler {
   private strategy: 'auto' | 'children' | 'scan';
   private readonly previous = new Map<number, TreeState>();
   private used: 'children' | 'scan' | null = null;
+  /**
+   * Open /proc/PID/stat descriptors of tree members, read again from offset 0 each sample: one
+   * system call per process and second instead of open, read, read, close. Only on procfs (decided
+   * once): a recorded /proc's files are read afresh. A descriptor outlives nothing it names: once
+   * the process exits its reads fail with ESRCH, even if the pid is reused.
+   */
+  private readonly kept = new Map<number, number>();
+  private onProcfs: boolean | undefined = undefined;
+  private readonly statBuffer = Buffer.allocUnsafe(STAT_BUFFER_BYTES);
+  /** Page size in kB for stat's rss field (null: read status instead); undefined until first needed. */
+  private pageKb: number | null | undefined = undefined;
 
   /** How the last tree was found (for the log and tests); null before the first sample. */
   get lastStrategy(): 'children' | 'scan' | null {
     return this.used;
+  }
+
+  /** How many /proc/PID/stat descriptors are open now (tests). */
+  get keptDescriptors(): number {
+    return this.kept.size;
   }
 
   constructor(options: ProcTreeSamplerOptions = {}) {
@@ -134,61 +185,92 @@ export class ProcTreeSampler implements ProcessSampler {
     this.rescanMs = options.rescanMs ?? 5000;
   }
 
-  /** Page size in kB for statm (null: read status instead); undefined until first needed. */
-  private pageKb: number | null | undefined = undefined;
-
+  // Synchronous inside (procfs text is generated in memory: see the file's head); a promise at the port.
   async sampleTree(rootPid: number): Promise<ProcessTreeReading | null> {
+    return this.sampleTreeNow(rootPid);
+  }
+
+  /** Closes every kept descriptor. The sampler still works afterwards (it opens them again). */
+  dispose(): void {
+    for (const fd of this.kept.values()) closeQuietly(fd);
+    this.kept.clear();
+  }
+
+  private sampleTreeNow(rootPid: number): ProcessTreeReading | null {
     if (!Number.isInteger(rootPid) || rootPid <= 0) return null;
     const atMs = this.nowMs();
-    const root = await this.readStat(rootPid);
+    const root = this.readStat(rootPid);
     if (!root || root.state === 'Z' || root.state === 'X') {
       // The task ended: forget its history so a later process with the same pid starts afresh.
-      this.previous.delete(rootPid);
+      if (this.previous.delete(rootPid)) this.sweep(atMs);
       return null;
     }
 
     const prev = this.previous.get(rootPid);
     const rescan = !prev || atMs - prev.membersAtMs >= this.rescanMs;
-    const stats = rescan ? await this.collectTree(root) : await this.knownMembers(root, prev);
-    const live = stats.filter((s) => s.state !== 'Z' && s.state !== 'X');
-    const rssKb = await Promise.all(live.map((s) => this.readRssKb(s.pid)));
-
-    const ticksByKey = new Map<string, number>();
-    for (const s of live) ticksByKey.set(`${s.pid}:${s.startTicks}`, s.utimeTicks + s.stimeTicks);
-    this.previous.set(rootPid, { atMs, ticksByKey, membersAtMs: rescan ? atMs : (prev as TreeState).membersAtMs });
-
-    let cpuPercent: number | null = null;
-    if (prev && atMs > prev.atMs) {
-      let deltaTicks = 0;
-      for (const [key, ticks] of ticksByKey) {
-        // A process new to the tree started after the last sample: all its ticks fall inside it.
-        const before = prev.ticksByKey.get(key) ?? 0;
-        deltaTicks += Math.max(0, ticks - before);
-      }
-      const seconds = (atMs - prev.atMs) / 1000;
-      cpuPercent = (deltaTicks / this.ticksPerSecond / seconds) * 100;
-    }
-
-    return {
-      rootPid,
-      pids: live.map((s) => s.pid).sort((a, b) => a - b),
+    const stats = rescan ? this.collectTree(root) : this.knownMembers(root, prev);
+    const pageKb = this.rssPageKb();
+    const members = new Map<number, Member>();
+    const pids: number[] = [];
+    let rssKb = 0;
+    let deltaTicks = 0;
+    for (const s of stats) {
+      if (s.state === 'Z' || s.state === 'X') continue;
+      const ticks = s.utimeTicks + s.stimeTicks;
+      members.set(s.pid, { startTicks: s.startTicks, ticks });
+      pids.push(s.pid);
       // Summed RSS counts pages shared between forked workers more than once; PSS would not, but
       // /proc/PID/smaps_rollup costs far more to read every second.
-      rssMb: rssKb.reduce<number>((sum, kb) => sum + (kb ?? 0), 0) / 1024,
-      cpuPercent,
-    };
+      rssKb += (pageKb !== null && s.rssPages !== null ? s.rssPages * pageKb : this.readStatusRssKb(s.pid)) ?? 0;
+      if (prev) {
+        // A process new to the tree started after the last sample: all its ticks fall inside it.
+        const before = prev.members.get(s.pid);
+        deltaTicks += Math.max(0, ticks - (before !== undefined && before.startTicks === s.startTicks ? before.ticks : 0));
+      }
+    }
+    this.previous.set(rootPid, { atMs, members, membersAtMs: rescan ? atMs : (prev as TreeState).membersAtMs });
+    if (rescan) this.sweep(atMs);
+
+    let cpuPercent: number | null = null;
+    if (prev && atMs > prev.atMs) cpuPercent = (deltaTicks / this.ticksPerSecond / ((atMs - prev.atMs) / 1000)) * 100;
+    return { rootPid, pids: pids.sort((a, b) => a - b), rssMb: rssKb / 1024, cpuPercent };
+  }
+
+  /**
+   * Forgets roots not sampled for a minute (their tasks ended) and closes the descriptors of
+   * processes no remembered tree holds. Runs when membership may have changed (a walk, a root gone).
+   */
+  private sweep(atMs: number): void {
+    for (const [root, state] of this.previous) if (atMs - state.atMs > FORGET_ROOT_AFTER_MS) this.previous.delete(root);
+    for (const [pid, fd] of this.kept) {
+      let held = false;
+      for (const state of this.previous.values()) {
+        if (state.members.has(pid)) {
+          held = true;
+          break;
+        }
+      }
+      if (!held) {
+        closeQuietly(fd);
+        this.kept.delete(pid);
+      }
+    }
   }
 
   /** The members found by the last walk that still exist as the same processes (pid and start time). */
-  private async knownMembers(root: PidStat, prev: TreeState): Promise<PidStat[]> {
-    const others = [...prev.ticksByKey.keys()].map((k) => Number(k.slice(0, k.indexOf(':')))).filter((pid) => pid !== root.pid);
-    const stats = await Promise.all(others.map((pid) => this.readStat(pid)));
-    return [root, ...stats.filter((s): s is PidStat => s !== null && prev.ticksByKey.has(`${s.pid}:${s.startTicks}`))];
+  private knownMembers(root: PidStat, prev: TreeState): PidStat[] {
+    const out: PidStat[] = [root];
+    for (const [pid, member] of prev.members) {
+      if (pid === root.pid) continue;
+      const s = this.readStat(pid);
+      if (s !== null && s.startTicks === member.startTicks) out.push(s);
+    }
+    return out;
   }
 
-  private async collectTree(root: PidStat): Promise<PidStat[]> {
+  private collectTree(root: PidStat): PidStat[] {
     if (this.strategy !== 'scan') {
-      const viaChildren = await this.collectViaChildren(root);
+      const viaChildren = this.collectViaChildren(root);
       if (viaChildren) {
         this.used = 'children';
         return viaChildren;
@@ -202,35 +284,35 @@ export class ProcTreeSampler implements ProcessSampler {
   }
 
   /** Walks the tree through children files; null when this kernel does not provide them. */
-  private async collectViaChildren(root: PidStat): Promise<PidStat[] | null> {
+  private collectViaChildren(root: PidStat): PidStat[] | null {
     const out: PidStat[] = [root];
     const seen = new Set<number>([root.pid]);
     let frontier: PidStat[] = [root];
     let first = true;
     while (frontier.length > 0) {
-      const childPids: number[] = [];
+      const next: PidStat[] = [];
       for (const parent of frontier) {
-        const kids = await this.readChildren(parent.pid);
+        const kids = this.readChildren(parent.pid);
         if (kids === null) {
           if (first) return null;
           continue; // The parent exited while we walked; its children were reparented.
         }
         first = false;
         for (const k of kids) {
-          if (!seen.has(k)) {
-            seen.add(k);
-            childPids.push(k);
-          }
+          if (seen.has(k)) continue;
+          seen.add(k);
+          const s = this.readStat(k);
+          if (s !== null) next.push(s);
         }
       }
-      const stats = await Promise.all(childPids.map((p) => this.readStat(p)));
-      frontier = stats.filter((s): s is PidStat => s !== null);
-      out.push(...frontier);
+      frontier = next;
+      out.push(...next);
     }
     return out;
   }
 
-  private async readChildren(pid: number): Promise<number[] | null> {
+  /** The children of every thread of `pid`; null when the kernel has no children files. */
+  private readChildren(pid: number): number[] | null {
     const taskDir = join(this.procRoot, String(pid), 'task');
     let tids: string[];
     try {
@@ -238,22 +320,26 @@ export class ProcTreeSampler implements ProcessSampler {
     } catch {
       return null;
     }
-    const lists = tids.map((tid) => {
+    let any = false;
+    const kids: number[] = [];
+    for (const tid of tids) {
+      let list: string;
       try {
-        return readFileSync(join(taskDir, tid, 'children'), 'utf8');
+        list = readFileSync(join(taskDir, tid, 'children'), 'latin1');
       } catch {
-        return null;
+        continue;
       }
-    });
-    if (lists.every((l) => l === null)) return null;
-    return lists
-      .flatMap((l) => (l ?? '').trim().split(/\s+/))
-      .filter((t) => /^\d+$/.test(t))
-      .map(Number);
+      any = true;
+      for (const t of list.split(' ')) {
+        const token = t.trim();
+        if (token !== '' && skipDigits(token, 0) === token.length) kids.push(Number(token));
+      }
+    }
+    return any ? kids : null;
   }
 
   /** One readdir and one stat read per process; the ppid links then give the tree. */
-  private async collectViaScan(root: PidStat): Promise<PidStat[]> {
+  private collectViaScan(root: PidStat): PidStat[] {
     let entries: string[];
     try {
       entries = readdirSync(this.procRoot);
@@ -261,10 +347,12 @@ export class ProcTreeSampler implements ProcessSampler {
       this.once.say('scan', `Could not list ${this.procRoot} (${errnoCode(err)}); process figures cover the root only.`);
       return [root];
     }
-    const pids = entries.filter((e) => /^\d+$/.test(e)).map(Number);
-    const stats = await Promise.all(pids.map((p) => (p === root.pid ? Promise.resolve(root) : this.readStat(p))));
     const byParent = new Map<number, PidStat[]>();
-    for (const s of stats) {
+    for (const e of entries) {
+      if (e === '' || skipDigits(e, 0) !== e.length) continue;
+      const pid = Number(e);
+      // Every process is read here once, so none is kept open: only the tree's members are.
+      const s = pid === root.pid ? root : this.readStatOnce(pid);
       if (!s) continue;
       const list = byParent.get(s.ppid);
       if (list) list.push(s);
@@ -282,18 +370,61 @@ export class ProcTreeSampler implements ProcessSampler {
     return out;
   }
 
-  private async readStat(pid: number): Promise<PidStat | null> {
+  /** A member's stat through its kept descriptor (opened on first use); null when it is gone. */
+  private readStat(pid: number): PidStat | null {
+    if (!this.procfs()) return this.readStatOnce(pid);
+    const held = this.kept.get(pid);
+    if (held !== undefined) {
+      try {
+        return parsePidStat(this.statBuffer.toString('utf8', 0, readSync(held, this.statBuffer, 0, STAT_BUFFER_BYTES, 0)));
+      } catch {
+        // ESRCH: that process exited. The pid may already name another one: look again afresh.
+        closeQuietly(held);
+        this.kept.delete(pid);
+      }
+    }
+    let fd: number;
     try {
-      return parsePidStat(readFileSync(join(this.procRoot, String(pid), 'stat'), 'utf8'));
+      fd = openSync(this.statPath(pid), 'r');
     } catch {
       return null; // Gone between listing and reading: normal churn, not worth a log line.
     }
+    let stat: PidStat | null = null;
+    try {
+      stat = parsePidStat(this.statBuffer.toString('utf8', 0, readSync(fd, this.statBuffer, 0, STAT_BUFFER_BYTES, 0)));
+    } catch {
+      // It exited between the open and the read.
+    }
+    if (stat !== null && this.kept.size < MAX_KEPT_DESCRIPTORS) this.kept.set(pid, fd);
+    else closeQuietly(fd);
+    return stat;
   }
 
-  private async readRssKb(pid: number): Promise<number | null> {
-    const pageKb = this.statmPageKb();
+  private readStatOnce(pid: number): PidStat | null {
     try {
-      if (pageKb !== null) return parseStatmRssKb(readFileSync(join(this.procRoot, String(pid), 'statm'), 'latin1'), pageKb);
+      return parsePidStat(readFileSync(this.statPath(pid), 'utf8'));
+    } catch {
+      return null;
+    }
+  }
+
+  private statPath(pid: number): string {
+    return `${this.procRoot}/${pid}/stat`;
+  }
+
+  private procfs(): boolean {
+    if (this.onProcfs === undefined) {
+      try {
+        this.onProcfs = statfsSync(this.procRoot).type === PROC_SUPER_MAGIC;
+      } catch {
+        this.onProcfs = false;
+      }
+    }
+    return this.onProcfs;
+  }
+
+  private readStatusRssKb(pid: number): number | null {
+    try {
       return parseStatusRssKb(readFileSync(join(this.procRoot, String(pid), 'status'), 'utf8'));
     } catch {
       return null;
@@ -301,10 +432,11 @@ export class ProcTreeSampler implements ProcessSampler {
   }
 
   /**
-   * The page size when RSS can be read from statm (decided once: this /proc has the page size in
-   * self/auxv on a 64-bit system), else null and status is read (a recorded /proc, 32-bit systems).
+   * The page size when RSS can be taken from stat's rss field (decided once: this /proc has the
+   * page size in self/auxv on a 64-bit system), else null and status is read (a recorded /proc,
+   * 32-bit systems).
    */
-  private statmPageKb(): number | null {
+  private rssPageKb(): number | null {
     if (this.pageKb === undefined) {
       this.pageKb = null;
       if (SIXTY_FOUR_BIT_ARCHES.has(process.arch)) {
@@ -317,6 +449,12 @@ export class ProcTreeSampler implements ProcessSampler {
     }
     return this.pageKb;
   }
-
 }
 
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing to release.
+  }
+}

@@ -14,7 +14,7 @@ import {
 } from '../../../../src/core/sampling/os/procSystemSampler';
 import { waitUntil } from '../../helpers/waitUntil';
 import { ProcFile } from '../../../../src/core/sampling/os/procFile';
-import { ProcTreeSampler, pageKbFromAuxv, parsePidStat, parseStatmRssKb, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
+import { ProcTreeSampler, pageKbFromAuxv, parsePidStat, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
 
 const PROC = join(__dirname, '../../../fixtures/proc');
 const isLinux = process.platform === 'linux';
@@ -154,7 +154,7 @@ test('ProcSystemSampler: unreadable parts are unknown and logged once each, neve
 
 test('/proc/PID/stat: command names with spaces and parentheses, malformed lines', () => {
   const s = parsePidStat('201 (python (worker) 1) R 200 200 200 0 -1 4194304 1000 0 0 0 570 120 0 0 20 0 4 0 6100 123 260000 1');
-  assert.deepEqual(s, { pid: 201, comm: 'python (worker) 1', state: 'R', ppid: 200, utimeTicks: 570, stimeTicks: 120, startTicks: 6100 });
+  assert.deepEqual(s, { pid: 201, comm: 'python (worker) 1', state: 'R', ppid: 200, utimeTicks: 570, stimeTicks: 120, startTicks: 6100, rssPages: 260000 });
   assert.equal(parsePidStat('77 (unterminated S 1 2 3'), null);
   assert.equal(parsePidStat(''), null);
   assert.equal(parsePidStat('x (a) S 1 2 3'), null);
@@ -272,6 +272,40 @@ test('real /proc: the test process tree is found, with a child and CPU in range'
   }
 });
 
+test('ProcTreeSampler on the real /proc keeps one stat descriptor per member and closes those that leave', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
+  // sh -> two sleeps: a tree of three whose members are killed one by one.
+  const root = spawn('sh', ['-c', 'sleep 60 & sleep 60 & wait'], { stdio: 'ignore' });
+  t.after(() => root.kill('SIGKILL'));
+  const sampler = new ProcTreeSampler({ rescanMs: 0 });
+  t.after(() => sampler.dispose());
+  const fds = (): number => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  const full = await waitUntil('sh and both sleeps in the tree', async () => {
+    const r = await sampler.sampleTree(root.pid as number);
+    return r && r.pids.length === 3 ? r : null;
+  });
+  assert.equal(sampler.keptDescriptors, 3);
+  assert.equal(fds(), before + 3, 'one descriptor per member, kept');
+  assert.deepEqual((await sampler.sampleTree(root.pid as number))?.pids, full.pids, 'read again through the same descriptors');
+  assert.equal(fds(), before + 3);
+
+  const sleeps = full.pids.filter((p) => p !== root.pid);
+  process.kill(sleeps[0] as number, 'SIGKILL');
+  await waitUntil('the killed sleep left the tree', async () => ((await sampler.sampleTree(root.pid as number))?.pids.length === 2 ? true : null));
+  assert.equal(sampler.keptDescriptors, 2, 'the member that left is closed');
+
+  root.kill('SIGKILL');
+  await waitUntil('the root is gone', async () => ((await sampler.sampleTree(root.pid as number)) === null ? true : null));
+  // The orphaned sleep is no longer part of any followed tree: its descriptor goes too.
+  assert.equal(sampler.keptDescriptors, 0);
+  assert.equal(fds(), before);
+  try {
+    process.kill(sleeps[1] as number, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+});
+
 test('ProcFile on the real /proc: one descriptor kept across reads, fresh text each time, closed on dispose', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async () => {
   const fds = (): number => readdirSync('/proc/self/fd').length;
   const before = fds();
@@ -315,12 +349,14 @@ test('ProcFile on a regular file (a recorded /proc): read afresh each time, noth
   }
 });
 
-test('RSS from statm (pages) and the page size from the auxiliary vector; anything else is unknown', () => {
-  assert.equal(parseStatmRssKb('182123 10503 8831 6802 0 12248 0\n', 4), 42012);
-  assert.equal(parseStatmRssKb('182123 10503', 16), 168048, 'no third field, no newline');
-  assert.equal(parseStatmRssKb('182123 -1 8831', 4), null);
-  assert.equal(parseStatmRssKb('182123 1e3 8831', 4), null);
-  assert.equal(parseStatmRssKb('garbage', 4), null);
+test('RSS from stat\'s rss field (pages) and the page size from the auxiliary vector; anything else is unknown', () => {
+  const line = (rss: string) => `42 (py) S 1 42 42 0 -1 4194304 10 0 0 0 5 6 0 0 20 0 1 0 700 123456 ${rss} 18446744073709551615 1 1 0`;
+  assert.equal(parsePidStat(line('10503'))?.rssPages, 10503);
+  assert.equal(parsePidStat('42 (py) S 1 42 42 0 -1 4194304 10 0 0 0 5 6 0 0 20 0 1 0 700 123456')?.rssPages, null, 'a line that stops before rss');
+  assert.equal(parsePidStat(line('-1')), null, 'a signed rss is not a counter');
+  assert.equal(parsePidStat(line('1e3')), null);
+  assert.equal(parsePidStat('42 (py) S 1 42 42 0 -1 4194304 10 0 0 0 5'), null, 'no start time');
+  assert.equal(parsePidStat('42 (py) S x 42 42 0 -1 4194304 10 0 0 0 5 6 0 0 20 0 1 0 700 1 2'), null, 'a ppid that is not a number');
   const auxv = (pairs: Array<[number, number]>, le = true): Buffer => {
     const b = Buffer.alloc(pairs.length * 16);
     pairs.forEach(([type, value], i) => {
@@ -342,7 +378,7 @@ test('RSS from statm (pages) and the page size from the auxiliary vector; anythi
   assert.equal(pageKbFromAuxv(Buffer.alloc(7), true), null, 'truncated');
 });
 
-test('on the real /proc the tree RSS read through statm agrees with status VmRSS', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
+test('on the real /proc the tree RSS read from stat agrees with status VmRSS', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
   // A process with no children whose memory stands still: its tree is itself.
   const child = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));

@@ -70,7 +70,16 @@ export interface GpuProvider {
   availability(): GpuAvailability;
   /** Stops every child process and timer; safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Optional, for a provider whose readings arrive on their own (a streaming child): `listener`
+   * hears 'reading' right after each complete reading, so the loop can sample then rather than on
+   * a timer of its own (one wake-up per interval instead of two), and 'stopped' when readings
+   * stop coming (the child exited or fell silent). Null removes it. Polled providers leave it out.
+   */
+  onReadings?(listener: ((event: GpuReadingsEvent) => void) | null): void;
 }
+
+export type GpuReadingsEvent = 'reading' | 'stopped';
 
 /** RAM and CPU of one process and all its descendants. */
 export interface ProcessTreeReading {
@@ -84,4 +93,6 @@ export interface ProcessTreeReading {
 export interface ProcessSampler {
   /** Null when the root process no longer exists. */
   sampleTree(rootPid: number): Promise<ProcessTreeReading | null>;
+  /** Releases what the sampler keeps open between samples (descriptors); sampling may go on after. */
+  dispose?(): void;
 }

@@ -5,7 +5,7 @@ import type { PerformanceAnalysis, PerformanceMetrics, TaskMetricsUpdate } from 
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import { buildExportDocument, ExportError, formatFromPath, writeExport, type ExportFormat, type ExportResult, type MachineInventory } from '../history/exporter';
 import { defaultStorageDir, JsonlHistoryStore, type HistoryStore } from '../history/historyStore';
-import { systemClock, type Clock, type GpuProvider, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
+import { systemClock, type Clock, type GpuProvider, type GpuReadingsEvent, type GpuSample, type ProcessSampler, type ProcessTreeReading, type SystemSampler, type TimerHandle } from '../ports';
 import { machineInventory } from '../sampling/os/machineInventory';
 import { OsSystemSampler } from '../sampling/os/osSystemSampler';
 import { readDeviceEnvironment, type DeviceEnvironment } from '../sampling/os/processEnv';
@@ -51,6 +51,15 @@ interface TaskEntry {
   gitLookup: Promise<void>;
 }
 
+/** A reading this far into the interval after the last sample is sampled at once (see onGpuReadings). */
+const SAMPLE_ON_READING_AFTER_INTERVALS = 0.5;
+/**
+ * While following readings, the loop's own timer is a safety net for a provider that stops without
+ * saying so: a sample is taken after this many intervals without a reading. (The nvidia-smi
+ * provider says 'stopped' when its child exits or its watchdog finds it silent.)
+ */
+const FALLBACK_AFTER_INTERVALS = 10;
+
 export class PerformanceMonitor {
   private currentConfig: MonitorConfig;
   private readonly clock: Clock;
@@ -86,6 +95,14 @@ export class PerformanceMonitor {
   private gpuAvailability: GpuAvailability;
   private gpuAvailabilityKnown = false;
   private lastSampleStartedAt: number | null = null;
+  /**
+   * Whether the loop follows the GPU provider's readings (a streaming provider tells each one):
+   * the sample is taken as a reading arrives and the loop's timer is only a safety net (see
+   * onGpuReadings), whose deadline moves with each sample while the timer itself stays set.
+   */
+  private followingReadings = false;
+  private fallbackDueAt = 0;
+  private readonly gpuReadingsListener = (event: GpuReadingsEvent): void => this.onGpuReadings(event);
 
   /** Every sample and GPU (re)start runs through this chain, so two never overlap. */
   private chain: Promise<unknown> = Promise.resolve();
@@ -329,6 +346,8 @@ export class PerformanceMonitor {
     this.recheckTimer = null;
     await this.chain.catch(() => undefined);
     await Promise.all([...this.pendingWork]);
+    this.gpuProvider?.onReadings?.(null);
+    this.followingReadings = false;
     if (this.gpuProvider && this.gpuStarted) {
       this.gpuStarted = false;
       try {
@@ -344,19 +363,75 @@ export class PerformanceMonitor {
     await this.stopMonitoring();
     this.disposed = true;
     this.systemSampler.dispose?.();
+    this.processSampler?.dispose?.();
     this.emitter.clear();
   }
 
   private scheduleNext(): void {
-    if (!this.running || this.loopTimer) return;
+    if (!this.running) return;
+    const interval = this.config.monitoringIntervalMs;
+    if (this.followingReadings) {
+      // Moving the deadline costs nothing; clearing and setting a timer each second would cost a
+      // wake-up each second (node wakes for a cleared timer's old expiry).
+      this.fallbackDueAt = (this.lastSampleStartedAt ?? this.clock.now()) + interval * FALLBACK_AFTER_INTERVALS;
+      if (!this.loopTimer) this.armLoopTimer(this.fallbackDueAt - this.clock.now());
+      return;
+    }
+    if (this.loopTimer) return;
     // Fixed cadence: a slow sample shortens the wait rather than stretching the interval.
     const since = this.lastSampleStartedAt === null ? 0 : this.clock.now() - this.lastSampleStartedAt;
-    const delay = Math.max(0, Math.min(this.config.monitoringIntervalMs, this.config.monitoringIntervalMs - since));
-    this.loopTimer = this.clock.setTimeout(() => {
-      this.loopTimer = null;
-      void this.tick();
-    }, delay);
+    this.armLoopTimer(Math.min(interval, interval - since));
+  }
+
+  private armLoopTimer(delayMs: number): void {
+    this.loopTimer = this.clock.setTimeout(() => this.onLoopTimer(), Math.max(0, delayMs));
     this.loopTimer.unref?.();
+  }
+
+  private onLoopTimer(): void {
+    this.loopTimer = null;
+    if (this.followingReadings) {
+      const left = this.fallbackDueAt - this.clock.now();
+      if (left > 0) {
+        this.armLoopTimer(left);
+        return;
+      }
+      // The readings stopped without a word: the loop keeps time itself again.
+      this.followingReadings = false;
+    }
+    void this.tick();
+  }
+
+  /**
+   * A streaming GPU provider has a fresh reading: sample now when the last sample is at least
+   * half an interval old, so the loop wakes once per interval (for the reading) instead of twice
+   * (for the reading and its own timer), with the GPU figures at their freshest. A reading that
+   * comes just after a sample (one asked for) is left for the next. When the provider says its
+   * readings stopped, or the GPU is lost, the loop keeps time with its own timer again.
+   */
+  private onGpuReadings(event: GpuReadingsEvent): void {
+    if (!this.running) return;
+    if (event === 'stopped') {
+      this.stopFollowingReadings();
+      return;
+    }
+    if (!this.followingReadings) {
+      this.followingReadings = true;
+      // The loop's own timer gives way to the readings (its safety net is set by scheduleNext).
+      if (this.loopTimer) this.clock.clearTimeout(this.loopTimer);
+      this.loopTimer = null;
+    }
+    const since = this.lastSampleStartedAt === null ? Number.POSITIVE_INFINITY : this.clock.now() - this.lastSampleStartedAt;
+    if (since >= this.config.monitoringIntervalMs * SAMPLE_ON_READING_AFTER_INTERVALS) void this.tick();
+    else this.scheduleNext();
+  }
+
+  private stopFollowingReadings(): void {
+    if (!this.followingReadings) return;
+    this.followingReadings = false;
+    if (this.loopTimer) this.clock.clearTimeout(this.loopTimer);
+    this.loopTimer = null;
+    this.scheduleNext();
   }
 
   private async tick(): Promise<void> {
@@ -455,6 +530,7 @@ export class PerformanceMonitor {
     const provider = this.gpuProvider as GpuProvider;
     let availability: GpuAvailability;
     try {
+      provider.onReadings?.(this.gpuReadingsListener);
       availability = await provider.start(this.config.monitoringIntervalMs);
       this.gpuStarted = true;
       this.failures.recovered('gpuStart');
@@ -469,6 +545,7 @@ export class PerformanceMonitor {
   }
 
   private gpuLost(availability: GpuAvailability): void {
+    this.stopFollowingReadings();
     this.setGpuAvailability(availability);
     this.scheduleGpuRecheck();
   }

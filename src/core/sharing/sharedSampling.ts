@@ -19,7 +19,7 @@ import { safeText } from '../../shared/text';
 import { isFreshTimestamp } from './freshness';
 import type { Role, RoleSource } from './leadership';
 import { OversizedFileError, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, readBoundedText, writePrivateFileAtomic } from '../util/privateFiles';
-import type { Clock, GpuProcessUsage, GpuProvider, GpuSample, SystemReading, SystemSampler } from '../ports';
+import type { Clock, GpuProcessUsage, GpuProvider, GpuReadingsEvent, GpuSample, SystemReading, SystemSampler } from '../ports';
 import { OneAtATime } from '../util/oneAtATime';
 import { changeEventsTrusted, SLOW_POLL_MS } from '../util/folderWatch';
 
@@ -242,6 +242,10 @@ export class SharedSampling {
       async stop(): Promise<void> {
         self.gpuWanted = false;
         await self.stopLocalGpu();
+      },
+      // Only the leader's local tool reads: a follower's loop keeps its timer (and reads the file).
+      onReadings(listener: ((event: GpuReadingsEvent) => void) | null): void {
+        options.localGpu.onReadings?.(listener);
       },
     };
   }

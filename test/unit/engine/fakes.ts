@@ -2,7 +2,7 @@
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import { blankTask } from '../../../src/core/history/records';
 import { gpuReading, type GpuAvailability, type GpuReading } from '../../../src/shared/snapshot';
-import type { GpuProvider, GpuSample, ProcessSampler, ProcessTreeReading, SystemReading, SystemSampler } from '../../../src/core/ports';
+import type { GpuProvider, GpuReadingsEvent, GpuSample, ProcessSampler, ProcessTreeReading, SystemReading, SystemSampler } from '../../../src/core/ports';
 
 export function makeTask(overrides: Partial<PerformanceMetrics> = {}): PerformanceMetrics {
   // Every nullable field null (the record parser's own blank task), then the figures of a plain run.
@@ -103,6 +103,25 @@ export class FakeGpuProvider implements GpuProvider {
   async stop(): Promise<void> {
     this.stops++;
     this.running = false;
+  }
+}
+
+/** A provider whose readings arrive on their own, like the nvidia-smi stream: `arrive()` is one. */
+export class FakeStreamingGpuProvider extends FakeGpuProvider {
+  private listener: ((event: GpuReadingsEvent) => void) | null = null;
+  reads = 0;
+  onReadings(listener: ((event: GpuReadingsEvent) => void) | null): void {
+    this.listener = listener;
+  }
+  get listening(): boolean {
+    return this.listener !== null;
+  }
+  override async read(): Promise<GpuSample | null> {
+    this.reads++;
+    return super.read();
+  }
+  arrive(event: GpuReadingsEvent = 'reading'): void {
+    if (this.running) this.listener?.(event);
   }
 }
 

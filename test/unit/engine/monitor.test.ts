@@ -11,7 +11,7 @@ import { ConfigError, type MonitorConfigInput } from '../../../src/core/engine/c
 import type { PerformanceMetrics } from '../../../src/shared/metrics';
 import type { GpuAvailability, SystemPerformanceSnapshot } from '../../../src/shared/snapshot';
 import { FakeClock, flushPromises } from '../helpers/fakeClock';
-import { FakeGpuProvider, FakeProcessSampler, FakeSystemSampler, gpu } from './fakes';
+import { FakeGpuProvider, FakeProcessSampler, FakeStreamingGpuProvider, FakeSystemSampler, gpu } from './fakes';
 
 const DEAD_PID = 2 ** 22 + 12_345;
 
@@ -70,6 +70,69 @@ test('the loop samples at once, then every interval (1 s by default), on chained
   assert.equal(status.activeTasks, 0);
   assert.equal(monitor.getRecentSnapshots().length, 4);
   assert.equal(monitor.getMinuteRollups().length, 1);
+  await monitor.stopMonitoring();
+});
+
+test('with a streaming GPU provider the loop samples as readings arrive, its timer only a safety net for when they stop', async () => {
+  const clock = new FakeClock();
+  const gpuProvider = new FakeStreamingGpuProvider(true, () => clock.now());
+  const monitor = new PerformanceMonitor({}, { clock, systemSampler: new FakeSystemSampler(), gpuProvider, historyStore: new MemoryHistoryStore() });
+  const at: number[] = [];
+  monitor.on('snapshot', (s) => at.push(s.timestamp - clock.startedAt));
+  await monitor.startMonitoring();
+  assert.ok(gpuProvider.listening);
+  const fired = clock.fired;
+  const arriveAt = async (ms: number, event: 'reading' | 'stopped' = 'reading') => {
+    await clock.advance(ms - (clock.now() - clock.startedAt));
+    gpuProvider.arrive(event);
+    await flushPromises();
+  };
+  // The stream's readings come 300 ms after the loop's first sample, then every second.
+  await arriveAt(300); // too soon after the sample at 0: left for the next reading
+  for (const t of [1300, 2300, 3300, 4300]) await arriveAt(t);
+  assert.deepEqual(at, [0, 1300, 2300, 3300, 4300], 'one sample per reading, none of the loop\'s own');
+  assert.equal(clock.fired, fired, 'no timer fired: one wake-up per interval, the reading\'s');
+  assert.equal(clock.pending, 1, 'one timer, the safety net, set once and not moved');
+
+  // The stream stalls without a word: the safety net samples ten intervals after the last
+  // sample, then the loop keeps time itself.
+  await clock.advance(16_300 - 4300);
+  assert.deepEqual(at.slice(5), [14_300, 15_300, 16_300]);
+  // Readings come back (the first under half an interval after a sample: left for the next).
+  await arriveAt(16_700);
+  await arriveAt(17_700);
+  await arriveAt(18_700);
+  assert.deepEqual(at.slice(8), [17_700, 18_700]);
+
+  // The provider says its readings stopped: the loop's own timer at once, from the last sample.
+  await arriveAt(19_000, 'stopped');
+  await clock.advance(21_000 - 19_000);
+  assert.deepEqual(at.slice(10), [19_700, 20_700]);
+
+  await monitor.stopMonitoring();
+  assert.equal(gpuProvider.listening, false, 'the listener goes with the loop');
+  const count = at.length;
+  gpuProvider.arrive('reading');
+  await flushPromises();
+  assert.equal(at.length, count);
+});
+
+test('a GPU lost while readings were followed: the loop keeps time itself at once', async () => {
+  const clock = new FakeClock();
+  const gpuProvider = new FakeStreamingGpuProvider(true, () => clock.now());
+  const monitor = new PerformanceMonitor({}, { clock, systemSampler: new FakeSystemSampler(), gpuProvider, historyStore: new MemoryHistoryStore() });
+  const at: number[] = [];
+  monitor.on('snapshot', (s) => at.push(s.timestamp - clock.startedAt));
+  await monitor.startMonitoring();
+  await clock.advance(600);
+  gpuProvider.arrive('reading');
+  await flushPromises();
+  gpuProvider.present = false; // its next read is null and it says why
+  await clock.advance(1000);
+  gpuProvider.arrive('reading');
+  await flushPromises();
+  await clock.advance(2000);
+  assert.deepEqual(at, [0, 600, 1600, 2600, 3600], 'the sample that found the GPU gone, then every second');
   await monitor.stopMonitoring();
 });
 

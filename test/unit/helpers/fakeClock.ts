@@ -12,8 +12,12 @@ export class FakeClock implements Clock {
   private nextId = 1;
   private timers: PendingTimer[] = [];
 
+  /** The time the clock was made at: tests state times relative to it. */
+  readonly startedAt: number;
+
   constructor(startMs = Date.UTC(2026, 0, 1)) {
     this.current = startMs;
+    this.startedAt = startMs;
   }
 
   now(): number {
@@ -29,6 +33,9 @@ export class FakeClock implements Clock {
   clearTimeout(handle: TimerHandle): void {
     this.timers = this.timers.filter((t) => t !== handle);
   }
+
+  /** How many timers have fired so far. */
+  fired = 0;
 
   /** Number of timers waiting to fire. */
   get pending(): number {
@@ -47,6 +54,7 @@ export class FakeClock implements Clock {
       if (!next || next.due > target) break;
       this.timers.shift();
       this.current = next.due;
+      this.fired++;
       next.fn();
       await flushPromises();
     }

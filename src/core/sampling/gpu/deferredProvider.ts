@@ -2,10 +2,11 @@
 // which must not delay a window's activation, and choosing again after each stop finds a GPU tool
 // installed (or a setting changed) since.
 import type { GpuAvailability } from '../../../shared/snapshot';
-import type { GpuProvider, GpuSample } from '../../ports';
+import type { GpuProvider, GpuReadingsEvent, GpuSample } from '../../ports';
 
 export class DeferredGpuProvider implements GpuProvider {
   private inner: GpuProvider | null = null;
+  private readingsListener: ((event: GpuReadingsEvent) => void) | null = null;
   constructor(private readonly choose: () => Promise<GpuProvider>) {}
 
   get kind(): GpuProvider['kind'] {
@@ -14,6 +15,7 @@ export class DeferredGpuProvider implements GpuProvider {
 
   async start(intervalMs: number): Promise<GpuAvailability> {
     this.inner = await this.choose();
+    this.inner.onReadings?.(this.readingsListener);
     return this.inner.start(intervalMs);
   }
 
@@ -28,6 +30,12 @@ export class DeferredGpuProvider implements GpuProvider {
   async stop(): Promise<void> {
     const inner = this.inner;
     this.inner = null;
+    inner?.onReadings?.(null);
     await inner?.stop();
+  }
+
+  onReadings(listener: ((event: GpuReadingsEvent) => void) | null): void {
+    this.readingsListener = listener;
+    this.inner?.onReadings?.(listener);
   }
 }

@@ -5,7 +5,7 @@
 // cadence) that runs only while processes are wanted; a driver that refuses to loop that query
 // gets a short one-off run per period instead.
 import type { GpuAvailability, GpuReading } from '../../../shared/snapshot';
-import { copyGpuSample, systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuSample, type TimerHandle } from '../../ports';
+import { copyGpuSample, systemClock, type Clock, type GpuProcessUsage, type GpuProvider, type GpuReadingsEvent, type GpuSample, type TimerHandle } from '../../ports';
 import { describeNvidiaSmiFailure, type NvidiaSmiFailure } from './nvidiaSmiErrors';
 import {
   NVIDIA_FIELD_FALLBACKS,
@@ -88,6 +88,8 @@ export class NvidiaSmiProvider implements GpuProvider {
   private gpuCount = 0;
   private state: GpuAvailability;
   private latest: { timestamp: number; gpus: GpuReading[] } | null = null;
+  /** Told of each complete tick (the monitor samples then) and of the stream's end: see GpuProvider.onReadings. */
+  private readingsListener: ((event: GpuReadingsEvent) => void) | null = null;
   private processes: GpuProcessUsage[] | null = null;
   private readonly once: OnceLog;
 
@@ -285,6 +287,11 @@ export class NvidiaSmiProvider implements GpuProvider {
       this.state = { provider: 'nvidia', available: true, reason: null };
     }
     this.armWatchdog();
+    this.readingsListener?.('reading');
+  }
+
+  onReadings(listener: ((event: GpuReadingsEvent) => void) | null): void {
+    this.readingsListener = listener;
   }
 
   private watchdogMs(intervalMs = this.intervalMs): number {
@@ -321,6 +328,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.fail('nvidia-smi stopped answering; GPU figures are paused while it restarts.');
     this.abandonStream('SIGKILL');
     this.scheduleRestart();
+    this.readingsListener?.('stopped');
   }
 
   private onStreamExit(exit: ChildExit, stderr: string): void {
@@ -333,6 +341,7 @@ export class NvidiaSmiProvider implements GpuProvider {
     this.once.say(`exit:${failure.kind}`, `${failure.reason} (restarting it with backoff; further restarts are not logged)`);
     this.fail(failure.reason);
     this.scheduleRestart();
+    this.readingsListener?.('stopped');
   }
 
   private scheduleRestart(): void {

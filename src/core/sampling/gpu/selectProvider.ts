@@ -4,7 +4,7 @@
 // tried first and that choice is the fallback. Nothing is started here; the caller calls start().
 import { join } from 'node:path';
 import type { GpuAvailability } from '../../../shared/snapshot';
-import type { Clock, GpuProvider, GpuSample } from '../../ports';
+import type { Clock, GpuProvider, GpuReadingsEvent, GpuSample } from '../../ports';
 import { AmdSysfsProvider, discoverAmdCards } from './amdSysfsProvider';
 import { AppleIoregProvider } from './appleIoregProvider';
 import { locateNvidiaSmi } from './locateNvidiaSmi';
@@ -114,6 +114,7 @@ class FallbackGpuProvider implements GpuProvider {
   private firstReason: string | null = null;
   /** The monitor retries a provider that is down: the same reason is logged once. */
   private readonly once: OnceLog;
+  private readingsListener: ((event: GpuReadingsEvent) => void) | null = null;
   constructor(
     private readonly first: GpuProvider,
     private readonly fallback: () => Promise<GpuProvider>,
@@ -130,11 +131,14 @@ class FallbackGpuProvider implements GpuProvider {
   async start(intervalMs: number): Promise<GpuAvailability> {
     this.inner = this.first;
     this.firstReason = null;
+    this.first.onReadings?.(this.readingsListener);
     const first = await this.first.start(intervalMs);
     if (first.available) return first;
+    this.first.onReadings?.(null);
     await this.first.stop();
     this.firstReason = first.reason ?? 'NVML is not usable.';
     this.inner = await this.fallback();
+    this.inner.onReadings?.(this.readingsListener);
     this.once.say(this.firstReason, `${this.firstReason} ${this.instead()}`);
     await this.inner.start(intervalMs);
     return this.availability();
@@ -161,5 +165,10 @@ class FallbackGpuProvider implements GpuProvider {
 
   stop(): Promise<void> {
     return this.inner.stop();
+  }
+
+  onReadings(listener: ((event: GpuReadingsEvent) => void) | null): void {
+    this.readingsListener = listener;
+    this.inner.onReadings?.(listener);
   }
 }

@@ -3,9 +3,8 @@
 // scan of every /proc/*/stat per sample; CPU % comes from utime+stime tick deltas between samples.
 // The /proc files are read synchronously: procfs text is generated in memory (no disk to wait
 // for), and through fs/promises each small file costs five thread-pool round trips (open, fstat,
-// read, read, close). Each member's stat stays open and is read again from offset 0 (one system
-// call per process and sample), and RSS comes from stat's own rss field, so a followed tree costs
-// one read per process each second.
+// read, read, close). Each member's stat and statm stay open and are read again from offset 0: a
+// followed tree costs two system calls per process each second.
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statfsSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
@@ -45,8 +44,6 @@ export interface PidStat {
   stimeTicks: number;
   /** Ticks after boot at which the process started: tells a reused pid from the original. */
   startTicks: number;
-  /** Field 24, the resident set in pages (the kernel's get_mm_rss, as statm and VmRSS); null when the line stops before it. */
-  rssPages: number | null;
 }
 
 /** Fields of /proc/PID/stat (numbered from 1, as proc(5) does) read by parsePidStat. */
@@ -54,7 +51,6 @@ const FIELD_PPID = 4;
 const FIELD_UTIME = 14;
 const FIELD_STIME = 15;
 const FIELD_STARTTIME = 22;
-const FIELD_RSS = 24;
 
 /**
  * Parses /proc/PID/stat. The command name sits in parentheses and may itself hold spaces and
@@ -73,9 +69,8 @@ export function parsePidStat(text: string): PidStat | null {
   let utimeTicks = -1;
   let stimeTicks = -1;
   let startTicks = -1;
-  let rssPages: number | null = null;
   let i = close + 1;
-  for (let field = 3; field <= FIELD_RSS; field++) {
+  for (let field = 3; field <= FIELD_STARTTIME; field++) {
     const start = skipBlanks(text, i);
     let end = start;
     while (end < text.length && text.charCodeAt(end) > 0x20) end++;
@@ -85,18 +80,31 @@ export function parsePidStat(text: string): PidStat | null {
       state = text.slice(start, end);
       continue;
     }
-    if (field !== FIELD_PPID && field !== FIELD_UTIME && field !== FIELD_STIME && field !== FIELD_STARTTIME && field !== FIELD_RSS) continue;
+    if (field !== FIELD_PPID && field !== FIELD_UTIME && field !== FIELD_STIME && field !== FIELD_STARTTIME) continue;
     // Counters are unsigned decimals; anything else (a sign, a letter) makes the line unreadable.
     if (skipDigits(text, start) !== end) return null;
     const value = Number(text.slice(start, end));
     if (field === FIELD_PPID) ppid = value;
     else if (field === FIELD_UTIME) utimeTicks = value;
     else if (field === FIELD_STIME) stimeTicks = value;
-    else if (field === FIELD_STARTTIME) startTicks = value;
-    else rssPages = value;
+    else startTicks = value;
   }
   if (ppid < 0 || utimeTicks < 0 || stimeTicks < 0 || startTicks < 0) return null;
-  return { pid, comm: text.slice(open + 1, close), state: state || '?', ppid, utimeTicks, stimeTicks, startTicks, rssPages };
+  return { pid, comm: text.slice(open + 1, close), state: state || '?', ppid, utimeTicks, stimeTicks, startTicks };
+}
+
+/**
+ * The resident set of /proc/PID/statm (its second field, in pages) in kB: the same figure as
+ * status's VmRSS, from a line of a few numbers instead of a page of text the kernel formats. Null
+ * for anything else.
+ */
+export function parseStatmRssKb(text: string, pageKb: number): number | null {
+  const first = text.indexOf(' ');
+  if (first < 0) return null;
+  const second = text.indexOf(' ', first + 1);
+  const field = text.slice(first + 1, second < 0 ? undefined : second).trim();
+  if (!/^\d{1,15}$/.test(field)) return null;
+  return Number(field) * pageKb;
 }
 
 /**
@@ -138,12 +146,21 @@ interface TreeState {
 
 /** statfs `type` of procfs: only there does a read from offset 0 of a kept descriptor give fresh text. */
 const PROC_SUPER_MAGIC = 0x9fa0;
-/** At most this many /proc/PID/stat descriptors are kept open (a tree of a few hundred workers reads the rest afresh). */
-const MAX_KEPT_DESCRIPTORS = 256;
+/** At most this many processes' files are kept open (a tree of a few hundred workers reads the rest afresh). */
+const MAX_KEPT_PROCESSES = 256;
 /** A root not sampled for this long (its task ended) is forgotten, and its members' descriptors closed. */
 const FORGET_ROOT_AFTER_MS = 60_000;
-/** /proc/PID/stat is about 300 bytes: a 16-byte command name and 50 numbers. */
-const STAT_BUFFER_BYTES = 4096;
+/** /proc/PID/stat is about 300 bytes (a 16-byte command name and 50 numbers), statm about 40. */
+const PROC_BUFFER_BYTES = 4096;
+
+/** The per-process files read each sample; RSS comes from statm, exact where stat's rss field is not. */
+type PidFile = 'stat' | 'statm';
+
+/** A tree member's open descriptors (null: not open, or failed and to be opened again). */
+interface KeptFiles {
+  stat: number | null;
+  statm: number | null;
+}
 
 export class ProcTreeSampler implements ProcessSampler {
   private readonly procRoot: string;
@@ -155,14 +172,14 @@ export class ProcTreeSampler implements ProcessSampler {
   private readonly previous = new Map<number, TreeState>();
   private used: 'children' | 'scan' | null = null;
   /**
-   * Open /proc/PID/stat descriptors of tree members, read again from offset 0 each sample: one
-   * system call per process and second instead of open, read, read, close. Only on procfs (decided
-   * once): a recorded /proc's files are read afresh. A descriptor outlives nothing it names: once
-   * the process exits its reads fail with ESRCH, even if the pid is reused.
+   * Open stat and statm descriptors of tree members, read again from offset 0 each sample: one
+   * system call per file instead of open, fstat, read, read, close. Only on procfs (decided once):
+   * a recorded /proc's files are read afresh. A descriptor outlives nothing it names: once the
+   * process exits its reads fail with ESRCH, even if the pid is reused.
    */
-  private readonly kept = new Map<number, number>();
+  private readonly kept = new Map<number, KeptFiles>();
   private onProcfs: boolean | undefined = undefined;
-  private readonly statBuffer = Buffer.allocUnsafe(STAT_BUFFER_BYTES);
+  private readonly buffer = Buffer.allocUnsafe(PROC_BUFFER_BYTES);
   /** Page size in kB for stat's rss field (null: read status instead); undefined until first needed. */
   private pageKb: number | null | undefined = undefined;
 
@@ -171,9 +188,11 @@ export class ProcTreeSampler implements ProcessSampler {
     return this.used;
   }
 
-  /** How many /proc/PID/stat descriptors are open now (tests). */
+  /** How many per-process descriptors are open now (tests). */
   get keptDescriptors(): number {
-    return this.kept.size;
+    let n = 0;
+    for (const files of this.kept.values()) n += (files.stat === null ? 0 : 1) + (files.statm === null ? 0 : 1);
+    return n;
   }
 
   constructor(options: ProcTreeSamplerOptions = {}) {
@@ -192,7 +211,7 @@ export class ProcTreeSampler implements ProcessSampler {
 
   /** Closes every kept descriptor. The sampler still works afterwards (it opens them again). */
   dispose(): void {
-    for (const fd of this.kept.values()) closeQuietly(fd);
+    for (const files of this.kept.values()) closeFiles(files);
     this.kept.clear();
   }
 
@@ -221,7 +240,7 @@ export class ProcTreeSampler implements ProcessSampler {
       pids.push(s.pid);
       // Summed RSS counts pages shared between forked workers more than once; PSS would not, but
       // /proc/PID/smaps_rollup costs far more to read every second.
-      rssKb += (pageKb !== null && s.rssPages !== null ? s.rssPages * pageKb : this.readStatusRssKb(s.pid)) ?? 0;
+      rssKb += this.readRssKb(s.pid, pageKb) ?? 0;
       if (prev) {
         // A process new to the tree started after the last sample: all its ticks fall inside it.
         const before = prev.members.get(s.pid);
@@ -242,7 +261,7 @@ export class ProcTreeSampler implements ProcessSampler {
    */
   private sweep(atMs: number): void {
     for (const [root, state] of this.previous) if (atMs - state.atMs > FORGET_ROOT_AFTER_MS) this.previous.delete(root);
-    for (const [pid, fd] of this.kept) {
+    for (const [pid, files] of this.kept) {
       let held = false;
       for (const state of this.previous.values()) {
         if (state.members.has(pid)) {
@@ -251,7 +270,7 @@ export class ProcTreeSampler implements ProcessSampler {
         }
       }
       if (!held) {
-        closeQuietly(fd);
+        closeFiles(files);
         this.kept.delete(pid);
       }
     }
@@ -372,44 +391,75 @@ export class ProcTreeSampler implements ProcessSampler {
 
   /** A member's stat through its kept descriptor (opened on first use); null when it is gone. */
   private readStat(pid: number): PidStat | null {
-    if (!this.procfs()) return this.readStatOnce(pid);
-    const held = this.kept.get(pid);
-    if (held !== undefined) {
-      try {
-        return parsePidStat(this.statBuffer.toString('utf8', 0, readSync(held, this.statBuffer, 0, STAT_BUFFER_BYTES, 0)));
-      } catch {
-        // ESRCH: that process exited. The pid may already name another one: look again afresh.
-        closeQuietly(held);
-        this.kept.delete(pid);
-      }
-    }
-    let fd: number;
-    try {
-      fd = openSync(this.statPath(pid), 'r');
-    } catch {
-      return null; // Gone between listing and reading: normal churn, not worth a log line.
-    }
-    let stat: PidStat | null = null;
-    try {
-      stat = parsePidStat(this.statBuffer.toString('utf8', 0, readSync(fd, this.statBuffer, 0, STAT_BUFFER_BYTES, 0)));
-    } catch {
-      // It exited between the open and the read.
-    }
-    if (stat !== null && this.kept.size < MAX_KEPT_DESCRIPTORS) this.kept.set(pid, fd);
-    else closeQuietly(fd);
-    return stat;
+    const text = this.readPidFile(pid, 'stat');
+    return text === null ? null : parsePidStat(text);
   }
 
   private readStatOnce(pid: number): PidStat | null {
     try {
-      return parsePidStat(readFileSync(this.statPath(pid), 'utf8'));
+      return parsePidStat(readFileSync(this.pidPath(pid, 'stat'), 'utf8'));
     } catch {
       return null;
     }
   }
 
-  private statPath(pid: number): string {
-    return `${this.procRoot}/${pid}/stat`;
+  /** A member's RSS in kB: statm in pages where the page size is known, else status's VmRSS. */
+  private readRssKb(pid: number, pageKb: number | null): number | null {
+    if (pageKb === null) {
+      try {
+        return parseStatusRssKb(readFileSync(join(this.procRoot, String(pid), 'status'), 'utf8'));
+      } catch {
+        return null;
+      }
+    }
+    const text = this.readPidFile(pid, 'statm');
+    return text === null ? null : parseStatmRssKb(text, pageKb);
+  }
+
+  /**
+   * One per-process file's text: through its kept descriptor on procfs (opened on first use,
+   * opened again once after a failed read: the pid may name a new process), else read afresh.
+   * Null when the process is gone.
+   */
+  private readPidFile(pid: number, file: PidFile): string | null {
+    if (!this.procfs()) {
+      try {
+        return readFileSync(this.pidPath(pid, file), 'utf8');
+      } catch {
+        return null; // Gone between listing and reading: normal churn, not worth a log line.
+      }
+    }
+    const files = this.kept.get(pid);
+    const held = files?.[file] ?? null;
+    if (files !== undefined && held !== null) {
+      try {
+        return this.buffer.toString('utf8', 0, readSync(held, this.buffer, 0, PROC_BUFFER_BYTES, 0));
+      } catch {
+        // ESRCH: that process exited. The pid may already name another one: look again afresh.
+        closeQuietly(held);
+        files[file] = null;
+      }
+    }
+    let fd: number;
+    try {
+      fd = openSync(this.pidPath(pid, file), 'r');
+    } catch {
+      return null;
+    }
+    let text: string | null = null;
+    try {
+      text = this.buffer.toString('utf8', 0, readSync(fd, this.buffer, 0, PROC_BUFFER_BYTES, 0));
+    } catch {
+      // It exited between the open and the read.
+    }
+    if (text !== null && files !== undefined) files[file] = fd;
+    else if (text !== null && this.kept.size < MAX_KEPT_PROCESSES) this.kept.set(pid, file === 'stat' ? { stat: fd, statm: null } : { stat: null, statm: fd });
+    else closeQuietly(fd);
+    return text;
+  }
+
+  private pidPath(pid: number, file: PidFile): string {
+    return `${this.procRoot}/${pid}/${file}`;
   }
 
   private procfs(): boolean {
@@ -423,18 +473,11 @@ export class ProcTreeSampler implements ProcessSampler {
     return this.onProcfs;
   }
 
-  private readStatusRssKb(pid: number): number | null {
-    try {
-      return parseStatusRssKb(readFileSync(join(this.procRoot, String(pid), 'status'), 'utf8'));
-    } catch {
-      return null;
-    }
-  }
-
   /**
-   * The page size when RSS can be taken from stat's rss field (decided once: this /proc has the
-   * page size in self/auxv on a 64-bit system), else null and status is read (a recorded /proc,
-   * 32-bit systems).
+   * The page size when RSS can be read from statm (decided once: this /proc has the page size in
+   * self/auxv on a 64-bit system), else null and status is read (a recorded /proc, 32-bit systems).
+   * Not stat's rss field: since Linux 6.2 it is a per-CPU counter read without summing, off by up
+   * to a few hundred kB here (2 cores) and by more with more cores, where statm and status sum it.
    */
   private rssPageKb(): number | null {
     if (this.pageKb === undefined) {
@@ -449,6 +492,11 @@ export class ProcTreeSampler implements ProcessSampler {
     }
     return this.pageKb;
   }
+}
+
+function closeFiles(files: KeptFiles): void {
+  if (files.stat !== null) closeQuietly(files.stat);
+  if (files.statm !== null) closeQuietly(files.statm);
 }
 
 function closeQuietly(fd: number): void {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { GpuAvailability } from '../../../../src/shared/snapshot';
-import type { GpuProvider, GpuSample } from '../../../../src/core/ports';
+import type { GpuProvider, GpuReadingsEvent, GpuSample } from '../../../../src/core/ports';
 import { DeferredGpuProvider } from '../../../../src/core/sampling/gpu/deferredProvider';
 
 function provider(kind: GpuProvider['kind'], log: string[]): GpuProvider {
@@ -44,4 +44,30 @@ test('nothing is chosen before start; each start chooses again and stop stops th
   await deferred.stop();
   await deferred.stop();
   assert.deepEqual(log, ['start amd', 'stop amd', 'start nvidia', 'stop nvidia'], 'a second stop stops nothing');
+});
+
+test('the readings listener set before a start reaches each provider chosen, and leaves it at stop', async () => {
+  const heard: string[] = [];
+  const inner: Array<(event: GpuReadingsEvent) => void> = [];
+  const listeners: Array<((event: GpuReadingsEvent) => void) | null> = [];
+  const streaming = (): GpuProvider => ({
+    ...provider('nvidia', []),
+    onReadings: (l) => {
+      listeners.push(l);
+      if (l) inner.push(l);
+    },
+  });
+  const deferred = new DeferredGpuProvider(async () => streaming());
+  deferred.onReadings((event) => heard.push(event));
+  await deferred.start(1000);
+  inner.at(-1)?.('reading');
+  assert.deepEqual(heard, ['reading'], 'the chosen provider tells the listener');
+  await deferred.stop();
+  assert.equal(listeners.at(-1), null, 'removed from the provider it leaves');
+  await deferred.start(1000);
+  inner.at(-1)?.('stopped');
+  assert.deepEqual(heard, ['reading', 'stopped'], 'and given to the next one chosen');
+  deferred.onReadings(null);
+  assert.equal(listeners.at(-1), null);
+  await deferred.stop();
 });

@@ -56,6 +56,11 @@ const line = (i: number, util: number): string =>
 test('start: one probe, then ONE long-lived -lms child; read() answers from the latest complete tick', async () => {
   const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
   const { clock, provider } = setup(spawn, { computeAppsIntervalMs: 0 });
+  let told = 0;
+  provider.onReadings((event) => {
+    assert.equal(event, 'reading');
+    told++;
+  });
   const avail = await provider.start(500);
   assert.deepEqual(avail, { provider: 'nvidia', available: true, reason: null });
   assert.equal(spawn.probes.length, 1);
@@ -75,9 +80,14 @@ test('start: one probe, then ONE long-lived -lms child; read() answers from the 
   // Half a tick is not a sample.
   assert.deepEqual((await provider.read())?.gpus.map((g) => g.utilizationPercent), [88, 0]);
   stream.stdout(line(1, 66).slice(0, 20));
+  assert.equal(told, 0, 'the listener hears of complete ticks only');
   stream.stdout(line(1, 66).slice(20));
+  assert.equal(told, 1, 'told once the tick is complete, so the loop samples it now');
   const second = await provider.read();
   assert.deepEqual(second?.gpus.map((g) => g.utilizationPercent), [55, 66]);
+  provider.onReadings(null);
+  stream.stdout(line(0, 1) + line(1, 2));
+  assert.equal(told, 1, 'a removed listener hears nothing');
   assert.equal(second?.timestamp, clock.now());
   assert.equal(spawn.children.length, 2, 'reading spawns nothing');
   await provider.stop();
@@ -143,6 +153,8 @@ test('watchdog: a silent child is killed and restarted with doubling backoff, lo
     restartBackoffInitialMs: 1000,
     restartBackoffMaxMs: 4000,
   });
+  const events: string[] = [];
+  provider.onReadings((event) => events.push(event));
   await provider.start(500);
   assert.equal(spawn.streams.length, 1);
 
@@ -151,6 +163,7 @@ test('watchdog: a silent child is killed and restarted with doubling backoff, lo
   assert.equal(spawn.streams.length, 1);
   await clock.advance(1);
   assert.deepEqual(spawn.streams[0]?.killSignals, ['SIGKILL']);
+  assert.deepEqual(events, ['stopped'], 'the loop is told its readings stopped, so it keeps time itself');
   assert.equal(provider.availability().available, false);
   assert.match(provider.availability().reason ?? '', /stopped answering/);
   assert.equal(await provider.read(), null, 'a stale reading is not shown as current');
@@ -183,9 +196,12 @@ test('watchdog: a silent child is killed and restarted with doubling backoff, lo
 test('a child that exits is restarted; the message says why, once per kind of exit', async () => {
   const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
   const { clock, provider, logs } = setup(spawn, { computeAppsIntervalMs: 0, restartBackoffInitialMs: 1000 });
+  const events: string[] = [];
+  provider.onReadings((event) => events.push(event));
   await provider.start(1000);
   spawn.streams[0]?.stdout(fixture('exit9-stdout.txt'));
   spawn.streams[0]?.exit(9);
+  assert.deepEqual(events, ['stopped']);
   assert.equal(provider.availability().available, false);
   assert.match(provider.availability().reason ?? '', /driver not loaded/);
   await clock.advance(1000);

@@ -14,7 +14,7 @@ import {
 } from '../../../../src/core/sampling/os/procSystemSampler';
 import { waitUntil } from '../../helpers/waitUntil';
 import { ProcFile } from '../../../../src/core/sampling/os/procFile';
-import { ProcTreeSampler, pageKbFromAuxv, parsePidStat, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
+import { ProcTreeSampler, pageKbFromAuxv, parsePidStat, parseStatmRssKb, parseStatusRssKb } from '../../../../src/core/sampling/os/procTreeSampler';
 
 const PROC = join(__dirname, '../../../fixtures/proc');
 const isLinux = process.platform === 'linux';
@@ -154,7 +154,7 @@ test('ProcSystemSampler: unreadable parts are unknown and logged once each, neve
 
 test('/proc/PID/stat: command names with spaces and parentheses, malformed lines', () => {
   const s = parsePidStat('201 (python (worker) 1) R 200 200 200 0 -1 4194304 1000 0 0 0 570 120 0 0 20 0 4 0 6100 123 260000 1');
-  assert.deepEqual(s, { pid: 201, comm: 'python (worker) 1', state: 'R', ppid: 200, utimeTicks: 570, stimeTicks: 120, startTicks: 6100, rssPages: 260000 });
+  assert.deepEqual(s, { pid: 201, comm: 'python (worker) 1', state: 'R', ppid: 200, utimeTicks: 570, stimeTicks: 120, startTicks: 6100 });
   assert.equal(parsePidStat('77 (unterminated S 1 2 3'), null);
   assert.equal(parsePidStat(''), null);
   assert.equal(parsePidStat('x (a) S 1 2 3'), null);
@@ -272,7 +272,7 @@ test('real /proc: the test process tree is found, with a child and CPU in range'
   }
 });
 
-test('ProcTreeSampler on the real /proc keeps one stat descriptor per member and closes those that leave', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
+test('ProcTreeSampler on the real /proc keeps each member\'s stat and statm open and closes those that leave', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
   // sh -> two sleeps: a tree of three whose members are killed one by one.
   const root = spawn('sh', ['-c', 'sleep 60 & sleep 60 & wait'], { stdio: 'ignore' });
   t.after(() => root.kill('SIGKILL'));
@@ -284,15 +284,15 @@ test('ProcTreeSampler on the real /proc keeps one stat descriptor per member and
     const r = await sampler.sampleTree(root.pid as number);
     return r && r.pids.length === 3 ? r : null;
   });
-  assert.equal(sampler.keptDescriptors, 3);
-  assert.equal(fds(), before + 3, 'one descriptor per member, kept');
+  assert.equal(sampler.keptDescriptors, 6);
+  assert.equal(fds(), before + 6, 'stat and statm of each member, kept');
   assert.deepEqual((await sampler.sampleTree(root.pid as number))?.pids, full.pids, 'read again through the same descriptors');
-  assert.equal(fds(), before + 3);
+  assert.equal(fds(), before + 6);
 
   const sleeps = full.pids.filter((p) => p !== root.pid);
   process.kill(sleeps[0] as number, 'SIGKILL');
   await waitUntil('the killed sleep left the tree', async () => ((await sampler.sampleTree(root.pid as number))?.pids.length === 2 ? true : null));
-  assert.equal(sampler.keptDescriptors, 2, 'the member that left is closed');
+  assert.equal(sampler.keptDescriptors, 4, 'the member that left is closed');
 
   root.kill('SIGKILL');
   await waitUntil('the root is gone', async () => ((await sampler.sampleTree(root.pid as number)) === null ? true : null));
@@ -349,14 +349,17 @@ test('ProcFile on a regular file (a recorded /proc): read afresh each time, noth
   }
 });
 
-test('RSS from stat\'s rss field (pages) and the page size from the auxiliary vector; anything else is unknown', () => {
-  const line = (rss: string) => `42 (py) S 1 42 42 0 -1 4194304 10 0 0 0 5 6 0 0 20 0 1 0 700 123456 ${rss} 18446744073709551615 1 1 0`;
-  assert.equal(parsePidStat(line('10503'))?.rssPages, 10503);
-  assert.equal(parsePidStat('42 (py) S 1 42 42 0 -1 4194304 10 0 0 0 5 6 0 0 20 0 1 0 700 123456')?.rssPages, null, 'a line that stops before rss');
-  assert.equal(parsePidStat(line('-1')), null, 'a signed rss is not a counter');
-  assert.equal(parsePidStat(line('1e3')), null);
+test('RSS from statm (pages) and the page size from the auxiliary vector; anything else is unknown', () => {
+  assert.equal(parseStatmRssKb('182123 10503 8831 6802 0 12248 0\n', 4), 42012);
+  assert.equal(parseStatmRssKb('182123 10503', 16), 168048, 'no third field, no newline');
+  assert.equal(parseStatmRssKb('182123 -1 8831', 4), null);
+  assert.equal(parseStatmRssKb('182123 1e3 8831', 4), null);
+  assert.equal(parseStatmRssKb('garbage', 4), null);
+  const stat = (ppid: string) => `42 (py) S ${ppid} 42 42 0 -1 4194304 10 0 0 0 5 6 0 0 20 0 1 0 700 123456 10503 18446744073709551615 1 1 0`;
+  assert.equal(parsePidStat(stat('1'))?.startTicks, 700);
+  assert.equal(parsePidStat(stat('x')), null, 'a ppid that is not a number');
+  assert.equal(parsePidStat(stat('-1')), null, 'nor a signed one');
   assert.equal(parsePidStat('42 (py) S 1 42 42 0 -1 4194304 10 0 0 0 5'), null, 'no start time');
-  assert.equal(parsePidStat('42 (py) S x 42 42 0 -1 4194304 10 0 0 0 5 6 0 0 20 0 1 0 700 1 2'), null, 'a ppid that is not a number');
   const auxv = (pairs: Array<[number, number]>, le = true): Buffer => {
     const b = Buffer.alloc(pairs.length * 16);
     pairs.forEach(([type, value], i) => {
@@ -378,19 +381,30 @@ test('RSS from stat\'s rss field (pages) and the page size from the auxiliary ve
   assert.equal(pageKbFromAuxv(Buffer.alloc(7), true), null, 'truncated');
 });
 
-test('on the real /proc the tree RSS read from stat agrees with status VmRSS', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
+test('on the real /proc the tree RSS read through statm agrees with status VmRSS', { skip: process.platform !== 'linux' ? 'Linux /proc only' : false }, async (t) => {
   // A process with no children whose memory stands still: its tree is itself.
   const child = spawn('sleep', ['60'], { stdio: 'ignore' });
   t.after(() => child.kill('SIGKILL'));
   const pid = child.pid as number;
   const sampler = new ProcTreeSampler();
-  const reading = await waitUntil('the sleep process in /proc', async () => {
-    const r = await sampler.sampleTree(pid);
-    return r && readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('sleep') ? r : null;
+  t.after(() => sampler.dispose());
+  // Just after exec the loader is still mapping pages, so RSS moves between two reads: wait until
+  // the sampler's figure and status agree (a wrong field or page size never would: the wait fails).
+  let last = '';
+  const { reading, vmRssKb } = await waitUntil(
+    'the sampler\'s RSS of the sleep process to agree with its status VmRSS',
+    async () => {
+      const r = await sampler.sampleTree(pid);
+      if (!r || !readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('sleep')) return null;
+      const kb = parseStatusRssKb(readFileSync(`/proc/${pid}/status`, 'utf8')) ?? 0;
+      last = `${r.rssMb * 1024} kB vs ${kb} kB`;
+      // The same kernel counter read a moment apart.
+      return kb > 0 && Math.abs(r.rssMb * 1024 - kb) <= 64 ? { reading: r, vmRssKb: kb } : null;
+    },
+    { timeoutMs: 10_000 },
+  ).catch((err: unknown) => {
+    throw new Error(`${String(err)}; last: ${last}`);
   });
-  const vmRssKb = parseStatusRssKb(readFileSync(`/proc/${pid}/status`, 'utf8')) ?? 0;
   assert.ok(vmRssKb > 0);
   assert.deepEqual(reading.pids, [pid]);
-  // The same kernel counter read a moment apart.
-  assert.ok(Math.abs(reading.rssMb * 1024 - vmRssKb) <= 64, `${reading.rssMb * 1024} kB vs ${vmRssKb} kB`);
 });

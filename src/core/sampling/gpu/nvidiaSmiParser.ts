@@ -118,21 +118,91 @@ function splitCsv(line: string): string[] {
   return line.split(',').map((s) => s.trim());
 }
 
-/** Each query name's column, per fields list (a provider keeps one list while its driver stays). */
-const columnCache = new WeakMap<readonly NvidiaQueryField[], Map<NvidiaQueryField, number>>();
+/** Where each figure sits in a fields list (-1: not asked for); one plan per list, kept. */
+interface ColumnPlan {
+  index: number;
+  uuid: number;
+  name: number;
+  pstate: number;
+  reasons: number;
+  mig: number;
+  util: number;
+  memUtil: number;
+  memUsed: number;
+  memTotal: number;
+  temperature: number;
+  powerDraw: number;
+  powerLimit: number;
+  smClock: number;
+  smClockMax: number;
+}
 
-function columnsOf(fields: readonly NvidiaQueryField[]): Map<NvidiaQueryField, number> {
-  let columns = columnCache.get(fields);
-  if (!columns) {
-    columns = new Map(fields.map((f, i) => [f, i] as const));
-    columnCache.set(fields, columns);
+const planCache = new WeakMap<readonly NvidiaQueryField[], ColumnPlan>();
+
+function planOf(fields: readonly NvidiaQueryField[]): ColumnPlan {
+  let plan = planCache.get(fields);
+  if (!plan) {
+    const at = (f: NvidiaQueryField): number => fields.indexOf(f);
+    const reasons = at('clocks_event_reasons.active');
+    plan = {
+      index: at('index'),
+      uuid: at('uuid'),
+      name: at('name'),
+      pstate: at('pstate'),
+      reasons: reasons >= 0 ? reasons : at('clocks_throttle_reasons.active'),
+      mig: at('mig.mode.current'),
+      util: at('utilization.gpu'),
+      memUtil: at('utilization.memory'),
+      memUsed: at('memory.used'),
+      memTotal: at('memory.total'),
+      temperature: at('temperature.gpu'),
+      powerDraw: at('power.draw'),
+      powerLimit: at('power.limit'),
+      smClock: at('clocks.sm'),
+      smClockMax: at('clocks.max.sm'),
+    };
+    planCache.set(fields, plan);
   }
-  return columns;
+  return plan;
 }
 
 /**
- * Parses one `--query-gpu` line whose columns are `fields`, in order. Lines that do not fit (wrong
- * column count, no valid index, a header, an error message) are rejected with a reason for the log.
+ * The checked form of the text columns (uuid, name), which stay the same from tick to tick: each
+ * distinct raw text is checked once. Bounded: cleared when a hostile stream fills it.
+ */
+const textCache = new Map<string, { uuid: string | null; name: string }>();
+const TEXT_CACHE_LIMIT = 256;
+
+function checkedText(uuidText: string | null, nameText: string | null): { uuid: string | null; name: string } {
+  const key = `${uuidText ?? ''}\u0000${nameText ?? ''}`;
+  let hit = textCache.get(key);
+  if (!hit) {
+    const uuid = uuidText !== null && /^(GPU|MIG)-[0-9A-Za-z-/]{1,80}$/.test(uuidText) ? uuidText : null;
+    const name = nameText !== null && !isUnknownMarker(nameText) ? sanitizeText(nameText) : '';
+    if (textCache.size >= TEXT_CACHE_LIMIT) textCache.clear();
+    hit = { uuid, name };
+    textCache.set(key, hit);
+  }
+  return hit;
+}
+
+/** Column `i`'s text, or null when the list does not ask for it. */
+function col(cols: readonly string[], i: number): string | null {
+  return i < 0 ? null : (cols[i] as string);
+}
+
+function numberAt(cols: readonly string[], i: number): number | null {
+  return i < 0 ? null : parseNumberField(cols[i] as string);
+}
+
+/** `P0`..`P15` as nvidia-smi prints the performance state. */
+function isPerformanceState(v: string): boolean {
+  return v.length >= 2 && v.length <= 3 && v.charCodeAt(0) === 0x50 && skipDigits(v, 1) === v.length;
+}
+
+/**
+ * Parses one line of `--query-gpu=<fields> --format=csv,noheader,nounits` output. Columns are
+ * matched by name (the provider may drop fields a driver rejects), never by position.
  */
 export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]): GpuLineResult {
   const trimmed = line.trim();
@@ -141,43 +211,31 @@ export function parseGpuLine(line: string, fields: readonly NvidiaQueryField[]):
   if (cols.length !== fields.length) {
     return { ok: false, reason: `expected ${fields.length} columns, got ${cols.length}` };
   }
-  const columns = columnsOf(fields);
-  const get = (f: NvidiaQueryField): string | null => {
-    const i = columns.get(f);
-    return i === undefined ? null : (cols[i] as string);
-  };
-  const num = (f: NvidiaQueryField): number | null => {
-    const v = get(f);
-    return v === null ? null : parseNumberField(v);
-  };
-
-  const indexText = get('index');
-  if (indexText === null || !/^\d{1,4}$/.test(indexText)) {
+  const plan = planOf(fields);
+  const indexText = col(cols, plan.index);
+  if (indexText === null || indexText.length === 0 || indexText.length > 4 || skipDigits(indexText, 0) !== indexText.length) {
     return { ok: false, reason: 'no GPU index in the first column' };
   }
-  const uuidText = get('uuid');
-  const uuid = uuidText !== null && /^(GPU|MIG)-[0-9A-Za-z-/]{1,80}$/.test(uuidText) ? uuidText : null;
-  const nameText = get('name');
-  const name = nameText !== null && !isUnknownMarker(nameText) ? sanitizeText(nameText) : '';
-  const pstateText = get('pstate');
-  const performanceState = pstateText !== null && /^P\d{1,2}$/.test(pstateText) ? pstateText : null;
-  const reasonsText = get('clocks_event_reasons.active') ?? get('clocks_throttle_reasons.active');
-  const migText = get('mig.mode.current');
+  const { uuid, name } = checkedText(col(cols, plan.uuid), col(cols, plan.name));
+  const pstateText = col(cols, plan.pstate);
+  const performanceState = pstateText !== null && isPerformanceState(pstateText) ? pstateText : null;
+  const reasonsText = col(cols, plan.reasons);
+  const migText = col(cols, plan.mig);
   const mig = (migText !== null && migText.toLowerCase() === 'enabled') || (uuid !== null && uuid.startsWith('MIG-'));
 
   const reading = gpuReading({
     index: Number(indexText),
     uuid,
     name: name || `GPU ${indexText}`,
-    utilizationPercent: percent(num('utilization.gpu')),
-    memoryUtilizationPercent: percent(num('utilization.memory')),
-    vramUsedMb: nonNegative(num('memory.used')),
-    vramTotalMb: nonNegative(num('memory.total')),
-    temperatureCelsius: temperature(num('temperature.gpu')),
-    powerDrawWatts: nonNegative(num('power.draw')),
-    powerLimitWatts: nonNegative(num('power.limit')),
-    smClockMhz: nonNegative(num('clocks.sm')),
-    smClockMaxMhz: nonNegative(num('clocks.max.sm')),
+    utilizationPercent: percent(numberAt(cols, plan.util)),
+    memoryUtilizationPercent: percent(numberAt(cols, plan.memUtil)),
+    vramUsedMb: nonNegative(numberAt(cols, plan.memUsed)),
+    vramTotalMb: nonNegative(numberAt(cols, plan.memTotal)),
+    temperatureCelsius: temperature(numberAt(cols, plan.temperature)),
+    powerDrawWatts: nonNegative(numberAt(cols, plan.powerDraw)),
+    powerLimitWatts: nonNegative(numberAt(cols, plan.powerLimit)),
+    smClockMhz: nonNegative(numberAt(cols, plan.smClock)),
+    smClockMaxMhz: nonNegative(numberAt(cols, plan.smClockMax)),
     clockEventReasons: reasonsText === null ? null : parseReasonMask(reasonsText),
     performanceState,
     mig,

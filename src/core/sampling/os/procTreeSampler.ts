@@ -28,10 +28,14 @@ export interface ProcTreeSamplerOptions {
   onLog?: (message: string) => void;
   /**
    * How often the tree's membership is looked for again (default 5000 ms). In between, only the
-   * known members' stat and status are read: finding descendants costs a read of every thread's
-   * children file, or of every process's stat on kernels without those files.
+   * known members' stat and statm are read: finding descendants costs a read of every thread's
+   * children file (a PyTorch process has dozens of threads), or of every process's stat on
+   * kernels without those files. While walks find the same members the wait doubles, up to
+   * rescanMaxMs; a change, or a member gone, brings it back to rescanMs.
    */
   rescanMs?: number;
+  /** The longest wait between two walks of a tree whose members stay the same (default 20000 ms). */
+  rescanMaxMs?: number;
 }
 
 /** The fields of /proc/PID/stat this sampler needs. */
@@ -142,6 +146,8 @@ interface TreeState {
   members: Map<number, Member>;
   /** When the members were last found by walking the tree. */
   membersAtMs: number;
+  /** How long after membersAtMs the next walk is due. */
+  rescanEveryMs: number;
 }
 
 /** statfs `type` of procfs: only there does a read from offset 0 of a kept descriptor give fresh text. */
@@ -167,6 +173,8 @@ export class ProcTreeSampler implements ProcessSampler {
   private readonly ticksPerSecond: number;
   private readonly nowMs: () => number;
   private readonly rescanMs: number;
+  private readonly rescanMaxMs: number;
+  private treeWalks = 0;
   private readonly once: OnceLog;
   private strategy: 'auto' | 'children' | 'scan';
   private readonly previous = new Map<number, TreeState>();
@@ -188,6 +196,11 @@ export class ProcTreeSampler implements ProcessSampler {
     return this.used;
   }
 
+  /** How many times a tree's members were looked for (tests). */
+  get walks(): number {
+    return this.treeWalks;
+  }
+
   /** How many per-process descriptors are open now (tests). */
   get keptDescriptors(): number {
     let n = 0;
@@ -202,6 +215,7 @@ export class ProcTreeSampler implements ProcessSampler {
     this.strategy = options.strategy ?? 'auto';
     this.once = new OnceLog(options.onLog ?? (() => {}));
     this.rescanMs = options.rescanMs ?? 5000;
+    this.rescanMaxMs = Math.max(this.rescanMs, options.rescanMaxMs ?? 20_000);
   }
 
   // Synchronous inside (procfs text is generated in memory: see the file's head); a promise at the port.
@@ -226,7 +240,9 @@ export class ProcTreeSampler implements ProcessSampler {
     }
 
     const prev = this.previous.get(rootPid);
-    const rescan = !prev || atMs - prev.membersAtMs >= this.rescanMs;
+    const rescanEveryMs = prev?.rescanEveryMs ?? this.rescanMs;
+    const rescan = !prev || atMs - prev.membersAtMs >= rescanEveryMs;
+    if (rescan) this.treeWalks++;
     const stats = rescan ? this.collectTree(root) : this.knownMembers(root, prev);
     const pageKb = this.rssPageKb();
     const members = new Map<number, Member>();
@@ -247,7 +263,16 @@ export class ProcTreeSampler implements ProcessSampler {
         deltaTicks += Math.max(0, ticks - (before !== undefined && before.startTicks === s.startTicks ? before.ticks : 0));
       }
     }
-    this.previous.set(rootPid, { atMs, members, membersAtMs: rescan ? atMs : (prev as TreeState).membersAtMs });
+    // A walk that found the same members waits twice as long for the next; a change brings the
+    // wait back, and a member gone (a worker replaced, often) has the next sample walk at once.
+    let membersAtMs = atMs;
+    let nextEveryMs = this.rescanMs;
+    if (prev && rescan && sameMembers(prev.members, members)) nextEveryMs = Math.min(this.rescanMaxMs, rescanEveryMs * 2);
+    else if (prev && !rescan) {
+      membersAtMs = members.size === prev.members.size ? prev.membersAtMs : Number.NEGATIVE_INFINITY;
+      nextEveryMs = members.size === prev.members.size ? rescanEveryMs : this.rescanMs;
+    }
+    this.previous.set(rootPid, { atMs, members, membersAtMs, rescanEveryMs: nextEveryMs });
     if (rescan) this.sweep(atMs);
 
     let cpuPercent: number | null = null;
@@ -492,6 +517,12 @@ export class ProcTreeSampler implements ProcessSampler {
     }
     return this.pageKb;
   }
+}
+
+function sameMembers(a: ReadonlyMap<number, Member>, b: ReadonlyMap<number, Member>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [pid, member] of b) if (a.get(pid)?.startTicks !== member.startTicks) return false;
+  return true;
 }
 
 function closeFiles(files: KeptFiles): void {

@@ -211,6 +211,36 @@ test('ProcTreeSampler walks the tree again only every rescanMs; in between it re
   }
 });
 
+test('ProcTreeSampler walks a tree whose members stay the same less and less often, and again at once when one leaves', async () => {
+  const proc = await scratchProc('tree-t0');
+  let nowMs = 0;
+  const sampler = new ProcTreeSampler({ procRoot: proc.root, nowMs: () => nowMs, rescanMs: 5000, rescanMaxMs: 20_000 });
+  const walkedAt = async (from: number, to: number): Promise<number[]> => {
+    const at: number[] = [];
+    for (let t = from; t <= to; t += 1000) {
+      nowMs = t;
+      const before = sampler.walks;
+      assert.ok(await sampler.sampleTree(100));
+      if (sampler.walks > before) at.push(t);
+    }
+    return at;
+  };
+  try {
+    // The same members each walk: 5 s, then 10, then 20 (the most).
+    assert.deepEqual(await walkedAt(0, 60_000), [0, 5000, 15_000, 35_000, 55_000]);
+    // A worker exits: the sample that misses it (61 s) has the next one walk, and the wait starts
+    // again from 5 s (doubled at once: that walk found what the sample before it had).
+    await rm(join(proc.root, '201'), { recursive: true });
+    assert.deepEqual(await walkedAt(61_000, 80_000), [62_000, 72_000]);
+    // New members are found at the next walk due (92 s), which brings the wait back to 5 s.
+    await proc.moveTo('tree-t1');
+    assert.deepEqual(await walkedAt(81_000, 110_000), [92_000, 97_000, 107_000]);
+    assert.deepEqual((await sampler.sampleTree(100))?.pids, [100, 200, 201, 203]);
+  } finally {
+    await proc.dispose();
+  }
+});
+
 test('ProcTreeSampler on a kernel with children files walks them instead of scanning', async () => {
   for (const strategy of ['auto', 'children'] as const) {
     const sampler = new ProcTreeSampler({ procRoot: join(PROC, 'tree-children'), strategy });

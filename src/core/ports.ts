@@ -38,10 +38,10 @@ export interface SystemSampler {
 
 /** GPU memory held by one process, as the GPU tool attributes it. */
 export interface GpuProcessUsage {
-  pid: number;
+  readonly pid: number;
   /** The GPU's uuid where known (nvidia-smi compute-apps reports uuids), else null. */
-  gpuUuid: string | null;
-  usedMemoryMb: number | null;
+  readonly gpuUuid: string | null;
+  readonly usedMemoryMb: number | null;
 }
 
 export interface GpuSample {
@@ -54,7 +54,9 @@ export interface GpuSample {
 
 /** A sample a provider hands out: copies, so a caller cannot change the provider's latest readings. */
 export function copyGpuSample(timestamp: number, gpus: readonly GpuReading[], processes: readonly GpuProcessUsage[] | null): GpuSample {
-  return { timestamp, gpus: gpus.map((g) => ({ ...g })), processes: processes ? processes.map((p) => ({ ...p })) : null };
+  // Readings and process rows are immutable (readonly to the compiler): the lists are copied, the
+  // objects shared. Copying every GPU's reading for each consumer cost a few µs per GPU per sample.
+  return { timestamp, gpus: gpus.slice(), processes: processes ? processes.slice() : null };
 }
 
 /**

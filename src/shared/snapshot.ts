@@ -4,36 +4,36 @@
 /** One GPU at one instant. Every figure the tool could not read is null. */
 export interface GpuReading {
   /** The tool's own index (nvidia-smi `index`), stable for the life of the driver. */
-  index: number;
-  uuid: string | null;
-  name: string;
+  readonly index: number;
+  readonly uuid: string | null;
+  readonly name: string;
   /** Share of the last sample period in which a kernel ran (not memory use). */
-  utilizationPercent: number | null;
+  readonly utilizationPercent: number | null;
   /** Share of time the memory controller was busy. */
-  memoryUtilizationPercent: number | null;
-  vramUsedMb: number | null;
-  vramTotalMb: number | null;
+  readonly memoryUtilizationPercent: number | null;
+  readonly vramUsedMb: number | null;
+  readonly vramTotalMb: number | null;
   /**
    * VRAM in use as a percent of the device's total (not `memoryUtilizationPercent`, which is the
    * memory controller's busy time). Set by `gpuReading()` from the two figures above, so every
    * face shows the same figure and none computes it.
    */
-  vramUsedPercent: number | null;
-  temperatureCelsius: number | null;
-  powerDrawWatts: number | null;
-  powerLimitWatts: number | null;
-  smClockMhz: number | null;
+  readonly vramUsedPercent: number | null;
+  readonly temperatureCelsius: number | null;
+  readonly powerDrawWatts: number | null;
+  readonly powerLimitWatts: number | null;
+  readonly smClockMhz: number | null;
   /** The SM clock's maximum (nvidia-smi `clocks.max.sm`); the clock runs below it when throttled. */
-  smClockMaxMhz: number | null;
+  readonly smClockMaxMhz: number | null;
   /**
    * Why the clocks are held down now: NVML's clock event (throttle) reasons bitmask, e.g. 0x40 for
    * hardware thermal slowdown (see CLOCK_REASON_BITS); 0 for none; null when the driver does not say.
    */
-  clockEventReasons: number | null;
+  readonly clockEventReasons: number | null;
   /** Performance state such as `P0`, or null. */
-  performanceState: string | null;
+  readonly performanceState: string | null;
   /** True when the device is a MIG instance or in MIG mode (utilisation is then not reported). */
-  mig: boolean;
+  readonly mig: boolean;
 }
 
 /** Where GPU figures came from and, when there are none, why. */

@@ -3,20 +3,30 @@
 import type { GpuReading, SystemPerformanceSnapshot } from '../../shared/snapshot';
 import type { SystemReading } from '../ports';
 
-function sumKnown(values: (number | null)[]): number | null {
-  let total: number | null = null;
-  for (const v of values) if (v !== null) total = (total ?? 0) + v;
-  return total;
-}
-
 /** One SystemPerformanceSnapshot from the system reading and every GPU's reading. */
-export function assembleSnapshot(timestamp: number, system: SystemReading | null, gpus: GpuReading[]): SystemPerformanceSnapshot {
-  const utils = gpus.map((g) => g.utilizationPercent).filter((u): u is number => u !== null);
+export function assembleSnapshot(timestamp: number, system: SystemReading | null, gpus: readonly GpuReading[]): SystemPerformanceSnapshot {
+  // One pass over the GPUs (this runs every second): no intermediate lists.
+  let utilSum = 0;
+  let utilCount = 0;
   // Available and percent only over GPUs that report both used and total, so the ratio is honest.
-  const both = gpus.filter((g) => g.vramUsedMb !== null && g.vramTotalMb !== null);
-  const usedBoth = sumKnown(both.map((g) => g.vramUsedMb));
-  const totalBoth = sumKnown(both.map((g) => g.vramTotalMb));
-  const temps = gpus.map((g) => g.temperatureCelsius).filter((t): t is number => t !== null);
+  let usedBoth: number | null = null;
+  let totalBoth: number | null = null;
+  let used: number | null = null;
+  let total: number | null = null;
+  let hottest: number | null = null;
+  for (const g of gpus) {
+    if (g.utilizationPercent !== null) {
+      utilSum += g.utilizationPercent;
+      utilCount++;
+    }
+    if (g.vramUsedMb !== null) used = (used ?? 0) + g.vramUsedMb;
+    if (g.vramTotalMb !== null) total = (total ?? 0) + g.vramTotalMb;
+    if (g.vramUsedMb !== null && g.vramTotalMb !== null) {
+      usedBoth = (usedBoth ?? 0) + g.vramUsedMb;
+      totalBoth = (totalBoth ?? 0) + g.vramTotalMb;
+    }
+    if (g.temperatureCelsius !== null && (hottest === null || g.temperatureCelsius > hottest)) hottest = g.temperatureCelsius;
+  }
   return {
     timestamp,
     cpuUsagePercent: system?.cpuUsagePercent ?? null,
@@ -24,12 +34,13 @@ export function assembleSnapshot(timestamp: number, system: SystemReading | null
     ramAvailableMb: system?.ramAvailableMb ?? null,
     ramTotalMb: system?.ramTotalMb ?? null,
     diskUsagePercent: system?.diskUsagePercent ?? null,
-    gpuUsagePercent: utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : null,
-    vramUsageMb: sumKnown(gpus.map((g) => g.vramUsedMb)),
+    gpuUsagePercent: utilCount > 0 ? utilSum / utilCount : null,
+    vramUsageMb: used,
     vramAvailableMb: usedBoth !== null && totalBoth !== null ? totalBoth - usedBoth : null,
-    vramTotalMb: sumKnown(gpus.map((g) => g.vramTotalMb)),
+    vramTotalMb: total,
     vramUsagePercent: usedBoth !== null && totalBoth !== null && totalBoth > 0 ? (usedBoth / totalBoth) * 100 : null,
-    temperatureCelsius: temps.length ? Math.max(...temps) : null,
-    gpus: gpus.map((g) => ({ ...g })),
+    temperatureCelsius: hottest,
+    // Readings are immutable: the snapshot shares them.
+    gpus: gpus.slice(),
   };
 }

@@ -13,19 +13,14 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { flagsOf } from './args.mjs';
 import { bundleEngine } from './benchEngine.mjs';
 
 const DAY_MS = 86_400_000;
 
 function parseArgs(argv) {
   const opts = { tasks: 200_000, format: 'json', json: false, role: null, engine: null, file: null, home: null, oneByOne: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) fail(`${a} needs a value`);
-      return v;
-    };
+  for (const [a, value] of flagsOf(argv, fail)) {
     if (a === '--tasks') opts.tasks = Number(value());
     else if (a === '--format') opts.format = value();
     else if (a === '--json') opts.json = true;

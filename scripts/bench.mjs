@@ -30,6 +30,7 @@ import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { flagsOf } from './args.mjs';
 import { bundleEngine } from './benchEngine.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -68,13 +69,7 @@ const DAY_MS = 24 * HOUR_MS;
 
 function parseArgs(argv) {
   const opts = { duration: null, quick: false, check: false, webview: true, windows: false, out: join(ROOT, 'bench-results/bench.json'), startup: null, role: null, engine: null, side: null, storage: null, gpus: 1, hours: 24, tasks: 100_000, repeats: 9, history: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) fail(`${a} needs a value`);
-      return v;
-    };
+  for (const [a, value] of flagsOf(argv, fail)) {
     if (a === '--duration') opts.duration = Number(value());
     else if (a === '--quick') opts.quick = true;
     else if (a === '--startup') opts.startup = Number(value());

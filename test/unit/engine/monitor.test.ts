@@ -73,13 +73,19 @@ test('the loop samples at once, then every interval (1 s by default), on chained
   await monitor.stopMonitoring();
 });
 
-test('with a streaming GPU provider the loop samples as readings arrive, its timer only a safety net for when they stop', async () => {
+/** A monitor over a provider whose readings the test sends; `at` lists each sample's time from the clock's start. */
+async function startWithStreamingGpu() {
   const clock = new FakeClock();
   const gpuProvider = new FakeStreamingGpuProvider(true, () => clock.now());
   const monitor = new PerformanceMonitor({}, { clock, systemSampler: new FakeSystemSampler(), gpuProvider, historyStore: new MemoryHistoryStore() });
   const at: number[] = [];
   monitor.on('snapshot', (s) => at.push(s.timestamp - clock.startedAt));
   await monitor.startMonitoring();
+  return { clock, gpuProvider, monitor, at };
+}
+
+test('with a streaming GPU provider the loop samples as readings arrive, its timer only a safety net for when they stop', async () => {
+  const { clock, gpuProvider, monitor, at } = await startWithStreamingGpu();
   assert.ok(gpuProvider.listening);
   const fired = clock.fired;
   const arriveAt = async (ms: number, event: 'reading' | 'stopped' = 'reading') => {
@@ -118,12 +124,7 @@ test('with a streaming GPU provider the loop samples as readings arrive, its tim
 });
 
 test('a GPU lost while readings were followed: the loop keeps time itself at once', async () => {
-  const clock = new FakeClock();
-  const gpuProvider = new FakeStreamingGpuProvider(true, () => clock.now());
-  const monitor = new PerformanceMonitor({}, { clock, systemSampler: new FakeSystemSampler(), gpuProvider, historyStore: new MemoryHistoryStore() });
-  const at: number[] = [];
-  monitor.on('snapshot', (s) => at.push(s.timestamp - clock.startedAt));
-  await monitor.startMonitoring();
+  const { clock, gpuProvider, monitor, at } = await startWithStreamingGpu();
   await clock.advance(600);
   gpuProvider.arrive('reading');
   await flushPromises();

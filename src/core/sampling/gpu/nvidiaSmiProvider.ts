@@ -109,6 +109,11 @@ export class NvidiaSmiProvider implements GpuProvider {
   private watchdogDeadline = 0;
   private restartTimer: TimerHandle | null = null;
   private computeTimer: TimerHandle | null = null;
+  /** When the per-process period is next due; a tick that comes after it runs the period. */
+  private computeDueAt = 0;
+  private computeRunning = false;
+  /** When the last complete tick came: while ticks come, they run the periods (see scheduleComputeApps). */
+  private lastTickAt = Number.NEGATIVE_INFINITY;
   /** The long-lived compute-apps child, while processes are wanted. */
   private appsStream: ChildHandle | null = null;
   private appsGeneration = 0;
@@ -287,6 +292,7 @@ export class NvidiaSmiProvider implements GpuProvider {
       this.state = { provider: 'nvidia', available: true, reason: null };
     }
     this.armWatchdog();
+    this.computeOnTick(this.clock.now());
     this.readingsListener?.('reading');
   }
 
@@ -370,13 +376,39 @@ export class NvidiaSmiProvider implements GpuProvider {
     child?.kill(signal);
   }
 
+  /**
+   * Sets when the next per-process period is due. While the stream's ticks come, the first tick
+   * after that time runs it (the process is awake anyway) and the timer is a fallback two periods
+   * later, whose due time moves without clearing it (node wakes at a cleared timer's old expiry):
+   * an idle window's check every 5 s no longer wakes it on its own. Without ticks the timer keeps
+   * the period.
+   */
   private scheduleComputeApps(delayMs: number): void {
     if (this.stopped) return;
+    this.computeDueAt = this.clock.now() + delayMs;
+    if (!this.computeTimer) this.armComputeTimer(delayMs);
+  }
+
+  private armComputeTimer(delayMs: number): void {
+    const fallback = this.ticking() ? 2 * this.computeAppsIntervalMs : 0;
     this.computeTimer = this.clock.setTimeout(() => {
       this.computeTimer = null;
-      void this.runComputeApps();
-    }, delayMs);
+      const left = this.computeDueAt - this.clock.now();
+      if (left > 0 || this.computeRunning) this.armComputeTimer(Math.max(left, 0) + (this.computeRunning ? this.computeAppsIntervalMs : 0));
+      else void this.runComputeApps();
+    }, Math.max(0, delayMs) + fallback);
     this.computeTimer.unref?.();
+  }
+
+  /** Whether the stream's ticks are coming (one within the last two intervals). */
+  private ticking(): boolean {
+    return this.clock.now() - this.lastTickAt <= 2 * this.intervalMs;
+  }
+
+  /** A tick came: runs the per-process period when it is due (see scheduleComputeApps). */
+  private computeOnTick(now: number): void {
+    this.lastTickAt = now;
+    if (this.computeAppsIntervalMs > 0 && this.computeDueAt > 0 && now >= this.computeDueAt && !this.computeRunning && !this.stopped) void this.runComputeApps();
   }
 
   /**
@@ -385,7 +417,16 @@ export class NvidiaSmiProvider implements GpuProvider {
    * this one ended, so one-off runs never overlap.
    */
   private async runComputeApps(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.computeRunning) return;
+    this.computeRunning = true;
+    try {
+      await this.runComputePeriod();
+    } finally {
+      this.computeRunning = false;
+    }
+  }
+
+  private async runComputePeriod(): Promise<void> {
     let wanted = true;
     try {
       wanted = (await this.wantProcesses?.()) ?? true;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NvidiaSmiProvider, type NvidiaSmiProviderOptions } from '../../../../src/core/sampling/gpu/nvidiaSmiProvider';
-import { FakeClock } from '../../helpers/fakeClock';
+import { FakeClock, flushPromises } from '../../helpers/fakeClock';
 import { FakeSpawn, isComputeApps, isStream, type FakeChild } from './helpers/fakeSpawn';
 
 const FIX = join(__dirname, '../../../fixtures/nvidia-smi');
@@ -426,6 +426,33 @@ test('per-process memory is queried only while wanted: an idle monitor spawns no
 
 const APPS_HEADER = 'pid, gpu_uuid, used_memory [MiB]\n';
 
+test('while the stream ticks, the per-process period runs on its ticks: an idle provider\'s 5 s check wakes nothing of its own', async () => {
+  const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
+  let asked = 0;
+  const { clock, provider } = setup(spawn, {
+    computeAppsIntervalMs: 5000,
+    watchdogMinMs: 120_000, // the watchdog's own timer out of the count
+    wantProcesses: () => {
+      asked++;
+      return false;
+    },
+  });
+  await provider.start(1000);
+  await clock.advance(0);
+  const stream = spawn.streams[0] as FakeChild;
+  const firedBefore = clock.fired;
+  const askedBefore = asked;
+  for (let t = 0; t < 60; t++) {
+    await clock.advance(1000);
+    stream.stdout(line(0, 1) + line(1, 2));
+    await flushPromises();
+  }
+  assert.equal(asked - askedBefore, 12, 'asked every 5 s, as before');
+  // Its timer is a fallback two periods out whose due time moves: it fires about every 15 s, not every 5 s.
+  assert.ok(clock.fired - firedBefore <= 5, `${clock.fired - firedBefore} timers fired in 60 s`);
+  await provider.stop();
+});
+
 test('compute-apps stream: one long-lived child while wanted, blocks replace each other, no periodic spawn', async () => {
   const spawn = fakeNvidiaSmi({ probe: { code: 0, stdout: twoGpus } });
   let wanted = false;
@@ -504,7 +531,12 @@ test('compute-apps stream refused by the driver: one-off runs per period instead
   assert.equal(spawn.computeApps.length, 1, 'the fallback: a one-off run');
   spawn.streams[0]?.stdout(line(0, 1) + line(1, 2));
   assert.equal((await provider.read())?.processes?.length, 3);
-  await clock.advance(3000);
+  // The stream goes on ticking each second: the periods run on its ticks.
+  for (let t = 0; t < 3; t++) {
+    await clock.advance(1000);
+    spawn.streams[0]?.stdout(line(0, 1) + line(1, 2));
+    await flushPromises();
+  }
   assert.equal(spawn.appsStreams.length, 1, 'the loop is not asked again');
   assert.equal(spawn.computeApps.length, 4);
   assert.equal(logs.filter((l) => /asking it once every 1 s instead/.test(l)).length, 1, logs.join('\n'));

@@ -340,9 +340,8 @@ export class PerformanceMonitor {
   /** Stops the loop, waits for the sample in flight, and stops every timer and GPU child process. */
   async stopMonitoring(): Promise<void> {
     this.running = false;
-    if (this.loopTimer) this.clock.clearTimeout(this.loopTimer);
+    this.clearLoopTimer();
     if (this.recheckTimer) this.clock.clearTimeout(this.recheckTimer);
-    this.loopTimer = null;
     this.recheckTimer = null;
     await this.chain.catch(() => undefined);
     await Promise.all([...this.pendingWork]);
@@ -418,8 +417,7 @@ export class PerformanceMonitor {
     if (!this.followingReadings) {
       this.followingReadings = true;
       // The loop's own timer gives way to the readings (its safety net is set by scheduleNext).
-      if (this.loopTimer) this.clock.clearTimeout(this.loopTimer);
-      this.loopTimer = null;
+      this.clearLoopTimer();
     }
     const since = this.lastSampleStartedAt === null ? Number.POSITIVE_INFINITY : this.clock.now() - this.lastSampleStartedAt;
     if (since >= this.config.monitoringIntervalMs * SAMPLE_ON_READING_AFTER_INTERVALS) void this.tick();
@@ -429,9 +427,13 @@ export class PerformanceMonitor {
   private stopFollowingReadings(): void {
     if (!this.followingReadings) return;
     this.followingReadings = false;
+    this.clearLoopTimer();
+    this.scheduleNext();
+  }
+
+  private clearLoopTimer(): void {
     if (this.loopTimer) this.clock.clearTimeout(this.loopTimer);
     this.loopTimer = null;
-    this.scheduleNext();
   }
 
   private async tick(): Promise<void> {

@@ -5,10 +5,28 @@
 // procfs the read is synchronous (about 10 us: the text is generated in memory, there is no disk
 // to wait for), which spares two thread-pool wake-ups per file and sample; any other file (a
 // test's recorded /proc) is read through the thread pool.
-import { close, open, read, readSync, statfs } from 'node:fs';
+import { close, open, read, readSync, statfs, statfsSync } from 'node:fs';
 
 /** statfs `type` of procfs: only there does a read from offset 0 give fresh text on a kept fd. */
 const PROC_SUPER_MAGIC = 0x9fa0;
+
+/** Whether `path` lives on procfs, where a kept descriptor read again from offset 0 gives fresh text. */
+export function onProcfsSync(path: string): boolean {
+  try {
+    return statfsSync(path).type === PROC_SUPER_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A kept procfs descriptor's text, read again from offset 0 into `buffer` (the kernel regenerates
+ * it on each read from the start); at most the buffer's size. Throws the read's errno error
+ * (`ESRCH` once a /proc/PID file's process has exited).
+ */
+export function rereadProcText(fd: number, buffer: Buffer): string {
+  return buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0));
+}
 
 /** Enough for the lines the samplers parse, which come first (the `cpu ` line, MemTotal..MemAvailable). */
 const DEFAULT_PREFIX_BYTES = 8192;
@@ -41,10 +59,12 @@ export class ProcFile {
     const keep = await this.onProcfs;
     const fd = await this.descriptor();
     try {
-      const bytes = keep
-        ? readSync(fd, this.buffer, 0, this.buffer.length, 0)
-        : await new Promise<number>((resolve, reject) => read(fd, this.buffer, 0, this.buffer.length, 0, (err, n) => (err ? reject(err) : resolve(n))));
-      if (keep && this.fd === fd) this.kept = true;
+      if (keep) {
+        const text = rereadProcText(fd, this.buffer);
+        if (this.fd === fd) this.kept = true;
+        return text;
+      }
+      const bytes = await new Promise<number>((resolve, reject) => read(fd, this.buffer, 0, this.buffer.length, 0, (err, n) => (err ? reject(err) : resolve(n))));
       return this.buffer.toString('utf8', 0, bytes);
     } catch (err) {
       this.release();
@@ -63,7 +83,7 @@ export class ProcFile {
   readNow(): string | null {
     if (!this.kept || this.fd === null) return null;
     try {
-      return this.buffer.toString('utf8', 0, readSync(this.fd, this.buffer, 0, this.buffer.length, 0));
+      return rereadProcText(this.fd, this.buffer);
     } catch (err) {
       this.release();
       throw err;

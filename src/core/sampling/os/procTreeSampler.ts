@@ -5,12 +5,13 @@
 // for), and through fs/promises each small file costs five thread-pool round trips (open, fstat,
 // read, read, close). Each member's stat and statm stay open and are read again from offset 0: a
 // followed tree costs two system calls per process each second.
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statfsSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { ProcessSampler, ProcessTreeReading } from '../../ports';
 import { OnceLog, errnoCode } from '../../util/onceLog';
 import { skipBlanks, skipDigits } from '../../util/scan';
+import { onProcfsSync, rereadProcText } from './procFile';
 
 /** Architectures whose auxiliary vector holds 8-byte entries. */
 const SIXTY_FOUR_BIT_ARCHES = new Set(['x64', 'arm64', 'ppc64', 's390x', 'riscv64', 'loong64', 'mips64el']);
@@ -150,8 +151,6 @@ interface TreeState {
   rescanEveryMs: number;
 }
 
-/** statfs `type` of procfs: only there does a read from offset 0 of a kept descriptor give fresh text. */
-const PROC_SUPER_MAGIC = 0x9fa0;
 /** At most this many processes' files are kept open (a tree of a few hundred workers reads the rest afresh). */
 const MAX_KEPT_PROCESSES = 256;
 /** A root not sampled for this long (its task ended) is forgotten, and its members' descriptors closed. */
@@ -421,24 +420,27 @@ export class ProcTreeSampler implements ProcessSampler {
   }
 
   private readStatOnce(pid: number): PidStat | null {
-    try {
-      return parsePidStat(readFileSync(this.pidPath(pid, 'stat'), 'utf8'));
-    } catch {
-      return null;
-    }
+    const text = this.readAfresh(pid, 'stat');
+    return text === null ? null : parsePidStat(text);
   }
 
   /** A member's RSS in kB: statm in pages where the page size is known, else status's VmRSS. */
   private readRssKb(pid: number, pageKb: number | null): number | null {
     if (pageKb === null) {
-      try {
-        return parseStatusRssKb(readFileSync(join(this.procRoot, String(pid), 'status'), 'utf8'));
-      } catch {
-        return null;
-      }
+      const status = this.readAfresh(pid, 'status');
+      return status === null ? null : parseStatusRssKb(status);
     }
     const text = this.readPidFile(pid, 'statm');
     return text === null ? null : parseStatmRssKb(text, pageKb);
+  }
+
+  /** A per-process file read whole, nothing kept open; null when the process is gone. */
+  private readAfresh(pid: number, file: PidFile | 'status'): string | null {
+    try {
+      return readFileSync(this.pidPath(pid, file), 'utf8');
+    } catch {
+      return null; // Gone between listing and reading: normal churn, not worth a log line.
+    }
   }
 
   /**
@@ -447,18 +449,12 @@ export class ProcTreeSampler implements ProcessSampler {
    * Null when the process is gone.
    */
   private readPidFile(pid: number, file: PidFile): string | null {
-    if (!this.procfs()) {
-      try {
-        return readFileSync(this.pidPath(pid, file), 'utf8');
-      } catch {
-        return null; // Gone between listing and reading: normal churn, not worth a log line.
-      }
-    }
+    if (!this.procfs()) return this.readAfresh(pid, file);
     const files = this.kept.get(pid);
     const held = files?.[file] ?? null;
     if (files !== undefined && held !== null) {
       try {
-        return this.buffer.toString('utf8', 0, readSync(held, this.buffer, 0, PROC_BUFFER_BYTES, 0));
+        return rereadProcText(held, this.buffer);
       } catch {
         // ESRCH: that process exited. The pid may already name another one: look again afresh.
         closeQuietly(held);
@@ -473,7 +469,7 @@ export class ProcTreeSampler implements ProcessSampler {
     }
     let text: string | null = null;
     try {
-      text = this.buffer.toString('utf8', 0, readSync(fd, this.buffer, 0, PROC_BUFFER_BYTES, 0));
+      text = rereadProcText(fd, this.buffer);
     } catch {
       // It exited between the open and the read.
     }
@@ -483,18 +479,12 @@ export class ProcTreeSampler implements ProcessSampler {
     return text;
   }
 
-  private pidPath(pid: number, file: PidFile): string {
+  private pidPath(pid: number, file: PidFile | 'status'): string {
     return `${this.procRoot}/${pid}/${file}`;
   }
 
   private procfs(): boolean {
-    if (this.onProcfs === undefined) {
-      try {
-        this.onProcfs = statfsSync(this.procRoot).type === PROC_SUPER_MAGIC;
-      } catch {
-        this.onProcfs = false;
-      }
-    }
+    this.onProcfs ??= onProcfsSync(this.procRoot);
     return this.onProcfs;
   }
 
